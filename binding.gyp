@@ -1,0 +1,42 @@
+{
+  "target_defaults": {
+    "cflags": ["-Wall", "-Wextra", "-Werror", "-O2", "-fPIC"],
+    "cflags_c": ["-std=gnu11"],
+    "cflags_cc": ["-std=gnu++17"],
+    "defines": ["_GNU_SOURCE"]
+  },
+  "targets": [
+    {
+      "target_name": "aioring_core",
+      "type": "static_library",
+      "sources": [
+        "native/core/ring_error.c",
+        "native/core/legacy_ring.c",
+        "native/core/v2_ring.c",
+        "native/core/ring_memory.c",
+        "native/core/system_info.c"
+      ],
+      "direct_dependent_settings": {
+        "include_dirs": ["native/core"]
+      }
+    },
+    {
+      "target_name": "aioring",
+      "dependencies": ["aioring_core"],
+      "sources": [
+        "native/addon/addon.cc",
+        "native/addon/aio_error.cc",
+        "native/addon/layout_exports.cc",
+        "native/addon/ring_bindings.cc",
+        "native/addon/memory_bindings.cc",
+        "native/addon/kernel_context.cc",
+        "native/addon/ring_threads.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

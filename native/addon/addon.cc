@@ -1,0 +1,18 @@
+#include "addon.h"
+
+namespace aioring {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+	InitLayout(env, exports);
+	InitRings(env, exports);
+	InitMemory(env, exports);
+	InitKernelContext(env, exports);
+	InitRingThreads(env, exports);
+	return exports;
+}
+
+NODE_API_MODULE(aioring, Init)
+
+}  // namespace aioring

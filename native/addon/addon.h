@@ -1,0 +1,34 @@
+// Glue between the C core and JavaScript. Each file registers one concept.
+#ifndef AIORING_ADDON_H
+#define AIORING_ADDON_H
+
+#include <napi.h>
+#include <cstdint>
+#include <string>
+
+namespace aioring {
+
+// AioError: the JavaScript class from src/errors.ts, handed over at load.
+void SetErrorClass(const Napi::CallbackInfo &info);
+Napi::Error AioError(Napi::Env env, int err, const char *syscall, const std::string &message,
+		     const char *field = nullptr);
+
+// Argument readers that throw AioError(EINVAL) instead of crashing.
+uint32_t ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name);
+uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name);
+// The bytes of a TypedArray or ArrayBuffer argument.
+struct Bytes {
+	uint8_t *data;
+	size_t length;
+};
+Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name);
+
+void InitLayout(Napi::Env env, Napi::Object exports);
+void InitRings(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
+void InitKernelContext(Napi::Env env, Napi::Object exports);
+void InitRingThreads(Napi::Env env, Napi::Object exports);
+
+}  // namespace aioring
+
+#endif

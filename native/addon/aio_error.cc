@@ -1,0 +1,80 @@
+#include <cerrno>
+#include <cmath>
+#include "addon.h"
+
+namespace aioring {
+
+struct AddonData {
+	Napi::FunctionReference error_class;
+};
+
+void SetErrorClass(const Napi::CallbackInfo &info)
+{
+	if (!info[0].IsFunction())
+		throw Napi::TypeError::New(info.Env(), "setErrorClass needs a constructor");
+	auto *data = new AddonData();
+	data->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+	info.Env().SetInstanceData<AddonData>(data);
+}
+
+Napi::Error AioError(Napi::Env env, int err, const char *syscall, const std::string &message,
+		     const char *field)
+{
+	auto *data = env.GetInstanceData<AddonData>();
+	if (data == nullptr)
+		return Napi::Error::New(env, message);
+	Napi::Value field_value = field ? Napi::String::New(env, field) : env.Undefined();
+	Napi::Object e = data->error_class.New({Napi::Number::New(env, err),
+						Napi::String::New(env, syscall),
+						Napi::String::New(env, message), field_value});
+	return Napi::Error(env, e);
+}
+
+static double ArgNumber(const Napi::CallbackInfo &info, size_t i, const char *name, double max)
+{
+	if (i >= info.Length() || !(info[i].IsNumber() || info[i].IsBigInt()))
+		throw AioError(info.Env(), EINVAL, "aioring", std::string(name) + " must be a number",
+			       name);
+	double v;
+	if (info[i].IsBigInt()) {
+		bool lossless;
+		v = static_cast<double>(info[i].As<Napi::BigInt>().Uint64Value(&lossless));
+		if (!lossless)
+			v = -1;
+	} else {
+		v = info[i].As<Napi::Number>().DoubleValue();
+	}
+	if (!std::isfinite(v) || v < 0 || v > max || v != std::floor(v))
+		throw AioError(info.Env(), EINVAL, "aioring",
+			       std::string(name) + " must be an integer in [0, " +
+				       std::to_string(static_cast<uint64_t>(max)) + "]",
+			       name);
+	return v;
+}
+
+uint32_t ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	return static_cast<uint32_t>(ArgNumber(info, i, name, 4294967295.0));
+}
+
+uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	return static_cast<uint64_t>(ArgNumber(info, i, name, 9007199254740991.0));
+}
+
+Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	if (i < info.Length() && info[i].IsTypedArray()) {
+		auto ta = info[i].As<Napi::TypedArray>();
+		auto ab = ta.ArrayBuffer();
+		return {static_cast<uint8_t *>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()};
+	}
+	if (i < info.Length() && info[i].IsArrayBuffer()) {
+		auto ab = info[i].As<Napi::ArrayBuffer>();
+		return {static_cast<uint8_t *>(ab.Data()), ab.ByteLength()};
+	}
+	throw AioError(info.Env(), EINVAL, "aioring",
+		       std::string(name) + " must be a TypedArray or ArrayBuffer", name);
+}
+
+}  // namespace aioring

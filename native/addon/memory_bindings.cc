@@ -1,0 +1,117 @@
+// Ring memory the caller chooses (F7), handed to JavaScript as an external
+// ArrayBuffer over the mapping: no copy, and unmapped only when both the
+// buffer is gone and release() has not already done it.
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include "addon.h"
+extern "C" {
+#include "ring_memory.h"
+}
+
+namespace aioring {
+
+struct Region {
+	struct ring_memory mem = {nullptr, 0, -1, RING_MEMORY_ANONYMOUS};
+	~Region() { ring_memory_release(&mem); }
+};
+
+class RingMemory : public Napi::ObjectWrap<RingMemory> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "RingMemory",
+				   {InstanceAccessor("buffer", &RingMemory::Buffer, nullptr),
+				    InstanceAccessor("length", &RingMemory::Length, nullptr),
+				    InstanceAccessor("fd", &RingMemory::Fd, nullptr),
+				    InstanceMethod("release", &RingMemory::Release)});
+	}
+
+	// new RingMemory(kind, size, path?, huge?) where kind is
+	// "anonymous" | "memfd" | "create" | "attach"
+	RingMemory(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingMemory>(info)
+	{
+		Napi::Env env = info.Env();
+		if (!info[0].IsString())
+			throw AioError(env, EINVAL, "mmap", "memory kind must be a string", "kind");
+		std::string kind = info[0].As<Napi::String>();
+		size_t size = kind == "attach" ? 0 : ArgU64(info, 1, "size");
+		bool huge = info.Length() > 3 && info[3].ToBoolean();
+		std::string path;
+		if (kind == "create" || kind == "attach") {
+			if (!info[2].IsString())
+				throw AioError(env, EINVAL, "open", "path must be a string", "path");
+			path = info[2].As<Napi::String>();
+			if (path.empty() || path.find('\0') != std::string::npos)
+				throw AioError(env, EINVAL, "open", "path must be a non-empty string",
+					       "path");
+		}
+		auto region = std::make_shared<Region>();
+		int r;
+		const char *syscall = "mmap";
+		if (kind == "anonymous") {
+			r = ring_memory_anonymous(&region->mem, size, huge);
+		} else if (kind == "memfd") {
+			syscall = "memfd_create";
+			r = ring_memory_memfd(&region->mem, size, huge);
+		} else if (kind == "create") {
+			syscall = "open";
+			r = ring_memory_create_file(&region->mem, path.c_str(), size);
+		} else if (kind == "attach") {
+			syscall = "open";
+			r = ring_memory_attach_file(&region->mem, path.c_str());
+		} else {
+			throw AioError(env, EINVAL, "mmap", "unknown memory kind " + kind, "kind");
+		}
+		if (r < 0)
+			throw AioError(env, -r, syscall, std::string(strerror(-r)) + ", " + kind +
+							  (path.empty() ? "" : " '" + path + "'"));
+		region_ = region;
+		auto *hold = new std::shared_ptr<Region>(region);
+		buffer_ = Napi::Persistent(Napi::ArrayBuffer::New(
+			env, region->mem.addr, region->mem.len,
+			[](Napi::Env, void *, std::shared_ptr<Region> *h) { delete h; }, hold));
+	}
+
+private:
+	Napi::Value Buffer(const Napi::CallbackInfo &info)
+	{
+		if (!region_)
+			throw AioError(info.Env(), EINVAL, "munmap", "ring memory was released");
+		return buffer_.Value();
+	}
+	Napi::Value Length(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), region_ ? static_cast<double>(region_->mem.len) : 0);
+	}
+	Napi::Value Fd(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), region_ ? region_->mem.fd : -1);
+	}
+	// Detach the buffer (its views read as empty from now on), then unmap.
+	Napi::Value Release(const Napi::CallbackInfo &info)
+	{
+		if (region_) {
+			buffer_.Value().Detach();
+			ring_memory_release(&region_->mem);
+			region_.reset();
+		}
+		return info.Env().Undefined();
+	}
+
+	std::shared_ptr<Region> region_;
+	Napi::Reference<Napi::ArrayBuffer> buffer_;
+};
+
+static Napi::Value HugePageSize(const Napi::CallbackInfo &info)
+{
+	return Napi::Number::New(info.Env(), static_cast<double>(ring_memory_huge_page_size()));
+}
+
+void InitMemory(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("RingMemory", RingMemory::Define(env));
+	exports.Set("hugePageSize", Napi::Function::New(env, HugePageSize));
+}
+
+}  // namespace aioring

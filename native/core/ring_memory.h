@@ -1,0 +1,44 @@
+/*
+ * Memory for a ring that the caller chooses (flaw F7): anonymous pages,
+ * a file on tmpfs, /dev/shm or hugetlbfs, or a memfd. The kernel's own ring
+ * is pinned and unswappable; these are ordinary shared mappings.
+ */
+#ifndef AIORING_RING_MEMORY_H
+#define AIORING_RING_MEMORY_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ring_memory_kind {
+	RING_MEMORY_ANONYMOUS,
+	RING_MEMORY_FILE,
+	RING_MEMORY_MEMFD,
+};
+
+struct ring_memory {
+	void *addr;
+	size_t len;   /* mapped bytes, rounded to the page (or huge page) size */
+	int fd;       /* -1 for anonymous memory */
+	enum ring_memory_kind kind;
+};
+
+/* All return 0 or a negative errno; on failure m is left unmapped. */
+int ring_memory_anonymous(struct ring_memory *m, size_t len, int huge);
+int ring_memory_memfd(struct ring_memory *m, size_t len, int huge);
+/* Create path (O_EXCL, O_NOFOLLOW, mode 0600) sized for len bytes. */
+int ring_memory_create_file(struct ring_memory *m, const char *path, size_t len);
+/* Map an existing file whole; the caller validates what it holds. */
+int ring_memory_attach_file(struct ring_memory *m, const char *path);
+void ring_memory_release(struct ring_memory *m);
+
+/* Default huge page size in bytes, or 0 when the system has none. */
+size_t ring_memory_huge_page_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,261 @@
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include "atomics.h"
+#include "v2_ring.h"
+
+/* Bounded retries of a multi-consumer claim that keeps seeing a stale head. */
+#define V2_CLAIM_RETRIES 4096
+/* Spins of a multi-producer publish before it yields the CPU. */
+#define V2_PUBLISH_SPINS 1024
+
+static int is_power_of_two(uint32_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+size_t v2_ring_bytes(uint32_t entries)
+{
+	return AIORING_V2_HEADER_BYTES + (size_t)entries * sizeof(struct io_event);
+}
+
+int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32_t setup_flags)
+{
+	struct v2_ring_header *h = mem;
+	size_t bytes;
+
+	if (mem == NULL || !is_power_of_two(entries) || entries > AIORING_V2_MAX_ENTRIES ||
+	    (features & ~AIORING_FEAT_ALL))
+		return -EINVAL;
+	bytes = v2_ring_bytes(entries);
+	if (len < bytes)
+		return -EINVAL;
+	memset(h, 0, AIORING_V2_HEADER_BYTES);
+	h->id = ~0u;
+	h->nr = entries;
+	h->magic = AIORING_V2_MAGIC;
+	h->compat_features = AIO_RING_COMPAT_FEATURES;
+	h->incompat_features = AIORING_INCOMPAT_V2;
+	h->header_length = AIORING_V2_HEADER_BYTES;
+	h->version = AIORING_V2_VERSION;
+	h->entries = entries;
+	h->mask = entries - 1;
+	h->features = features;
+	h->setup_flags = setup_flags;
+	h->entries_offset = AIORING_V2_HEADER_BYTES;
+	h->ring_bytes_lo = (uint32_t)bytes;
+	h->ring_bytes_hi = (uint32_t)((uint64_t)bytes >> 32);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return 0;
+}
+
+enum ring_field v2_validate(const void *mem, size_t len)
+{
+	const struct v2_ring_header *h = mem;
+	uint32_t entries, head, tail;
+	uint64_t bytes;
+
+	if (mem == NULL || len < AIORING_V2_HEADER_BYTES)
+		return RING_BAD_SIZE;
+	if (aior_load_relaxed(&h->magic) != AIORING_V2_MAGIC)
+		return RING_BAD_MAGIC;
+	if (aior_load_relaxed(&h->incompat_features) != AIORING_INCOMPAT_V2)
+		return RING_BAD_INCOMPAT;
+	if (aior_load_relaxed(&h->compat_features) != AIO_RING_COMPAT_FEATURES)
+		return RING_BAD_COMPAT;
+	if (aior_load_relaxed(&h->header_length) != AIORING_V2_HEADER_BYTES)
+		return RING_BAD_HEADER_LENGTH;
+	if (aior_load_relaxed(&h->version) != AIORING_V2_VERSION)
+		return RING_BAD_VERSION;
+	entries = aior_load_relaxed(&h->entries);
+	if (!is_power_of_two(entries) || entries > AIORING_V2_MAX_ENTRIES ||
+	    aior_load_relaxed(&h->nr) != entries)
+		return RING_BAD_NR;
+	if (aior_load_relaxed(&h->mask) != entries - 1)
+		return RING_BAD_MASK;
+	if (aior_load_relaxed(&h->entries_offset) != AIORING_V2_HEADER_BYTES)
+		return RING_BAD_ENTRIES_OFFSET;
+	if (aior_load_relaxed(&h->features) & ~AIORING_FEAT_ALL)
+		return RING_BAD_FEATURES;
+	bytes = (uint64_t)aior_load_relaxed(&h->ring_bytes_hi) << 32 |
+		aior_load_relaxed(&h->ring_bytes_lo);
+	if (bytes != v2_ring_bytes(entries) || bytes > len)
+		return RING_BAD_SIZE;
+	if (aior_load_relaxed(&h->legacy_head) != aior_load_relaxed(&h->legacy_tail))
+		return RING_BAD_HEAD;
+	head = aior_load_acquire(&h->head);
+	tail = aior_load_acquire(&h->tail);
+	if (tail - head > entries)
+		return RING_BAD_TAIL;
+	return RING_OK;
+}
+
+void v2_bind_spaced(struct v2_ring *r, void *mem, uint32_t *head)
+{
+	struct v2_ring_header *h = mem;
+
+	r->hdr = h;
+	r->entries = h->entries;
+	r->mask = h->entries - 1;
+	r->events = (struct io_event *)((char *)mem + AIORING_V2_HEADER_BYTES);
+	r->tail = &h->tail;
+	r->head = head;
+}
+
+void v2_bind(struct v2_ring *r, void *mem)
+{
+	v2_bind_spaced(r, mem, &((struct v2_ring_header *)mem)->head);
+}
+
+void v2_producer_init(struct v2_producer *p, const struct v2_ring *r)
+{
+	p->ring = *r;
+	p->tail = aior_load_acquire(r->tail);
+	p->head_cache = aior_load_acquire(r->head);
+}
+
+void v2_consumer_init(struct v2_consumer *c, const struct v2_ring *r)
+{
+	c->ring = *r;
+	c->head = aior_load_acquire(r->head);
+	c->tail_cache = aior_load_acquire(r->tail);
+}
+
+int64_t v2_count(const struct v2_ring *r)
+{
+	uint32_t head = aior_load_acquire(r->head);
+	uint32_t used = aior_load_acquire(r->tail) - head;
+
+	return used > r->entries ? -EUCLEAN : (int64_t)used;
+}
+
+int64_t v2_reserve(struct v2_producer *p, uint32_t want)
+{
+	uint32_t entries = p->ring.entries;
+	uint32_t used = p->tail - p->head_cache;
+
+	if (used > entries || entries - used < want) {
+		p->head_cache = aior_load_acquire(p->ring.head);
+		used = p->tail - p->head_cache;
+		if (used > entries)
+			return -EUCLEAN;
+	}
+	return entries - used < want ? entries - used : want;
+}
+
+void v2_publish(struct v2_producer *p, uint32_t n)
+{
+	p->tail += n;
+	aior_store_release(p->ring.tail, p->tail);
+}
+
+int v2_produce(struct v2_producer *p, const struct io_event *ev)
+{
+	int64_t n = v2_reserve(p, 1);
+
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -EAGAIN;
+	memcpy(v2_slot(&p->ring, p->tail), ev, sizeof(*ev));
+	v2_publish(p, 1);
+	return 0;
+}
+
+int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start)
+{
+	uint32_t *reserve = &r->hdr->prod_reserve;
+	uint32_t first = aior_load_acquire(reserve);
+	uint32_t used, n;
+
+	do {
+		used = first - aior_load_acquire(r->head);
+		if (used > r->entries)
+			return -EUCLEAN;
+		n = r->entries - used < want ? r->entries - used : want;
+		if (n == 0)
+			return 0;
+	} while (!aior_cas_u32(reserve, &first, first + n));
+	*start = first;
+	return n;
+}
+
+void v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
+{
+	unsigned spins = 0;
+
+	/*
+	 * Earlier reservations publish first, so tail never covers a hole. The
+	 * one before us may be descheduled: stop spinning and yield to it.
+	 */
+	while (aior_load_acquire(r->tail) != start) {
+		if (++spins < V2_PUBLISH_SPINS)
+			aior_cpu_relax();
+		else
+			sched_yield();
+	}
+	aior_store_release(r->tail, start + n);
+}
+
+int64_t v2_peek(struct v2_consumer *c, uint32_t max)
+{
+	uint32_t ready = c->tail_cache - c->head;
+
+	if (ready == 0 || ready > c->ring.entries) {
+		c->tail_cache = aior_load_acquire(c->ring.tail);
+		ready = c->tail_cache - c->head;
+		if (ready > c->ring.entries)
+			return -EUCLEAN;
+	}
+	return ready < max ? ready : max;
+}
+
+void v2_advance(struct v2_consumer *c, uint32_t n)
+{
+	c->head += n;
+	aior_store_release(c->ring.head, c->head);
+}
+
+/* Copy n events from index first on, in at most two chunks. */
+static void copy_out(const struct v2_ring *r, uint32_t first, uint32_t n, struct io_event *out)
+{
+	uint32_t at = first & r->mask;
+	uint32_t chunk = r->entries - at < n ? r->entries - at : n;
+
+	memcpy(out, &r->events[at], chunk * sizeof(*out));
+	memcpy(out + chunk, r->events, (n - chunk) * sizeof(*out));
+}
+
+int64_t v2_reap(struct v2_consumer *c, struct io_event *out, uint32_t max)
+{
+	int64_t n = v2_peek(c, max);
+
+	if (n > 0) {
+		copy_out(&c->ring, c->head, (uint32_t)n, out);
+		v2_advance(c, (uint32_t)n);
+	}
+	return n;
+}
+
+int64_t v2_claim_reap(const struct v2_ring *r, struct io_event *out, uint32_t max)
+{
+	uint32_t head = aior_load_acquire(r->head);
+	int retries = V2_CLAIM_RETRIES;
+
+	while (retries--) {
+		uint32_t ready = aior_load_acquire(r->tail) - head;
+		uint32_t n = ready < max ? ready : max;
+
+		if (ready > r->entries) {
+			/* head went stale while the producer refilled: look again */
+			head = aior_load_acquire(r->head);
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		copy_out(r, head, n, out);
+		if (aior_cas_u32(r->head, &head, head + n))
+			return n;
+	}
+	return -EUCLEAN;
+}

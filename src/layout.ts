@@ -1,0 +1,79 @@
+// Byte offsets of both ring layouts. native/core/layout.h is the
+// definition; test/layout.test.ts holds these numbers to the addon's
+// offsetof/sizeof so the two cannot drift.
+
+export const AIO_RING_MAGIC = 0xa10a10a1;
+export const AIO_RING_COMPAT_FEATURES = 1;
+export const AIO_RING_INCOMPAT_FEATURES = 0;
+
+/** struct aio_ring (fs/aio.c): the legacy header, 32 bytes. */
+export const AioRing = {
+  size: 32,
+  id: 0,
+  nr: 4,
+  head: 8,
+  tail: 12,
+  magic: 16,
+  compat_features: 20,
+  incompat_features: 24,
+  header_length: 28,
+  io_events: 32,
+} as const;
+
+/** struct io_event (<linux/aio_abi.h>): 32 bytes. */
+export const IoEvent = { size: 32, data: 0, obj: 8, res: 16, res2: 24 } as const;
+
+/** struct iocb (<linux/aio_abi.h>, little-endian): 64 bytes. */
+export const Iocb = {
+  size: 64,
+  aio_data: 0,
+  aio_key: 8,
+  aio_rw_flags: 12,
+  aio_lio_opcode: 16,
+  aio_reqprio: 18,
+  aio_fildes: 20,
+  aio_buf: 24,
+  aio_nbytes: 32,
+  aio_offset: 40,
+  aio_reserved2: 48,
+  aio_flags: 56,
+  aio_resfd: 60,
+} as const;
+
+export const AIORING_V2_MAGIC = 0xa10a10a2;
+export const AIORING_INCOMPAT_V2 = 1 << 0;
+export const AIORING_V2_VERSION = 1;
+export const AIORING_V2_MAX_ENTRIES = 1 << 24;
+
+/** Feature bits a v2 header records as agreed at setup. */
+export const FEAT_MULTI_PRODUCER = 1 << 0;
+export const FEAT_MULTI_CONSUMER = 1 << 1;
+export const FEAT_USER_REAP = 1 << 2;
+export const FEAT_ALL = (1 << 3) - 1;
+export const AIORING_V2_WAITER = 1 << 0;
+
+/** struct v2_ring_header: 512 bytes, then the entries. */
+export const V2Header = {
+  size: 512,
+  id: 0,
+  nr: 4,
+  legacy_head: 8,
+  legacy_tail: 12,
+  magic: 16,
+  compat_features: 20,
+  incompat_features: 24,
+  header_length: 28,
+  version: 32,
+  entries: 36,
+  mask: 40,
+  features: 44,
+  setup_flags: 48,
+  entries_offset: 52,
+  ring_bytes_lo: 56,
+  ring_bytes_hi: 60,
+  tail: 128,
+  prod_reserve: 132,
+  head: 256,
+  wait_flags: 384,
+  wakeups: 388,
+} as const;

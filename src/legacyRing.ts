@@ -1,0 +1,135 @@
+// The legacy ring with the kernel's semantics (fs/aio.c), over JavaScript
+// memory. Same algorithm as native/core/legacy_ring.c.
+//
+// Ownership: the producer owns tail and keeps trusted copies of tail and nr;
+// it reads head only for free space, clamped with % nr since userspace can
+// write it. The consumer owns head: empty is a raw head == tail compare, then
+// both are normalised with % nr, chunks copied, head written back normalised.
+import { invalid } from './errors';
+import { EventBatch, IoEventInit, writeEvent } from './events';
+import {
+  AIO_RING_COMPAT_FEATURES,
+  AIO_RING_INCOMPAT_FEATURES,
+  AIO_RING_MAGIC,
+  AioRing,
+  IoEvent,
+} from './layout';
+import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
+
+const HEAD = AioRing.head / 4;
+const TAIL = AioRing.tail / 4;
+
+/**
+ * The field a legacy header gets wrong, or null when it is a valid ring for
+ * a mapping of byteLength bytes. Never reads outside the view.
+ */
+export function validateLegacyHeader(u32: Uint32Array, byteLength: number): string | null {
+  if (byteLength < AioRing.size || u32.length < AioRing.size / 4) return 'size';
+  if (u32[AioRing.magic / 4] !== AIO_RING_MAGIC) return 'magic';
+  if (u32[AioRing.incompat_features / 4] !== AIO_RING_INCOMPAT_FEATURES) return 'incompat_features';
+  if (u32[AioRing.compat_features / 4] !== AIO_RING_COMPAT_FEATURES) return 'compat_features';
+  if (u32[AioRing.header_length / 4] !== AioRing.size) return 'header_length';
+  const nr = u32[AioRing.nr / 4];
+  if (nr < 2 || nr > Math.floor((byteLength - AioRing.size) / IoEvent.size)) return 'nr';
+  if (Atomics.load(u32, HEAD) >= nr) return 'head';
+  if (Atomics.load(u32, TAIL) >= nr) return 'tail';
+  return null;
+}
+
+export class LegacyRing {
+  /** entries in the ring: the trusted copy taken when attaching */
+  readonly nr: number;
+  readonly byteLength: number;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  /** the producer's trusted tail */
+  private tailLocal: number;
+
+  /** Write an empty kernel-shaped header for nr entries, then attach. */
+  static format(memory: RingMemoryLike, nr: number, options?: RingViewOptions): LegacyRing {
+    const { u32, byteLength } = ringViews(memory, options);
+    if (!Number.isInteger(nr) || nr < 2 || AioRing.size + nr * IoEvent.size > byteLength) {
+      throw invalid('nr must be >= 2 and fit the buffer', 'nr');
+    }
+    u32[AioRing.id / 4] = 0xffff_ffff;
+    u32[AioRing.nr / 4] = nr;
+    u32[AioRing.magic / 4] = AIO_RING_MAGIC;
+    u32[AioRing.compat_features / 4] = AIO_RING_COMPAT_FEATURES;
+    u32[AioRing.incompat_features / 4] = AIO_RING_INCOMPAT_FEATURES;
+    u32[AioRing.header_length / 4] = AioRing.size;
+    Atomics.store(u32, HEAD, 0);
+    Atomics.store(u32, TAIL, 0);
+    return new LegacyRing(memory, options);
+  }
+
+  /** Attach to a ring already in memory (the kernel's, or one formatted here). */
+  constructor(memory: RingMemoryLike, options?: RingViewOptions) {
+    const { u8, u32, byteLength } = ringViews(memory, options);
+    const bad = validateLegacyHeader(u32, byteLength);
+    if (bad !== null) throw invalid(`invalid legacy ring header: bad ${bad}`, bad);
+    this.u8 = u8;
+    this.u32 = u32;
+    this.byteLength = byteLength;
+    this.nr = u32[AioRing.nr / 4];
+    this.tailLocal = Atomics.load(u32, TAIL) % this.nr;
+  }
+
+  /** raw shared head (consumer-owned) */
+  get head(): number {
+    return Atomics.load(this.u32, HEAD);
+  }
+  /** raw shared tail (producer-owned) */
+  get tail(): number {
+    return Atomics.load(this.u32, TAIL);
+  }
+
+  /** Free slots as the producer sees them; one slot always stays empty. */
+  space(): number {
+    // Clamp head since userland can write to it.
+    const head = Atomics.load(this.u32, HEAD) % this.nr;
+    return (head + this.nr - this.tailLocal - 1) % this.nr;
+  }
+
+  /** aio_complete: write the event at tail, then publish tail. False when full. */
+  produce(ev: IoEventInit): boolean {
+    if (this.space() === 0) return false;
+    const tail = this.tailLocal;
+    writeEvent(this.u32, (AioRing.io_events + tail * IoEvent.size) / 4, ev);
+    this.tailLocal = tail + 1 === this.nr ? 0 : tail + 1;
+    Atomics.store(this.u32, TAIL, this.tailLocal);
+    return true;
+  }
+
+  /** Events ready for the consumer. */
+  count(): number {
+    let head = Atomics.load(this.u32, HEAD);
+    let tail = Atomics.load(this.u32, TAIL);
+    if (head === tail) return 0;
+    head %= this.nr;
+    tail %= this.nr;
+    return (tail + this.nr - head) % this.nr;
+  }
+
+  /** aio_read_events_ring: copy up to max events into batch, write head back. */
+  reap(batch: EventBatch, max = batch.capacity): number {
+    const nr = this.nr;
+    let head = Atomics.load(this.u32, HEAD);
+    let tail = Atomics.load(this.u32, TAIL);
+    let got = 0;
+    batch.length = 0;
+    if (head === tail) return 0;
+    head %= nr;
+    tail %= nr;
+    max = Math.min(max, batch.capacity);
+    while (got < max && head !== tail) {
+      const avail = Math.min((head <= tail ? tail : nr) - head, max - got);
+      const from = AioRing.io_events + head * IoEvent.size;
+      batch.bytes.set(this.u8.subarray(from, from + avail * IoEvent.size), got * IoEvent.size);
+      got += avail;
+      head = (head + avail) % nr;
+    }
+    Atomics.store(this.u32, HEAD, head);
+    batch.length = got;
+    return got;
+  }
+}

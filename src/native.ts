@@ -1,0 +1,88 @@
+// The compiled addon (native/addon), loaded once. Everything native goes
+// through here so the rest of src/ sees typed functions.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AioError } from './errors';
+
+export interface NativeLayout {
+  readonly [name: string]: number;
+}
+
+export interface NativeRingMemory {
+  readonly buffer: ArrayBuffer;
+  readonly length: number;
+  readonly fd: number;
+  release(): void;
+}
+
+export interface NativeKernelContext {
+  readonly id: bigint;
+  readonly ring: ArrayBuffer;
+  submitReads(fd: number, buffers: Uint8Array[], offsets: number[], cookies: number[]): number;
+  getEvents(min: number, max: number, timeoutMs: number): Float64Array;
+  destroy(): void;
+}
+
+export interface NativeLegacyRing {
+  produce(data: number, res: number): number;
+  space(): number;
+  count(): number;
+  reap(max: number): Float64Array;
+}
+
+export interface NativeV2Ring {
+  produce(data: number, res: number): number;
+  reserve(want: number): number;
+  write(index: number, data: number, res: number): void;
+  publish(n: number): number;
+  mpReserve(want: number): [number, number];
+  mpPublish(start: number, n: number): void;
+  count(): number;
+  peek(max: number): number;
+  advance(n: number): void;
+  reap(max: number): Float64Array;
+  claimReap(max: number): Float64Array;
+}
+
+export interface BenchCellResult {
+  eventsPerSec: number;
+  p50Ns: number;
+  p99Ns: number;
+  outOfOrder: number;
+}
+
+export interface Addon {
+  layout: NativeLayout;
+  setErrorClass(ctor: typeof AioError): void;
+  legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
+  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
+  validateLegacy(bytes: Uint8Array): string;
+  validateV2(bytes: Uint8Array): string;
+  hugePageSize(): number;
+  RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
+  KernelContext: new (nrEvents: number) => NativeKernelContext;
+  NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
+  NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
+  benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;
+  stressV2(
+    entries: number,
+    producers: number,
+    consumers: number,
+    eventsPerProducer: number,
+  ): { delivered: number; duplicates: number; missing: number; corrupt: number };
+}
+
+// src/ under ts-jest, dist/src/ when compiled: look upwards for the package root.
+function findAddon(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'build', 'Release', 'aioring.node');
+    if (fs.existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error('aioring: the native addon is not built (run npm install)');
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const addon: Addon = require(findAddon());
+addon.setErrorClass(AioError);

@@ -1,0 +1,299 @@
+// The v2 ring over JavaScript memory. Same algorithms as
+// native/core/v2_ring.c.
+//
+// Ownership: tail and prod_reserve belong to producers, head to consumers.
+// A single producer (consumer) keeps its index privately and a cached copy
+// of the other side's, refreshed only when the cache says full (empty).
+// Several producers reserve with CAS on prod_reserve and publish tail in
+// reservation order; several consumers copy, then CAS head forward. Indices
+// are free-running u32, masked on use; tail - head > entries means the
+// shared indices are corrupt (EUCLEAN).
+import { AioError, EUCLEAN, invalid } from './errors';
+import { EventBatch, IoEventInit, writeEvent } from './events';
+import {
+  AIO_RING_COMPAT_FEATURES,
+  AIORING_INCOMPAT_V2,
+  AIORING_V2_MAGIC,
+  AIORING_V2_MAX_ENTRIES,
+  AIORING_V2_VERSION,
+  FEAT_ALL,
+  IoEvent,
+  V2Header,
+} from './layout';
+import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
+
+const HEAD = V2Header.head / 4;
+const TAIL = V2Header.tail / 4;
+const RESERVE = V2Header.prod_reserve / 4;
+const CLAIM_RETRIES = 4096;
+
+function isPowerOfTwo(x: number): boolean {
+  return Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
+}
+
+/** Bytes a v2 ring of entries needs: the header plus the entries. */
+export function v2RingBytes(entries: number): number {
+  return V2Header.size + entries * IoEvent.size;
+}
+
+/**
+ * The field a v2 header gets wrong, or null when it is a valid ring for a
+ * mapping of byteLength bytes. Never reads outside the view.
+ */
+export function validateV2Header(u32: Uint32Array, byteLength: number): string | null {
+  const w = (field: keyof typeof V2Header): number => u32[V2Header[field] / 4];
+  if (byteLength < V2Header.size || u32.length < V2Header.size / 4) return 'size';
+  if (w('magic') !== AIORING_V2_MAGIC) return 'magic';
+  if (w('incompat_features') !== AIORING_INCOMPAT_V2) return 'incompat_features';
+  if (w('compat_features') !== AIO_RING_COMPAT_FEATURES) return 'compat_features';
+  if (w('header_length') !== V2Header.size) return 'header_length';
+  if (w('version') !== AIORING_V2_VERSION) return 'version';
+  const entries = w('entries');
+  if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES || w('nr') !== entries) return 'nr';
+  if (w('mask') !== entries - 1) return 'mask';
+  if (w('entries_offset') !== V2Header.size) return 'entries_offset';
+  if ((w('features') & ~FEAT_ALL) !== 0) return 'features';
+  const bytes = w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo');
+  if (bytes !== v2RingBytes(entries) || bytes > byteLength) return 'size';
+  if (w('legacy_head') !== w('legacy_tail')) return 'head';
+  const head = Atomics.load(u32, HEAD);
+  const tail = Atomics.load(u32, TAIL);
+  if (((tail - head) >>> 0) > entries) return 'tail';
+  return null;
+}
+
+export interface V2FormatOptions extends RingViewOptions {
+  /** agreed feature bits (FEAT_*) */
+  features?: number;
+  /** the setup flags the ring was made with */
+  setupFlags?: number;
+}
+
+function corrupt(): AioError {
+  return new AioError(EUCLEAN, 'aioring', 'ring indices are corrupt: tail - head > entries', 'tail');
+}
+
+export class V2Ring {
+  /** trusted copies taken when attaching */
+  readonly entries: number;
+  readonly mask: number;
+  readonly features: number;
+  readonly setupFlags: number;
+  readonly byteLength: number;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  // single producer's private tail and cached head
+  private tailLocal: number;
+  private headCache: number;
+  // single consumer's private head and cached tail
+  private headLocal: number;
+  private tailCache: number;
+  /** first slot of the last mpReserve */
+  reservedStart = 0;
+
+  /** Format an empty ring of entries (a power of two), then attach. */
+  static format(memory: RingMemoryLike, entries: number, options: V2FormatOptions = {}): V2Ring {
+    const { u32, byteLength } = ringViews(memory, options);
+    const features = options.features ?? 0;
+    const setupFlags = options.setupFlags ?? 0;
+    if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES) {
+      throw invalid('entries must be a power of two up to 2^24', 'entries');
+    }
+    if (v2RingBytes(entries) > byteLength) throw invalid('the ring does not fit the buffer', 'entries');
+    if (!Number.isInteger(features) || (features & ~FEAT_ALL) !== 0) {
+      throw invalid('unknown feature bits', 'features');
+    }
+    if (!Number.isInteger(setupFlags) || setupFlags < 0 || setupFlags > 0xffff_ffff) {
+      throw invalid('setupFlags must be a u32', 'setupFlags');
+    }
+    u32.fill(0, 0, V2Header.size / 4);
+    const set = (field: keyof typeof V2Header, v: number): void => {
+      u32[V2Header[field] / 4] = v;
+    };
+    set('id', 0xffff_ffff);
+    set('nr', entries);
+    set('magic', AIORING_V2_MAGIC);
+    set('compat_features', AIO_RING_COMPAT_FEATURES);
+    set('incompat_features', AIORING_INCOMPAT_V2);
+    set('header_length', V2Header.size);
+    set('version', AIORING_V2_VERSION);
+    set('entries', entries);
+    set('mask', entries - 1);
+    set('features', features);
+    set('setup_flags', setupFlags);
+    set('entries_offset', V2Header.size);
+    set('ring_bytes_lo', v2RingBytes(entries) >>> 0);
+    set('ring_bytes_hi', Math.floor(v2RingBytes(entries) / 0x1_0000_0000));
+    Atomics.store(u32, TAIL, 0);
+    return new V2Ring(memory, options);
+  }
+
+  /** Attach to a ring in memory; the header is validated first. */
+  constructor(memory: RingMemoryLike, options?: RingViewOptions) {
+    const { u8, u32, byteLength } = ringViews(memory, options);
+    const bad = validateV2Header(u32, byteLength);
+    if (bad !== null) throw invalid(`invalid v2 ring header: bad ${bad}`, bad);
+    this.u8 = u8;
+    this.u32 = u32;
+    this.byteLength = byteLength;
+    this.entries = u32[V2Header.entries / 4];
+    this.mask = this.entries - 1;
+    this.features = u32[V2Header.features / 4];
+    this.setupFlags = u32[V2Header.setup_flags / 4];
+    this.tailLocal = this.tailCache = Atomics.load(u32, TAIL);
+    this.headLocal = this.headCache = Atomics.load(u32, HEAD);
+  }
+
+  /** shared head: consumers' index */
+  get head(): number {
+    return Atomics.load(this.u32, HEAD);
+  }
+  /** shared tail: producers' published index */
+  get tail(): number {
+    return Atomics.load(this.u32, TAIL);
+  }
+
+  /** Events published and not yet consumed. */
+  count(): number {
+    const head = Atomics.load(this.u32, HEAD);
+    const used = (Atomics.load(this.u32, TAIL) - head) >>> 0;
+    if (used > this.entries) throw corrupt();
+    return used;
+  }
+
+  /** Single producer: free slots, up to want, from this.nextTail on. */
+  reserve(want: number): number {
+    let used = (this.tailLocal - this.headCache) >>> 0;
+    if (used > this.entries || this.entries - used < want) {
+      this.headCache = Atomics.load(this.u32, HEAD);
+      used = (this.tailLocal - this.headCache) >>> 0;
+      if (used > this.entries) throw corrupt();
+    }
+    return Math.min(this.entries - used, want);
+  }
+
+  /** The single producer's next free-running index. */
+  get nextTail(): number {
+    return this.tailLocal;
+  }
+
+  /** Fill the slot of free-running index (reserved beforehand). */
+  write(index: number, ev: IoEventInit): void {
+    writeEvent(this.u32, (V2Header.size + (index & this.mask) * IoEvent.size) / 4, ev);
+  }
+
+  /** Single producer: make n reserved, written slots visible. */
+  publish(n: number): void {
+    this.tailLocal = (this.tailLocal + n) >>> 0;
+    Atomics.store(this.u32, TAIL, this.tailLocal);
+  }
+
+  /** reserve + write + publish of one event; false when full. */
+  produce(ev: IoEventInit): boolean {
+    if (this.reserve(1) === 0) return false;
+    this.write(this.tailLocal, ev);
+    this.publish(1);
+    return true;
+  }
+
+  /** Several producers: reserve up to want slots; the first is reservedStart. */
+  mpReserve(want: number): number {
+    let first = Atomics.load(this.u32, RESERVE);
+    for (;;) {
+      const used = (first - Atomics.load(this.u32, HEAD)) >>> 0;
+      if (used > this.entries) throw corrupt();
+      const n = Math.min(this.entries - used, want);
+      if (n === 0) return 0;
+      const seen = Atomics.compareExchange(this.u32, RESERVE, first, (first + n) >>> 0);
+      if (seen === first) {
+        this.reservedStart = first;
+        return n;
+      }
+      first = seen;
+    }
+  }
+
+  /** Several producers: publish in reservation order (waits for earlier ones). */
+  mpPublish(start: number, n: number): void {
+    for (;;) {
+      const tail = Atomics.load(this.u32, TAIL);
+      if (tail === start) break;
+      // tail can only reach start from below: past it, the call is wrong
+      if (((start - tail) >>> 0) > this.entries) throw invalid('publish out of reservation order', 'start');
+      // otherwise an earlier reservation is still being written elsewhere
+    }
+    Atomics.store(this.u32, TAIL, (start + n) >>> 0);
+  }
+
+  /** Single consumer: events ready from nextHead on, up to max. */
+  peek(max: number): number {
+    let ready = (this.tailCache - this.headLocal) >>> 0;
+    if (ready === 0 || ready > this.entries) {
+      this.tailCache = Atomics.load(this.u32, TAIL);
+      ready = (this.tailCache - this.headLocal) >>> 0;
+      if (ready > this.entries) throw corrupt();
+    }
+    return Math.min(ready, max);
+  }
+
+  /** The single consumer's next free-running index. */
+  get nextHead(): number {
+    return this.headLocal;
+  }
+
+  /** Single consumer: hand n consumed slots back to the producer. */
+  advance(n: number): void {
+    this.headLocal = (this.headLocal + n) >>> 0;
+    Atomics.store(this.u32, HEAD, this.headLocal);
+  }
+
+  /** Single consumer: peek + copy into batch + advance. */
+  reap(batch: EventBatch, max = batch.capacity): number {
+    const n = this.peek(Math.min(max, batch.capacity));
+    if (n > 0) {
+      this.copyOut(this.headLocal, n, batch);
+      this.advance(n);
+    }
+    batch.length = n;
+    return n;
+  }
+
+  /** Several consumers: copy up to max events, then CAS head past them. */
+  claimReap(batch: EventBatch, max = batch.capacity): number {
+    max = Math.min(max, batch.capacity);
+    let head = Atomics.load(this.u32, HEAD);
+    batch.length = 0;
+    for (let retries = 0; retries < CLAIM_RETRIES; retries++) {
+      const ready = (Atomics.load(this.u32, TAIL) - head) >>> 0;
+      if (ready > this.entries) {
+        // head went stale while the producer refilled: look again
+        head = Atomics.load(this.u32, HEAD);
+        continue;
+      }
+      const n = Math.min(ready, max);
+      if (n === 0) return 0;
+      this.copyOut(head, n, batch);
+      const seen = Atomics.compareExchange(this.u32, HEAD, head, (head + n) >>> 0);
+      if (seen === head) {
+        batch.length = n;
+        return n;
+      }
+      head = seen;
+    }
+    throw corrupt();
+  }
+
+  /** Copy n events from free-running index first, in at most two chunks. */
+  private copyOut(first: number, n: number, batch: EventBatch): void {
+    const at = first & this.mask;
+    const chunk = Math.min(this.entries - at, n);
+    const from = V2Header.size + at * IoEvent.size;
+    batch.bytes.set(this.u8.subarray(from, from + chunk * IoEvent.size), 0);
+    if (n > chunk) {
+      batch.bytes.set(
+        this.u8.subarray(V2Header.size, V2Header.size + (n - chunk) * IoEvent.size),
+        chunk * IoEvent.size,
+      );
+    }
+  }
+}
