@@ -1,6 +1,7 @@
 // Typed views over the memory a ring lives in: an ArrayBuffer (including an
 // external one over a mapping), a SharedArrayBuffer, or any view of one
 // such as a Buffer. Index words are read and written with Atomics.
+import { types } from 'node:util';
 import { invalid } from './errors';
 
 export type RingMemoryLike = ArrayBuffer | SharedArrayBuffer | ArrayBufferView;
@@ -26,7 +27,7 @@ export function ringViews(memory: RingMemoryLike, options: RingViewOptions = {})
     buffer = memory.buffer;
     base = memory.byteOffset;
     available = memory.byteLength;
-  } else if (memory instanceof ArrayBuffer || isSharedArrayBuffer(memory)) {
+  } else if (types.isAnyArrayBuffer(memory)) {
     buffer = memory;
     available = memory.byteLength;
   } else {
@@ -47,8 +48,4 @@ export function ringViews(memory: RingMemoryLike, options: RingViewOptions = {})
     u32: new Uint32Array(buffer, base + offset, words),
     byteLength: length,
   };
-}
-
-function isSharedArrayBuffer(x: unknown): x is SharedArrayBuffer {
-  return typeof SharedArrayBuffer !== 'undefined' && x instanceof SharedArrayBuffer;
 }

@@ -3,7 +3,8 @@
 //
 // Ownership: tail and prod_reserve belong to producers, head to consumers.
 // A single producer (consumer) keeps its index privately and a cached copy
-// of the other side's, refreshed only when the cache says full (empty).
+// of the other side's, refreshed only when the cache cannot satisfy the
+// request (fewer free slots, or fewer ready events, than asked for).
 // Several producers reserve with CAS on prod_reserve and publish tail in
 // reservation order; several consumers copy, then CAS head forward. Indices
 // are free-running u32, masked on use; tail - head > entries means the
@@ -26,6 +27,9 @@ const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM_RETRIES = 4096;
+const PUBLISH_SPINS = 1024;
+const PUBLISH_NAP_MS = 0.05;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 function isPowerOfTwo(x: number): boolean {
   return Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
@@ -215,12 +219,14 @@ export class V2Ring {
 
   /** Several producers: publish in reservation order (waits for earlier ones). */
   mpPublish(start: number, n: number): void {
-    for (;;) {
+    for (let spins = 0; ; spins++) {
       const tail = Atomics.load(this.u32, TAIL);
       if (tail === start) break;
       // tail can only reach start from below: past it, the call is wrong
       if (((start - tail) >>> 0) > this.entries) throw invalid('publish out of reservation order', 'start');
-      // otherwise an earlier reservation is still being written elsewhere
+      // otherwise an earlier reservation is still being written by a thread
+      // that may be descheduled: after a while, sleep briefly to let it run
+      if (spins >= PUBLISH_SPINS) Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
     }
     Atomics.store(this.u32, TAIL, (start + n) >>> 0);
   }
@@ -228,7 +234,7 @@ export class V2Ring {
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
     let ready = (this.tailCache - this.headLocal) >>> 0;
-    if (ready === 0 || ready > this.entries) {
+    if (ready < max || ready > this.entries) {
       this.tailCache = Atomics.load(this.u32, TAIL);
       ready = (this.tailCache - this.headLocal) >>> 0;
       if (ready > this.entries) throw corrupt();

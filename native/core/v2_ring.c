@@ -201,7 +201,7 @@ int64_t v2_peek(struct v2_consumer *c, uint32_t max)
 {
 	uint32_t ready = c->tail_cache - c->head;
 
-	if (ready == 0 || ready > c->ring.entries) {
+	if (ready < max || ready > c->ring.entries) {
 		c->tail_cache = aior_load_acquire(c->ring.tail);
 		ready = c->tail_cache - c->head;
 		if (ready > c->ring.entries)

@@ -6,7 +6,8 @@
  * Ownership: tail (and prod_reserve) belong to producers, head to
  * consumers. A single producer or consumer keeps its own index privately
  * and a cached copy of the other side's, refreshed only when the cached
- * value says full (producer) or empty (consumer). Several producers reserve
+ * value cannot satisfy the request (fewer free slots or ready events than
+ * asked for). Several producers reserve
  * with CAS on prod_reserve and publish tail in reservation order; several
  * consumers copy, then CAS head forward: an index that wrapped back to the
  * same value needs 2^32 events between the load and the CAS (flaw F5).

@@ -1,0 +1,140 @@
+// 06 header validators: a typed error naming the bad field, the C and the
+// TypeScript validators agreeing on every header, nothing read out of bounds.
+import * as fc from 'fast-check';
+import { AioError } from '../src/errors';
+import { AioRing, FEAT_ALL, V2Header } from '../src/layout';
+import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
+import { addon } from '../src/native';
+import { V2Ring, validateV2Header, v2RingBytes } from '../src/v2Ring';
+
+function tsField(validate: typeof validateLegacyHeader, bytes: Uint8Array): string {
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4));
+  return validate(u32, bytes.byteLength) ?? 'ok';
+}
+
+function legacyRing(nr: number): Uint8Array {
+  const bytes = new Uint8Array(AioRing.size + nr * 32);
+  LegacyRing.format(bytes, nr);
+  return bytes;
+}
+
+function v2Ring(entries: number): Uint8Array {
+  const bytes = new Uint8Array(v2RingBytes(entries));
+  V2Ring.format(bytes, entries);
+  return bytes;
+}
+
+function withWord(bytes: Uint8Array, offset: number, value: number): Uint8Array {
+  const copy = new Uint8Array(bytes);
+  new DataView(copy.buffer).setUint32(offset, value >>> 0, true);
+  return copy;
+}
+
+describe('06 header validators', () => {
+  test.each([
+    ['magic', AioRing.magic, 0xa10a10a2],
+    ['incompat_features', AioRing.incompat_features, 1],
+    ['compat_features', AioRing.compat_features, 0],
+    ['header_length', AioRing.header_length, 64],
+    ['nr', AioRing.nr, 0],
+    ['nr', AioRing.nr, 9],
+    ['head', AioRing.head, 8],
+    ['tail', AioRing.tail, 0xffffffff],
+  ])('legacy: bad %s is named (word at %i = %i)', (field, offset, value) => {
+    const bytes = withWord(legacyRing(8), offset, value);
+    expect(tsField(validateLegacyHeader, bytes)).toBe(field);
+    expect(addon.validateLegacy(bytes)).toBe(field);
+    let e: unknown;
+    try {
+      new LegacyRing(bytes);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(AioError);
+    expect(e).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'aioring', field });
+  });
+
+  test.each([
+    ['magic', V2Header.magic, 0xa10a10a1],
+    ['incompat_features', V2Header.incompat_features, 3],
+    ['compat_features', V2Header.compat_features, 2],
+    ['header_length', V2Header.header_length, 32],
+    ['version', V2Header.version, 2],
+    ['nr', V2Header.entries, 12],
+    ['nr', V2Header.nr, 16],
+    ['mask', V2Header.mask, 15],
+    ['entries_offset', V2Header.entries_offset, 32],
+    ['features', V2Header.features, FEAT_ALL + 1],
+    ['size', V2Header.ring_bytes_lo, 1 << 20],
+    ['head', V2Header.legacy_head, 1],
+    ['tail', V2Header.tail, 9],
+  ])('v2: bad %s is named (word at %i = %i)', (field, offset, value) => {
+    const bytes = withWord(v2Ring(8), offset, value);
+    expect(tsField(validateV2Header, bytes)).toBe(field);
+    expect(addon.validateV2(bytes)).toBe(field);
+    expect(() => new V2Ring(bytes)).toThrow(expect.objectContaining({ code: 'EINVAL', field }));
+  });
+
+  test('a mapping too short for the header, or for nr entries, is rejected by size or nr', () => {
+    const legacy = legacyRing(8);
+    for (let len = 0; len < legacy.length; len += 4) {
+      const cut = legacy.subarray(0, len);
+      const expected = len < 32 ? 'size' : 'nr';
+      expect([len, tsField(validateLegacyHeader, cut), addon.validateLegacy(cut)]).toEqual([len, expected, expected]);
+    }
+    const v2 = v2Ring(8);
+    for (let len = 0; len < v2.length; len += 8) {
+      const cut = v2.subarray(0, len);
+      expect([len, tsField(validateV2Header, cut), addon.validateV2(cut)]).toEqual([len, 'size', 'size']);
+    }
+  });
+
+  test('property: random and mutated headers get the same verdict from C and TypeScript, and only typed errors', () => {
+    const base = [legacyRing(8), legacyRing(127), v2Ring(8), v2Ring(64)];
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...base),
+        fc.array(fc.tuple(fc.nat(600), fc.nat(255)), { maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(127), fc.constantFrom(0, 1, 2, 7, 8, 9, 64, 127, 128, 0xa10a10a1, 0xa10a10a2, 0xffffffff)), {
+          maxLength: 4,
+        }),
+        fc.nat(2700),
+      )
+      .map(([b, byteEdits, wordEdits, len]) => {
+        const copy = new Uint8Array(b.length + 64);
+        copy.set(b);
+        for (const [at, v] of byteEdits) if (at < copy.length) copy[at] = v;
+        const dv = new DataView(copy.buffer);
+        for (const [word, v] of wordEdits) if (word * 4 + 4 <= copy.length) dv.setUint32(word * 4, v, true);
+        return copy.subarray(0, Math.min(len - (len % 8), copy.length));
+      });
+    const random = fc.uint8Array({ maxLength: 700 }).map((a) => a.subarray(0, a.length - (a.length % 8)));
+    fc.assert(
+      fc.property(fc.oneof(mutated, random), (bytes) => {
+        const aligned = new Uint8Array(bytes); // fresh buffer: 8-aligned
+        expect(addon.validateLegacy(aligned)).toBe(tsField(validateLegacyHeader, aligned));
+        expect(addon.validateV2(aligned)).toBe(tsField(validateV2Header, aligned));
+        for (const attach of [() => new LegacyRing(aligned), () => new V2Ring(aligned)]) {
+          try {
+            attach();
+          } catch (e) {
+            expect(e).toBeInstanceOf(AioError);
+          }
+        }
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  test('bad arguments to the C bindings are typed errors, not crashes', () => {
+    expect(() => new addon.NativeV2Ring(new Uint8Array(1024), 3)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new addon.NativeLegacyRing(new Uint8Array(64), 100)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new addon.NativeLegacyRing(new Uint8Array(new ArrayBuffer(72), 4))).toThrow(
+      expect.objectContaining({ code: 'EINVAL', field: 'buffer' }),
+    );
+    expect(() => addon.validateV2('nope' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const ring = new addon.NativeV2Ring(new Uint8Array(v2RingBytes(8)), 8);
+    expect(() => ring.reap(-1)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
+    expect(() => ring.produce(Number.NaN, 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+});
