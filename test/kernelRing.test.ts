@@ -38,9 +38,13 @@ describeKernel('04 the live kernel ring, reaped from JavaScript', () => {
     for (const i of [0, 1, 100, BLOCK - 1]) expect(buf[i]).toBe(patternByte(block, i));
   }
 
-  test('the ring at the context address is the kernel layout, exposed without a copy', () => {
+  test("the ring at the context address is the kernel's own mapping and layout, exposed without a copy", () => {
     ctx = kernelSetup(128);
     const ring = new LegacyRing(ctx.ring);
+    // F7: the kernel made this mapping itself ([aio]), not memory the caller chose
+    const start = ctx.id.toString(16);
+    const line = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.startsWith(`${start}-`));
+    expect(line).toMatch(/\[aio\]/);
     expect(ring.nr).toBe(legacyNr(128));
     // no copy: what the kernel writes is what this buffer shows
     const before = ring.tail;

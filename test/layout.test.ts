@@ -37,6 +37,11 @@ describe('01 layout: TypeScript offsets equal the C offsetof/sizeof', () => {
     expect(c.AIORING_FEAT_ALL).toBe(L.FEAT_ALL);
   });
 
+  test('legacy head and tail share one cache line (flaw F1)', () => {
+    expect(Math.floor(L.AioRing.head / 64)).toBe(Math.floor(L.AioRing.tail / 64));
+    expect(c['aio_ring.tail'] - c['aio_ring.head']).toBe(4);
+  });
+
   test('v2 puts head and tail on different lines, 128 bytes apart, with legacy-shaped first 32 bytes', () => {
     expect(L.V2Header.head - L.V2Header.tail).toBe(128);
     expect(L.V2Header.tail % 64).toBe(0);

@@ -99,6 +99,35 @@ double StampsPerNs()
 
 enum class Layout { Legacy, V2, V2Adjacent };
 
+// The wait policy both layouts share: when a side finds nothing to do it
+// backs off with doubling runs of pause, up to kMaxBackoff, before it looks
+// at the other side's index again, so an idle side does not keep pulling
+// the busy side's cache line away from it.
+constexpr unsigned kMaxBackoff = 8;
+
+class Backoff {
+public:
+	void Wait()
+	{
+		for (unsigned i = 0; i < spins_; i++)
+			aior_cpu_relax();
+		if (spins_ < kMaxBackoff)
+			spins_ *= 2;
+	}
+	void Reset() { spins_ = 1; }
+
+private:
+	unsigned spins_ = 1;
+};
+
+// A producer that found the ring full waits for this many free slots before
+// it goes on (both layouts), so it does not re-read the consumer's index for
+// every slot the consumer frees one at a time.
+uint32_t Refill(uint32_t entries)
+{
+	return std::min<uint32_t>(32, entries / 4);
+}
+
 // Latency is sampled on one event in kSample to keep the bookkeeping small.
 constexpr uint64_t kSample = 8;
 
@@ -114,13 +143,15 @@ void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
 {
 	std::vector<struct io_event> buf(batch);
 	uint64_t got = 0;
+	Backoff idle;
 	res.latencies.reserve(events / kSample + 1);
 	while (got < events) {
 		uint32_t n = reap(buf.data(), batch);
 		if (n == 0) {
-			aior_cpu_relax();
+			idle.Wait();
 			continue;
 		}
+		idle.Reset();
 		uint64_t now = StampAfterLoads();
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t stamp = static_cast<uint64_t>(buf[i].res2);
@@ -156,14 +187,17 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 			PinTo(0);
 			struct legacy_producer p;
 			legacy_producer_init(&p, ring, entries);
-			uint32_t space = 0;
+			uint32_t space = 0, refill = Refill(entries);
+			Backoff full;
 			start_together();
 			Pacer pace(period);
 			for (uint64_t i = 0; i < events; i++) {
 				pace.Wait();
-				while (space == 0)
-					if ((space = legacy_space(&p)) == 0)
-						aior_cpu_relax();
+				if (space == 0) {
+					full.Reset();
+					while ((space = legacy_space(&p)) < refill)
+						full.Wait();
+				}
 				struct io_event ev = {i, 0, 0, static_cast<int64_t>(Stamp())};
 				legacy_produce(&p, &ev);
 				space--;
@@ -191,12 +225,18 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 			PinTo(0);
 			struct v2_producer p;
 			v2_producer_init(&p, &r);
+			uint32_t space = 0, refill = Refill(entries);
+			Backoff full;
 			start_together();
 			Pacer pace(period);
 			for (uint64_t i = 0; i < events; i++) {
 				pace.Wait();
-				while (v2_reserve(&p, 1) == 0)
-					aior_cpu_relax();
+				if (space == 0) {
+					full.Reset();
+					while ((space = static_cast<uint32_t>(v2_reserve(&p, refill))) < refill)
+						full.Wait();
+				}
+				space--;
 				struct io_event *slot = v2_slot(&p.ring, p.tail);
 				slot->data = i;
 				slot->obj = 0;

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// npm run bench:ring [-- --json] [--events N] [--repeat N]
+//
+// Cross-thread single-producer/single-consumer: native producer and
+// consumer threads pinned to two CPUs, legacy ring vs v2 ring, reap batch
+// 1, 4, 32, 256, ring size 128 and 4096. Throughput runs the producer flat
+// out (median of --repeat runs); latency paces it at one event per
+// --period ns so p50/p99 measure the ring, not a full queue. A second table
+// measures the v2 index spacing: consumer head 128 bytes after the
+// producer's tail (the layout) vs 64 bytes (adjacent lines).
+import * as os from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { addon, BenchCellResult } from '../src/native';
+
+const BATCHES = [1, 4, 32, 256];
+const SIZES = [128, 4096];
+
+interface Cell {
+  layout: string;
+  batch: number;
+  entries: number;
+  eventsPerSec: number;
+  p50Ns: number;
+  p99Ns: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function measure(layout: string, batch: number, entries: number, events: number, repeat: number, period: number): Cell {
+  const runs: BenchCellResult[] = [];
+  for (let i = 0; i < repeat; i++) runs.push(addon.benchRing(layout, batch, entries, events));
+  const paced = addon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period);
+  if (runs.some((r) => r.outOfOrder !== 0) || paced.outOfOrder !== 0) {
+    throw new Error(`${layout} delivered events out of order: the ring is broken`);
+  }
+  return {
+    layout,
+    batch,
+    entries,
+    eventsPerSec: Math.round(median(runs.map((r) => r.eventsPerSec))),
+    p50Ns: Math.round(paced.p50Ns),
+    p99Ns: Math.round(paced.p99Ns),
+  };
+}
+
+function main(): void {
+  const argv = yargs(hideBin(process.argv))
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
+    .option('events', { type: 'number', default: 4_000_000, describe: 'events per throughput run' })
+    .option('repeat', { type: 'number', default: 3, describe: 'throughput runs per cell (median)' })
+    .option('period', { type: 'number', default: 2000, describe: 'ns between events in the latency run' })
+    .strict()
+    .parseSync();
+
+  const cells: Cell[] = [];
+  const ratios: { batch: number; entries: number; v2VsLegacy: number }[] = [];
+  const spacing: { batch: number; entries: number; spacing128: number; spacing64: number; ratio: number }[] = [];
+  for (const entries of SIZES) {
+    for (const batch of BATCHES) {
+      const legacy = measure('legacy', batch, entries, argv.events, argv.repeat, argv.period);
+      const v2 = measure('v2', batch, entries, argv.events, argv.repeat, argv.period);
+      const adjacent = measure('v2-adjacent', batch, entries, argv.events, argv.repeat, argv.period);
+      cells.push(legacy, v2);
+      ratios.push({ batch, entries, v2VsLegacy: +(v2.eventsPerSec / legacy.eventsPerSec).toFixed(2) });
+      spacing.push({
+        batch,
+        entries,
+        spacing128: v2.eventsPerSec,
+        spacing64: adjacent.eventsPerSec,
+        ratio: +(v2.eventsPerSec / adjacent.eventsPerSec).toFixed(2),
+      });
+    }
+  }
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), node: process.version };
+
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify({ machine, cells, ratios, spacing })}\n`);
+    return;
+  }
+  const mops = (x: number): string => (x / 1e6).toFixed(1).padStart(7);
+  const lines = [
+    `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}`,
+    `events/s in millions (median of ${argv.repeat} x ${argv.events}); latency ns at one event per ${argv.period} ns`,
+    '',
+    'entries batch |  legacy      v2   v2/legacy | legacy p50  p99 |   v2 p50  p99',
+  ];
+  for (const r of ratios) {
+    const l = cells.find((c) => c.layout === 'legacy' && c.batch === r.batch && c.entries === r.entries)!;
+    const v = cells.find((c) => c.layout === 'v2' && c.batch === r.batch && c.entries === r.entries)!;
+    lines.push(
+      `${String(r.entries).padStart(7)} ${String(r.batch).padStart(5)} | ${mops(l.eventsPerSec)} ${mops(v.eventsPerSec)} ${(
+        r.v2VsLegacy.toFixed(2) + 'x'
+      ).padStart(11)} | ${String(l.p50Ns).padStart(10)} ${String(l.p99Ns).padStart(4)} | ${String(v.p50Ns).padStart(8)} ${String(
+        v.p99Ns,
+      ).padStart(4)}`,
+    );
+  }
+  lines.push('', 'v2 index spacing: head 128 bytes after tail (layout) vs 64 bytes', 'entries batch |    128      64  128/64');
+  for (const s of spacing) {
+    lines.push(
+      `${String(s.entries).padStart(7)} ${String(s.batch).padStart(5)} | ${mops(s.spacing128)} ${mops(s.spacing64)} ${(
+        s.ratio.toFixed(2) + 'x'
+      ).padStart(7)}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main();
