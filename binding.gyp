@@ -14,7 +14,10 @@
         "native/core/legacy_ring.c",
         "native/core/v2_ring.c",
         "native/core/ring_memory.c",
-        "native/core/system_info.c"
+        "native/core/system_info.c",
+        "native/core/engine.c",
+        "native/core/engine_pool.c",
+        "native/core/engine_kernel.c"
       ],
       "direct_dependent_settings": {
         "include_dirs": ["native/core"]
@@ -30,10 +33,11 @@
         "native/addon/ring_bindings.cc",
         "native/addon/memory_bindings.cc",
         "native/addon/kernel_context.cc",
-        "native/addon/ring_threads.cc"
+        "native/addon/ring_threads.cc",
+        "native/addon/context_bindings.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-lpthread"]

@@ -40,3 +40,8 @@ const EINVAL = constants.errno.EINVAL;
 export function invalid(message: string, field?: string, syscall = 'aioring'): AioError {
   return new AioError(EINVAL, syscall, message, field);
 }
+
+/** Counts passed to ring calls: integers in [0, 2^32). */
+export function checkCount(n: number, field: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) throw invalid(`${field} must be an integer count`, field);
+}

@@ -5,7 +5,7 @@
 // it reads head only for free space, clamped with % nr since userspace can
 // write it. The consumer owns head: empty is a raw head == tail compare, then
 // both are normalised with % nr, chunks copied, head written back normalised.
-import { invalid } from './errors';
+import { checkCount, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
   AIO_RING_COMPAT_FEATURES,
@@ -24,6 +24,12 @@ const TAIL = AioRing.tail / 4;
  * a mapping of byteLength bytes. Never reads outside the view.
  */
 export function validateLegacyHeader(u32: Uint32Array, byteLength: number): string | null {
+  const r = checkLegacyHeader(u32, byteLength);
+  return typeof r === 'string' ? r : null;
+}
+
+/** The bad field, or the nr that was checked (bind with it: never re-read). */
+function checkLegacyHeader(u32: Uint32Array, byteLength: number): string | number {
   if (byteLength < AioRing.size || u32.length < AioRing.size / 4) return 'size';
   if (u32[AioRing.magic / 4] !== AIO_RING_MAGIC) return 'magic';
   if (u32[AioRing.incompat_features / 4] !== AIO_RING_INCOMPAT_FEATURES) return 'incompat_features';
@@ -33,7 +39,7 @@ export function validateLegacyHeader(u32: Uint32Array, byteLength: number): stri
   if (nr < 2 || nr > Math.floor((byteLength - AioRing.size) / IoEvent.size)) return 'nr';
   if (Atomics.load(u32, HEAD) >= nr) return 'head';
   if (Atomics.load(u32, TAIL) >= nr) return 'tail';
-  return null;
+  return nr;
 }
 
 export class LegacyRing {
@@ -65,12 +71,12 @@ export class LegacyRing {
   /** Attach to a ring already in memory (the kernel's, or one formatted here). */
   constructor(memory: RingMemoryLike, options?: RingViewOptions) {
     const { u8, u32, byteLength } = ringViews(memory, options);
-    const bad = validateLegacyHeader(u32, byteLength);
-    if (bad !== null) throw invalid(`invalid legacy ring header: bad ${bad}`, bad);
+    const nr = checkLegacyHeader(u32, byteLength);
+    if (typeof nr === 'string') throw invalid(`invalid legacy ring header: bad ${nr}`, nr);
     this.u8 = u8;
     this.u32 = u32;
     this.byteLength = byteLength;
-    this.nr = u32[AioRing.nr / 4];
+    this.nr = nr;
     this.tailLocal = Atomics.load(u32, TAIL) % this.nr;
   }
 
@@ -112,6 +118,7 @@ export class LegacyRing {
 
   /** aio_read_events_ring: copy up to max events into batch, write head back. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    checkCount(max, 'max');
     const nr = this.nr;
     let head = Atomics.load(this.u32, HEAD);
     let tail = Atomics.load(this.u32, TAIL);

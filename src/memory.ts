@@ -3,9 +3,9 @@
 // an ArrayBuffer with no copy. Callers may also bring their own
 // ArrayBuffer, SharedArrayBuffer or Buffer and format a ring in it directly.
 import { invalid } from './errors';
-import { AioRing, AIO_RING_MAGIC, AIORING_V2_MAGIC } from './layout';
+import { AioRing, AIO_RING_MAGIC, AIORING_V2_MAGIC, AIORING_V2_MAX_ENTRIES } from './layout';
 import { LegacyRing } from './legacyRing';
-import { addon, NativeRingMemory } from './native';
+import { addon } from './native';
 import { V2FormatOptions, V2Ring, v2RingBytes } from './v2Ring';
 
 export type MemorySpec =
@@ -15,7 +15,7 @@ export type MemorySpec =
   | { kind: 'file'; path: string };
 
 export interface RingMapping {
-  /** the mapping; detached (zero length) after release() */
+  /** the mapping; after release() the getter throws EINVAL and earlier views read as empty */
   readonly buffer: ArrayBuffer;
   /** mapped bytes (rounded to the page or huge page size) */
   readonly length: number;
@@ -25,20 +25,16 @@ export interface RingMapping {
   release(): void;
 }
 
-function wrap(native: NativeRingMemory): RingMapping {
-  return native;
-}
-
 /** Map size bytes of the memory spec describes. */
 export function mapRingMemory(spec: MemorySpec, size: number): RingMapping {
   if (!Number.isSafeInteger(size) || size <= 0) throw invalid('size must be a positive integer', 'size');
   switch (spec.kind) {
     case 'anonymous':
-      return wrap(new addon.RingMemory('anonymous', size, undefined, spec.huge === true));
+      return new addon.RingMemory('anonymous', size, undefined, spec.huge === true);
     case 'memfd':
-      return wrap(new addon.RingMemory('memfd', size, undefined, spec.huge === true));
+      return new addon.RingMemory('memfd', size, undefined, spec.huge === true);
     case 'file':
-      return wrap(new addon.RingMemory('create', size, spec.path));
+      return new addon.RingMemory('create', size, spec.path);
     default:
       throw invalid('memory kind is anonymous, memfd or file', 'kind');
   }
@@ -46,7 +42,7 @@ export function mapRingMemory(spec: MemorySpec, size: number): RingMapping {
 
 /** Map an existing ring file whole (O_NOFOLLOW); the caller validates it. */
 export function mapRingFile(path: string): RingMapping {
-  return wrap(new addon.RingMemory('attach', 0, path));
+  return new addon.RingMemory('attach', 0, path);
 }
 
 export interface MappedV2Ring {
@@ -60,7 +56,9 @@ export function createV2Ring(
   memory: MemorySpec = { kind: 'anonymous' },
   options: Omit<V2FormatOptions, 'byteOffset' | 'byteLength'> = {},
 ): MappedV2Ring {
-  if (!Number.isInteger(entries) || entries < 1) throw invalid('entries must be a power of two', 'entries');
+  if (!Number.isInteger(entries) || entries < 1 || entries > AIORING_V2_MAX_ENTRIES || (entries & (entries - 1)) !== 0) {
+    throw invalid('entries must be a power of two up to 2^24', 'entries');
+  }
   const mapping = mapRingMemory(memory, v2RingBytes(entries));
   try {
     return { ring: V2Ring.format(mapping.buffer, entries, options), mapping };

@@ -1,40 +1,31 @@
 // The kernel's ring sizing (fs/aio.c ioctx_alloc + aio_setup_ring).
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { AioError, invalid } from './errors';
 import { AioRing, IoEvent } from './layout';
+import { addon } from './native';
 
 /** Largest doubled request count the kernel accepts (0x10000000 / 32). */
 const MAX_DOUBLED_EVENTS = 0x10000000 / IoEvent.size;
 
-/** num_possible_cpus(), from /sys/devices/system/cpu/possible ("0-3,8-11"). */
+/** num_possible_cpus(), as the kernel counts them for ring sizing. */
 export function possibleCpus(): number {
-  try {
-    const text = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
-    let count = 0;
-    for (const range of text.split(',')) {
-      const [lo, hi = lo] = range.split('-').map(Number);
-      if (Number.isInteger(lo) && Number.isInteger(hi) && hi >= lo) count += hi - lo + 1;
-    }
-    if (count > 0) return count;
-  } catch {
-    // fall through to the configured count
-  }
-  return Math.max(1, os.cpus().length);
+  return addon.systemInfo().possibleCpus;
 }
 
+/** /proc/sys/fs/aio-max-nr (0 when unreadable). */
 export function aioMaxNr(): number {
-  try {
-    return Number(fs.readFileSync('/proc/sys/fs/aio-max-nr', 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
+  return addon.systemInfo().aioMaxNr;
+}
+
+/** This machine's page size. */
+export function pageSize(): number {
+  return addon.systemInfo().pageSize;
 }
 
 export interface LegacyNrOptions {
   /** possible CPUs; default: this machine's */
   cpus?: number;
-  /** page size in bytes; default 4096 */
+  /** page size in bytes; default: this machine's */
   pageSize?: number;
   /** the aio-max-nr limit; default: this machine's, 0 for none */
   aioMaxNr?: number;
@@ -46,7 +37,7 @@ export interface LegacyNrOptions {
  */
 export function legacyNr(nrEvents: number, options: LegacyNrOptions = {}): number {
   const cpus = options.cpus ?? possibleCpus();
-  const pageSize = options.pageSize ?? 4096;
+  const pageSize = options.pageSize ?? addon.systemInfo().pageSize;
   const maxNr = options.aioMaxNr ?? aioMaxNr();
   if (!Number.isInteger(nrEvents) || nrEvents < 0 || nrEvents > 0xffff_ffff) {
     throw invalid('nrEvents must be a u32', 'nrEvents', 'io_setup');
@@ -56,10 +47,11 @@ export function legacyNr(nrEvents: number, options: LegacyNrOptions = {}): numbe
     throw invalid('pageSize must be a power of two >= 32', 'pageSize');
   }
   if (nrEvents === 0) throw invalid('nrEvents must be > 0', 'nrEvents', 'io_setup');
-  // Up to half the slots may sit in other CPUs' counters: double.
-  const doubled = 2 * Math.max(nrEvents, 4 * cpus);
+  // Up to half the slots may sit in other CPUs' counters: double, in the
+  // kernel's unsigned int, which wraps from 2^31 on (aio-max-nr then refuses).
+  const doubled = (2 * Math.max(nrEvents, 4 * cpus)) >>> 0;
   if (doubled > MAX_DOUBLED_EVENTS) throw invalid('nrEvents too large', 'nrEvents', 'io_setup');
-  if (maxNr > 0 && nrEvents > maxNr) {
+  if (doubled === 0 || (maxNr > 0 && nrEvents > maxNr)) {
     throw new AioError(os.constants.errno.EAGAIN, 'io_setup', `nrEvents exceeds aio-max-nr (${maxNr})`);
   }
   // "1 is required, 2 for good luck", then rounded up to whole pages.
@@ -69,6 +61,6 @@ export function legacyNr(nrEvents: number, options: LegacyNrOptions = {}): numbe
 }
 
 /** Bytes the kernel maps for a legacy ring of nr entries. */
-export function legacyRingBytes(nr: number, pageSize = 4096): number {
+export function legacyRingBytes(nr: number, pageSize = addon.systemInfo().pageSize): number {
   return Math.ceil((AioRing.size + nr * IoEvent.size) / pageSize) * pageSize;
 }

@@ -9,7 +9,7 @@
 // reservation order; several consumers copy, then CAS head forward. Indices
 // are free-running u32, masked on use; tail - head > entries means the
 // shared indices are corrupt (EUCLEAN).
-import { AioError, EUCLEAN, invalid } from './errors';
+import { AioError, checkCount, EUCLEAN, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
   AIO_RING_COMPAT_FEATURES,
@@ -18,6 +18,8 @@ import {
   AIORING_V2_MAX_ENTRIES,
   AIORING_V2_VERSION,
   FEAT_ALL,
+  FEAT_MULTI_CONSUMER,
+  FEAT_MULTI_PRODUCER,
   IoEvent,
   V2Header,
 } from './layout';
@@ -45,6 +47,12 @@ export function v2RingBytes(entries: number): number {
  * mapping of byteLength bytes. Never reads outside the view.
  */
 export function validateV2Header(u32: Uint32Array, byteLength: number): string | null {
+  const r = checkV2Header(u32, byteLength);
+  return typeof r === 'string' ? r : null;
+}
+
+/** The bad field, or the entries that were checked (bind with them: never re-read). */
+function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
   const w = (field: keyof typeof V2Header): number => u32[V2Header[field] / 4];
   if (byteLength < V2Header.size || u32.length < V2Header.size / 4) return 'size';
   if (w('magic') !== AIORING_V2_MAGIC) return 'magic';
@@ -56,14 +64,19 @@ export function validateV2Header(u32: Uint32Array, byteLength: number): string |
   if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES || w('nr') !== entries) return 'nr';
   if (w('mask') !== entries - 1) return 'mask';
   if (w('entries_offset') !== V2Header.size) return 'entries_offset';
-  if ((w('features') & ~FEAT_ALL) !== 0) return 'features';
+  const features = w('features');
+  if ((features & ~FEAT_ALL) !== 0) return 'features';
   const bytes = w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo');
   if (bytes !== v2RingBytes(entries) || bytes > byteLength) return 'size';
   if (w('legacy_head') !== w('legacy_tail')) return 'head';
   const head = Atomics.load(u32, HEAD);
   const tail = Atomics.load(u32, TAIL);
   if (((tail - head) >>> 0) > entries) return 'tail';
-  return null;
+  // several producers: tail <= prod_reserve <= head + entries
+  if ((features & FEAT_MULTI_PRODUCER) !== 0 && ((Atomics.load(u32, RESERVE) - tail) >>> 0) > entries - ((tail - head) >>> 0)) {
+    return 'tail';
+  }
+  return entries;
 }
 
 export interface V2FormatOptions extends RingViewOptions {
@@ -128,19 +141,18 @@ export class V2Ring {
     set('entries_offset', V2Header.size);
     set('ring_bytes_lo', v2RingBytes(entries) >>> 0);
     set('ring_bytes_hi', Math.floor(v2RingBytes(entries) / 0x1_0000_0000));
-    Atomics.store(u32, TAIL, 0);
     return new V2Ring(memory, options);
   }
 
   /** Attach to a ring in memory; the header is validated first. */
   constructor(memory: RingMemoryLike, options?: RingViewOptions) {
     const { u8, u32, byteLength } = ringViews(memory, options);
-    const bad = validateV2Header(u32, byteLength);
-    if (bad !== null) throw invalid(`invalid v2 ring header: bad ${bad}`, bad);
+    const entries = checkV2Header(u32, byteLength);
+    if (typeof entries === 'string') throw invalid(`invalid v2 ring header: bad ${entries}`, entries);
     this.u8 = u8;
     this.u32 = u32;
     this.byteLength = byteLength;
-    this.entries = u32[V2Header.entries / 4];
+    this.entries = entries;
     this.mask = this.entries - 1;
     this.features = u32[V2Header.features / 4];
     this.setupFlags = u32[V2Header.setup_flags / 4];
@@ -157,6 +169,14 @@ export class V2Ring {
     return Atomics.load(this.u32, TAIL);
   }
 
+  /** Single- and multi-producer (consumer) calls must not mix on one ring. */
+  private mode(feature: number, wanted: boolean, call: string): void {
+    if (((this.features & feature) !== 0) !== wanted) {
+      const what = feature === FEAT_MULTI_PRODUCER ? 'multi-producer' : 'multi-consumer';
+      throw invalid(`${call} ${wanted ? 'needs' : 'cannot be used on'} a ring formatted ${what}`, 'features');
+    }
+  }
+
   /** Events published and not yet consumed. */
   count(): number {
     const head = Atomics.load(this.u32, HEAD);
@@ -167,6 +187,8 @@ export class V2Ring {
 
   /** Single producer: free slots, up to want, from this.nextTail on. */
   reserve(want: number): number {
+    checkCount(want, 'want');
+    this.mode(FEAT_MULTI_PRODUCER, false, 'reserve');
     let used = (this.tailLocal - this.headCache) >>> 0;
     if (used > this.entries || this.entries - used < want) {
       this.headCache = Atomics.load(this.u32, HEAD);
@@ -188,6 +210,7 @@ export class V2Ring {
 
   /** Single producer: make n reserved, written slots visible. */
   publish(n: number): void {
+    checkCount(n, 'n');
     this.tailLocal = (this.tailLocal + n) >>> 0;
     Atomics.store(this.u32, TAIL, this.tailLocal);
   }
@@ -202,10 +225,17 @@ export class V2Ring {
 
   /** Several producers: reserve up to want slots; the first is reservedStart. */
   mpReserve(want: number): number {
+    checkCount(want, 'want');
+    this.mode(FEAT_MULTI_PRODUCER, true, 'mpReserve');
     let first = Atomics.load(this.u32, RESERVE);
-    for (;;) {
+    for (let stale = 0; ; ) {
       const used = (first - Atomics.load(this.u32, HEAD)) >>> 0;
-      if (used > this.entries) throw corrupt();
+      if (used > this.entries) {
+        // first went stale while others produced and consumed: look again
+        if (++stale === CLAIM_RETRIES) throw corrupt();
+        first = Atomics.load(this.u32, RESERVE);
+        continue;
+      }
       const n = Math.min(this.entries - used, want);
       if (n === 0) return 0;
       const seen = Atomics.compareExchange(this.u32, RESERVE, first, (first + n) >>> 0);
@@ -233,6 +263,8 @@ export class V2Ring {
 
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
+    checkCount(max, 'max');
+    this.mode(FEAT_MULTI_CONSUMER, false, 'peek');
     let ready = (this.tailCache - this.headLocal) >>> 0;
     if (ready < max || ready > this.entries) {
       this.tailCache = Atomics.load(this.u32, TAIL);
@@ -249,6 +281,7 @@ export class V2Ring {
 
   /** Single consumer: hand n consumed slots back to the producer. */
   advance(n: number): void {
+    checkCount(n, 'n');
     this.headLocal = (this.headLocal + n) >>> 0;
     Atomics.store(this.u32, HEAD, this.headLocal);
   }
@@ -266,13 +299,17 @@ export class V2Ring {
 
   /** Several consumers: copy up to max events, then CAS head past them. */
   claimReap(batch: EventBatch, max = batch.capacity): number {
+    checkCount(max, 'max');
+    this.mode(FEAT_MULTI_CONSUMER, true, 'claimReap');
     max = Math.min(max, batch.capacity);
     let head = Atomics.load(this.u32, HEAD);
     batch.length = 0;
-    for (let retries = 0; retries < CLAIM_RETRIES; retries++) {
+    // a failed CAS is another consumer's progress; only a head that stays
+    // stale (more than entries ready) over and over means corruption
+    for (let stale = 0; ; ) {
       const ready = (Atomics.load(this.u32, TAIL) - head) >>> 0;
       if (ready > this.entries) {
-        // head went stale while the producer refilled: look again
+        if (++stale === CLAIM_RETRIES) throw corrupt();
         head = Atomics.load(this.u32, HEAD);
         continue;
       }
@@ -286,7 +323,6 @@ export class V2Ring {
       }
       head = seen;
     }
-    throw corrupt();
   }
 
   /** Copy n events from free-running index first, in at most two chunks. */

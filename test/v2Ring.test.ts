@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
-import { AioRing, FEAT_MULTI_CONSUMER, V2Header } from '../src/layout';
+import { AioRing, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
 import { addon } from '../src/native';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
@@ -15,9 +15,9 @@ function batchCookies(b: EventBatch): number[] {
 }
 
 /** A formatted ring whose free-running indices start at start (to cross 2^32). */
-function ringAt(entries: number, start: number): ArrayBuffer {
+function ringAt(entries: number, start: number, features = 0): ArrayBuffer {
   const buf = new ArrayBuffer(v2RingBytes(entries));
-  V2Ring.format(buf, entries);
+  V2Ring.format(buf, entries, { features });
   const u32 = new Uint32Array(buf);
   u32[V2Header.head / 4] = start;
   u32[V2Header.tail / 4] = start;
@@ -42,10 +42,10 @@ const opArb = (entries: number): fc.Arbitrary<Op> =>
 describe('05 v2 ring', () => {
   test('header: legacy-shaped first 32 bytes with another magic, the incompat bit and frozen head == tail', () => {
     const buf = new ArrayBuffer(v2RingBytes(64));
-    const ring = V2Ring.format(buf, 64, { features: FEAT_MULTI_CONSUMER, setupFlags: 1 });
+    const ring = V2Ring.format(buf, 64, { features: FEAT_USER_REAP, setupFlags: 1 });
     const u32 = new Uint32Array(buf);
     expect(Array.from(u32.subarray(0, 8))).toEqual([0xffffffff, 64, 0, 0, 0xa10a10a2, 1, 1, 512]);
-    expect([ring.entries, ring.mask, ring.features, ring.setupFlags]).toEqual([64, 63, FEAT_MULTI_CONSUMER, 1]);
+    expect([ring.entries, ring.mask, ring.features, ring.setupFlags]).toEqual([64, 63, FEAT_USER_REAP, 1]);
     expect(u32[V2Header.entries_offset / 4]).toBe(512);
     // the legacy words stay frozen while events flow
     for (let i = 0; i < 200; i++) {
@@ -57,10 +57,10 @@ describe('05 v2 ring', () => {
     expect(() => new LegacyRing(buf)).toThrow(expect.objectContaining({ field: 'magic' }));
     // the C formatter writes the same header
     const cbuf = new ArrayBuffer(v2RingBytes(64));
-    new addon.NativeV2Ring(new Uint8Array(cbuf), 64, FEAT_MULTI_CONSUMER);
+    new addon.NativeV2Ring(new Uint8Array(cbuf), 64, FEAT_USER_REAP);
     const a = new Uint32Array(cbuf);
     const b = new Uint32Array(v2RingBytes(64) / 4);
-    V2Ring.format(b.buffer, 64, { features: FEAT_MULTI_CONSUMER });
+    V2Ring.format(b.buffer, 64, { features: FEAT_USER_REAP });
     expect(Buffer.from(a.buffer.slice(0, 512))).toEqual(Buffer.from(b.buffer.slice(0, 512)));
   });
 
@@ -158,7 +158,7 @@ describe('05 v2 ring', () => {
   test('property: multi-producer reserve/publish and multi-consumer claim follow the model too', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 10 })), { maxLength: 60 }), (ops) => {
-        const buf = ringAt(8, 0xffff_fffa);
+        const buf = ringAt(8, 0xffff_fffa, FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER);
         const ts = new V2Ring(buf);
         const c = new addon.NativeV2Ring(new Uint8Array(buf));
         const model = new FifoModel(8);
@@ -196,11 +196,26 @@ describe('05 v2 ring', () => {
     expect(() => ring.count()).toThrow(AioError);
     expect(() => c.reap(8)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
     expect(c.count()).toBe(-117);
-    expect(() => ring.claimReap(batch)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+    const mc = ringAt(8, 0, FEAT_MULTI_CONSUMER);
+    const claimer = new V2Ring(mc);
+    new Uint32Array(mc)[V2Header.tail / 4] = 1000;
+    expect(() => claimer.claimReap(batch)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+  });
+
+  test('single- and multi-producer (consumer) calls do not mix on one ring', () => {
+    const sp = new V2Ring(ringAt(8, 0));
+    const batch = new EventBatch(4);
+    expect(() => sp.mpReserve(1)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'features' }));
+    expect(() => sp.claimReap(batch)).toThrow(expect.objectContaining({ field: 'features' }));
+    const mp = new V2Ring(ringAt(8, 0, FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER));
+    expect(() => mp.produce({ data: 1, res: 0 })).toThrow(expect.objectContaining({ field: 'features' }));
+    expect(() => mp.reap(batch)).toThrow(expect.objectContaining({ field: 'features' }));
+    expect(() => sp.reserve(1.5)).toThrow(expect.objectContaining({ field: 'want' }));
+    expect(() => sp.reap(batch, -1)).toThrow(expect.objectContaining({ field: 'max' }));
   });
 
   test('publishing out of reservation order is EINVAL, not a hang', () => {
-    const ring = V2Ring.format(new ArrayBuffer(v2RingBytes(8)), 8);
+    const ring = V2Ring.format(new ArrayBuffer(v2RingBytes(8)), 8, { features: FEAT_MULTI_PRODUCER });
     const n = ring.mpReserve(2);
     const first = ring.reservedStart;
     ring.mpReserve(2);
@@ -222,7 +237,7 @@ describe('05 v2 ring', () => {
   test('worker threads: 2 TypeScript producers and 3 TypeScript consumers on one SharedArrayBuffer ring', async () => {
     const entries = 256;
     const sab = new SharedArrayBuffer(v2RingBytes(entries));
-    V2Ring.format(sab, entries);
+    V2Ring.format(sab, entries, { features: FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER });
     const perProducer = 50_000;
     const seen = new SharedArrayBuffer(perProducer * 2);
     const done = new SharedArrayBuffer(8);

@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	InitMemory(env, exports);
 	InitKernelContext(env, exports);
 	InitRingThreads(env, exports);
+	InitContexts(env, exports);
 	return exports;
 }
 

@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <cstdint>
 #include <string>
+#include <linux/aio_abi.h>
 
 namespace aioring {
 
@@ -16,6 +17,9 @@ Napi::Error AioError(Napi::Env env, int err, const char *syscall, const std::str
 // Argument readers that throw AioError(EINVAL) instead of crashing.
 uint32_t ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name);
 uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name);
+int64_t ArgI64(const Napi::CallbackInfo &info, size_t i, const char *name);
+// [data, res] pairs of n events, as the test bindings return them.
+Napi::Float64Array EventPairs(Napi::Env env, const struct io_event *ev, size_t n);
 // The bytes of a TypedArray or ArrayBuffer argument.
 struct Bytes {
 	uint8_t *data;
@@ -28,6 +32,7 @@ void InitRings(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitKernelContext(Napi::Env env, Napi::Object exports);
 void InitRingThreads(Napi::Env env, Napi::Object exports);
+void InitContexts(Napi::Env env, Napi::Object exports);
 
 }  // namespace aioring
 

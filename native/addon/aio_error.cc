@@ -62,6 +62,16 @@ uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name)
 	return static_cast<uint64_t>(ArgNumber(info, i, name, 9007199254740991.0));
 }
 
+int64_t ArgI64(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	if (i < info.Length() && info[i].IsNumber()) {
+		double v = info[i].As<Napi::Number>().DoubleValue();
+		if (std::isfinite(v) && v < 0 && v >= -9007199254740991.0 && v == std::floor(v))
+			return static_cast<int64_t>(v);
+	}
+	return static_cast<int64_t>(ArgU64(info, i, name));
+}
+
 Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name)
 {
 	if (i < info.Length() && info[i].IsTypedArray()) {

@@ -1,8 +1,7 @@
 // A real kernel AIO context whose ring (mapped by the kernel at the context
 // address) is handed to JavaScript as an external ArrayBuffer, no copy.
+#include <algorithm>
 #include <cerrno>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -11,41 +10,29 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "addon.h"
+extern "C" {
+#include "system_info.h"
+}
 
 namespace aioring {
 
 // The context lives until both the wrapper and the ring buffer are gone:
 // io_destroy unmaps the ring, so it must not run while JavaScript can
-// still read the buffer.
+// still read the buffer. The buffers of submitted reads are held here too,
+// and let go only after io_destroy, which waits for the I/O into them.
 struct KernelRing {
 	aio_context_t ctx = 0;
 	size_t ring_bytes = 0;
-	~KernelRing()
+	std::vector<Napi::ObjectReference> held;
+	void Destroy()
 	{
 		if (ctx)
 			syscall(SYS_io_destroy, ctx);
+		ctx = 0;
+		held.clear();
 	}
+	~KernelRing() { Destroy(); }
 };
-
-// The kernel's mapping length for the ring at addr, from /proc/self/maps:
-// the trusted size, since ring->nr is user-writable.
-static size_t MappingLength(uintptr_t addr)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	size_t len = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		uintptr_t lo, hi;
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 && lo == addr) {
-			len = hi - lo;
-			break;
-		}
-	}
-	fclose(f);
-	return len;
-}
 
 class KernelContext : public Napi::ObjectWrap<KernelContext> {
 public:
@@ -69,13 +56,18 @@ public:
 		if (syscall(SYS_io_setup, nr_events, &ctx) < 0)
 			throw AioError(env, errno, "io_setup", strerror(errno));
 		k->ctx = ctx;
-		k->ring_bytes = MappingLength(static_cast<uintptr_t>(ctx));
+		k->ring_bytes = system_mapping_length(static_cast<uintptr_t>(ctx));
 		if (k->ring_bytes == 0)
 			throw AioError(env, EFAULT, "io_setup", "the kernel's ring mapping was not found");
 		auto *hold = new std::shared_ptr<KernelRing>(k);
-		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(
-			env, reinterpret_cast<void *>(ctx), k->ring_bytes,
-			[](Napi::Env, void *, std::shared_ptr<KernelRing> *h) { delete h; }, hold));
+		try {
+			ring_ = Napi::Persistent(Napi::ArrayBuffer::New(
+				env, reinterpret_cast<void *>(ctx), k->ring_bytes,
+				[](Napi::Env, void *, std::shared_ptr<KernelRing> *h) { delete h; }, hold));
+		} catch (...) {
+			delete hold;
+			throw;
+		}
 		k_ = k;
 	}
 
@@ -95,7 +87,9 @@ private:
 		Live(info.Env());
 		return ring_.Value();
 	}
-	// submitReads(fd, buffers[], offsets[], cookies[]) -> number queued
+	// submitReads(fd, buffers[], offsets[], cookies[]) -> number queued.
+	// The buffers stay held until destroy: this is the raw kernel context,
+	// which does not track completions.
 	Napi::Value SubmitReads(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
@@ -124,10 +118,16 @@ private:
 			cbs[i].aio_nbytes = ta.ByteLength();
 			Napi::Value off = offs[i];
 			Napi::Value cookie = cookies[i];
-			cbs[i].aio_offset = static_cast<int64_t>(off.As<Napi::Number>().Int64Value());
+			if (!off.IsNumber() || !cookie.IsNumber() || off.As<Napi::Number>().DoubleValue() < 0 ||
+			    cookie.As<Napi::Number>().DoubleValue() < 0)
+				throw AioError(env, EINVAL, "io_submit", "offsets and cookies are numbers >= 0");
+			cbs[i].aio_offset = off.As<Napi::Number>().Int64Value();
 			cbs[i].aio_data = static_cast<uint64_t>(cookie.As<Napi::Number>().Int64Value());
 			ptrs[i] = &cbs[i];
-			held_.push_back(Napi::Persistent(b.As<Napi::Object>()));
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			Napi::Value b = bufs[i];
+			k_->held.push_back(Napi::Persistent(b.As<Napi::Object>()));
 		}
 		long r = syscall(SYS_io_submit, ctx, static_cast<long>(n), ptrs.data());
 		if (r < 0)
@@ -148,12 +148,7 @@ private:
 				 ev.data(), &ts);
 		if (r < 0)
 			throw AioError(env, errno, "io_getevents", strerror(errno));
-		auto out = Napi::Float64Array::New(env, static_cast<size_t>(r) * 2);
-		for (long i = 0; i < r; i++) {
-			out[static_cast<size_t>(i) * 2] = static_cast<double>(ev[i].data);
-			out[static_cast<size_t>(i) * 2 + 1] = static_cast<double>(ev[i].res);
-		}
-		return out;
+		return EventPairs(env, ev.data(), static_cast<size_t>(r));
 	}
 	// Detach the ring buffer so no view can reach the mapping, then
 	// io_destroy (it waits for in-flight I/O and unmaps the ring).
@@ -161,17 +156,14 @@ private:
 	{
 		if (k_) {
 			ring_.Value().Detach();
-			syscall(SYS_io_destroy, k_->ctx);
-			k_->ctx = 0;
+			k_->Destroy();
 			k_.reset();
-			held_.clear();
 		}
 		return info.Env().Undefined();
 	}
 
 	std::shared_ptr<KernelRing> k_;
 	Napi::Reference<Napi::ArrayBuffer> ring_;
-	std::vector<Napi::ObjectReference> held_;
 };
 
 void InitKernelContext(Napi::Env env, Napi::Object exports)

@@ -12,7 +12,7 @@ extern "C" {
 namespace aioring {
 
 struct Region {
-	struct ring_memory mem = {nullptr, 0, -1, RING_MEMORY_ANONYMOUS};
+	struct ring_memory mem = {nullptr, 0, -1};
 	~Region() { ring_memory_release(&mem); }
 };
 
@@ -66,11 +66,16 @@ public:
 		if (r < 0)
 			throw AioError(env, -r, syscall, std::string(strerror(-r)) + ", " + kind +
 							  (path.empty() ? "" : " '" + path + "'"));
-		region_ = region;
 		auto *hold = new std::shared_ptr<Region>(region);
-		buffer_ = Napi::Persistent(Napi::ArrayBuffer::New(
-			env, region->mem.addr, region->mem.len,
-			[](Napi::Env, void *, std::shared_ptr<Region> *h) { delete h; }, hold));
+		try {
+			buffer_ = Napi::Persistent(Napi::ArrayBuffer::New(
+				env, region->mem.addr, region->mem.len,
+				[](Napi::Env, void *, std::shared_ptr<Region> *h) { delete h; }, hold));
+		} catch (...) {
+			delete hold;
+			throw;
+		}
+		region_ = region;
 	}
 
 private:

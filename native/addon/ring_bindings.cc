@@ -1,5 +1,6 @@
 // The C ring algorithms over JavaScript memory, so tests can hold them to
 // the same reference model as the TypeScript ones.
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 #include "addon.h"
@@ -41,9 +42,8 @@ private:
 	size_t length_ = 0;
 };
 
-static Napi::Float64Array EventsToArray(Napi::Env env, const std::vector<io_event> &ev, size_t n)
+Napi::Float64Array EventPairs(Napi::Env env, const struct io_event *ev, size_t n)
 {
-	// [data, res] pairs
 	auto out = Napi::Float64Array::New(env, n * 2);
 	for (size_t i = 0; i < n; i++) {
 		out[i * 2] = static_cast<double>(ev[i].data);
@@ -81,11 +81,12 @@ public:
 					       "nr");
 			legacy_format(ring, nr);
 		}
-		enum ring_field f = legacy_validate(ring, mem_.Length());
+		uint32_t nr;
+		enum ring_field f = legacy_validate(ring, mem_.Length(), &nr);
 		if (f != RING_OK)
 			ThrowRingError(info.Env(), f);
-		legacy_producer_init(&prod_, ring, ring->nr);
-		legacy_consumer_init(&cons_, ring, ring->nr);
+		legacy_producer_init(&prod_, ring, nr);
+		legacy_consumer_init(&cons_, ring, nr);
 	}
 
 private:
@@ -94,8 +95,7 @@ private:
 		mem_.Check(info.Env());
 		if (legacy_space(&prod_) == 0)
 			return Napi::Number::New(info.Env(), -EAGAIN);
-		struct io_event ev = {ArgU64(info, 0, "data"), 0,
-				      static_cast<int64_t>(ArgU64(info, 1, "res")), 0};
+		struct io_event ev = {ArgU64(info, 0, "data"), 0, ArgI64(info, 1, "res"), 0};
 		legacy_produce(&prod_, &ev);
 		return Napi::Number::New(info.Env(), 0);
 	}
@@ -112,10 +112,10 @@ private:
 	Napi::Value Reap(const Napi::CallbackInfo &info)
 	{
 		mem_.Check(info.Env());
-		uint32_t max = ArgU32(info, 0, "max");
+		uint32_t max = std::min(ArgU32(info, 0, "max"), cons_.nr);
 		std::vector<io_event> ev(max);
 		uint32_t n = legacy_reap(&cons_, ev.data(), max);
-		return EventsToArray(info.Env(), ev, n);
+		return EventPairs(info.Env(), ev.data(), n);
 	}
 
 	HeldBytes mem_;
@@ -154,10 +154,11 @@ public:
 					       "entries must be a power of two that fits the buffer",
 					       "entries");
 		}
-		enum ring_field f = v2_validate(mem, mem_.Length());
+		uint32_t entries;
+		enum ring_field f = v2_validate(mem, mem_.Length(), &entries);
 		if (f != RING_OK)
 			ThrowRingError(info.Env(), f);
-		v2_bind(&ring_, mem);
+		v2_bind(&ring_, mem, entries);
 		v2_producer_init(&prod_, &ring_);
 		v2_consumer_init(&cons_, &ring_);
 	}
@@ -170,8 +171,7 @@ private:
 	Napi::Value Produce(const Napi::CallbackInfo &info)
 	{
 		mem_.Check(info.Env());
-		struct io_event ev = {ArgU64(info, 0, "data"), 0,
-				      static_cast<int64_t>(ArgU64(info, 1, "res")), 0};
+		struct io_event ev = {ArgU64(info, 0, "data"), 0, ArgI64(info, 1, "res"), 0};
 		return Result(info.Env(), v2_produce(&prod_, &ev));
 	}
 	Napi::Value Reserve(const Napi::CallbackInfo &info)
@@ -186,7 +186,7 @@ private:
 		struct io_event *slot = v2_slot(&ring_, ArgU32(info, 0, "index"));
 		slot->data = ArgU64(info, 1, "data");
 		slot->obj = 0;
-		slot->res = static_cast<int64_t>(ArgU64(info, 2, "res"));
+		slot->res = ArgI64(info, 2, "res");
 		slot->res2 = 0;
 		return info.Env().Undefined();
 	}
@@ -215,7 +215,8 @@ private:
 		if (__atomic_load_n(ring_.tail, __ATOMIC_ACQUIRE) != start)
 			throw AioError(info.Env(), EINVAL, "aioring",
 				       "publish out of reservation order", "start");
-		v2_mp_publish(&ring_, start, n);
+		if (v2_mp_publish(&ring_, start, n) < 0)
+			throw AioError(info.Env(), EUCLEAN, "aioring", "ring indices are corrupt", "tail");
 		return info.Env().Undefined();
 	}
 	Napi::Value Count(const Napi::CallbackInfo &info)
@@ -237,14 +238,14 @@ private:
 	Napi::Value ReapWith(const Napi::CallbackInfo &info, bool claim)
 	{
 		mem_.Check(info.Env());
-		uint32_t max = ArgU32(info, 0, "max");
+		uint32_t max = std::min(ArgU32(info, 0, "max"), ring_.entries);
 		std::vector<io_event> ev(max);
 		int64_t n = claim ? v2_claim_reap(&ring_, ev.data(), max)
 				  : v2_reap(&cons_, ev.data(), max);
 		if (n < 0)
 			throw AioError(info.Env(), static_cast<int>(-n), "aioring",
 				       "ring indices are corrupt", "tail");
-		return EventsToArray(info.Env(), ev, static_cast<size_t>(n));
+		return EventPairs(info.Env(), ev.data(), static_cast<size_t>(n));
 	}
 	Napi::Value Reap(const Napi::CallbackInfo &info) { return ReapWith(info, false); }
 	Napi::Value ClaimReap(const Napi::CallbackInfo &info) { return ReapWith(info, true); }
@@ -256,12 +257,13 @@ private:
 };
 
 static Napi::Value ValidateWith(const Napi::CallbackInfo &info,
-				enum ring_field (*validate)(const void *, size_t))
+				enum ring_field (*validate)(const void *, size_t, uint32_t *))
 {
 	Bytes b = ArgBytes(info, 0, "buffer");
-	if (reinterpret_cast<uintptr_t>(b.data) % 4 != 0)
-		return Napi::String::New(info.Env(), "alignment");
-	return Napi::String::New(info.Env(), ring_field_name(validate(b.data, b.length)));
+	if (reinterpret_cast<uintptr_t>(b.data) % 8 != 0)
+		throw AioError(info.Env(), EINVAL, "aioring", "ring memory must be 8-byte aligned",
+			       "buffer");
+	return Napi::String::New(info.Env(), ring_field_name(validate(b.data, b.length, nullptr)));
 }
 
 void InitRings(Napi::Env env, Napi::Object exports)

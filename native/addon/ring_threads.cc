@@ -125,7 +125,7 @@ private:
 // every slot the consumer frees one at a time.
 uint32_t Refill(uint32_t entries)
 {
-	return std::min<uint32_t>(32, entries / 4);
+	return std::max<uint32_t>(1, std::min<uint32_t>(32, entries / 4));
 }
 
 // Latency is sampled on one event in kSample to keep the bookkeeping small.
@@ -217,10 +217,10 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 		v2_format(mem.get(), v2_ring_bytes(entries), entries, 0, 0);
 		struct v2_ring r;
 		if (layout == Layout::V2Adjacent)
-			v2_bind_spaced(&r, mem.get(),
+			v2_bind_spaced(&r, mem.get(), entries,
 				       reinterpret_cast<uint32_t *>(mem.get() + 128 + AIORING_CACHELINE));
 		else
-			v2_bind(&r, mem.get());
+			v2_bind(&r, mem.get(), entries);
 		std::thread producer([&]() {
 			PinTo(0);
 			struct v2_producer p;
@@ -233,8 +233,10 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 				pace.Wait();
 				if (space == 0) {
 					full.Reset();
-					while ((space = static_cast<uint32_t>(v2_reserve(&p, refill))) < refill)
+					int64_t got;
+					while ((got = v2_reserve(&p, refill)) < refill)
 						full.Wait();
+					space = static_cast<uint32_t>(got);
 				}
 				space--;
 				struct io_event *slot = v2_slot(&p.ring, p.tail);
@@ -298,8 +300,11 @@ static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 		throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
 	uint64_t period_ns = info.Length() > 4 ? ArgU64(info, 4, "periodNs") : 0;
 	double per_ns = StampsPerNs();
-	BenchResult r = RunBench(layout, batch, entries, events,
-				 static_cast<uint64_t>(period_ns * per_ns));
+	BenchResult r;
+	// on threads of its own: the consumer pins itself, and must not pin Node's
+	std::thread([&]() {
+		r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns));
+	}).join();
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("eventsPerSec", events / r.seconds);
 	o.Set("p50Ns", Percentile(r.latencies, 0.50) / per_ns);
@@ -319,42 +324,50 @@ static Napi::Value StressV2(const Napi::CallbackInfo &info)
 	uint32_t producers = ArgU32(info, 1, "producers");
 	uint32_t consumers = ArgU32(info, 2, "consumers");
 	uint64_t per = ArgU64(info, 3, "eventsPerProducer");
-	if (producers < 1 || producers > 16 || consumers < 1 || consumers > 16 || per > (1ull << 32))
+	bool pow2 = entries && !(entries & (entries - 1));
+	if (producers < 1 || producers > 16 || consumers < 1 || consumers > 16 || !pow2 ||
+	    entries > (1u << 20) || per * producers > (1ull << 28))
 		throw AioError(env, EINVAL, "aioring", "bad stress shape");
+	bool mp = producers > 1, mc = consumers > 1;
+	uint32_t features = (mp ? AIORING_FEAT_MULTI_PRODUCER : 0) | (mc ? AIORING_FEAT_MULTI_CONSUMER : 0);
 	RingMemoryPtr mem = AllocRing(v2_ring_bytes(entries));
-	if (!mem || v2_format(mem.get(), v2_ring_bytes(entries), entries, 0, 0) < 0)
-		throw AioError(env, EINVAL, "aioring", "entries must be a power of two", "entries");
+	if (!mem || v2_format(mem.get(), v2_ring_bytes(entries), entries, features, 0) < 0)
+		throw AioError(env, ENOMEM, "aioring", "no memory for the ring");
 	struct v2_ring r;
-	v2_bind(&r, mem.get());
+	v2_bind(&r, mem.get(), entries);
 	uint64_t total = per * producers;
 	std::unique_ptr<std::atomic<uint8_t>[]> seen(new std::atomic<uint8_t>[total]());
 	std::atomic<uint64_t> delivered{0}, duplicates{0}, corrupt{0};
-	bool mp = producers > 1, mc = consumers > 1;
+	std::atomic<bool> failed{false};
 
 	std::vector<std::thread> threads;
 	for (uint32_t id = 0; id < producers; id++) {
 		threads.emplace_back([&, id]() {
 			struct v2_producer p;
 			v2_producer_init(&p, &r);
-			for (uint64_t i = 0; i < per;) {
+			for (uint64_t i = 0; i < per && !failed;) {
 				uint64_t seq = id * per + i;
+				int64_t got;
 				if (mp) {
 					uint32_t start;
-					if (v2_mp_reserve(&r, 1, &start) != 1) {
-						sched_yield();
-						continue;
+					got = v2_mp_reserve(&r, 1, &start);
+					if (got == 1) {
+						v2_slot(&r, start)->data = seq;
+						got = v2_mp_publish(&r, start, 1) < 0 ? -EUCLEAN : 1;
 					}
-					struct io_event *slot = v2_slot(&r, start);
-					slot->data = seq;
-					v2_mp_publish(&r, start, 1);
 				} else {
 					struct io_event ev = {seq, 0, 0, 0};
-					if (v2_produce(&p, &ev) != 0) {
-						sched_yield();
-						continue;
-					}
+					got = v2_produce(&p, &ev);
+					got = got == 0 ? 1 : got == -EAGAIN ? 0 : got;
 				}
-				i++;
+				if (got < 0) {
+					corrupt++;
+					failed = true;
+				} else if (got == 0) {
+					sched_yield();
+				} else {
+					i++;
+				}
 			}
 		});
 	}
@@ -363,10 +376,11 @@ static Napi::Value StressV2(const Napi::CallbackInfo &info)
 			struct v2_consumer c;
 			v2_consumer_init(&c, &r);
 			struct io_event buf[16];
-			while (delivered.load(std::memory_order_relaxed) < total) {
+			while (delivered.load(std::memory_order_relaxed) < total && !failed) {
 				int64_t n = mc ? v2_claim_reap(&r, buf, 16) : v2_reap(&c, buf, 16);
 				if (n < 0) {
 					corrupt++;
+					failed = true;
 					break;
 				}
 				if (n == 0) {

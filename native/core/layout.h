@@ -27,8 +27,8 @@
 /*
  * The legacy ring, as the kernel maps it at the context address.
  * head is written by the consumer (userspace or io_getevents), tail only by
- * the producer (aio_complete). Both are always < nr. Userspace may write any
- * of these words, so a producer never trusts them.
+ * the producer (aio_complete); both are kept < nr by those who write them.
+ * Userspace may write any of these words, so a producer never trusts them.
  */
 struct aio_ring {
 	uint32_t id;

@@ -5,22 +5,26 @@
 
 int64_t legacy_nr(uint32_t nr_events, uint32_t cpus, uint32_t page_size, uint64_t aio_max_nr)
 {
-	uint64_t n, bytes, pages;
+	uint32_t n;
+	uint64_t bytes, pages;
 
 	if (nr_events == 0 || cpus == 0 || page_size < sizeof(struct aio_ring))
 		return -EINVAL;
-	/* ioctx_alloc: up to half the slots may sit in other CPUs' counters */
+	/*
+	 * ioctx_alloc: up to half the slots may sit in other CPUs' counters, so
+	 * double. The kernel does this in unsigned int and so do we: from 2^31
+	 * on it wraps, and the aio-max-nr check is what refuses.
+	 */
 	n = nr_events;
-	if (n < 4ull * cpus)
-		n = 4ull * cpus;
+	if (n < 4 * cpus)
+		n = 4 * cpus;
 	n *= 2;
 	if (n > LEGACY_MAX_EVENTS_BYTES / sizeof(struct io_event))
 		return -EINVAL;
-	if (aio_max_nr && nr_events > aio_max_nr)
+	if (n == 0 || (aio_max_nr && nr_events > aio_max_nr))
 		return -EAGAIN;
 	/* aio_setup_ring: "1 is required, 2 for good luck", then page-rounded */
-	n += 2;
-	bytes = sizeof(struct aio_ring) + n * sizeof(struct io_event);
+	bytes = sizeof(struct aio_ring) + ((uint64_t)n + 2) * sizeof(struct io_event);
 	pages = (bytes + page_size - 1) / page_size;
 	return (int64_t)((pages * page_size - sizeof(struct aio_ring)) / sizeof(struct io_event));
 }
@@ -44,7 +48,7 @@ void legacy_format(struct aio_ring *ring, uint32_t nr)
 	ring->header_length = sizeof(struct aio_ring);
 }
 
-enum ring_field legacy_validate(const void *mem, size_t len)
+enum ring_field legacy_validate(const void *mem, size_t len, uint32_t *nr_out)
 {
 	const struct aio_ring *ring = mem;
 	uint32_t nr, head, tail;
@@ -68,6 +72,8 @@ enum ring_field legacy_validate(const void *mem, size_t len)
 		return RING_BAD_HEAD;
 	if (tail >= nr)
 		return RING_BAD_TAIL;
+	if (nr_out)
+		*nr_out = nr;
 	return RING_OK;
 }
 

@@ -38,9 +38,11 @@ void legacy_format(struct aio_ring *ring, uint32_t nr);
 /*
  * Check a mapping of len bytes holds a legacy ring: magic, features,
  * header_length, nr that fits the mapping, head and tail < nr. Reads only
- * inside [ring, ring + len).
+ * inside [ring, ring + len). On success *nr (if not NULL) receives the nr
+ * that was checked: bind with that value, never a second read of the
+ * shared word, which another writer may have changed since.
  */
-enum ring_field legacy_validate(const void *ring, size_t len);
+enum ring_field legacy_validate(const void *ring, size_t len, uint32_t *nr);
 
 struct legacy_producer {
 	struct aio_ring *ring;
@@ -59,7 +61,11 @@ void legacy_consumer_init(struct legacy_consumer *c, struct aio_ring *ring, uint
 /* Free slots as the producer sees them: one slot always stays empty. */
 uint32_t legacy_space(const struct legacy_producer *p);
 
-/* aio_complete: write the event at tail, then publish tail (release). */
+/*
+ * aio_complete: write the event at tail, then publish tail (release). Like
+ * the kernel's, it does not look for space: the caller accounts capacity
+ * (legacy_space, or in-flight counting as the engine does).
+ */
 void legacy_produce(struct legacy_producer *p, const struct io_event *ev);
 
 /* aio_read_events_ring: copy up to max events out, write head back. */

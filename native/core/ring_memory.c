@@ -31,7 +31,7 @@ size_t ring_memory_huge_page_size(void)
 	return kib * 1024;
 }
 
-static int map_fd(struct ring_memory *m, int fd, size_t len, enum ring_memory_kind kind)
+static int map_fd(struct ring_memory *m, int fd, size_t len)
 {
 	void *addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
@@ -44,7 +44,6 @@ static int map_fd(struct ring_memory *m, int fd, size_t len, enum ring_memory_ki
 	m->addr = addr;
 	m->len = len;
 	m->fd = fd;
-	m->kind = kind;
 	return 0;
 }
 
@@ -63,7 +62,6 @@ int ring_memory_anonymous(struct ring_memory *m, size_t len, int huge)
 	m->addr = addr;
 	m->len = len;
 	m->fd = -1;
-	m->kind = RING_MEMORY_ANONYMOUS;
 	return 0;
 }
 
@@ -75,16 +73,17 @@ int ring_memory_memfd(struct ring_memory *m, size_t len, int huge)
 	if (len == 0 || unit == 0)
 		return -EINVAL;
 	len = round_up(len, unit);
-	fd = memfd_create("aioring", MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0));
+	fd = memfd_create("aioring", MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB : 0));
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)len) < 0) {
+	/* sealed against shrinking: a mapping of it can never SIGBUS */
+	if (ftruncate(fd, (off_t)len) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
 		int err = errno;
 
 		close(fd);
 		return -err;
 	}
-	return map_fd(m, fd, len, RING_MEMORY_MEMFD);
+	return map_fd(m, fd, len);
 }
 
 int ring_memory_create_file(struct ring_memory *m, const char *path, size_t len)
@@ -98,14 +97,24 @@ int ring_memory_create_file(struct ring_memory *m, const char *path, size_t len)
 	if (fd < 0)
 		return -errno;
 	/* hugetlbfs reports its huge page size as the block size */
-	if (fstatfs(fd, &fs) < 0 || fs.f_bsize <= 0)
+	if (fstatfs(fd, &fs) < 0) {
+		err = errno;
 		goto fail;
+	}
+	if (fs.f_bsize <= 0) {
+		err = EINVAL;
+		goto fail;
+	}
 	len = round_up(len, (size_t)fs.f_bsize);
-	if (ftruncate(fd, (off_t)len) < 0)
+	if (ftruncate(fd, (off_t)len) < 0) {
+		err = errno;
 		goto fail;
-	return map_fd(m, fd, len, RING_MEMORY_FILE);
+	}
+	err = -map_fd(m, fd, len);
+	if (err)
+		unlink(path);
+	return -err;
 fail:
-	err = errno;
 	close(fd);
 	unlink(path);
 	return -err;
@@ -128,7 +137,7 @@ int ring_memory_attach_file(struct ring_memory *m, const char *path)
 		close(fd);
 		return -EINVAL;
 	}
-	return map_fd(m, fd, (size_t)st.st_size, RING_MEMORY_FILE);
+	return map_fd(m, fd, (size_t)st.st_size);
 }
 
 void ring_memory_release(struct ring_memory *m)

@@ -12,17 +12,10 @@
 extern "C" {
 #endif
 
-enum ring_memory_kind {
-	RING_MEMORY_ANONYMOUS,
-	RING_MEMORY_FILE,
-	RING_MEMORY_MEMFD,
-};
-
 struct ring_memory {
 	void *addr;
 	size_t len;   /* mapped bytes, rounded to the page (or huge page) size */
 	int fd;       /* -1 for anonymous memory */
-	enum ring_memory_kind kind;
 };
 
 /* All return 0 or a negative errno; on failure m is left unmapped. */
@@ -30,7 +23,12 @@ int ring_memory_anonymous(struct ring_memory *m, size_t len, int huge);
 int ring_memory_memfd(struct ring_memory *m, size_t len, int huge);
 /* Create path (O_EXCL, O_NOFOLLOW, mode 0600) sized for len bytes. */
 int ring_memory_create_file(struct ring_memory *m, const char *path, size_t len);
-/* Map an existing file whole; the caller validates what it holds. */
+/*
+ * Map an existing file whole; the caller validates what it holds. A file
+ * another process truncates under the mapping faults (SIGBUS) on access:
+ * share ring files only between processes that trust each other, or use a
+ * memfd, which is sealed against shrinking.
+ */
 int ring_memory_attach_file(struct ring_memory *m, const char *path);
 void ring_memory_release(struct ring_memory *m);
 

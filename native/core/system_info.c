@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -51,4 +52,24 @@ uint64_t system_aio_max_nr(void)
 		fclose(f);
 	}
 	return v;
+}
+
+size_t system_mapping_length(uintptr_t addr)
+{
+	char line[512];
+	size_t len = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 && lo == addr) {
+			len = hi - lo;
+			break;
+		}
+	}
+	fclose(f);
+	return len;
 }

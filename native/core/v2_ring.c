@@ -45,14 +45,13 @@ int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32
 	h->entries_offset = AIORING_V2_HEADER_BYTES;
 	h->ring_bytes_lo = (uint32_t)bytes;
 	h->ring_bytes_hi = (uint32_t)((uint64_t)bytes >> 32);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	return 0;
 }
 
-enum ring_field v2_validate(const void *mem, size_t len)
+enum ring_field v2_validate(const void *mem, size_t len, uint32_t *entries_out)
 {
 	const struct v2_ring_header *h = mem;
-	uint32_t entries, head, tail;
+	uint32_t entries, head, tail, features;
 	uint64_t bytes;
 
 	if (mem == NULL || len < AIORING_V2_HEADER_BYTES)
@@ -75,7 +74,8 @@ enum ring_field v2_validate(const void *mem, size_t len)
 		return RING_BAD_MASK;
 	if (aior_load_relaxed(&h->entries_offset) != AIORING_V2_HEADER_BYTES)
 		return RING_BAD_ENTRIES_OFFSET;
-	if (aior_load_relaxed(&h->features) & ~AIORING_FEAT_ALL)
+	features = aior_load_relaxed(&h->features);
+	if (features & ~AIORING_FEAT_ALL)
 		return RING_BAD_FEATURES;
 	bytes = (uint64_t)aior_load_relaxed(&h->ring_bytes_hi) << 32 |
 		aior_load_relaxed(&h->ring_bytes_lo);
@@ -87,24 +87,30 @@ enum ring_field v2_validate(const void *mem, size_t len)
 	tail = aior_load_acquire(&h->tail);
 	if (tail - head > entries)
 		return RING_BAD_TAIL;
+	/* several producers: tail <= prod_reserve <= head + entries */
+	if ((features & AIORING_FEAT_MULTI_PRODUCER) &&
+	    aior_load_acquire(&h->prod_reserve) - tail > entries - (tail - head))
+		return RING_BAD_TAIL;
+	if (entries_out)
+		*entries_out = entries;
 	return RING_OK;
 }
 
-void v2_bind_spaced(struct v2_ring *r, void *mem, uint32_t *head)
+void v2_bind_spaced(struct v2_ring *r, void *mem, uint32_t entries, uint32_t *head)
 {
 	struct v2_ring_header *h = mem;
 
 	r->hdr = h;
-	r->entries = h->entries;
-	r->mask = h->entries - 1;
+	r->entries = entries;
+	r->mask = entries - 1;
 	r->events = (struct io_event *)((char *)mem + AIORING_V2_HEADER_BYTES);
 	r->tail = &h->tail;
 	r->head = head;
 }
 
-void v2_bind(struct v2_ring *r, void *mem)
+void v2_bind(struct v2_ring *r, void *mem, uint32_t entries)
 {
-	v2_bind_spaced(r, mem, &((struct v2_ring_header *)mem)->head);
+	v2_bind_spaced(r, mem, entries, &((struct v2_ring_header *)mem)->head);
 }
 
 void v2_producer_init(struct v2_producer *p, const struct v2_ring *r)
@@ -166,35 +172,49 @@ int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start)
 {
 	uint32_t *reserve = &r->hdr->prod_reserve;
 	uint32_t first = aior_load_acquire(reserve);
-	uint32_t used, n;
+	int stale = V2_CLAIM_RETRIES;
 
-	do {
-		used = first - aior_load_acquire(r->head);
-		if (used > r->entries)
-			return -EUCLEAN;
+	for (;;) {
+		uint32_t used = first - aior_load_acquire(r->head);
+		uint32_t n;
+
+		if (used > r->entries) {
+			/* first went stale while others produced and consumed: look again */
+			if (--stale == 0)
+				return -EUCLEAN;
+			first = aior_load_acquire(reserve);
+			continue;
+		}
 		n = r->entries - used < want ? r->entries - used : want;
 		if (n == 0)
 			return 0;
-	} while (!aior_cas_u32(reserve, &first, first + n));
-	*start = first;
-	return n;
+		if (aior_cas_u32(reserve, &first, first + n)) {
+			*start = first;
+			return n;
+		}
+	}
 }
 
-void v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
+int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
 {
 	unsigned spins = 0;
+	uint32_t tail;
 
 	/*
 	 * Earlier reservations publish first, so tail never covers a hole. The
 	 * one before us may be descheduled: stop spinning and yield to it.
+	 * tail can only reach start from below; past it, the indices are bad.
 	 */
-	while (aior_load_acquire(r->tail) != start) {
+	while ((tail = aior_load_acquire(r->tail)) != start) {
+		if (start - tail > r->entries)
+			return -EUCLEAN;
 		if (++spins < V2_PUBLISH_SPINS)
 			aior_cpu_relax();
 		else
 			sched_yield();
 	}
 	aior_store_release(r->tail, start + n);
+	return 0;
 }
 
 int64_t v2_peek(struct v2_consumer *c, uint32_t max)
@@ -240,22 +260,27 @@ int64_t v2_reap(struct v2_consumer *c, struct io_event *out, uint32_t max)
 int64_t v2_claim_reap(const struct v2_ring *r, struct io_event *out, uint32_t max)
 {
 	uint32_t head = aior_load_acquire(r->head);
-	int retries = V2_CLAIM_RETRIES;
+	int stale = V2_CLAIM_RETRIES;
 
-	while (retries--) {
+	for (;;) {
 		uint32_t ready = aior_load_acquire(r->tail) - head;
 		uint32_t n = ready < max ? ready : max;
 
 		if (ready > r->entries) {
 			/* head went stale while the producer refilled: look again */
+			if (--stale == 0)
+				return -EUCLEAN;
 			head = aior_load_acquire(r->head);
 			continue;
 		}
 		if (n == 0)
 			return 0;
+		/*
+		 * The copy may race with the producer refilling these slots; if it
+		 * did, head has moved and the CAS below fails, discarding it.
+		 */
 		copy_out(r, head, n, out);
 		if (aior_cas_u32(r->head, &head, head + n))
 			return n;
 	}
-	return -EUCLEAN;
 }

@@ -58,17 +58,21 @@ size_t v2_ring_bytes(uint32_t entries);
  */
 int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32_t setup_flags);
 
-/* Check a mapping of len bytes holds a v2 ring; reads only inside it. */
-enum ring_field v2_validate(const void *mem, size_t len);
+/*
+ * Check a mapping of len bytes holds a v2 ring; reads only inside it. On
+ * success *entries (if not NULL) receives the entry count that was checked:
+ * bind with it, never with a second read of the shared word.
+ */
+enum ring_field v2_validate(const void *mem, size_t len, uint32_t *entries);
 
-/* Bind to a validated ring. */
-void v2_bind(struct v2_ring *r, void *mem);
+/* Bind to a validated ring of entries. */
+void v2_bind(struct v2_ring *r, void *mem, uint32_t entries);
 
 /*
  * Bind with the consumer index somewhere else than the layout puts it; only
  * the benchmark uses this, to measure index spacing.
  */
-void v2_bind_spaced(struct v2_ring *r, void *mem, uint32_t *head);
+void v2_bind_spaced(struct v2_ring *r, void *mem, uint32_t entries, uint32_t *head);
 
 void v2_producer_init(struct v2_producer *p, const struct v2_ring *r);
 void v2_consumer_init(struct v2_consumer *c, const struct v2_ring *r);
@@ -92,11 +96,15 @@ void v2_publish(struct v2_producer *p, uint32_t n);
 int v2_produce(struct v2_producer *p, const struct io_event *ev);
 
 /*
- * Several producers: reserve up to want slots from prod_reserve with CAS;
- * *start receives the first. Publish in reservation order.
+ * Several producers (a ring formatted with AIORING_FEAT_MULTI_PRODUCER;
+ * single- and multi-producer calls must not be mixed on one ring): reserve
+ * up to want slots from prod_reserve with CAS; *start receives the first.
+ * Publish in reservation order: v2_mp_publish waits for the reservations
+ * before start, and returns -EUCLEAN if tail is already past start. A
+ * producer that dies between reserve and publish stalls the ones after it.
  */
 int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start);
-void v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n);
+int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n);
 
 /*
  * Single consumer: events ready (up to max) starting at c->head, without
@@ -107,7 +115,12 @@ void v2_advance(struct v2_consumer *c, uint32_t n);
 /* peek + copy + advance. */
 int64_t v2_reap(struct v2_consumer *c, struct io_event *out, uint32_t max);
 
-/* Several consumers: copy up to max events, then CAS head past them. */
+/*
+ * Several consumers (AIORING_FEAT_MULTI_CONSUMER; not mixed with the
+ * single-consumer calls): copy up to max events, then CAS head past them.
+ * -EUCLEAN only when a freshly read head still shows more than entries
+ * ready, over and over: a failed CAS is another consumer's progress.
+ */
 int64_t v2_claim_reap(const struct v2_ring *r, struct io_event *out, uint32_t max);
 
 #ifdef __cplusplus

@@ -1,0 +1,363 @@
+// AioContext's native half: an engine context (native/core/engine.c), its
+// ring and wait word handed to JavaScript as external ArrayBuffers, a slab
+// of kernel-layout iocbs the engine sees, and a uv_async handle that
+// producer threads ring when a JavaScript waiter announced itself.
+//
+// JavaScript describes requests in its own slab of struct iocb where
+// aio_buf is an offset into a buffer and aio_reserved2 names the buffer
+// (this call's buffers[k] as k + 1, or registered buffer j as
+// REGISTERED | j). Each is checked here and translated into the private
+// slab, so nothing JavaScript writes later can change a queued request.
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <vector>
+#include <sys/uio.h>
+#include <uv.h>
+#include "addon.h"
+extern "C" {
+#include "engine.h"
+#include "system_info.h"
+}
+
+namespace aioring {
+
+class NativeContext;
+
+namespace {
+
+constexpr uint64_t kRegistered = 0x80000000u;
+
+struct Registered {
+	uint8_t *data;
+	size_t length;
+	Napi::ObjectReference ref;
+};
+
+std::set<NativeContext *> &LiveContexts()
+{
+	static std::set<NativeContext *> live;
+	return live;
+}
+
+}  // namespace
+
+class NativeContext : public Napi::ObjectWrap<NativeContext> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(
+			env, "NativeContext",
+			{InstanceMethod("submit", &NativeContext::Submit),
+			 InstanceMethod("cancel", &NativeContext::Cancel),
+			 InstanceMethod("registerBuffers", &NativeContext::RegisterBuffers),
+			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
+			 InstanceMethod("inflight", &NativeContext::Inflight),
+			 InstanceMethod("destroy", &NativeContext::Destroy),
+			 InstanceAccessor("ring", &NativeContext::Ring, nullptr),
+			 InstanceAccessor("waitBuffer", &NativeContext::WaitBuffer, nullptr),
+			 InstanceAccessor("info", &NativeContext::Info, nullptr)});
+	}
+
+	// new NativeContext(nrEvents, flags, backend, threads, memory | undefined, onWake)
+	NativeContext(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeContext>(info)
+	{
+		Napi::Env env = info.Env();
+		struct aior_setup s = {};
+		s.nr_events = ArgU32(info, 0, "nrEvents");
+		s.flags = ArgU32(info, 1, "flags");
+		std::string backend = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+		if (backend == "auto")
+			s.backend = AIOR_BACKEND_AUTO;
+		else if (backend == "kernel")
+			s.backend = AIOR_BACKEND_KERNEL;
+		else if (backend == "threadpool")
+			s.backend = AIOR_BACKEND_THREADPOOL;
+		else
+			throw AioError(env, EINVAL, "io_setup", "backend is auto, kernel or threadpool",
+				       "backend");
+		s.threads = ArgU32(info, 3, "threads");
+		if (info.Length() > 4 && !info[4].IsUndefined()) {
+			Bytes mem = ArgBytes(info, 4, "memory");
+			s.memory = mem.data;
+			s.memory_len = mem.length;
+			memory_ref_ = Napi::Persistent(info[4].As<Napi::Object>());
+		}
+		if (info.Length() < 6 || !info[5].IsFunction())
+			throw AioError(env, EINVAL, "io_setup", "onWake must be a function");
+		on_wake_ = Napi::Persistent(info[5].As<Napi::Function>());
+
+		async_ = new uv_async_t;
+		uv_loop_t *loop = nullptr;
+		napi_get_uv_event_loop(env, &loop);
+		uv_async_init(loop, async_, &NativeContext::OnAsync);
+		async_->data = this;
+		uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+		s.wake = &NativeContext::Wake;
+		s.wake_arg = async_;
+
+		int r = aior_setup(&s, &ctx_);
+		if (r < 0) {
+			CloseAsync();
+			throw AioError(env, -r, "io_setup", strerror(-r));
+		}
+		aior_info(ctx_, &info_);
+		slab_.assign(info_.capacity, iocb{});
+		LiveContexts().insert(this);
+		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(env, info_.ring, info_.ring_len));
+		// the wait word: in the v2 header, or in the engine's control page
+		uint8_t *page = reinterpret_cast<uint8_t *>(
+			reinterpret_cast<uintptr_t>(info_.wait_flags) & ~uintptr_t(system_page_size() - 1));
+		wait_ = Napi::Persistent(Napi::ArrayBuffer::New(env, page, system_page_size()));
+		wait_index_ = static_cast<uint32_t>((reinterpret_cast<uint8_t *>(info_.wait_flags) - page) / 4);
+	}
+
+	~NativeContext() { Shutdown(); }
+
+	// Process teardown: contexts nobody destroyed still join their threads.
+	static void DestroyAll()
+	{
+		while (!LiveContexts().empty())
+			(*LiveContexts().begin())->Shutdown();
+	}
+
+private:
+	static void Wake(void *arg) { uv_async_send(static_cast<uv_async_t *>(arg)); }
+
+	static void OnAsync(uv_async_t *handle)
+	{
+		auto *self = static_cast<NativeContext *>(handle->data);
+		if (self == nullptr || self->ctx_ == nullptr)
+			return;
+		Napi::Env env = self->Env();
+		Napi::HandleScope scope(env);
+		self->on_wake_.Call({});
+	}
+
+	void CloseAsync()
+	{
+		if (async_) {
+			async_->data = nullptr;
+			uv_close(reinterpret_cast<uv_handle_t *>(async_),
+				 [](uv_handle_t *h) { delete reinterpret_cast<uv_async_t *>(h); });
+			async_ = nullptr;
+		}
+	}
+
+	// Stop the engine (waits for in-flight I/O, joins threads); the buffers
+	// over its memory are detached first so no view can outlive it.
+	void Shutdown()
+	{
+		if (!ctx_)
+			return;
+		LiveContexts().erase(this);
+		struct aior_ctx *ctx = ctx_;
+		ctx_ = nullptr;
+		aior_destroy(ctx);
+		CloseAsync();
+	}
+
+	struct aior_ctx *Live(Napi::Env env)
+	{
+		if (!ctx_)
+			throw AioError(env, EINVAL, "io_submit", "context was destroyed");
+		return ctx_;
+	}
+
+	// submit(jsSlab: Uint8Array, slots: Int32Array, n, buffers: Array) -> queued
+	Napi::Value Submit(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		struct aior_ctx *ctx = Live(env);
+		Bytes js = ArgBytes(info, 0, "iocbs");
+		if (!info[1].IsTypedArray() ||
+		    info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+			throw AioError(env, EINVAL, "io_submit", "slots must be an Int32Array", "slots");
+		auto slots = info[1].As<Napi::Int32Array>();
+		uint32_t n = ArgU32(info, 2, "n");
+		if (n > slots.ElementLength() || static_cast<uint64_t>(n) * sizeof(iocb) > js.length)
+			throw AioError(env, EINVAL, "io_submit", "n exceeds the iocbs given", "n");
+		Napi::Array buffers = info[3].IsArray() ? info[3].As<Napi::Array>() : Napi::Array::New(env);
+		iovecs_.resize(n);
+		std::vector<iocb *> ptrs(n);
+		for (uint32_t k = 0; k < n; k++) {
+			int32_t slot = slots[k];
+			if (slot < 0 || static_cast<uint32_t>(slot) >= slab_.size())
+				throw AioError(env, EINVAL, "io_submit", "slot out of range", "slots");
+			iocb cb;
+			memcpy(&cb, js.data + static_cast<size_t>(k) * sizeof(iocb), sizeof(cb));
+			Translate(env, cb, buffers, k);
+			slab_[slot] = cb;
+			ptrs[k] = &slab_[slot];
+		}
+		long r = aior_submit(ctx, ptrs.data(), n);
+		if (r < 0)
+			throw AioError(env, static_cast<int>(-r), "io_submit", strerror(static_cast<int>(-r)));
+		return Napi::Number::New(env, static_cast<double>(r));
+	}
+
+	// Turn a JavaScript iocb's buffer reference into an address, bounds-checked.
+	void Translate(Napi::Env env, iocb &cb, Napi::Array &buffers, uint32_t k)
+	{
+		uint64_t ref = cb.aio_reserved2;
+		cb.aio_reserved2 = 0;
+		bool vectored = cb.aio_lio_opcode == IOCB_CMD_PREADV || cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+		bool data_op = vectored || cb.aio_lio_opcode == IOCB_CMD_PREAD ||
+			       cb.aio_lio_opcode == IOCB_CMD_PWRITE;
+		if (!data_op) {
+			if (ref != 0)
+				throw AioError(env, EINVAL, "io_submit", "this opcode takes no buffer", "buffer");
+			return;
+		}
+		if (ref == 0)
+			throw AioError(env, EFAULT, "io_submit", "a read or write needs a buffer", "buffer");
+		if (vectored) {
+			Napi::Value v = ref <= buffers.Length() ? buffers.Get(static_cast<uint32_t>(ref - 1))
+								 : env.Undefined();
+			if (!v.IsArray() || cb.aio_nbytes != v.As<Napi::Array>().Length())
+				throw AioError(env, EINVAL, "io_submit", "vectored iocbs need an array of buffers",
+					       "buffers");
+			auto list = v.As<Napi::Array>();
+			auto &iov = iovecs_[k];
+			iov.resize(list.Length());
+			for (uint32_t i = 0; i < list.Length(); i++) {
+				Napi::Value b = list.Get(i);
+				if (!b.IsTypedArray())
+					throw AioError(env, EINVAL, "io_submit", "buffers must be TypedArrays",
+						       "buffers");
+				auto ta = b.As<Napi::TypedArray>();
+				iov[i].iov_base = static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+				iov[i].iov_len = ta.ByteLength();
+			}
+			cb.aio_buf = reinterpret_cast<uintptr_t>(iov.data());
+			return;
+		}
+		uint8_t *base;
+		size_t length;
+		if (ref & kRegistered) {
+			uint64_t j = ref & ~kRegistered;
+			if (j >= registered_.size())
+				throw AioError(env, EINVAL, "io_submit", "no such registered buffer", "buffer");
+			base = registered_[j].data;
+			length = registered_[j].length;
+		} else {
+			Napi::Value b = ref <= buffers.Length() ? buffers.Get(static_cast<uint32_t>(ref - 1))
+								 : env.Undefined();
+			if (!b.IsTypedArray())
+				throw AioError(env, EINVAL, "io_submit", "buffer must be a TypedArray", "buffer");
+			auto ta = b.As<Napi::TypedArray>();
+			base = static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+			length = ta.ByteLength();
+		}
+		if (cb.aio_buf > length || cb.aio_nbytes > length - cb.aio_buf)
+			throw AioError(env, EINVAL, "io_submit", "the request runs past its buffer", "length");
+		cb.aio_buf = reinterpret_cast<uintptr_t>(base + cb.aio_buf);
+	}
+
+	// cancel(slot) -> 0, or throws EAGAIN / EINVAL
+	Napi::Value Cancel(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		struct aior_ctx *ctx = Live(env);
+		uint32_t slot = ArgU32(info, 0, "slot");
+		if (slot >= slab_.size())
+			throw AioError(env, EINVAL, "io_cancel", "slot out of range", "slot");
+		int r = aior_cancel(ctx, &slab_[slot]);
+		if (r < 0)
+			throw AioError(env, -r, "io_cancel", strerror(-r));
+		return Napi::Number::New(env, 0);
+	}
+
+	// registerBuffers(list) -> index of the first
+	Napi::Value RegisterBuffers(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		Live(env);
+		if (!info[0].IsArray())
+			throw AioError(env, EINVAL, "aioring", "registerBuffers takes an array", "buffers");
+		auto list = info[0].As<Napi::Array>();
+		size_t first = registered_.size();
+		for (uint32_t i = 0; i < list.Length(); i++) {
+			Napi::Value b = list.Get(i);
+			if (!b.IsTypedArray())
+				throw AioError(env, EINVAL, "aioring", "buffers must be TypedArrays", "buffers");
+			auto ta = b.As<Napi::TypedArray>();
+			registered_.push_back({static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset(),
+					       ta.ByteLength(), Napi::Persistent(b.As<Napi::Object>())});
+		}
+		return Napi::Number::New(env, static_cast<double>(first));
+	}
+
+	// holdLoop(true) while JavaScript waits for a wakeup, so the process stays up
+	Napi::Value HoldLoop(const Napi::CallbackInfo &info)
+	{
+		if (async_) {
+			if (info[0].ToBoolean())
+				uv_ref(reinterpret_cast<uv_handle_t *>(async_));
+			else
+				uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+		}
+		return info.Env().Undefined();
+	}
+
+	Napi::Value Inflight(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), ctx_ ? aior_inflight(ctx_) : 0);
+	}
+
+	Napi::Value Destroy(const Napi::CallbackInfo &info)
+	{
+		if (ctx_) {
+			ring_.Value().Detach();
+			wait_.Value().Detach();
+			Shutdown();
+			registered_.clear();
+		}
+		return info.Env().Undefined();
+	}
+
+	Napi::Value Ring(const Napi::CallbackInfo &info)
+	{
+		Live(info.Env());
+		return ring_.Value();
+	}
+	Napi::Value WaitBuffer(const Napi::CallbackInfo &info)
+	{
+		Live(info.Env());
+		return wait_.Value();
+	}
+	Napi::Value Info(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("nr", info_.nr);
+		o.Set("capacity", info_.capacity);
+		o.Set("kernel", info_.kernel != 0);
+		o.Set("threads", info_.threads);
+		o.Set("kernelError", info_.kernel_error);
+		o.Set("waitIndex", wait_index_);
+		o.Set("slabBase", static_cast<double>(reinterpret_cast<uintptr_t>(slab_.data())));
+		return o;
+	}
+
+	struct aior_ctx *ctx_ = nullptr;
+	struct aior_info info_ = {};
+	uv_async_t *async_ = nullptr;
+	std::vector<iocb> slab_;
+	std::vector<std::vector<struct iovec>> iovecs_;
+	std::vector<Registered> registered_;
+	Napi::FunctionReference on_wake_;
+	Napi::ObjectReference memory_ref_;
+	Napi::Reference<Napi::ArrayBuffer> ring_;
+	Napi::Reference<Napi::ArrayBuffer> wait_;
+	uint32_t wait_index_ = 0;
+};
+
+void InitContexts(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("NativeContext", NativeContext::Define(env));
+	napi_add_env_cleanup_hook(env, [](void *) { NativeContext::DestroyAll(); }, nullptr);
+}
+
+}  // namespace aioring

@@ -1,0 +1,479 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "atomics.h"
+#include "engine_internal.h"
+#include "system_info.h"
+
+#define AIOR_DEFAULT_THREADS 4
+#define AIOR_MAX_THREADS     64
+#define AIOR_MAX_IOVECS      1024
+
+static uint32_t round_up_pow2(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < AIORING_V2_MAX_ENTRIES)
+		p <<= 1;
+	return p;
+}
+
+/* legacy: the kernel's nr for nr_events; v2: the next power of two */
+static int64_t ring_nr(const struct aior_setup *s)
+{
+	if (s->nr_events == 0)
+		return -EINVAL;
+	if (s->flags & AIORING_SETUP_V2) {
+		if (s->nr_events > AIORING_V2_MAX_ENTRIES)
+			return -EINVAL;
+		return round_up_pow2(s->nr_events < 2 ? 2 : s->nr_events);
+	}
+	return legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
+}
+
+size_t aior_ring_bytes(const struct aior_setup *s)
+{
+	int64_t nr = ring_nr(s);
+
+	if (nr < 0)
+		return 0;
+	if (s->flags & AIORING_SETUP_V2)
+		return v2_ring_bytes((uint32_t)nr);
+	return legacy_ring_bytes((uint32_t)nr, system_page_size());
+}
+
+static int check_setup(const struct aior_setup *s)
+{
+	int v2 = s->flags & AIORING_SETUP_V2;
+
+	if (s->flags & ~AIORING_SETUP_ALL)
+		return -EINVAL;
+	if (s->backend > AIOR_BACKEND_THREADPOOL || s->threads > AIOR_MAX_THREADS)
+		return -EINVAL;
+	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
+	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
+		return -EINVAL;
+	if (s->memory && (!v2 || (uintptr_t)s->memory % AIORING_CACHELINE ||
+			  s->memory_len < aior_ring_bytes(s)))
+		return -EINVAL;
+	return 0;
+}
+
+/* Map (or adopt) the ring memory and format the chosen layout in it. */
+static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t nr)
+{
+	size_t bytes = aior_ring_bytes(s);
+	/* one producer at a time (completion_lock): no multi-producer feature */
+	uint32_t features = s->flags & AIORING_SETUP_NO_USER_REAP ? 0 : AIORING_FEAT_USER_REAP;
+	int r;
+
+	if (s->memory) {
+		ctx->ring = s->memory;
+		ctx->ring_len = s->memory_len;
+	} else {
+		r = ring_memory_anonymous(&ctx->mem, bytes, 0);
+		if (r < 0)
+			return r;
+		ctx->ring = ctx->mem.addr;
+		ctx->ring_len = ctx->mem.len;
+	}
+	ctx->nr = nr;
+	if (ctx->is_v2) {
+		struct v2_ring ring;
+
+		r = v2_format(ctx->ring, ctx->ring_len, nr, features, s->flags);
+		if (r < 0)
+			return r;
+		v2_bind(&ring, ctx->ring, nr);
+		v2_producer_init(&ctx->v2, &ring);
+		ctx->capacity = nr;
+		ctx->wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
+	} else {
+		legacy_format(ctx->ring, nr);
+		legacy_producer_init(&ctx->legacy, ctx->ring, nr);
+		ctx->capacity = nr - 1;
+		ctx->wait_flags = &ctx->control->wait_flags;
+	}
+	return 0;
+}
+
+static int setup_requests(struct aior_ctx *ctx)
+{
+	ctx->reqs = calloc(ctx->capacity, sizeof(*ctx->reqs));
+	if (!ctx->reqs)
+		return -ENOMEM;
+	for (uint32_t i = ctx->capacity; i-- > 0;) {
+		ctx->reqs[i].next = ctx->free_list;
+		ctx->free_list = &ctx->reqs[i];
+	}
+	return 0;
+}
+
+int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
+{
+	struct aior_ctx *ctx;
+	int64_t nr = ring_nr(s);
+	int r = check_setup(s);
+
+	if (r < 0)
+		return r;
+	if (nr < 0)
+		return (int)nr;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->flags = s->flags;
+	ctx->is_v2 = !!(s->flags & AIORING_SETUP_V2);
+	ctx->mode = s->backend;
+	ctx->wake = s->wake;
+	ctx->wake_arg = s->wake_arg;
+	ctx->eventfd = -1;
+	ctx->mem.fd = -1;
+	pthread_mutex_init(&ctx->completion_lock, NULL);
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_cond_init(&ctx->work, NULL);
+	pthread_cond_init(&ctx->idle, NULL);
+	ctx->control = mmap(NULL, (size_t)system_page_size(), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ctx->control == MAP_FAILED) {
+		ctx->control = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	if (s->flags & AIORING_SETUP_KERNEL_RING) {
+		/* passthrough: the context's ring is the kernel's own */
+		r = aior_kernel_start(ctx, s->nr_events);
+		if (r < 0)
+			goto fail;
+		ctx->wait_flags = &ctx->control->wait_flags;
+		*out = ctx;
+		return 0;
+	}
+
+	r = setup_ring(ctx, s, (uint32_t)nr);
+	if (r == 0)
+		r = setup_requests(ctx);
+	if (r < 0)
+		goto fail;
+	if (s->backend != AIOR_BACKEND_THREADPOOL) {
+		r = aior_kernel_start(ctx, ctx->capacity);
+		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
+			goto fail;
+	}
+	if (s->backend != AIOR_BACKEND_KERNEL) {
+		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
+		if (r < 0)
+			goto fail;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	aior_destroy(ctx);
+	return r;
+}
+
+void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
+{
+	int passthrough = ctx->flags & AIORING_SETUP_KERNEL_RING;
+
+	info->ring = passthrough ? (void *)(uintptr_t)ctx->kctx : ctx->ring;
+	info->ring_len = passthrough ? system_mapping_length((uintptr_t)ctx->kctx) : ctx->ring_len;
+	info->nr = passthrough ? ctx->kring.nr : ctx->nr;
+	info->capacity = passthrough ? ctx->kring.nr - 1 : ctx->capacity;
+	info->kernel = ctx->kctx != 0;
+	info->threads = ctx->nthreads;
+	info->kernel_error = ctx->kernel_error;
+	info->wait_flags = ctx->wait_flags;
+}
+
+uint32_t aior_inflight(const struct aior_ctx *ctx)
+{
+	return aior_load_acquire(&ctx->inflight);
+}
+
+/* Events published and not yet reaped; head is the consumer's, so clamp it. */
+static uint32_t unreaped(struct aior_ctx *ctx)
+{
+	if (ctx->is_v2) {
+		uint32_t used = ctx->v2.tail - aior_load_acquire(ctx->v2.ring.head);
+
+		return used > ctx->nr ? ctx->nr : used;
+	}
+	return (ctx->legacy.tail + ctx->nr - aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr) %
+	       ctx->nr;
+}
+
+static int opcode_known(uint16_t op)
+{
+	switch (op) {
+	case IOCB_CMD_PREAD:
+	case IOCB_CMD_PWRITE:
+	case IOCB_CMD_FSYNC:
+	case IOCB_CMD_FDSYNC:
+	case IOCB_CMD_POLL:
+	case IOCB_CMD_NOOP:
+	case IOCB_CMD_PREADV:
+	case IOCB_CMD_PWRITEV:
+		return 1;
+	}
+	return 0;
+}
+
+static int is_vectored(uint16_t op)
+{
+	return op == IOCB_CMD_PREADV || op == IOCB_CMD_PWRITEV;
+}
+
+/* The checks io_submit makes before it queues anything. */
+static int check_iocb(const struct iocb *cb)
+{
+	if (cb->aio_reserved2 || (cb->aio_flags & ~(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO)))
+		return -EINVAL;
+	if (!opcode_known(cb->aio_lio_opcode))
+		return -EINVAL;
+	if ((int64_t)cb->aio_nbytes < 0 || cb->aio_offset < 0 ||
+	    (is_vectored(cb->aio_lio_opcode) && cb->aio_nbytes > AIOR_MAX_IOVECS))
+		return -EINVAL;
+	if (cb->aio_lio_opcode != IOCB_CMD_NOOP && fcntl((int)cb->aio_fildes, F_GETFD) < 0)
+		return -EBADF;
+	return 0;
+}
+
+/* O_DIRECT reads and writes are what kernel AIO runs asynchronously. */
+static int kernel_bound(struct aior_ctx *ctx, const struct iocb *cb)
+{
+	int fl;
+
+	if (!ctx->kctx)
+		return 0;
+	if (ctx->mode == AIOR_BACKEND_KERNEL)
+		return 1;
+	switch (cb->aio_lio_opcode) {
+	case IOCB_CMD_PREAD:
+	case IOCB_CMD_PWRITE:
+	case IOCB_CMD_PREADV:
+	case IOCB_CMD_PWRITEV:
+		fl = fcntl((int)cb->aio_fildes, F_GETFL);
+		return fl >= 0 && (fl & O_DIRECT);
+	}
+	return 0;
+}
+
+static struct aior_req *take_req(struct aior_ctx *ctx, struct iocb *user)
+{
+	struct aior_req *req = ctx->free_list;
+
+	ctx->free_list = req->next;
+	req->next = NULL;
+	req->cb = *user;
+	req->user = user;
+	req->iov = NULL;
+	req->user_resfd = user->aio_flags & IOCB_FLAG_RESFD ? (int)user->aio_resfd : -1;
+	return req;
+}
+
+static void put_req(struct aior_ctx *ctx, struct aior_req *req)
+{
+	free(req->iov);
+	req->iov = NULL;
+	req->state = REQ_FREE;
+	req->next = ctx->free_list;
+	ctx->free_list = req;
+}
+
+/* Vectored requests: copy the caller's iovecs, as the kernel imports them. */
+static int copy_iovecs(struct aior_req *req)
+{
+	size_t n = req->cb.aio_nbytes;
+
+	if (!is_vectored(req->cb.aio_lio_opcode))
+		return 0;
+	req->iov = malloc((n ? n : 1) * sizeof(struct iovec));
+	if (!req->iov)
+		return -ENOMEM;
+	memcpy(req->iov, (const void *)(uintptr_t)req->cb.aio_buf, n * sizeof(struct iovec));
+	return 0;
+}
+
+static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
+{
+	for (long i = 0; i < n; i++) {
+		/* the watcher thread hears of completions through our eventfd */
+		if (!(iocbs[i]->aio_flags & IOCB_FLAG_RESFD)) {
+			iocbs[i]->aio_flags |= IOCB_FLAG_RESFD;
+			iocbs[i]->aio_resfd = (uint32_t)ctx->eventfd;
+		}
+	}
+	return aior_kernel_submit_batch(ctx, (struct iocb **)iocbs, n);
+}
+
+long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
+{
+	long done = 0;
+	int err = 0;
+	uint32_t avail;
+
+	if (ctx == NULL || n < 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (ctx->flags & AIORING_SETUP_KERNEL_RING)
+		return submit_passthrough(ctx, iocbs, n);
+
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->stopping) {
+		pthread_mutex_unlock(&ctx->lock);
+		return -EINVAL;
+	}
+	avail = ctx->capacity - aior_load_acquire(&ctx->inflight) - unreaped(ctx);
+	if (avail > ctx->capacity)
+		avail = 0;
+	for (; done < n; done++) {
+		struct iocb *user = iocbs[done];
+		struct aior_req *req;
+
+		if (user == NULL) {
+			err = -EFAULT;
+			break;
+		}
+		if (avail == 0 || ctx->free_list == NULL) {
+			err = -EAGAIN;
+			break;
+		}
+		err = check_iocb(user);
+		if (err)
+			break;
+		req = take_req(ctx, user);
+		err = copy_iovecs(req);
+		if (err) {
+			put_req(ctx, req);
+			break;
+		}
+		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		if (kernel_bound(ctx, &req->cb)) {
+			err = aior_kernel_submit(ctx, req);
+			if (err) {
+				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+				put_req(ctx, req);
+				break;
+			}
+		} else {
+			aior_pool_enqueue(ctx, req);
+		}
+		avail--;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return done ? done : err;
+}
+
+int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	struct aior_req **link, *req = NULL;
+
+	if (ctx == NULL || iocb == NULL || (ctx->flags & AIORING_SETUP_KERNEL_RING))
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	for (link = &ctx->queue_head; *link; link = &(*link)->next) {
+		if ((*link)->user == iocb) {
+			req = *link;
+			*link = req->next;
+			if (ctx->queue_tail == req) {
+				ctx->queue_tail = NULL;
+				for (struct aior_req *q = ctx->queue_head; q; q = q->next)
+					ctx->queue_tail = q;
+			}
+			break;
+		}
+	}
+	if (req == NULL) {
+		int busy = 0;
+
+		for (uint32_t i = 0; i < ctx->capacity; i++)
+			busy |= ctx->reqs[i].state != REQ_FREE && ctx->reqs[i].user == iocb;
+		pthread_mutex_unlock(&ctx->lock);
+		return busy ? -EAGAIN : -EINVAL;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	aior_complete(ctx, req, -ECANCELED, 0);
+	return 0;
+}
+
+/* Signal the caller's own eventfd, as the kernel does for IOCB_FLAG_RESFD. */
+static void signal_resfd(int fd)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	if (fd >= 0)
+		r = write(fd, &one, sizeof(one));
+	(void)r;
+}
+
+void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)
+{
+	struct io_event ev = {req->cb.aio_data, (uint64_t)(uintptr_t)req->user, res, res2};
+	int resfd = req->user_resfd;
+
+	pthread_mutex_lock(&ctx->completion_lock);
+	if (ctx->is_v2) {
+		if (v2_reserve(&ctx->v2, 1) == 1) {
+			*v2_slot(&ctx->v2.ring, ctx->v2.tail) = ev;
+			v2_publish(&ctx->v2, 1);
+		} else {
+			ctx->lost++;
+		}
+	} else {
+		legacy_produce(&ctx->legacy, &ev);
+	}
+	pthread_mutex_unlock(&ctx->completion_lock);
+
+	pthread_mutex_lock(&ctx->lock);
+	put_req(ctx, req);
+	__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+	pthread_cond_broadcast(&ctx->idle);
+	pthread_mutex_unlock(&ctx->lock);
+
+	signal_resfd(resfd);
+	aior_wake_waiters(ctx);
+}
+
+void aior_wake_waiters(struct aior_ctx *ctx)
+{
+	/* Pairs with the waiter's: announce, full fence, look at the ring again. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if ((aior_load_relaxed(ctx->wait_flags) & AIORING_V2_WAITER) && ctx->wake) {
+		__atomic_add_fetch(ctx->is_v2 ? &((struct v2_ring_header *)ctx->ring)->wakeups
+					   : &ctx->control->wakeups,
+				   1, __ATOMIC_RELAXED);
+		ctx->wake(ctx->wake_arg);
+	}
+}
+
+void aior_destroy(struct aior_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->stopping = 1;
+	pthread_mutex_unlock(&ctx->lock);
+	aior_pool_stop(ctx);
+	aior_kernel_stop(ctx);
+	pthread_mutex_destroy(&ctx->completion_lock);
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_cond_destroy(&ctx->work);
+	pthread_cond_destroy(&ctx->idle);
+	if (ctx->reqs)
+		for (uint32_t i = 0; i < ctx->capacity; i++)
+			free(ctx->reqs[i].iov);
+	free(ctx->reqs);
+	free(ctx->threads);
+	if (ctx->mem.addr)
+		ring_memory_release(&ctx->mem);
+	if (ctx->control)
+		munmap(ctx->control, (size_t)system_page_size());
+	free(ctx);
+}

@@ -1,0 +1,111 @@
+/*
+ * Contexts that do real asynchronous I/O and complete it into a ring of the
+ * layout the caller chose: legacy (the default) or v2 (only when asked with
+ * AIORING_SETUP_V2). No Node dependency: the addon and the drop-in libaio
+ * both drive this.
+ *
+ * Backends: the kernel's AIO (io_setup/io_submit; completions are moved
+ * from the kernel's ring into the context's ring by reading the kernel's
+ * ring in userspace, one eventfd read per batch, never a syscall per event)
+ * and a thread pool (pread/pwrite/fsync/poll in worker threads, which
+ * publish into the ring themselves). In the default "auto" mode O_DIRECT
+ * reads and writes go to the kernel, everything else to the pool, and the
+ * pool serves alone when io_setup fails.
+ *
+ * Capacity is accounted as the kernel does it: in-flight plus unreaped
+ * events never exceed the ring's capacity (legacy nr - 1, v2 entries), so a
+ * producer always finds a free slot; a submit past that is -EAGAIN.
+ */
+#ifndef AIORING_ENGINE_H
+#define AIORING_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Setup flags: the v2 ring is chosen only by its flag. */
+#define AIORING_SETUP_V2           (1u << 0)
+/* Legacy only: the context's ring is the kernel's own (passthrough). */
+#define AIORING_SETUP_KERNEL_RING  (1u << 1)
+/* This process will not reap from the ring itself (flaw F6). */
+#define AIORING_SETUP_NO_USER_REAP (1u << 2)
+#define AIORING_SETUP_ALL          ((1u << 3) - 1)
+
+enum aior_backend_mode {
+	AIOR_BACKEND_AUTO,
+	AIOR_BACKEND_KERNEL,
+	AIOR_BACKEND_THREADPOOL,
+};
+
+/* Extra opcode: completes at once with res 0 (the kernel has no such op). */
+#define AIOR_CMD_NOOP IOCB_CMD_NOOP
+
+struct aior_ctx;
+
+struct aior_setup {
+	uint32_t nr_events;
+	uint32_t flags;                 /* AIORING_SETUP_* */
+	enum aior_backend_mode backend;
+	uint32_t threads;               /* pool size; 0: default */
+	/* Ring memory: NULL to map anonymous memory, or the caller's (v2 only,
+	 * 64-byte aligned, at least ring_bytes long). */
+	void *memory;
+	size_t memory_len;
+	/* Called from a producer thread when a waiter announced itself. */
+	void (*wake)(void *arg);
+	void *wake_arg;
+};
+
+/* What a context ended up with. */
+struct aior_info {
+	void *ring;
+	size_t ring_len;
+	uint32_t capacity;       /* events in flight + unreaped at most */
+	uint32_t nr;             /* legacy nr, or v2 entries */
+	int kernel;              /* a kernel AIO context exists */
+	uint32_t threads;        /* pool threads (0: none) */
+	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
+	uint32_t *wait_flags;    /* where a waiter announces itself */
+};
+
+/* Bytes of ring memory a setup needs (the caller-memory case). */
+size_t aior_ring_bytes(const struct aior_setup *s);
+
+/* 0 and *ctx, or a negative errno (EINVAL for unknown flags). */
+int aior_setup(const struct aior_setup *s, struct aior_ctx **ctx);
+void aior_info(const struct aior_ctx *ctx, struct aior_info *info);
+
+/*
+ * Queue n requests, as io_submit: each completes with io_event.data =
+ * aio_data and io_event.obj = the iocb's address. The iocb is copied; the
+ * buffers it names must stay valid until its event is reaped. Returns the
+ * number queued, or a negative errno when the first could not be: -EAGAIN
+ * (the ring cannot take more), -EBADF, -EINVAL.
+ */
+long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
+
+/*
+ * Cancel a request not yet started: it completes with -ECANCELED through
+ * the ring and 0 is returned. -EAGAIN if it is running or with the
+ * kernel, -EINVAL if no such request is in flight.
+ */
+int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
+
+/* Requests submitted and not yet completed into the ring. */
+uint32_t aior_inflight(const struct aior_ctx *ctx);
+
+/*
+ * Stop taking requests, cancel queued ones, wait for the running ones,
+ * join every thread, release the kernel context and owned memory.
+ */
+void aior_destroy(struct aior_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * The context's private state, shared by engine.c and its two backends.
+ * Everything here is trusted; the ring's shared words are not.
+ */
+#ifndef AIORING_ENGINE_INTERNAL_H
+#define AIORING_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <linux/aio_abi.h>
+#include <sys/uio.h>
+#include "engine.h"
+#include "legacy_ring.h"
+#include "ring_memory.h"
+#include "v2_ring.h"
+
+enum req_state { REQ_FREE, REQ_QUEUED, REQ_RUNNING, REQ_KERNEL };
+
+struct aior_req {
+	struct iocb cb;            /* the caller's iocb, copied; the kernel gets this one */
+	const struct iocb *user;   /* the caller's iocb: echoed as io_event.obj */
+	int user_resfd;            /* the caller's IOCB_FLAG_RESFD eventfd, or -1 */
+	struct iovec *iov;         /* copy of a vectored request's iovecs */
+	enum req_state state;
+	struct aior_req *next;     /* free list, or the pool's queue */
+};
+
+/* A small page beside the ring: where a legacy-ring waiter announces itself. */
+struct aior_control {
+	uint32_t wait_flags;
+	uint32_t wakeups;
+};
+
+struct aior_ctx {
+	uint32_t flags;
+	int is_v2;
+	enum aior_backend_mode mode;
+
+	/* ring */
+	void *ring;
+	size_t ring_len;
+	struct ring_memory mem;    /* mapped by us, or addr NULL for caller memory */
+	uint32_t nr;               /* legacy nr or v2 entries: trusted */
+	uint32_t capacity;
+	struct aior_control *control;
+	uint32_t *wait_flags;
+
+	/*
+	 * Producers (pool workers, the kernel mover) take completion_lock, as
+	 * aio_complete takes the kernel's, so the producer state stays private:
+	 * nothing a consumer writes to the ring can steer where events go.
+	 */
+	pthread_mutex_t completion_lock;
+	struct legacy_producer legacy;
+	struct v2_producer v2;
+	uint32_t lost;             /* events dropped: the consumer corrupted head */
+	uint32_t inflight;         /* atomic */
+
+	void (*wake)(void *);
+	void *wake_arg;
+
+	/* requests */
+	pthread_mutex_t lock;      /* free list, queue, states */
+	struct aior_req *reqs;
+	struct aior_req *free_list;
+	int stopping;
+
+	/* thread pool */
+	pthread_cond_t work;
+	pthread_cond_t idle;
+	struct aior_req *queue_head, *queue_tail;
+	pthread_t *threads;
+	uint32_t nthreads;
+
+	/* kernel backend */
+	aio_context_t kctx;
+	int kernel_error;
+	int eventfd;               /* the kernel signals it per completion (RESFD) */
+	struct legacy_consumer kring;
+	pthread_t mover;
+	int mover_running;
+	int mover_stop;
+};
+
+/* engine.c */
+void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2);
+/* Ring the embedder's wake callback if a waiter announced itself. */
+void aior_wake_waiters(struct aior_ctx *ctx);
+
+/* engine_pool.c */
+int aior_pool_start(struct aior_ctx *ctx, uint32_t threads);
+void aior_pool_enqueue(struct aior_ctx *ctx, struct aior_req *req);
+void aior_pool_stop(struct aior_ctx *ctx);
+int64_t aior_execute(struct aior_ctx *ctx, struct aior_req *req);
+
+/* engine_kernel.c */
+int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events);
+int aior_kernel_submit(struct aior_ctx *ctx, struct aior_req *req);
+/* passthrough: the caller's iocbs straight to io_submit */
+long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n);
+void aior_kernel_stop(struct aior_ctx *ctx);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * The kernel AIO backend. Every request carries IOCB_FLAG_RESFD with our
+ * eventfd; a mover thread waits on it, then reaps the kernel's own ring in
+ * userspace (legacy_reap: no syscall per event) and completes each event
+ * into the context's ring. In passthrough mode the kernel's ring is the
+ * context's ring, and the thread only wakes waiters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "atomics.h"
+#include "engine_internal.h"
+#include "system_info.h"
+
+#define MOVE_BATCH 64
+
+static int passthrough(const struct aior_ctx *ctx)
+{
+	return ctx->flags & AIORING_SETUP_KERNEL_RING;
+}
+
+/*
+ * The kernel's ring lives in memory this process can write, so an event's
+ * obj is checked to name one of our requests with the kernel before use.
+ */
+static struct aior_req *request_of(struct aior_ctx *ctx, uint64_t obj)
+{
+	uintptr_t base = (uintptr_t)ctx->reqs, p = (uintptr_t)obj;
+	struct aior_req *req;
+
+	if (p < base || p >= base + ctx->capacity * sizeof(*ctx->reqs) ||
+	    (p - base) % sizeof(*ctx->reqs))
+		return NULL;
+	req = (struct aior_req *)p;
+	return __atomic_load_n(&req->state, __ATOMIC_ACQUIRE) == REQ_KERNEL ? req : NULL;
+}
+
+static void move_completions(struct aior_ctx *ctx)
+{
+	struct io_event ev[MOVE_BATCH];
+	uint32_t n;
+
+	while ((n = legacy_reap(&ctx->kring, ev, MOVE_BATCH)) > 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			struct aior_req *req = request_of(ctx, ev[i].obj);
+
+			if (req)
+				aior_complete(ctx, req, ev[i].res, ev[i].res2);
+		}
+	}
+}
+
+static void *mover(void *arg)
+{
+	struct aior_ctx *ctx = arg;
+
+	for (;;) {
+		uint64_t count;
+		ssize_t r = read(ctx->eventfd, &count, sizeof(count));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (passthrough(ctx))
+			aior_wake_waiters(ctx);
+		else
+			move_completions(ctx);
+		if (aior_load_acquire(&ctx->mover_stop))
+			return NULL;
+	}
+}
+
+int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events)
+{
+	aio_context_t kctx = 0;
+	size_t len;
+	uint32_t nr;
+	int r;
+
+	if (syscall(SYS_io_setup, nr_events, &kctx) < 0) {
+		ctx->kernel_error = errno;
+		return -errno;
+	}
+	/* The mapping's length is the trusted bound on the kernel ring's nr. */
+	len = system_mapping_length((uintptr_t)kctx);
+	if (legacy_validate((void *)kctx, len, &nr) != RING_OK) {
+		syscall(SYS_io_destroy, kctx);
+		ctx->kernel_error = EFAULT;
+		return -EFAULT;
+	}
+	ctx->eventfd = eventfd(0, EFD_CLOEXEC);
+	if (ctx->eventfd < 0) {
+		ctx->kernel_error = errno;
+		syscall(SYS_io_destroy, kctx);
+		return -ctx->kernel_error;
+	}
+	ctx->kctx = kctx;
+	legacy_consumer_init(&ctx->kring, (struct aio_ring *)kctx, nr);
+	r = pthread_create(&ctx->mover, NULL, mover, ctx);
+	if (r) {
+		ctx->kernel_error = r;
+		return -r;
+	}
+	ctx->mover_running = 1;
+	return 0;
+}
+
+/* Called with ctx->lock held. */
+int aior_kernel_submit(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct iocb *cb = &req->cb;
+	long r;
+
+	if (req->iov)
+		cb->aio_buf = (uint64_t)(uintptr_t)req->iov;
+	cb->aio_flags |= IOCB_FLAG_RESFD;
+	cb->aio_resfd = (uint32_t)ctx->eventfd;
+	__atomic_store_n(&req->state, REQ_KERNEL, __ATOMIC_RELEASE);
+	r = syscall(SYS_io_submit, ctx->kctx, 1L, &cb);
+	if (r == 1)
+		return 0;
+	__atomic_store_n(&req->state, REQ_FREE, __ATOMIC_RELEASE);
+	return r < 0 ? -errno : -EAGAIN;
+}
+
+long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n)
+{
+	long r = syscall(SYS_io_submit, ctx->kctx, n, iocbs);
+
+	return r < 0 ? -errno : r;
+}
+
+void aior_kernel_stop(struct aior_ctx *ctx)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (!ctx->kctx)
+		return;
+	/* Kernel requests always complete: wait for the mover to bring them in. */
+	if (!passthrough(ctx)) {
+		pthread_mutex_lock(&ctx->lock);
+		while (aior_load_acquire(&ctx->inflight) > 0)
+			pthread_cond_wait(&ctx->idle, &ctx->lock);
+		pthread_mutex_unlock(&ctx->lock);
+	}
+	if (ctx->mover_running) {
+		aior_store_release(&ctx->mover_stop, 1);
+		w = write(ctx->eventfd, &one, sizeof(one));
+		(void)w;
+		pthread_join(ctx->mover, NULL);
+		ctx->mover_running = 0;
+	}
+	/* io_destroy waits for whatever the kernel still holds */
+	syscall(SYS_io_destroy, ctx->kctx);
+	ctx->kctx = 0;
+	close(ctx->eventfd);
+	ctx->eventfd = -1;
+}
