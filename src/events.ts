@@ -51,6 +51,18 @@ export class EventBatch {
   res2(i: number): number {
     return readS64(this.u32, this.i32, i * WORDS + IoEvent.res2 / 4);
   }
+
+  /** Copy event j of another batch into slot i of this one (no allocation). */
+  copyEvent(i: number, from: EventBatch, j: number): void {
+    const dst = i * WORDS;
+    const src = j * WORDS;
+    for (let w = 0; w < WORDS; w++) this.u32[dst + w] = from.u32[src + w];
+  }
+
+  /** Write an event into slot i. */
+  setEvent(i: number, ev: IoEventInit): void {
+    writeEvent(this.u32, i * WORDS, ev);
+  }
 }
 
 export function readU64(u32: Uint32Array, word: number): number {

@@ -13,3 +13,7 @@ export { mapRingMemory, mapRingFile, createV2Ring, attachRingFile, hugePageSize 
 export type { MemorySpec, RingMapping, MappedV2Ring, AttachedRing } from './memory';
 export { kernelSetup } from './kernel';
 export type { KernelContext } from './kernel';
+export { AioContext, setup, alignedBuffer, features, SETUP_V2, SETUP_KERNEL_RING, SETUP_FLAGS } from './context';
+export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features } from './context';
+export { IocbArray, Opcode } from './iocb';
+export type { IocbInit, OpcodeName } from './iocb';

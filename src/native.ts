@@ -44,6 +44,29 @@ export interface NativeV2Ring {
   claimReap(max: number): Float64Array;
 }
 
+export interface NativeContextInfo {
+  nr: number;
+  capacity: number;
+  kernel: boolean;
+  threads: number;
+  kernelError: number;
+  waitIndex: number;
+  slabBase: number;
+}
+
+export interface NativeContext {
+  readonly ring: ArrayBuffer;
+  readonly waitBuffer: ArrayBuffer;
+  readonly info: NativeContextInfo;
+  submit(iocbs: Uint8Array, slots: Int32Array, n: number, buffers: unknown[] | undefined): number;
+  cancel(slot: number): number;
+  registerBuffers(buffers: ArrayBufferView[]): number;
+  holdLoop(hold: boolean): void;
+  inflight(): number;
+  quiesce(): void;
+  destroy(): void;
+}
+
 export interface BenchCellResult {
   eventsPerSec: number;
   p50Ns: number;
@@ -61,6 +84,17 @@ export interface Addon {
   hugePageSize(): number;
   RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
   KernelContext: new (nrEvents: number) => NativeKernelContext;
+  NativeContext: new (
+    nrEvents: number,
+    flags: number,
+    backend: string,
+    threads: number,
+    memory: unknown,
+    onWake: () => void,
+    attach: boolean,
+  ) => NativeContext;
+  ringBytes(nrEvents: number, flags: number): number;
+  alignedBuffer(size: number, alignment: number): ArrayBuffer;
   NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
   NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
   benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;

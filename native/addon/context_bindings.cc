@@ -54,13 +54,14 @@ public:
 			 InstanceMethod("registerBuffers", &NativeContext::RegisterBuffers),
 			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
 			 InstanceMethod("inflight", &NativeContext::Inflight),
+			 InstanceMethod("quiesce", &NativeContext::Quiesce),
 			 InstanceMethod("destroy", &NativeContext::Destroy),
 			 InstanceAccessor("ring", &NativeContext::Ring, nullptr),
 			 InstanceAccessor("waitBuffer", &NativeContext::WaitBuffer, nullptr),
 			 InstanceAccessor("info", &NativeContext::Info, nullptr)});
 	}
 
-	// new NativeContext(nrEvents, flags, backend, threads, memory | undefined, onWake)
+	// new NativeContext(nrEvents, flags, backend, threads, memory | undefined, onWake, attach)
 	NativeContext(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeContext>(info)
 	{
 		Napi::Env env = info.Env();
@@ -84,6 +85,7 @@ public:
 			s.memory_len = mem.length;
 			memory_ref_ = Napi::Persistent(info[4].As<Napi::Object>());
 		}
+		s.attach = info.Length() > 6 && info[6].ToBoolean();
 		if (info.Length() < 6 || !info[5].IsFunction())
 			throw AioError(env, EINVAL, "io_setup", "onWake must be a function");
 		on_wake_ = Napi::Persistent(info[5].As<Napi::Function>());
@@ -306,6 +308,15 @@ private:
 		return Napi::Number::New(info.Env(), ctx_ ? aior_inflight(ctx_) : 0);
 	}
 
+	// Finish all I/O into the ring (queued requests cancelled) and stop the
+	// threads; the ring stays readable until destroy().
+	Napi::Value Quiesce(const Napi::CallbackInfo &info)
+	{
+		if (ctx_)
+			aior_quiesce(ctx_);
+		return info.Env().Undefined();
+	}
+
 	Napi::Value Destroy(const Napi::CallbackInfo &info)
 	{
 		if (ctx_) {
@@ -354,9 +365,22 @@ private:
 	uint32_t wait_index_ = 0;
 };
 
+// ringBytes(nrEvents, flags): the memory a context's ring needs
+static Napi::Value RingBytes(const Napi::CallbackInfo &info)
+{
+	struct aior_setup s = {};
+	s.nr_events = ArgU32(info, 0, "nrEvents");
+	s.flags = ArgU32(info, 1, "flags");
+	size_t bytes = aior_ring_bytes(&s);
+	if (bytes == 0)
+		throw AioError(info.Env(), EINVAL, "io_setup", "no ring has that many events", "nrEvents");
+	return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
 void InitContexts(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("NativeContext", NativeContext::Define(env));
+	exports.Set("ringBytes", Napi::Function::New(env, RingBytes));
 	napi_add_env_cleanup_hook(env, [](void *) { NativeContext::DestroyAll(); }, nullptr);
 }
 

@@ -2,6 +2,7 @@
 // ArrayBuffer over the mapping: no copy, and unmapped only when both the
 // buffer is gone and release() has not already done it.
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include "addon.h"
@@ -113,8 +114,34 @@ static Napi::Value HugePageSize(const Napi::CallbackInfo &info)
 	return Napi::Number::New(info.Env(), static_cast<double>(ring_memory_huge_page_size()));
 }
 
+// alignedBuffer(size, alignment) -> ArrayBuffer whose memory starts on an
+// alignment boundary (O_DIRECT needs it); freed with the buffer.
+static Napi::Value AlignedBuffer(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	uint64_t size = ArgU64(info, 0, "size");
+	uint64_t alignment = ArgU64(info, 1, "alignment");
+	if (alignment < sizeof(void *) || (alignment & (alignment - 1)) || alignment > (1u << 30))
+		throw AioError(env, EINVAL, "posix_memalign",
+			       "alignment must be a power of two from 8 to 2^30", "alignment");
+	if (size == 0 || size > (1ull << 40))
+		throw AioError(env, EINVAL, "posix_memalign", "size must be in [1, 2^40]", "size");
+	void *p = nullptr;
+	int r = posix_memalign(&p, alignment, size);
+	if (r)
+		throw AioError(env, r, "posix_memalign", strerror(r));
+	memset(p, 0, size);
+	try {
+		return Napi::ArrayBuffer::New(env, p, size, [](Napi::Env, void *data) { free(data); });
+	} catch (...) {
+		free(p);
+		throw;
+	}
+}
+
 void InitMemory(Napi::Env env, Napi::Object exports)
 {
+	exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer));
 	exports.Set("RingMemory", RingMemory::Define(env));
 	exports.Set("hugePageSize", Napi::Function::New(env, HugePageSize));
 }

@@ -12,6 +12,8 @@
 #define AIOR_MAX_THREADS     64
 #define AIOR_MAX_IOVECS      1024
 
+static uint32_t unreaped(struct aior_ctx *ctx);
+
 static uint32_t round_up_pow2(uint32_t n)
 {
 	uint32_t p = 1;
@@ -56,8 +58,10 @@ static int check_setup(const struct aior_setup *s)
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
 	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
 		return -EINVAL;
-	if (s->memory && (!v2 || (uintptr_t)s->memory % AIORING_CACHELINE ||
-			  s->memory_len < aior_ring_bytes(s)))
+	if (s->memory && ((uintptr_t)s->memory % AIORING_CACHELINE ||
+			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
+		return -EINVAL;
+	if (s->attach && !s->memory)
 		return -EINVAL;
 	return 0;
 }
@@ -80,19 +84,30 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 		ctx->ring = ctx->mem.addr;
 		ctx->ring_len = ctx->mem.len;
 	}
+	if (s->attach) {
+		/* adopt what is there: validated, and its nr is the truth from now */
+		enum ring_field f = ctx->is_v2 ? v2_validate(ctx->ring, ctx->ring_len, &nr)
+					       : legacy_validate(ctx->ring, ctx->ring_len, &nr);
+
+		if (f != RING_OK)
+			return -EINVAL;
+	}
 	ctx->nr = nr;
 	if (ctx->is_v2) {
 		struct v2_ring ring;
 
-		r = v2_format(ctx->ring, ctx->ring_len, nr, features, s->flags);
-		if (r < 0)
-			return r;
+		if (!s->attach) {
+			r = v2_format(ctx->ring, ctx->ring_len, nr, features, s->flags);
+			if (r < 0)
+				return r;
+		}
 		v2_bind(&ring, ctx->ring, nr);
 		v2_producer_init(&ctx->v2, &ring);
 		ctx->capacity = nr;
 		ctx->wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
 	} else {
-		legacy_format(ctx->ring, nr);
+		if (!s->attach)
+			legacy_format(ctx->ring, nr);
 		legacy_producer_init(&ctx->legacy, ctx->ring, nr);
 		ctx->capacity = nr - 1;
 		ctx->wait_flags = &ctx->control->wait_flags;
@@ -155,6 +170,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	}
 
 	r = setup_ring(ctx, s, (uint32_t)nr);
+	if (r == 0 && ctx->capacity <= unreaped(ctx))
+		r = -EAGAIN;   /* an adopted ring already full of unreaped events */
 	if (r == 0)
 		r = setup_requests(ctx);
 	if (r < 0)
@@ -453,7 +470,7 @@ void aior_wake_waiters(struct aior_ctx *ctx)
 	}
 }
 
-void aior_destroy(struct aior_ctx *ctx)
+void aior_quiesce(struct aior_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
@@ -462,6 +479,13 @@ void aior_destroy(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 	aior_pool_stop(ctx);
 	aior_kernel_stop(ctx);
+}
+
+void aior_destroy(struct aior_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	aior_quiesce(ctx);
 	pthread_mutex_destroy(&ctx->completion_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->work);

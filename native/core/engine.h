@@ -51,10 +51,13 @@ struct aior_setup {
 	uint32_t flags;                 /* AIORING_SETUP_* */
 	enum aior_backend_mode backend;
 	uint32_t threads;               /* pool size; 0: default */
-	/* Ring memory: NULL to map anonymous memory, or the caller's (v2 only,
-	 * 64-byte aligned, at least ring_bytes long). */
+	/* Ring memory: NULL to map anonymous memory, or the caller's (64-byte
+	 * aligned, at least aior_ring_bytes long). */
 	void *memory;
 	size_t memory_len;
+	/* With memory: adopt the ring already there (validated first) instead
+	 * of formatting a new one; its layout must be the one flags ask for. */
+	int attach;
 	/* Called from a producer thread when a waiter announced itself. */
 	void (*wake)(void *arg);
 	void *wake_arg;
@@ -99,9 +102,13 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 uint32_t aior_inflight(const struct aior_ctx *ctx);
 
 /*
- * Stop taking requests, cancel queued ones, wait for the running ones,
- * join every thread, release the kernel context and owned memory.
+ * Stop taking requests, cancel queued ones (they complete with -ECANCELED),
+ * wait for the running ones to complete into the ring, join every thread
+ * and release the kernel context. The ring stays readable. Idempotent.
  */
+void aior_quiesce(struct aior_ctx *ctx);
+
+/* aior_quiesce, then free everything, the ring memory we mapped included. */
 void aior_destroy(struct aior_ctx *ctx);
 
 #ifdef __cplusplus

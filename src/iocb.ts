@@ -1,0 +1,147 @@
+// Requests as JavaScript describes them: struct iocb's kernel layout, with
+// aio_buf an offset into a buffer and aio_reserved2 naming the buffer (k + 1
+// for the k-th buffer of the call, REGISTERED | j for registered buffer j).
+// The addon checks and translates each into a real iocb it keeps to itself.
+import { invalid } from './errors';
+import { writeU64 } from './events';
+import { Iocb as L } from './layout';
+
+/** IOCB_CMD_* of <linux/aio_abi.h> */
+export const Opcode = {
+  pread: 0,
+  pwrite: 1,
+  fsync: 2,
+  fdsync: 3,
+  poll: 5,
+  noop: 6,
+  preadv: 7,
+  pwritev: 8,
+} as const;
+export type OpcodeName = keyof typeof Opcode;
+
+export const REGISTERED = 0x8000_0000;
+
+/** A request as a plain object. */
+export interface IocbInit {
+  opcode: OpcodeName;
+  fd: number;
+  /** pread/pwrite: the buffer (use subarray for part of one) */
+  buffer?: ArrayBufferView;
+  /** preadv/pwritev: the buffers */
+  buffers?: ArrayBufferView[];
+  /** file position; default 0 */
+  position?: number;
+  /** returned in the event's data; default 0 */
+  data?: number | bigint;
+  /** poll: the events mask (POLLIN = 1, POLLOUT = 4); default POLLIN */
+  events?: number;
+  /** RWF_* flags (preadv2/pwritev2) */
+  rwFlags?: number;
+}
+
+const WORDS = L.size / 4;
+
+/**
+ * A preallocated array of requests in an ArrayBuffer: the zero-allocation
+ * form for hot loops. Buffers are referred to by their index among the
+ * context's registered buffers.
+ */
+export class IocbArray {
+  readonly capacity: number;
+  readonly bytes: Uint8Array;
+  private readonly u32: Uint32Array;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 20) {
+      throw invalid('capacity must be an integer in [1, 2^20]', 'capacity');
+    }
+    this.capacity = capacity;
+    this.bytes = new Uint8Array(capacity * L.size);
+    this.u32 = new Uint32Array(this.bytes.buffer);
+  }
+
+  /** pread into registered buffer `buffer` at byte `bufferOffset`. */
+  setRead(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number, data: number): void {
+    this.setRw(i, Opcode.pread, fd, buffer, bufferOffset, length, position, data);
+  }
+
+  /** pwrite from registered buffer `buffer` at byte `bufferOffset`. */
+  setWrite(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number, data: number): void {
+    this.setRw(i, Opcode.pwrite, fd, buffer, bufferOffset, length, position, data);
+  }
+
+  /** A request with no buffer: fsync, fdsync, noop. */
+  setPlain(i: number, opcode: 'fsync' | 'fdsync' | 'noop', fd: number, data: number): void {
+    const w = this.clear(i);
+    this.u32[w + L.aio_lio_opcode / 4] = Opcode[opcode];
+    this.u32[w + L.aio_fildes / 4] = fd;
+    writeU64(this.u32, w + L.aio_data / 4, data);
+  }
+
+  private setRw(
+    i: number,
+    opcode: number,
+    fd: number,
+    buffer: number,
+    bufferOffset: number,
+    length: number,
+    position: number,
+    data: number,
+  ): void {
+    if (!Number.isInteger(buffer) || buffer < 0 || buffer >= REGISTERED) throw invalid('bad buffer index', 'buffer');
+    const w = this.clear(i);
+    this.u32[w + L.aio_lio_opcode / 4] = opcode;
+    this.u32[w + L.aio_fildes / 4] = fd;
+    writeU64(this.u32, w + L.aio_buf / 4, bufferOffset);
+    writeU64(this.u32, w + L.aio_nbytes / 4, length);
+    writeU64(this.u32, w + L.aio_offset / 4, position);
+    writeU64(this.u32, w + L.aio_data / 4, data);
+    this.u32[w + L.aio_reserved2 / 4] = (REGISTERED | buffer) >>> 0;
+  }
+
+  private clear(i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.capacity) throw invalid('iocb index out of range', 'index');
+    const w = i * WORDS;
+    this.u32.fill(0, w, w + WORDS);
+    return w;
+  }
+}
+
+/**
+ * Write a plain-object request as the addon reads it, into slot k of
+ * scratch; returns the buffer argument for it (or undefined).
+ */
+export function encodeIocb(u32: Uint32Array, k: number, cb: IocbInit, bufferRef: number): ArrayBufferView | ArrayBufferView[] | undefined {
+  const w = k * WORDS;
+  u32.fill(0, w, w + WORDS);
+  if (cb === null || typeof cb !== 'object') throw invalid('an iocb must be an object', 'iocb');
+  const opcode = Opcode[cb.opcode];
+  if (opcode === undefined) throw invalid(`unknown opcode ${String(cb.opcode)}`, 'opcode', 'io_submit');
+  if (!Number.isInteger(cb.fd) || cb.fd < 0 || cb.fd > 0x7fff_ffff) throw invalid('fd must be a descriptor', 'fd', 'io_submit');
+  const position = cb.position ?? 0;
+  if (!Number.isSafeInteger(position) || position < 0) throw invalid('position must be an integer >= 0', 'position', 'io_submit');
+  u32[w + L.aio_lio_opcode / 4] = opcode;
+  u32[w + L.aio_fildes / 4] = cb.fd;
+  u32[w + L.aio_rw_flags / 4] = cb.rwFlags ?? 0;
+  writeU64(u32, w + L.aio_offset / 4, position);
+  writeU64(u32, w + L.aio_data / 4, cb.data ?? 0);
+  switch (cb.opcode) {
+    case 'pread':
+    case 'pwrite':
+      if (!ArrayBuffer.isView(cb.buffer)) throw invalid(`${cb.opcode} needs a buffer`, 'buffer', 'io_submit');
+      writeU64(u32, w + L.aio_nbytes / 4, cb.buffer.byteLength);
+      u32[w + L.aio_reserved2 / 4] = bufferRef;
+      return cb.buffer;
+    case 'preadv':
+    case 'pwritev':
+      if (!Array.isArray(cb.buffers)) throw invalid(`${cb.opcode} needs buffers`, 'buffers', 'io_submit');
+      writeU64(u32, w + L.aio_nbytes / 4, cb.buffers.length);
+      u32[w + L.aio_reserved2 / 4] = bufferRef;
+      return cb.buffers;
+    case 'poll':
+      writeU64(u32, w + L.aio_buf / 4, cb.events ?? 1);
+      return undefined;
+    default:
+      return undefined;
+  }
+}
