@@ -41,6 +41,11 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "deny_io_setup",
+      "type": "executable",
+      "sources": ["test/fixtures/deny_io_setup.c"]
     }
   ]
 }

@@ -79,6 +79,8 @@ interface Pending {
   syscall: string;
 }
 
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
 function destroyed(syscall: string): AioError {
   return invalid('context was destroyed', undefined, syscall);
 }
@@ -180,6 +182,12 @@ export class AioContext {
   private live(syscall: string): NativeContext {
     if (this.native === null) throw destroyed(syscall);
     return this.native;
+  }
+
+  /** Times a producer rang because a waiter had announced itself. */
+  get wakeups(): number {
+    this.live('io_getevents');
+    return Atomics.load(this.wait, this.waitIndex + 1);
   }
 
   /** Requests submitted and not yet completed into the ring. */
@@ -369,6 +377,11 @@ export class AioContext {
   destroy(): void {
     const native = this.native;
     if (native === null) return;
+    if (this.flags & SETUP_KERNEL_RING) {
+      // passthrough: only the ring tells what the kernel finished; its
+      // requests always complete, so reap until none is outstanding
+      for (this.pump(); this.outstanding() > 0; this.pump()) Atomics.wait(napCell, 0, 0, 1);
+    }
     native.quiesce();
     this.pump();
     for (const w of this.waiters.splice(0)) this.settle(w);
@@ -376,6 +389,11 @@ export class AioContext {
     native.destroy();
     this.mapping?.release();
     this.held.fill(undefined);
+  }
+
+  /** Slots whose completion has not been reaped. */
+  private outstanding(): number {
+    return this.capacity - this.freeCount;
   }
 
   // --- completion routing -------------------------------------------------
@@ -498,7 +516,9 @@ function createNative(
   attach: boolean,
   onWake: () => void,
 ): NativeContext {
-  return new addon.NativeContext(nrEvents, flags, backend, threads, memory, onWake, attach);
+  // the addon takes views: a SharedArrayBuffer is handed over as one
+  const view = memory === undefined || ArrayBuffer.isView(memory) ? memory : new Uint8Array(memory);
+  return new addon.NativeContext(nrEvents, flags, backend, threads, view, onWake, attach);
 }
 
 function describeBackend(requested: BackendName, flags: number, info: { kernel: boolean; threads: number; kernelError: number }): BackendInfo {

@@ -26,6 +26,8 @@ struct Bytes {
 	size_t length;
 };
 Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name);
+// The bytes a TypedArray views, also over a SharedArrayBuffer.
+Bytes ViewBytes(const Napi::TypedArray &ta);
 
 void InitLayout(Napi::Env env, Napi::Object exports);
 void InitRings(Napi::Env env, Napi::Object exports);

@@ -72,13 +72,21 @@ int64_t ArgI64(const Napi::CallbackInfo &info, size_t i, const char *name)
 	return static_cast<int64_t>(ArgU64(info, i, name));
 }
 
+Bytes ViewBytes(const Napi::TypedArray &ta)
+{
+	void *data = nullptr;
+	size_t length = 0;
+	napi_typedarray_type type;
+	napi_value ab;
+	size_t offset;
+	napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, &ab, &offset);
+	return {static_cast<uint8_t *>(data), ta.ByteLength()};
+}
+
 Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name)
 {
-	if (i < info.Length() && info[i].IsTypedArray()) {
-		auto ta = info[i].As<Napi::TypedArray>();
-		auto ab = ta.ArrayBuffer();
-		return {static_cast<uint8_t *>(ab.Data()) + ta.ByteOffset(), ta.ByteLength()};
-	}
+	if (i < info.Length() && info[i].IsTypedArray())
+		return ViewBytes(info[i].As<Napi::TypedArray>());
 	if (i < info.Length() && info[i].IsArrayBuffer()) {
 		auto ab = info[i].As<Napi::ArrayBuffer>();
 		return {static_cast<uint8_t *>(ab.Data()), ab.ByteLength()};

@@ -86,6 +86,16 @@ public:
 			memory_ref_ = Napi::Persistent(info[4].As<Napi::Object>());
 		}
 		s.attach = info.Length() > 6 && info[6].ToBoolean();
+		if (s.memory) {
+			if (reinterpret_cast<uintptr_t>(s.memory) % AIOR_MEMORY_ALIGN)
+				throw AioError(env, EINVAL, "io_setup", "ring memory must be 8-byte aligned",
+					       "memory");
+			size_t need = aior_ring_bytes(&s);
+			if (!s.attach && s.memory_len < need)
+				throw AioError(env, EINVAL, "io_setup",
+					       "ring memory too small: " + std::to_string(need) + " bytes needed",
+					       "memory");
+		}
 		if (info.Length() < 6 || !info[5].IsFunction())
 			throw AioError(env, EINVAL, "io_setup", "onWake must be a function");
 		on_wake_ = Napi::Persistent(info[5].As<Napi::Function>());
@@ -229,8 +239,9 @@ private:
 					throw AioError(env, EINVAL, "io_submit", "buffers must be TypedArrays",
 						       "buffers");
 				auto ta = b.As<Napi::TypedArray>();
-				iov[i].iov_base = static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-				iov[i].iov_len = ta.ByteLength();
+				Bytes vb = ViewBytes(ta);
+				iov[i].iov_base = vb.data;
+				iov[i].iov_len = vb.length;
 			}
 			cb.aio_buf = reinterpret_cast<uintptr_t>(iov.data());
 			return;
@@ -248,9 +259,9 @@ private:
 								 : env.Undefined();
 			if (!b.IsTypedArray())
 				throw AioError(env, EINVAL, "io_submit", "buffer must be a TypedArray", "buffer");
-			auto ta = b.As<Napi::TypedArray>();
-			base = static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-			length = ta.ByteLength();
+			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
+			base = vb.data;
+			length = vb.length;
 		}
 		if (cb.aio_buf > length || cb.aio_nbytes > length - cb.aio_buf)
 			throw AioError(env, EINVAL, "io_submit", "the request runs past its buffer", "length");
@@ -284,9 +295,8 @@ private:
 			Napi::Value b = list.Get(i);
 			if (!b.IsTypedArray())
 				throw AioError(env, EINVAL, "aioring", "buffers must be TypedArrays", "buffers");
-			auto ta = b.As<Napi::TypedArray>();
-			registered_.push_back({static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset(),
-					       ta.ByteLength(), Napi::Persistent(b.As<Napi::Object>())});
+			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
+			registered_.push_back({vb.data, vb.length, Napi::Persistent(b.As<Napi::Object>())});
 		}
 		return Napi::Number::New(env, static_cast<double>(first));
 	}

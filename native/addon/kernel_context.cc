@@ -109,13 +109,12 @@ private:
 			Napi::Value b = bufs[i];
 			if (!b.IsTypedArray())
 				throw AioError(env, EINVAL, "io_submit", "buffer must be a TypedArray");
-			auto ta = b.As<Napi::TypedArray>();
+			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
 			memset(&cbs[i], 0, sizeof(cbs[i]));
 			cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
 			cbs[i].aio_fildes = fd;
-			cbs[i].aio_buf = reinterpret_cast<uintptr_t>(
-				static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-			cbs[i].aio_nbytes = ta.ByteLength();
+			cbs[i].aio_buf = reinterpret_cast<uintptr_t>(vb.data);
+			cbs[i].aio_nbytes = vb.length;
 			Napi::Value off = offs[i];
 			Napi::Value cookie = cookies[i];
 			if (!off.IsNumber() || !cookie.IsNumber() || off.As<Napi::Number>().DoubleValue() < 0 ||

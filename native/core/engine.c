@@ -58,7 +58,7 @@ static int check_setup(const struct aior_setup *s)
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
 	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
 		return -EINVAL;
-	if (s->memory && ((uintptr_t)s->memory % AIORING_CACHELINE ||
+	if (s->memory && ((uintptr_t)s->memory % AIOR_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
 		return -EINVAL;
 	if (s->attach && !s->memory)
@@ -478,7 +478,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	ctx->stopping = 1;
 	pthread_mutex_unlock(&ctx->lock);
 	aior_pool_stop(ctx);
-	aior_kernel_stop(ctx);
+	aior_kernel_stop_threads(ctx);
 }
 
 void aior_destroy(struct aior_ctx *ctx)
@@ -486,6 +486,7 @@ void aior_destroy(struct aior_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	aior_quiesce(ctx);
+	aior_kernel_release(ctx);
 	pthread_mutex_destroy(&ctx->completion_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->work);

@@ -46,13 +46,16 @@ enum aior_backend_mode {
 
 struct aior_ctx;
 
+#define AIOR_MEMORY_ALIGN 8
+
 struct aior_setup {
 	uint32_t nr_events;
 	uint32_t flags;                 /* AIORING_SETUP_* */
 	enum aior_backend_mode backend;
 	uint32_t threads;               /* pool size; 0: default */
-	/* Ring memory: NULL to map anonymous memory, or the caller's (64-byte
-	 * aligned, at least aior_ring_bytes long). */
+	/* Ring memory: NULL to map anonymous memory, or the caller's (at least
+	 * AIOR_MEMORY_ALIGN aligned, and 64 to keep head and tail on lines of
+	 * their own; at least aior_ring_bytes long). */
 	void *memory;
 	size_t memory_len;
 	/* With memory: adopt the ring already there (validated first) instead
@@ -103,12 +106,17 @@ uint32_t aior_inflight(const struct aior_ctx *ctx);
 
 /*
  * Stop taking requests, cancel queued ones (they complete with -ECANCELED),
- * wait for the running ones to complete into the ring, join every thread
- * and release the kernel context. The ring stays readable. Idempotent.
+ * wait for the running ones to complete into the ring and join every
+ * thread. The ring stays readable. Idempotent. In passthrough mode the
+ * kernel's requests are the caller's to reap before this (the engine does
+ * not see their completions).
  */
 void aior_quiesce(struct aior_ctx *ctx);
 
-/* aior_quiesce, then free everything, the ring memory we mapped included. */
+/*
+ * aior_quiesce, then io_destroy (which waits for what the kernel still
+ * holds) and free everything, the ring memory we mapped included.
+ */
 void aior_destroy(struct aior_ctx *ctx);
 
 #ifdef __cplusplus

@@ -97,6 +97,9 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events);
 int aior_kernel_submit(struct aior_ctx *ctx, struct aior_req *req);
 /* passthrough: the caller's iocbs straight to io_submit */
 long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n);
-void aior_kernel_stop(struct aior_ctx *ctx);
+/* Bring in what the kernel holds (moved mode) and stop the mover thread. */
+void aior_kernel_stop_threads(struct aior_ctx *ctx);
+/* Then io_destroy: the kernel's ring is unmapped. */
+void aior_kernel_release(struct aior_ctx *ctx);
 
 #endif

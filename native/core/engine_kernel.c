@@ -131,7 +131,7 @@ long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n)
 	return r < 0 ? -errno : r;
 }
 
-void aior_kernel_stop(struct aior_ctx *ctx)
+void aior_kernel_stop_threads(struct aior_ctx *ctx)
 {
 	uint64_t one = 1;
 	ssize_t w;
@@ -152,7 +152,14 @@ void aior_kernel_stop(struct aior_ctx *ctx)
 		pthread_join(ctx->mover, NULL);
 		ctx->mover_running = 0;
 	}
-	/* io_destroy waits for whatever the kernel still holds */
+}
+
+void aior_kernel_release(struct aior_ctx *ctx)
+{
+	if (!ctx->kctx)
+		return;
+	aior_kernel_stop_threads(ctx);
+	/* io_destroy waits for whatever the kernel still holds, then unmaps its ring */
 	syscall(SYS_io_destroy, ctx->kctx);
 	ctx->kctx = 0;
 	close(ctx->eventfd);
