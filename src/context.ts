@@ -190,7 +190,12 @@ export class AioContext {
     return Atomics.load(this.wait, this.waitIndex + 1);
   }
 
-  /** Requests submitted and not yet completed into the ring. */
+  /**
+   * Requests submitted and not yet accounted complete. A producer publishes
+   * an event before it lowers this count (so capacity is never
+   * over-granted), so right after a reap it may still count that event for
+   * a moment.
+   */
   get inflight(): number {
     return this.live('io_getevents').inflight();
   }

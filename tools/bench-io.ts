@@ -1,0 +1,501 @@
+#!/usr/bin/env node
+// npm run bench:io [-- --json] [--seconds S] [--size MiB] [--dir DIR]
+//
+// 4 KiB random reads at queue depth 32 on one file on the root filesystem,
+// everything in one run:
+//   - page-cache-hot file: aioring (several backends and ring layouts; the
+//     best counts) vs fs.promises FileHandle.read (32 concurrent loops) and
+//     fs.read (32 outstanding callback chains); fio psync and fio libaio
+//     with direct=0 as reference rows;
+//   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio --direct=1.
+// Every runner reads the same precomputed random offsets (so RNG cost is not
+// measured) and keeps 32 reads outstanding. CPU per I/O: process.cpuUsage()
+// (user + system, every thread of this process, the pools included) for the
+// Node runners; usr_cpu + sys_cpu of fio's job for fio.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { alignedBuffer, BackendName, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
+import { EventBatch } from '../src/events';
+import { IocbArray } from '../src/iocb';
+
+const DEPTH = 32;
+const BLOCK = 4096;
+const OFFSETS = 1 << 20; // precomputed offsets, used round-robin (power of two)
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+interface Result {
+  name: string;
+  iops: number;
+  cpuSecondsPerIo: number;
+}
+
+interface Measured {
+  ios: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+interface Candidate {
+  label: string;
+  backend: BackendName;
+  flags: number;
+}
+
+const HOT_CANDIDATES: Candidate[] = [
+  { label: 'kernel, legacy', backend: 'kernel', flags: 0 },
+  { label: 'kernel, v2', backend: 'kernel', flags: SETUP_V2 },
+  { label: 'kernel ring passthrough', backend: 'kernel', flags: SETUP_KERNEL_RING },
+  { label: 'threadpool, legacy', backend: 'threadpool', flags: 0 },
+  { label: 'threadpool, v2', backend: 'threadpool', flags: SETUP_V2 },
+];
+
+const DIRECT_CANDIDATES: Candidate[] = [
+  { label: 'kernel, legacy', backend: 'kernel', flags: 0 },
+  { label: 'kernel, v2', backend: 'kernel', flags: SETUP_V2 },
+  { label: 'kernel ring passthrough', backend: 'kernel', flags: SETUP_KERNEL_RING },
+];
+
+/** xorshift32: reproducible offsets without Math.random's cost in the loop */
+function randomOffsets(blocks: number, seed: number): Float64Array {
+  const out = new Float64Array(OFFSETS);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < OFFSETS; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = (x % blocks) * BLOCK;
+  }
+  return out;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+function toResult(name: string, m: Measured): Result {
+  return { name, iops: Math.round(m.ios / m.seconds), cpuSecondsPerIo: m.cpuSeconds / m.ios };
+}
+
+// --- aioring --------------------------------------------------------------
+
+/**
+ * Queue depth 32 through the zero-allocation path: registered buffers, an
+ * IocbArray, submitArray, reap into an EventBatch; getEvents only to wait
+ * when nothing is ready. Each event's data is its buffer's index.
+ */
+async function runAioring(c: Candidate, fd: number, offsets: Float64Array, seconds: number): Promise<Measured> {
+  const ctx = setup(2 * DEPTH, { backend: c.backend, flags: c.flags });
+  try {
+    const buffers: Buffer[] = [];
+    for (let i = 0; i < DEPTH; i++) buffers.push(alignedBuffer(BLOCK));
+    const first = ctx.registerBuffers(buffers);
+    const arr = new IocbArray(DEPTH);
+    const batch = new EventBatch(DEPTH);
+    const free = new Int32Array(DEPTH);
+    const entryBuf = new Int32Array(DEPTH);
+    const busy = new Uint8Array(DEPTH);
+    for (let i = 0; i < DEPTH; i++) free[i] = DEPTH - 1 - i;
+    let nfree = DEPTH;
+    let oi = 0;
+    let submitted = 0;
+    let completed = 0;
+    let bad = 0;
+    let badRes = 0;
+
+    const complete = (data: number, res: number): void => {
+      if (!Number.isInteger(data) || data < 0 || data >= DEPTH || busy[data] !== 1) {
+        bad++;
+        return;
+      }
+      if (res !== BLOCK) {
+        badRes = res;
+        bad++;
+      }
+      busy[data] = 0;
+      free[nfree++] = data;
+      completed++;
+    };
+    const fill = (): void => {
+      let n = 0;
+      while (nfree > 0) {
+        const b = free[--nfree];
+        entryBuf[n] = b;
+        arr.setRead(n++, fd, first + b, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], b);
+      }
+      if (n === 0) return;
+      const q = ctx.submitArray(arr, n);
+      for (let k = 0; k < q; k++) busy[entryBuf[k]] = 1;
+      // the ring took fewer: those buffers stay free for the next round
+      for (let k = q; k < n; k++) free[nfree++] = entryBuf[k];
+      submitted += q;
+    };
+
+    const cpu0 = cpuSeconds();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    let stopping = false;
+    for (;;) {
+      if (!stopping && performance.now() >= deadline) stopping = true;
+      if (!stopping) fill();
+      if (submitted === completed) break;
+      const n = ctx.reap(batch);
+      if (n > 0) {
+        for (let i = 0; i < n; i++) complete(batch.data(i), batch.res(i));
+        continue;
+      }
+      const events = await ctx.getEvents(1, DEPTH);
+      for (const e of events) complete(Number(e.data), e.res);
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds() - cpu0;
+    // the engine publishes an event before it drops its in-flight count, so
+    // the count can trail the last reap for a moment
+    for (let i = 0; i < 1000 && ctx.inflight !== 0; i++) await new Promise((r) => setTimeout(r, 1));
+    if (bad !== 0 || ctx.inflight !== 0 || nfree !== DEPTH) {
+      throw new Error(
+        `aioring (${c.label}): ${submitted} submitted, ${completed} completed, ${bad} bad events (last res ${badRes}), ` +
+          `${ctx.inflight} still in flight`,
+      );
+    }
+    return { ios: completed, seconds: elapsed, cpuSeconds: cpu };
+  } finally {
+    ctx.destroy();
+  }
+}
+
+// --- Node's own fs ----------------------------------------------------------
+
+async function runFsPromises(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    let oi = 0;
+    let ios = 0;
+    const cpu0 = cpuSeconds();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    const loop = async (): Promise<void> => {
+      const buf = Buffer.alloc(BLOCK);
+      while (performance.now() < deadline) {
+        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+        if (bytesRead !== BLOCK) throw new Error(`fs.promises read ${bytesRead} bytes`);
+        ios++;
+      }
+    };
+    const loops: Promise<void>[] = [];
+    for (let i = 0; i < DEPTH; i++) loops.push(loop());
+    await Promise.all(loops);
+    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+  } finally {
+    await fh.close();
+  }
+}
+
+function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    let oi = 0;
+    let ios = 0;
+    let active = DEPTH;
+    let failed = false;
+    const cpu0 = cpuSeconds();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    const chain = (): void => {
+      const buf = Buffer.alloc(BLOCK);
+      const done = (err: NodeJS.ErrnoException | null, bytesRead: number): void => {
+        if (failed) return;
+        if (err || bytesRead !== BLOCK) {
+          failed = true;
+          reject(err ?? new Error(`fs.read read ${bytesRead} bytes`));
+          return;
+        }
+        ios++;
+        if (performance.now() < deadline) fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], done);
+        else if (--active === 0) resolve({ ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 });
+      };
+      fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], done);
+    };
+    for (let i = 0; i < DEPTH; i++) chain();
+  });
+}
+
+// --- fio --------------------------------------------------------------------
+
+function fioVersion(): string | undefined {
+  const r = spawnSync('fio', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+interface FioJob {
+  jobs: {
+    job_runtime?: number;
+    usr_cpu: number;
+    sys_cpu: number;
+    read: { iops: number; total_ios: number; runtime: number };
+    error: number;
+  }[];
+}
+
+function runFio(file: string, sizeBytes: number, seconds: number, engine: 'libaio' | 'psync', direct: boolean): Measured {
+  const args = [
+    '--name=x',
+    `--filename=${file}`,
+    '--rw=randread',
+    `--bs=4k`,
+    `--ioengine=${engine}`,
+    `--direct=${direct ? 1 : 0}`,
+    `--runtime=${Math.max(1, Math.round(seconds * 1000))}ms`,
+    '--time_based',
+    '--output-format=json',
+    `--size=${sizeBytes}`,
+    // fio drops the file's page cache before a job by default: keep it hot
+    '--invalidate=0',
+  ];
+  // psync is synchronous: one read at a time whatever the depth
+  if (engine === 'libaio') args.splice(4, 0, `--iodepth=${DEPTH}`);
+  const r = spawnSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`fio ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  // fio may print notes before the JSON
+  const text = r.stdout.slice(r.stdout.indexOf('{'));
+  const job = (JSON.parse(text) as FioJob).jobs[0];
+  if (job.error) throw new Error(`fio job error ${job.error}`);
+  const runtimeSec = (job.job_runtime ?? job.read.runtime) / 1000;
+  const ios = job.read.total_ios;
+  return { ios, seconds: ios / job.read.iops, cpuSeconds: ((job.usr_cpu + job.sys_cpu) / 100) * runtimeSec };
+}
+
+// --- the test file ----------------------------------------------------------
+
+function isTmpfs(dir: string): boolean {
+  const t = fs.statfsSync(dir).type;
+  return t === TMPFS_MAGIC || t === RAMFS_MAGIC;
+}
+
+function pickDir(requested: string | undefined): string {
+  if (requested !== undefined) {
+    if (isTmpfs(requested)) throw new Error(`${requested} is tmpfs: O_DIRECT needs a disk-backed filesystem`);
+    return requested;
+  }
+  for (const d of ['/var/tmp', os.homedir(), process.cwd()]) {
+    try {
+      if (!isTmpfs(d)) return d;
+    } catch {
+      // not there: try the next
+    }
+  }
+  throw new Error('no disk-backed directory found: pass --dir');
+}
+
+function createFile(dir: string, sizeBytes: number): string {
+  const sub = fs.mkdtempSync(path.join(dir, 'aioring-bench-io-'));
+  const file = path.join(sub, 'data');
+  const chunk = Buffer.alloc(1 << 20);
+  for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((Math.imul(i, 2654435761) ^ 0x5bd1e995) >>> 0, i);
+  const fd = fs.openSync(file, 'w', 0o600);
+  try {
+    for (let off = 0; off < sizeBytes; off += chunk.length) {
+      chunk.writeUInt32LE(off / chunk.length, 0);
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, sizeBytes - off), off);
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+/** Read the whole file once so the hot runners find it in the page cache. */
+function warmCache(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  try {
+    let off = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, off);
+      if (n === 0) break;
+      off += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeFile(file: string): void {
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+}
+
+function rootDevice(dir: string): string {
+  try {
+    return execFileSync('df', ['--output=source,fstype', dir], { encoding: 'utf8' }).trim().split('\n')[1]?.trim().replace(/\s+/, ' ') ?? '';
+  } catch {
+    return '';
+  }
+}
+
+// --- main ---------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const argv = yargs(hideBin(process.argv))
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
+    .option('seconds', { type: 'number', default: 3, describe: 'seconds per runner' })
+    .option('size', { type: 'number', default: 256, describe: 'test file size in MiB' })
+    .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
+    .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
+    .strict()
+    .parseSync();
+  if (!(argv.seconds > 0)) throw new Error('--seconds must be > 0');
+  if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
+
+  const sizeBytes = argv.size << 20;
+  const fio = fioVersion();
+  const dir = pickDir(argv.dir);
+  const offsets = randomOffsets(sizeBytes / BLOCK, argv.seed);
+  // progress on a terminal only: the output stays the table (or the JSON)
+  const log = (s: string): void => {
+    if (process.stderr.isTTY) process.stderr.write(`${s}\n`);
+  };
+
+  const file = createFile(dir, sizeBytes);
+  const cleanup = (): void => removeFile(file);
+  const onSignal = (): void => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const results: Result[] = [];
+  const hot: Result[] = [];
+  const direct: Result[] = [];
+  let fsPromises: Result;
+  let fsRead: Result;
+  let fioDirect: Result | undefined;
+  try {
+    warmCache(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (const c of HOT_CANDIDATES) {
+        log(`aioring hot (${c.label})...`);
+        const r = toResult(`aioring hot (${c.label})`, await runAioring(c, fd, offsets, argv.seconds));
+        hot.push(r);
+        results.push(r);
+      }
+      log('fs.promises...');
+      fsPromises = toResult('fs.promises FileHandle.read', await runFsPromises(file, offsets, argv.seconds));
+      log('fs.read...');
+      fsRead = toResult('fs.read callbacks', await runFsRead(fd, offsets, argv.seconds));
+      results.push(fsPromises, fsRead);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (fio) {
+      log('fio psync hot...');
+      results.push(toResult('fio psync hot (depth 1)', runFio(file, sizeBytes, argv.seconds, 'psync', false)));
+      log('fio libaio hot...');
+      results.push(toResult('fio libaio hot', runFio(file, sizeBytes, argv.seconds, 'libaio', false)));
+    }
+
+    const dfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    try {
+      for (const c of DIRECT_CANDIDATES) {
+        log(`aioring direct (${c.label})...`);
+        const r = toResult(`aioring direct (${c.label})`, await runAioring(c, dfd, offsets, argv.seconds));
+        direct.push(r);
+        results.push(r);
+      }
+    } finally {
+      fs.closeSync(dfd);
+    }
+    if (fio) {
+      log('fio libaio direct...');
+      fioDirect = toResult('fio libaio direct', runFio(file, sizeBytes, argv.seconds, 'libaio', true));
+      results.push(fioDirect);
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    cleanup();
+  }
+
+  const best = (rs: Result[]): Result => rs.reduce((a, b) => (b.iops > a.iops ? b : a));
+  const bestHot = best(hot);
+  const bestDirect = best(direct);
+  const ratio = (x: number): number => +x.toFixed(2);
+  const ratios = {
+    hotVsFsPromises: ratio(bestHot.iops / fsPromises.iops),
+    hotVsFsRead: ratio(bestHot.iops / fsRead.iops),
+    directVsFio: fioDirect ? ratio(bestDirect.iops / fioDirect.iops) : null,
+    directCpuVsFio: fioDirect ? ratio(bestDirect.cpuSecondsPerIo / fioDirect.cpuSecondsPerIo) : null,
+  };
+  const machine = {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? 'unknown',
+    kernel: os.release(),
+    node: process.version,
+    fio: fio ?? null,
+    file: { dir, device: rootDevice(dir), sizeMiB: argv.size },
+    seconds: argv.seconds,
+    depth: DEPTH,
+    blockSize: BLOCK,
+  };
+  const missingFio = 'fio is not installed (apt-get install -y fio): the fio rows and the O_DIRECT ratios were not measured';
+
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify({ machine, best: { hot: bestHot.name, direct: bestDirect.name }, results, ratios })}\n`);
+    if (!fio) process.stderr.write(`${missingFio}\n`);
+    return fio ? 0 : 1;
+  }
+
+  const width = Math.max(...results.map((r) => r.name.length)) + 2;
+  const lines = [
+    `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}, ${fio ?? 'no fio'}`,
+    `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner`,
+    '',
+    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
+  ];
+  for (const r of results) {
+    const mark = r === bestHot || r === bestDirect ? ' *' : '';
+    lines.push(`${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)}${mark}`);
+  }
+  lines.push('(* the best aioring candidate, used in the ratios)', '');
+  const row = (label: string, value: number | null, target: string, met: boolean | null): string =>
+    `${label.padEnd(34)}${(value === null ? 'n/a' : value.toFixed(2) + 'x').padStart(8)}  ${target.padEnd(8)} ${
+      met === null ? 'not measured' : met ? 'met' : 'NOT met'
+    }`;
+  lines.push(`${'ratio'.padEnd(34)}${'measured'.padStart(8)}  target`);
+  lines.push(row('hot IOPS vs fs.promises', ratios.hotVsFsPromises, '>= 5x', ratios.hotVsFsPromises >= 5));
+  lines.push(row('hot IOPS vs fs.read', ratios.hotVsFsRead, '>= 2.5x', ratios.hotVsFsRead >= 2.5));
+  lines.push(row('O_DIRECT IOPS vs fio libaio', ratios.directVsFio, '>= 0.9x', ratios.directVsFio === null ? null : ratios.directVsFio >= 0.9));
+  lines.push(
+    row(
+      'O_DIRECT CPU/IO vs fio libaio',
+      ratios.directCpuVsFio,
+      '<= 1.5x',
+      ratios.directCpuVsFio === null ? null : ratios.directCpuVsFio <= 1.5,
+    ),
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (!fio) {
+    process.stderr.write(`${missingFio}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench:io: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
