@@ -24,6 +24,7 @@ export const SETUP_V2 = 1 << 0;
 /** Legacy only: the context's ring is the kernel's own ring (passthrough). */
 export const SETUP_KERNEL_RING = 1 << 1;
 const SETUP_NO_USER_REAP = 1 << 2;
+const SETUP_NO_INLINE = 1 << 3;
 export const SETUP_FLAGS = SETUP_V2 | SETUP_KERNEL_RING;
 
 export type BackendName = 'auto' | 'kernel' | 'threadpool';
@@ -44,6 +45,11 @@ export interface SetupOptions {
   backend?: BackendName;
   /** thread pool size; default 4 */
   threads?: number;
+  /**
+   * Try buffered reads inline first with RWF_NOWAIT (served from the page
+   * cache without a thread hop; the pool runs what would block). Default true.
+   */
+  inlineReads?: boolean;
 }
 
 export interface BackendInfo {
@@ -133,7 +139,8 @@ export class AioContext {
     const threads = options.threads ?? 0;
     if (!['auto', 'kernel', 'threadpool'].includes(backend)) throw invalid('backend is auto, kernel or threadpool', 'backend', 'io_setup');
     if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw invalid('threads must be in [0, 64]', 'threads', 'io_setup');
-    const nativeFlags = flags | (options.userReap === false ? SETUP_NO_USER_REAP : 0);
+    const nativeFlags =
+      flags | (options.userReap === false ? SETUP_NO_USER_REAP : 0) | (options.inlineReads === false ? SETUP_NO_INLINE : 0);
 
     let memory: RingMemoryLike | undefined;
     let attach = false;
@@ -544,7 +551,7 @@ function describeBackend(requested: BackendName, flags: number, info: { kernel: 
     name: 'auto',
     kernel: true,
     threads: info.threads,
-    reason: `O_DIRECT reads and writes go to kernel AIO; buffered I/O, fsync, poll and noop to a pool of ${info.threads} threads`,
+    reason: `O_DIRECT reads and writes go to kernel AIO; buffered I/O, fsync, poll and noop to a pool of ${info.threads} threads (buffered reads tried inline first)`,
   };
 }
 

@@ -276,8 +276,10 @@ describe('11 contexts', () => {
   test('destroy cancels queued requests, settles waiters and promises; every later call is EINVAL', async () => {
     const c = setup(32, { backend: 'threadpool', threads: 1 });
     const p = pipe();
+    const file = fs.openSync(path.join(tempDir(), 'f'), 'w+');
     c.submit([{ opcode: 'poll', fd: p.r, events: 1, data: 1 }]);
-    const read = c.read(p.r, Buffer.alloc(4), 0);
+    // queued behind the poll on the only thread
+    const read = c.fsync(file);
     const waiting = c.getEvents(5, 5);
     await new Promise((r) => setTimeout(r, 20));
     c.destroy();
@@ -292,6 +294,7 @@ describe('11 contexts', () => {
     c.destroy();
     fs.closeSync(p.r);
     fs.closeSync(p.w);
+    fs.closeSync(file);
   });
 
   test('bad requests are typed errors: unknown opcode, missing buffer, bad fd, a buffer too small', () => {

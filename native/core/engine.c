@@ -328,10 +328,75 @@ static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, 
 	return aior_kernel_submit_batch(ctx, (struct iocb **)iocbs, n);
 }
 
+/* Buffered reads may be served inline when the page cache has them. */
+static int inline_candidate(struct aior_ctx *ctx, const struct iocb *cb)
+{
+	int fl;
+
+	if (ctx->flags & AIORING_SETUP_NO_INLINE)
+		return 0;
+	if (cb->aio_lio_opcode != IOCB_CMD_PREAD && cb->aio_lio_opcode != IOCB_CMD_PREADV)
+		return 0;
+	fl = fcntl((int)cb->aio_fildes, F_GETFL);
+	return fl >= 0 && !(fl & O_DIRECT);
+}
+
+/*
+ * Try a read without blocking (RWF_NOWAIT, as io_uring does first): when
+ * the page cache holds all of it, complete it here and save the pool's
+ * thread hop; otherwise (EAGAIN, or only part was cached) the pool runs it.
+ */
+static void run_inline(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct iocb *cb = &req->cb;
+	struct iovec one = {(void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes};
+	struct iovec *iov = req->iov ? req->iov : &one;
+	int cnt = req->iov ? (int)cb->aio_nbytes : 1;
+	size_t want = 0;
+	ssize_t r;
+
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	r = preadv2((int)cb->aio_fildes, iov, cnt, cb->aio_offset, (int)cb->aio_rw_flags | RWF_NOWAIT);
+	if ((r >= 0 && (size_t)r == want) || r == 0) {
+		aior_complete(ctx, req, r, 0);
+		return;
+	}
+	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP) {
+		aior_complete(ctx, req, -errno, 0);
+		return;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	aior_pool_enqueue(ctx, req);
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+/*
+ * Hand a run of kernel-bound requests to io_submit at once. Those it did
+ * not take are released; returns how many it took, or a negative errno if
+ * it took none.
+ */
+static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
+{
+	long r;
+
+	if (k == 0)
+		return 0;
+	r = aior_kernel_submit_reqs(ctx, run, k);
+	for (long i = r < 0 ? 0 : r; i < k; i++) {
+		__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		put_req(ctx, run[i]);
+	}
+	return r;
+}
+
+#define KERNEL_RUN 64
+
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
-	long done = 0;
-	int err = 0;
+	struct aior_req *run[KERNEL_RUN], *inline_list = NULL, **inline_tail = &inline_list;
+	long done = 0, k = 0, r;
+	int err = 0, kernel_used = 0;
 	uint32_t avail;
 
 	if (ctx == NULL || n < 0)
@@ -352,6 +417,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	for (; done < n; done++) {
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;
+		int to_kernel;
 
 		if (user == NULL) {
 			err = -EFAULT;
@@ -370,20 +436,51 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			put_req(ctx, req);
 			break;
 		}
-		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
-		if (kernel_bound(ctx, &req->cb)) {
-			err = aior_kernel_submit(ctx, req);
-			if (err) {
-				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		to_kernel = kernel_bound(ctx, &req->cb);
+		/* keep the count a prefix: a run for the kernel goes before what follows */
+		if (!to_kernel || k == KERNEL_RUN) {
+			r = flush_kernel(ctx, run, k);
+			kernel_used |= r > 0;
+			if (r < k) {
+				done -= k - (r < 0 ? 0 : r);
+				err = r < 0 ? (int)r : 0;
+				k = 0;
 				put_req(ctx, req);
 				break;
 			}
+			k = 0;
+		}
+		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		if (to_kernel) {
+			run[k++] = req;
+		} else if (inline_candidate(ctx, &req->cb)) {
+			req->state = REQ_RUNNING;
+			*inline_tail = req;
+			inline_tail = &req->next;
 		} else {
 			aior_pool_enqueue(ctx, req);
 		}
 		avail--;
 	}
+	r = flush_kernel(ctx, run, k);
+	kernel_used |= r > 0;
+	if (r < k) {
+		done -= k - (r < 0 ? 0 : r);
+		if (r < 0)
+			err = (int)r;
+	}
 	pthread_mutex_unlock(&ctx->lock);
+
+	while (inline_list) {
+		struct aior_req *req = inline_list;
+
+		inline_list = req->next;
+		req->next = NULL;
+		run_inline(ctx, req);
+	}
+	/* buffered kernel AIO finished inside io_submit: bring it in now */
+	if (kernel_used)
+		aior_kernel_move(ctx);
 	return done ? done : err;
 }
 

@@ -10,7 +10,9 @@
  * and a thread pool (pread/pwrite/fsync/poll in worker threads, which
  * publish into the ring themselves). In the default "auto" mode O_DIRECT
  * reads and writes go to the kernel, everything else to the pool, and the
- * pool serves alone when io_setup fails.
+ * pool serves alone when io_setup fails. A buffered read bound for the pool
+ * is first tried inline with RWF_NOWAIT, as io_uring does: served from the
+ * page cache at once when it can be, and by the pool when it would block.
  *
  * Capacity is accounted as the kernel does it: in-flight plus unreaped
  * events never exceed the ring's capacity (legacy nr - 1, v2 entries), so a
@@ -33,7 +35,9 @@ extern "C" {
 #define AIORING_SETUP_KERNEL_RING  (1u << 1)
 /* This process will not reap from the ring itself (flaw F6). */
 #define AIORING_SETUP_NO_USER_REAP (1u << 2)
-#define AIORING_SETUP_ALL          ((1u << 3) - 1)
+/* Never try buffered reads inline (RWF_NOWAIT) before the pool runs them. */
+#define AIORING_SETUP_NO_INLINE    (1u << 3)
+#define AIORING_SETUP_ALL          ((1u << 4) - 1)
 
 enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,

@@ -79,6 +79,7 @@ struct aior_ctx {
 	pthread_t mover;
 	int mover_running;
 	int mover_stop;
+	pthread_mutex_t kring_lock;  /* one reaper of the kernel's ring at a time */
 };
 
 /* engine.c */
@@ -94,7 +95,10 @@ int64_t aior_execute(struct aior_ctx *ctx, struct aior_req *req);
 
 /* engine_kernel.c */
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events);
-int aior_kernel_submit(struct aior_ctx *ctx, struct aior_req *req);
+/* io_submit a run of requests; how many it took, or a negative errno. */
+long aior_kernel_submit_reqs(struct aior_ctx *ctx, struct aior_req **reqs, long n);
+/* Reap the kernel's ring into the context's now, unless the mover is at it. */
+void aior_kernel_move(struct aior_ctx *ctx);
 /* passthrough: the caller's iocbs straight to io_submit */
 long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n);
 /* Bring in what the kernel holds (moved mode) and stop the mover thread. */

@@ -42,6 +42,8 @@ static void move_completions(struct aior_ctx *ctx)
 	struct io_event ev[MOVE_BATCH];
 	uint32_t n;
 
+	/* held across the completions too, so events keep the kernel's order */
+	pthread_mutex_lock(&ctx->kring_lock);
 	while ((n = legacy_reap(&ctx->kring, ev, MOVE_BATCH)) > 0) {
 		for (uint32_t i = 0; i < n; i++) {
 			struct aior_req *req = request_of(ctx, ev[i].obj);
@@ -50,6 +52,12 @@ static void move_completions(struct aior_ctx *ctx)
 				aior_complete(ctx, req, ev[i].res, ev[i].res2);
 		}
 	}
+	pthread_mutex_unlock(&ctx->kring_lock);
+}
+
+void aior_kernel_move(struct aior_ctx *ctx)
+{
+	move_completions(ctx);
 }
 
 static void *mover(void *arg)
@@ -96,6 +104,7 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events)
 		return -ctx->kernel_error;
 	}
 	ctx->kctx = kctx;
+	pthread_mutex_init(&ctx->kring_lock, NULL);
 	legacy_consumer_init(&ctx->kring, (struct aio_ring *)kctx, nr);
 	r = pthread_create(&ctx->mover, NULL, mover, ctx);
 	if (r) {
@@ -107,21 +116,29 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events)
 }
 
 /* Called with ctx->lock held. */
-int aior_kernel_submit(struct aior_ctx *ctx, struct aior_req *req)
+long aior_kernel_submit_reqs(struct aior_ctx *ctx, struct aior_req **reqs, long n)
 {
-	struct iocb *cb = &req->cb;
-	long r;
+	struct iocb *cbs[64];
+	long r, i;
 
-	if (req->iov)
-		cb->aio_buf = (uint64_t)(uintptr_t)req->iov;
-	cb->aio_flags |= IOCB_FLAG_RESFD;
-	cb->aio_resfd = (uint32_t)ctx->eventfd;
-	__atomic_store_n(&req->state, REQ_KERNEL, __ATOMIC_RELEASE);
-	r = syscall(SYS_io_submit, ctx->kctx, 1L, &cb);
-	if (r == 1)
-		return 0;
-	__atomic_store_n(&req->state, REQ_FREE, __ATOMIC_RELEASE);
-	return r < 0 ? -errno : -EAGAIN;
+	if (n > 64)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct iocb *cb = &reqs[i]->cb;
+
+		if (reqs[i]->iov)
+			cb->aio_buf = (uint64_t)(uintptr_t)reqs[i]->iov;
+		cb->aio_flags |= IOCB_FLAG_RESFD;
+		cb->aio_resfd = (uint32_t)ctx->eventfd;
+		__atomic_store_n(&reqs[i]->state, REQ_KERNEL, __ATOMIC_RELEASE);
+		cbs[i] = cb;
+	}
+	r = syscall(SYS_io_submit, ctx->kctx, n, cbs);
+	if (r < 0)
+		r = -errno;
+	for (i = r < 0 ? 0 : r; i < n; i++)
+		__atomic_store_n(&reqs[i]->state, REQ_FREE, __ATOMIC_RELEASE);
+	return r;
 }
 
 long aior_kernel_submit_batch(struct aior_ctx *ctx, struct iocb **iocbs, long n)
