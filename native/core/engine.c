@@ -245,8 +245,11 @@ static int is_vectored(uint16_t op)
 	return op == IOCB_CMD_PREADV || op == IOCB_CMD_PWRITEV;
 }
 
-/* The checks io_submit makes before it queues anything. */
-static int check_iocb(const struct iocb *cb)
+/*
+ * The checks io_submit makes before it queues anything. The descriptor is
+ * checked here unless the caller's own syscall will report EBADF at once.
+ */
+static int check_iocb(const struct iocb *cb, int check_fd)
 {
 	if (cb->aio_reserved2 || (cb->aio_flags & ~(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO)))
 		return -EINVAL;
@@ -255,29 +258,43 @@ static int check_iocb(const struct iocb *cb)
 	if ((int64_t)cb->aio_nbytes < 0 || cb->aio_offset < 0 ||
 	    (is_vectored(cb->aio_lio_opcode) && cb->aio_nbytes > AIOR_MAX_IOVECS))
 		return -EINVAL;
-	if (cb->aio_lio_opcode != IOCB_CMD_NOOP && fcntl((int)cb->aio_fildes, F_GETFD) < 0)
+	if (check_fd && cb->aio_lio_opcode != IOCB_CMD_NOOP && fcntl((int)cb->aio_fildes, F_GETFD) < 0)
 		return -EBADF;
 	return 0;
 }
 
-/* O_DIRECT reads and writes are what kernel AIO runs asynchronously. */
-static int kernel_bound(struct aior_ctx *ctx, const struct iocb *cb)
+enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE };
+
+static int is_read(uint16_t op)
 {
+	return op == IOCB_CMD_PREAD || op == IOCB_CMD_PREADV;
+}
+
+static int is_rw(uint16_t op)
+{
+	return is_read(op) || op == IOCB_CMD_PWRITE || op == IOCB_CMD_PWRITEV;
+}
+
+/*
+ * Where a request runs: O_DIRECT reads and writes are what kernel AIO runs
+ * asynchronously; buffered reads are tried inline first (RWF_NOWAIT, which
+ * also refuses at once whatever would block, O_DIRECT included); the rest
+ * goes to the pool. Only the auto mode needs to look at the file's flags.
+ */
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
+{
+	uint16_t op = cb->aio_lio_opcode;
+	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->nthreads;
 	int fl;
 
-	if (!ctx->kctx)
-		return 0;
-	if (ctx->mode == AIOR_BACKEND_KERNEL)
-		return 1;
-	switch (cb->aio_lio_opcode) {
-	case IOCB_CMD_PREAD:
-	case IOCB_CMD_PWRITE:
-	case IOCB_CMD_PREADV:
-	case IOCB_CMD_PWRITEV:
+	if (ctx->kctx && ctx->mode == AIOR_BACKEND_KERNEL)
+		return ROUTE_KERNEL;
+	if (ctx->kctx && is_rw(op)) {
 		fl = fcntl((int)cb->aio_fildes, F_GETFL);
-		return fl >= 0 && (fl & O_DIRECT);
+		if (fl >= 0 && (fl & O_DIRECT))
+			return ROUTE_KERNEL;
 	}
-	return 0;
+	return inline_ok ? ROUTE_INLINE : ROUTE_POOL;
 }
 
 static struct aior_req *take_req(struct aior_ctx *ctx, struct iocb *user)
@@ -328,25 +345,14 @@ static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, 
 	return aior_kernel_submit_batch(ctx, (struct iocb **)iocbs, n);
 }
 
-/* Buffered reads may be served inline when the page cache has them. */
-static int inline_candidate(struct aior_ctx *ctx, const struct iocb *cb)
-{
-	int fl;
-
-	if (ctx->flags & AIORING_SETUP_NO_INLINE)
-		return 0;
-	if (cb->aio_lio_opcode != IOCB_CMD_PREAD && cb->aio_lio_opcode != IOCB_CMD_PREADV)
-		return 0;
-	fl = fcntl((int)cb->aio_fildes, F_GETFL);
-	return fl >= 0 && !(fl & O_DIRECT);
-}
-
 /*
- * Try a read without blocking (RWF_NOWAIT, as io_uring does first): when
- * the page cache holds all of it, complete it here and save the pool's
- * thread hop; otherwise (EAGAIN, or only part was cached) the pool runs it.
+ * Try a read without blocking (RWF_NOWAIT, as io_uring does first). Returns
+ * 1 when it completed (from the page cache, or with an error the event
+ * carries), 0 when the pool must run it (it would block, or only part was
+ * cached), or -EBADF, which io_submit reports for the request itself.
+ * Called without ctx->lock.
  */
-static void run_inline(struct aior_ctx *ctx, struct aior_req *req)
+static int run_inline(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct iocb *cb = &req->cb;
 	struct iovec one = {(void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes};
@@ -358,17 +364,17 @@ static void run_inline(struct aior_ctx *ctx, struct aior_req *req)
 	for (int i = 0; i < cnt; i++)
 		want += iov[i].iov_len;
 	r = preadv2((int)cb->aio_fildes, iov, cnt, cb->aio_offset, (int)cb->aio_rw_flags | RWF_NOWAIT);
-	if ((r >= 0 && (size_t)r == want) || r == 0) {
+	if (r < 0 && errno == EBADF)
+		return -EBADF;
+	if (r == 0 || (r > 0 && (size_t)r == want)) {
 		aior_complete(ctx, req, r, 0);
-		return;
+		return 1;
 	}
 	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP) {
 		aior_complete(ctx, req, -errno, 0);
-		return;
+		return 1;
 	}
-	pthread_mutex_lock(&ctx->lock);
-	aior_pool_enqueue(ctx, req);
-	pthread_mutex_unlock(&ctx->lock);
+	return 0;
 }
 
 /*
@@ -394,7 +400,7 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
-	struct aior_req *run[KERNEL_RUN], *inline_list = NULL, **inline_tail = &inline_list;
+	struct aior_req *run[KERNEL_RUN];
 	long done = 0, k = 0, r;
 	int err = 0, kernel_used = 0;
 	uint32_t avail;
@@ -417,7 +423,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	for (; done < n; done++) {
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;
-		int to_kernel;
+		enum route route;
 
 		if (user == NULL) {
 			err = -EFAULT;
@@ -427,7 +433,8 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			err = -EAGAIN;
 			break;
 		}
-		err = check_iocb(user);
+		route = route_of(ctx, user);
+		err = check_iocb(user, route != ROUTE_INLINE);
 		if (err)
 			break;
 		req = take_req(ctx, user);
@@ -436,9 +443,8 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			put_req(ctx, req);
 			break;
 		}
-		to_kernel = kernel_bound(ctx, &req->cb);
 		/* keep the count a prefix: a run for the kernel goes before what follows */
-		if (!to_kernel || k == KERNEL_RUN) {
+		if (route != ROUTE_KERNEL || k == KERNEL_RUN) {
 			r = flush_kernel(ctx, run, k);
 			kernel_used |= r > 0;
 			if (r < k) {
@@ -451,16 +457,28 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			k = 0;
 		}
 		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
-		if (to_kernel) {
-			run[k++] = req;
-		} else if (inline_candidate(ctx, &req->cb)) {
-			req->state = REQ_RUNNING;
-			*inline_tail = req;
-			inline_tail = &req->next;
-		} else {
-			aior_pool_enqueue(ctx, req);
-		}
 		avail--;
+		if (route == ROUTE_KERNEL) {
+			run[k++] = req;
+			continue;
+		}
+		if (route == ROUTE_INLINE) {
+			int served;
+
+			req->state = REQ_RUNNING;
+			pthread_mutex_unlock(&ctx->lock);
+			served = run_inline(ctx, req);
+			pthread_mutex_lock(&ctx->lock);
+			if (served == -EBADF) {
+				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+				put_req(ctx, req);
+				err = -EBADF;
+				break;
+			}
+			if (served)
+				continue;
+		}
+		aior_pool_enqueue(ctx, req);
 	}
 	r = flush_kernel(ctx, run, k);
 	kernel_used |= r > 0;
@@ -471,13 +489,6 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	}
 	pthread_mutex_unlock(&ctx->lock);
 
-	while (inline_list) {
-		struct aior_req *req = inline_list;
-
-		inline_list = req->next;
-		req->next = NULL;
-		run_inline(ctx, req);
-	}
 	/* buffered kernel AIO finished inside io_submit: bring it in now */
 	if (kernel_used)
 		aior_kernel_move(ctx);
