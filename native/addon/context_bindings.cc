@@ -115,6 +115,13 @@ public:
 			throw AioError(env, -r, "io_setup", strerror(-r));
 		}
 		aior_info(ctx_, &info_);
+		int kfd = aior_kernel_fd(ctx_);
+		if (kfd >= 0) {
+			// a waiter hears the kernel's eventfd directly: one wakeup, not two
+			kpoll_ = new uv_poll_t;
+			uv_poll_init(loop, kpoll_, kfd);
+			kpoll_->data = this;
+		}
 		slab_.assign(info_.capacity, iocb{});
 		LiveContexts().insert(this);
 		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(env, info_.ring, info_.ring_len));
@@ -147,8 +154,26 @@ private:
 		self->on_wake_.Call({});
 	}
 
+	static void OnKernelPoll(uv_poll_t *handle, int status, int)
+	{
+		auto *self = static_cast<NativeContext *>(handle->data);
+		if (self == nullptr || self->ctx_ == nullptr || status < 0)
+			return;
+		aior_service(self->ctx_);
+		Napi::Env env = self->Env();
+		Napi::HandleScope scope(env);
+		self->on_wake_.Call({});
+	}
+
 	void CloseAsync()
 	{
+		if (kpoll_) {
+			kpoll_->data = nullptr;
+			uv_poll_stop(kpoll_);
+			uv_close(reinterpret_cast<uv_handle_t *>(kpoll_),
+				 [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+			kpoll_ = nullptr;
+		}
 		if (async_) {
 			async_->data = nullptr;
 			uv_close(reinterpret_cast<uv_handle_t *>(async_),
@@ -166,6 +191,8 @@ private:
 		LiveContexts().erase(this);
 		struct aior_ctx *ctx = ctx_;
 		ctx_ = nullptr;
+		if (kpoll_)
+			uv_poll_stop(kpoll_);  // before aior_destroy closes the eventfd
 		aior_destroy(ctx);
 		CloseAsync();
 	}
@@ -304,11 +331,18 @@ private:
 	// holdLoop(true) while JavaScript waits for a wakeup, so the process stays up
 	Napi::Value HoldLoop(const Napi::CallbackInfo &info)
 	{
+		bool hold = info[0].ToBoolean();
 		if (async_) {
-			if (info[0].ToBoolean())
+			if (hold)
 				uv_ref(reinterpret_cast<uv_handle_t *>(async_));
 			else
 				uv_unref(reinterpret_cast<uv_handle_t *>(async_));
+		}
+		if (kpoll_ && ctx_) {
+			if (hold)
+				uv_poll_start(kpoll_, UV_READABLE, &NativeContext::OnKernelPoll);
+			else
+				uv_poll_stop(kpoll_);
 		}
 		return info.Env().Undefined();
 	}
@@ -365,6 +399,7 @@ private:
 	struct aior_ctx *ctx_ = nullptr;
 	struct aior_info info_ = {};
 	uv_async_t *async_ = nullptr;
+	uv_poll_t *kpoll_ = nullptr;
 	std::vector<iocb> slab_;
 	std::vector<std::vector<struct iovec>> iovecs_;
 	std::vector<Registered> registered_;

@@ -333,6 +333,14 @@ static int copy_iovecs(struct aior_req *req)
 	return 0;
 }
 
+/*
+ * io_submit plugs the block queue for the whole batch it is given, so the
+ * device sees nothing until the last iocb is prepared. Runs of 4 keep it
+ * fed while the rest are prepared (bench:io O_DIRECT: runs of 16 or more
+ * lost about a quarter of the IOPS on this machine class).
+ */
+#define KERNEL_RUN 4
+
 static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
 	for (long i = 0; i < n; i++) {
@@ -342,7 +350,17 @@ static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, 
 			iocbs[i]->aio_resfd = (uint32_t)ctx->eventfd;
 		}
 	}
-	return aior_kernel_submit_batch(ctx, (struct iocb **)iocbs, n);
+	for (long done = 0; done < n;) {
+		long run = n - done < KERNEL_RUN ? n - done : KERNEL_RUN;
+		long r = aior_kernel_submit_batch(ctx, (struct iocb **)iocbs + done, run);
+
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if (r < run)
+			return done;
+	}
+	return n;
 }
 
 /*
@@ -396,7 +414,6 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 	return r;
 }
 
-#define KERNEL_RUN 64
 
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
@@ -433,8 +450,9 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			err = -EAGAIN;
 			break;
 		}
+		/* io_submit and the inline read report a bad descriptor themselves */
 		route = route_of(ctx, user);
-		err = check_iocb(user, route != ROUTE_INLINE);
+		err = check_iocb(user, route == ROUTE_POOL);
 		if (err)
 			break;
 		req = take_req(ctx, user);

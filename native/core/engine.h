@@ -105,6 +105,15 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
  */
 int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 
+/*
+ * The eventfd the kernel signals on each completion, or -1 without kernel
+ * AIO. A consumer about to sleep may wait on it itself (one wakeup, kernel
+ * to consumer) and then call aior_service, which clears it and moves what
+ * the kernel finished into the context's ring.
+ */
+int aior_kernel_fd(const struct aior_ctx *ctx);
+int aior_service(struct aior_ctx *ctx);
+
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
 

@@ -6,6 +6,7 @@
  * context's ring, and the thread only wakes waiters.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -60,16 +61,38 @@ void aior_kernel_move(struct aior_ctx *ctx)
 	move_completions(ctx);
 }
 
+int aior_kernel_fd(const struct aior_ctx *ctx)
+{
+	return ctx->kctx ? ctx->eventfd : -1;
+}
+
+int aior_service(struct aior_ctx *ctx)
+{
+	uint64_t count;
+	ssize_t r;
+
+	if (!ctx->kctx)
+		return 0;
+	r = read(ctx->eventfd, &count, sizeof(count));
+	if (!passthrough(ctx))
+		move_completions(ctx);
+	return r > 0;
+}
+
 static void *mover(void *arg)
 {
 	struct aior_ctx *ctx = arg;
 
 	for (;;) {
+		struct pollfd p = {ctx->eventfd, POLLIN, 0};
 		uint64_t count;
-		ssize_t r = read(ctx->eventfd, &count, sizeof(count));
 
-		if (r < 0 && errno == EINTR)
+		/* non-blocking: a waiting JavaScript thread may read it first */
+		if (poll(&p, 1, -1) < 0 || read(ctx->eventfd, &count, sizeof(count)) < 0) {
+			if (aior_load_acquire(&ctx->mover_stop))
+				return NULL;
 			continue;
+		}
 		if (passthrough(ctx))
 			aior_wake_waiters(ctx);
 		else
@@ -97,7 +120,7 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events)
 		ctx->kernel_error = EFAULT;
 		return -EFAULT;
 	}
-	ctx->eventfd = eventfd(0, EFD_CLOEXEC);
+	ctx->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ctx->eventfd < 0) {
 		ctx->kernel_error = errno;
 		syscall(SYS_io_destroy, kctx);
