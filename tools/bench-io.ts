@@ -340,6 +340,59 @@ function rootDevice(dir: string): string {
   }
 }
 
+// --- one round ------------------------------------------------------------------
+
+/** Every runner once, in a fixed order (the rounds are matched by position). */
+async function measureRound(
+  file: string,
+  sizeBytes: number,
+  offsets: Float64Array,
+  seconds: number,
+  withFio: boolean,
+  log: (s: string) => void,
+): Promise<Result[]> {
+  const results: Result[] = [];
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (const c of HOT_CANDIDATES) {
+      log(`aioring hot (${c.label})...`);
+      results.push(toResult(`aioring hot (${c.label})`, await runAioring(c, fd, offsets, seconds)));
+    }
+    log('fs.promises...');
+    results.push(toResult('fs.promises FileHandle.read', await runFsPromises(file, offsets, seconds)));
+    log('fs.read...');
+    results.push(toResult('fs.read callbacks', await runFsRead(fd, offsets, seconds)));
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (withFio) {
+    log('fio psync hot...');
+    results.push(toResult('fio psync hot (depth 1)', runFio(file, sizeBytes, seconds, 'psync', false)));
+    log('fio libaio hot...');
+    results.push(toResult('fio libaio hot', runFio(file, sizeBytes, seconds, 'libaio', false)));
+  }
+  const dfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+  try {
+    for (const c of DIRECT_CANDIDATES) {
+      log(`aioring direct (${c.label})...`);
+      results.push(toResult(`aioring direct (${c.label})`, await runAioring(c, dfd, offsets, seconds)));
+    }
+  } finally {
+    fs.closeSync(dfd);
+  }
+  if (withFio) {
+    log('fio libaio direct...');
+    results.push(toResult('fio libaio direct', runFio(file, sizeBytes, seconds, 'libaio', true)));
+  }
+  return results;
+}
+
+/** The round with the median IOPS (its CPU figure comes with it). */
+function medianOf(runs: Result[]): Result {
+  const sorted = [...runs].sort((a, b) => a.iops - b.iops);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 // --- main ---------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -349,9 +402,11 @@ async function main(): Promise<number> {
     .option('size', { type: 'number', default: 256, describe: 'test file size in MiB' })
     .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
+    .option('rounds', { type: 'number', default: 3, describe: 'rounds of every runner; each row is its median round' })
     .strict()
     .parseSync();
   if (!(argv.seconds > 0)) throw new Error('--seconds must be > 0');
+  if (!Number.isInteger(argv.rounds) || argv.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
   if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
 
   const sizeBytes = argv.size << 20;
@@ -372,58 +427,27 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const results: Result[] = [];
-  const hot: Result[] = [];
-  const direct: Result[] = [];
-  let fsPromises: Result;
-  let fsRead: Result;
-  let fioDirect: Result | undefined;
+  // every runner runs once per round, rounds interleaved, so a slow spell
+  // of the machine does not land on one runner only; each row is the median
+  const rounds: Result[][] = [];
   try {
     warmCache(file);
-    const fd = fs.openSync(file, 'r');
-    try {
-      for (const c of HOT_CANDIDATES) {
-        log(`aioring hot (${c.label})...`);
-        const r = toResult(`aioring hot (${c.label})`, await runAioring(c, fd, offsets, argv.seconds));
-        hot.push(r);
-        results.push(r);
-      }
-      log('fs.promises...');
-      fsPromises = toResult('fs.promises FileHandle.read', await runFsPromises(file, offsets, argv.seconds));
-      log('fs.read...');
-      fsRead = toResult('fs.read callbacks', await runFsRead(fd, offsets, argv.seconds));
-      results.push(fsPromises, fsRead);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (fio) {
-      log('fio psync hot...');
-      results.push(toResult('fio psync hot (depth 1)', runFio(file, sizeBytes, argv.seconds, 'psync', false)));
-      log('fio libaio hot...');
-      results.push(toResult('fio libaio hot', runFio(file, sizeBytes, argv.seconds, 'libaio', false)));
-    }
-
-    const dfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
-    try {
-      for (const c of DIRECT_CANDIDATES) {
-        log(`aioring direct (${c.label})...`);
-        const r = toResult(`aioring direct (${c.label})`, await runAioring(c, dfd, offsets, argv.seconds));
-        direct.push(r);
-        results.push(r);
-      }
-    } finally {
-      fs.closeSync(dfd);
-    }
-    if (fio) {
-      log('fio libaio direct...');
-      fioDirect = toResult('fio libaio direct', runFio(file, sizeBytes, argv.seconds, 'libaio', true));
-      results.push(fioDirect);
+    for (let round = 0; round < argv.rounds; round++) {
+      log(`round ${round + 1} of ${argv.rounds}`);
+      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, log));
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     cleanup();
   }
+  const results = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
+  const named = (prefix: string): Result[] => results.filter((r) => r.name.startsWith(prefix));
+  const hot = named('aioring hot');
+  const direct = named('aioring direct');
+  const fsPromises = named('fs.promises')[0];
+  const fsRead = named('fs.read')[0];
+  const fioDirect: Result | undefined = named('fio libaio direct')[0];
 
   const best = (rs: Result[]): Result => rs.reduce((a, b) => (b.iops > a.iops ? b : a));
   const bestHot = best(hot);
@@ -443,6 +467,7 @@ async function main(): Promise<number> {
     fio: fio ?? null,
     file: { dir, device: rootDevice(dir), sizeMiB: argv.size },
     seconds: argv.seconds,
+    rounds: argv.rounds,
     depth: DEPTH,
     blockSize: BLOCK,
   };
@@ -457,7 +482,8 @@ async function main(): Promise<number> {
   const width = Math.max(...results.map((r) => r.name.length)) + 2;
   const lines = [
     `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}, ${fio ?? 'no fio'}`,
-    `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner`,
+    `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner,` +
+      ` median of ${argv.rounds} interleaved rounds`,
     '',
     `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
   ];

@@ -363,14 +363,15 @@ static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, 
 	return n;
 }
 
+#define NOWAIT_DEFER INT64_MIN
+
 /*
- * Try a read without blocking (RWF_NOWAIT, as io_uring does first). Returns
- * 1 when it completed (from the page cache, or with an error the event
- * carries), 0 when the pool must run it (it would block, or only part was
- * cached), or -EBADF, which io_submit reports for the request itself.
- * Called without ctx->lock.
+ * Try a read without blocking (RWF_NOWAIT, as io_uring does first): its
+ * result when the page cache held all of it (or it failed in a way the
+ * event carries), NOWAIT_DEFER when the pool must run it (it would block,
+ * or only part was cached), or -EBADF, which io_submit reports itself.
  */
-static int run_inline(struct aior_ctx *ctx, struct aior_req *req)
+static int64_t try_nowait(struct aior_req *req)
 {
 	struct iocb *cb = &req->cb;
 	struct iovec one = {(void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes};
@@ -382,17 +383,43 @@ static int run_inline(struct aior_ctx *ctx, struct aior_req *req)
 	for (int i = 0; i < cnt; i++)
 		want += iov[i].iov_len;
 	r = preadv2((int)cb->aio_fildes, iov, cnt, cb->aio_offset, (int)cb->aio_rw_flags | RWF_NOWAIT);
-	if (r < 0 && errno == EBADF)
-		return -EBADF;
-	if (r == 0 || (r > 0 && (size_t)r == want)) {
-		aior_complete(ctx, req, r, 0);
-		return 1;
+	if (r == 0 || (r > 0 && (size_t)r == want))
+		return r;
+	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)
+		return -errno;
+	return NOWAIT_DEFER;
+}
+
+#define INLINE_RUN 32
+
+/*
+ * Serve a run of reads inline, called without ctx->lock: the ones the page
+ * cache had complete together (one pass over the locks); the ones that
+ * would block are left in deferred for the pool. Returns how many were
+ * handled before a bad descriptor (n when there was none).
+ */
+static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
+			struct aior_req **deferred, int *ndeferred)
+{
+	struct aior_req *served[INLINE_RUN];
+	int64_t res[INLINE_RUN];
+	int ns = 0, i;
+
+	for (i = 0; i < n; i++) {
+		int64_t r = try_nowait(reqs[i]);
+
+		if (r == -EBADF)
+			break;
+		if (r == NOWAIT_DEFER) {
+			deferred[(*ndeferred)++] = reqs[i];
+		} else {
+			served[ns] = reqs[i];
+			res[ns++] = r;
+		}
 	}
-	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP) {
-		aior_complete(ctx, req, -errno, 0);
-		return 1;
-	}
-	return 0;
+	if (ns)
+		aior_complete_many(ctx, served, res, NULL, ns);
+	return i;
 }
 
 /*
@@ -415,11 +442,62 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 }
 
 
+/* Requests taken but not yet handed on: at most one kind pending at a time. */
+struct runs {
+	struct aior_req *kernel[KERNEL_RUN];
+	struct aior_req *inl[INLINE_RUN];
+	long nk, ni;
+	int kernel_used;
+};
+
+/*
+ * Flush the pending runs (kernel or inline) before a request of another
+ * route is handled, so what submit returns is always a prefix: returns the
+ * number of pending requests that were not taken (0 when all were), with
+ * *err set when none was. Called and returns with ctx->lock held.
+ */
+static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
+{
+	long r, lost = 0;
+
+	if (rs->nk) {
+		r = flush_kernel(ctx, rs->kernel, rs->nk);
+		rs->kernel_used |= r > 0;
+		if (r < rs->nk) {
+			lost = rs->nk - (r < 0 ? 0 : r);
+			if (r < 0)
+				*err = (int)r;
+		}
+		rs->nk = 0;
+	}
+	if (rs->ni) {
+		struct aior_req *deferred[INLINE_RUN];
+		int nd = 0, handled;
+
+		pthread_mutex_unlock(&ctx->lock);
+		handled = serve_inline(ctx, rs->inl, (int)rs->ni, deferred, &nd);
+		pthread_mutex_lock(&ctx->lock);
+		for (int i = 0; i < nd; i++)
+			aior_pool_enqueue(ctx, deferred[i]);
+		if (handled < rs->ni) {
+			/* a bad descriptor: it and what followed it were not taken */
+			for (long i = handled; i < rs->ni; i++) {
+				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+				put_req(ctx, rs->inl[i]);
+			}
+			lost += rs->ni - handled;
+			*err = -EBADF;
+		}
+		rs->ni = 0;
+	}
+	return lost;
+}
+
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
-	struct aior_req *run[KERNEL_RUN];
-	long done = 0, k = 0, r;
-	int err = 0, kernel_used = 0;
+	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
+	long done = 0, lost;
+	int err = 0;
 	uint32_t avail;
 
 	if (ctx == NULL || n < 0)
@@ -455,60 +533,37 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		err = check_iocb(user, route == ROUTE_POOL);
 		if (err)
 			break;
+		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
+		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN))) {
+			lost = flush_runs(ctx, &rs, &err);
+			if (lost) {
+				done -= lost;
+				break;
+			}
+		}
 		req = take_req(ctx, user);
 		err = copy_iovecs(req);
 		if (err) {
 			put_req(ctx, req);
 			break;
 		}
-		/* keep the count a prefix: a run for the kernel goes before what follows */
-		if (route != ROUTE_KERNEL || k == KERNEL_RUN) {
-			r = flush_kernel(ctx, run, k);
-			kernel_used |= r > 0;
-			if (r < k) {
-				done -= k - (r < 0 ? 0 : r);
-				err = r < 0 ? (int)r : 0;
-				k = 0;
-				put_req(ctx, req);
-				break;
-			}
-			k = 0;
-		}
 		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
 		avail--;
 		if (route == ROUTE_KERNEL) {
-			run[k++] = req;
-			continue;
-		}
-		if (route == ROUTE_INLINE) {
-			int served;
-
+			rs.kernel[rs.nk++] = req;
+		} else if (route == ROUTE_INLINE) {
 			req->state = REQ_RUNNING;
-			pthread_mutex_unlock(&ctx->lock);
-			served = run_inline(ctx, req);
-			pthread_mutex_lock(&ctx->lock);
-			if (served == -EBADF) {
-				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
-				put_req(ctx, req);
-				err = -EBADF;
-				break;
-			}
-			if (served)
-				continue;
+			rs.inl[rs.ni++] = req;
+		} else {
+			aior_pool_enqueue(ctx, req);
 		}
-		aior_pool_enqueue(ctx, req);
 	}
-	r = flush_kernel(ctx, run, k);
-	kernel_used |= r > 0;
-	if (r < k) {
-		done -= k - (r < 0 ? 0 : r);
-		if (r < 0)
-			err = (int)r;
-	}
+	lost = flush_runs(ctx, &rs, &err);
+	done -= lost;
 	pthread_mutex_unlock(&ctx->lock);
 
 	/* buffered kernel AIO finished inside io_submit: bring it in now */
-	if (kernel_used)
+	if (rs.kernel_used)
 		aior_kernel_move(ctx);
 	return done ? done : err;
 }
@@ -556,32 +611,39 @@ static void signal_resfd(int fd)
 	(void)r;
 }
 
-void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)
+void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int64_t *res,
+			const int64_t *res2, int n)
 {
-	struct io_event ev = {req->cb.aio_data, (uint64_t)(uintptr_t)req->user, res, res2};
-	int resfd = req->user_resfd;
-
 	pthread_mutex_lock(&ctx->completion_lock);
-	if (ctx->is_v2) {
-		if (v2_reserve(&ctx->v2, 1) == 1) {
+	for (int i = 0; i < n; i++) {
+		struct io_event ev = {reqs[i]->cb.aio_data, (uint64_t)(uintptr_t)reqs[i]->user, res[i],
+				      res2 ? res2[i] : 0};
+
+		if (!ctx->is_v2) {
+			legacy_produce(&ctx->legacy, &ev);
+		} else if (v2_reserve(&ctx->v2, 1) == 1) {
 			*v2_slot(&ctx->v2.ring, ctx->v2.tail) = ev;
 			v2_publish(&ctx->v2, 1);
 		} else {
 			ctx->lost++;
 		}
-	} else {
-		legacy_produce(&ctx->legacy, &ev);
 	}
 	pthread_mutex_unlock(&ctx->completion_lock);
 
+	for (int i = 0; i < n; i++)
+		signal_resfd(reqs[i]->user_resfd);
 	pthread_mutex_lock(&ctx->lock);
-	put_req(ctx, req);
-	__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+	for (int i = 0; i < n; i++)
+		put_req(ctx, reqs[i]);
+	__atomic_sub_fetch(&ctx->inflight, (uint32_t)n, __ATOMIC_ACQ_REL);
 	pthread_cond_broadcast(&ctx->idle);
 	pthread_mutex_unlock(&ctx->lock);
-
-	signal_resfd(resfd);
 	aior_wake_waiters(ctx);
+}
+
+void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)
+{
+	aior_complete_many(ctx, &req, &res, &res2, 1);
 }
 
 void aior_wake_waiters(struct aior_ctx *ctx)

@@ -84,6 +84,9 @@ struct aior_ctx {
 
 /* engine.c */
 void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2);
+/* Several at once: one pass over the locks (res2 may be NULL: all 0). */
+void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int64_t *res,
+			const int64_t *res2, int n);
 /* Ring the embedder's wake callback if a waiter announced itself. */
 void aior_wake_waiters(struct aior_ctx *ctx);
 
