@@ -46,6 +46,19 @@
       "target_name": "deny_io_setup",
       "type": "executable",
       "sources": ["test/fixtures/deny_io_setup.c"]
+    },
+    {
+      "target_name": "aioring-libaio",
+      "type": "shared_library",
+      "dependencies": ["aioring_core"],
+      "sources": ["compat/libaio_shim.c"],
+      "include_dirs": ["compat/include"],
+      "cflags": ["-fvisibility=hidden"],
+      "ldflags": [
+        "-Wl,--version-script=<(module_root_dir)/compat/libaio.map",
+        "-Wl,-soname,libaio.so.1",
+        "-lpthread"
+      ]
     }
   ]
 }

@@ -12,6 +12,7 @@ export type { LegacyNrOptions } from './sizing';
 export { mapRingMemory, mapRingFile, createV2Ring, attachRingFile, hugePageSize } from './memory';
 export type { MemorySpec, RingMapping, MappedV2Ring, AttachedRing } from './memory';
 export { kernelSetup } from './kernel';
+export { shimPath } from './shim';
 export type { KernelContext } from './kernel';
 export { AioContext, setup, alignedBuffer, features, SETUP_V2, SETUP_KERNEL_RING, SETUP_FLAGS } from './context';
 export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features } from './context';

@@ -1,0 +1,51 @@
+/*
+ * aioring.h: for C programs that want the new-semantics (v2) ring
+ * explicitly, beside the libaio ABI that the drop-in library provides.
+ *
+ * Link with the drop-in library (or LD_PRELOAD it). A context made with
+ * aioring_setup2 is used with the ordinary libaio calls (io_submit,
+ * io_getevents, io_destroy).
+ */
+#ifndef AIORING_H
+#define AIORING_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Setup flags. Only AIORING_SETUP_V2 selects the v2 ring. */
+#define AIORING_SETUP_V2          (1u << 0)
+/* Legacy only: the context's ring is the kernel's own (passthrough). */
+#define AIORING_SETUP_KERNEL_RING (1u << 1)
+
+/* Feature bits aioring_features reports. */
+#define AIORING_FEATURE_V2        (1u << 0)
+#define AIORING_FEATURE_KERNEL    (1u << 1)   /* kernel AIO works here */
+#define AIORING_FEATURE_THREADS   (1u << 2)   /* the thread pool backend */
+#define AIORING_FEATURE_MEMORY    (1u << 3)   /* caller-supplied ring memory */
+
+/* The v2 ring's header magic and incompat bit, for readers. */
+#define AIORING_V2_MAGIC          0xa10a10a2u
+#define AIORING_INCOMPAT_V2       (1u << 0)
+
+struct aioring_memory {
+	void *addr;      /* the caller's memory (v2 only; 8-byte aligned, 64 advised) */
+	unsigned long len;
+};
+
+/*
+ * Like io_setup(nr_events, ctxp), with flags (an unknown bit is -EINVAL)
+ * and, optionally, the memory the ring lives in (NULL: anonymous memory).
+ * Returns 0 or a negative errno.
+ */
+int aioring_setup2(unsigned nr_events, unsigned flags, const struct aioring_memory *memory,
+		   void **ctxp);
+
+/* What this library and this machine support (AIORING_FEATURE_* bits). */
+unsigned aioring_features(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
