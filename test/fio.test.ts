@@ -51,7 +51,7 @@ function runFio(dir: string, env: NodeJS.ProcessEnv, job: { bs: string; depth: n
     '--verify_fatal=1',
     '--output-format=json',
   ];
-  const r = spawnSync('fio', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync('fio', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
   let error = -1;
   let ios = 0;
   try {

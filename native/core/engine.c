@@ -212,16 +212,36 @@ uint32_t aior_inflight(const struct aior_ctx *ctx)
 	return aior_load_acquire(&ctx->inflight);
 }
 
-/* Events published and not yet reaped; head is the consumer's, so clamp it. */
+/*
+ * Events published and not yet reaped; head is the consumer's, so clamp it.
+ * The producers' private tail is read atomically: they move it under
+ * completion_lock, not ours.
+ */
 static uint32_t unreaped(struct aior_ctx *ctx)
 {
 	if (ctx->is_v2) {
-		uint32_t used = ctx->v2.tail - aior_load_acquire(ctx->v2.ring.head);
+		uint32_t tail = __atomic_load_n(&ctx->v2.tail, __ATOMIC_ACQUIRE);
+		uint32_t used = tail - aior_load_acquire(ctx->v2.ring.head);
 
 		return used > ctx->nr ? ctx->nr : used;
 	}
-	return (ctx->legacy.tail + ctx->nr - aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr) %
+	return (__atomic_load_n(&ctx->legacy.tail, __ATOMIC_ACQUIRE) + ctx->nr -
+		aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr) %
 	       ctx->nr;
+}
+
+/*
+ * Requests the ring can still take. A request moves from in flight to
+ * published (tail) and only then leaves the in-flight count, so reading
+ * the count first and the tail second counts it at least once: the other
+ * order could miss one that completed in between, and overfill the ring.
+ */
+static uint32_t available(struct aior_ctx *ctx)
+{
+	uint32_t inflight = aior_load_acquire(&ctx->inflight);
+	uint32_t used = inflight + unreaped(ctx);
+
+	return used >= ctx->capacity ? 0 : ctx->capacity - used;
 }
 
 static int opcode_known(uint16_t op)
@@ -512,9 +532,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		pthread_mutex_unlock(&ctx->lock);
 		return -EINVAL;
 	}
-	avail = ctx->capacity - aior_load_acquire(&ctx->inflight) - unreaped(ctx);
-	if (avail > ctx->capacity)
-		avail = 0;
+	avail = available(ctx);
 	for (; done < n; done++) {
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;

@@ -105,7 +105,8 @@ void legacy_produce(struct legacy_producer *p, const struct io_event *ev)
 	memcpy(&p->ring->io_events[tail], ev, sizeof(*ev));
 	if (++tail == p->nr)
 		tail = 0;
-	p->tail = tail;
+	/* relaxed atomic: an engine's submitter reads the private tail too */
+	aior_store_relaxed(&p->tail, tail);
 	aior_store_release(&p->ring->tail, tail);
 }
 

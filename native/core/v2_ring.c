@@ -151,7 +151,8 @@ int64_t v2_reserve(struct v2_producer *p, uint32_t want)
 
 void v2_publish(struct v2_producer *p, uint32_t n)
 {
-	p->tail += n;
+	/* relaxed atomic: an engine's submitter reads the private tail too */
+	aior_store_relaxed(&p->tail, p->tail + n);
 	aior_store_release(p->ring.tail, p->tail);
 }
 
