@@ -59,6 +59,13 @@
         "-Wl,-soname,libaio.so.1",
         "-lpthread"
       ]
+    },
+    {
+      "target_name": "ring_readers",
+      "type": "executable",
+      "dependencies": ["aioring-libaio"],
+      "sources": ["test/fixtures/ring_readers.c"],
+      "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
     }
   ]
 }
