@@ -12,34 +12,18 @@
 // measured) and keeps 32 reads outstanding. CPU per I/O: process.cpuUsage()
 // (user + system, every thread of this process, the pools included) for the
 // Node runners; usr_cpu + sys_cpu of fio's job for fio.
-import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { alignedBuffer, BackendName, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
 import { EventBatch } from '../src/events';
 import { IocbArray } from '../src/iocb';
+import { createFile, DEPTH, fioVersion, Measured, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult, warmCache } from './benchSupport';
 
-const DEPTH = 32;
 const BLOCK = 4096;
 const OFFSETS = 1 << 20; // precomputed offsets, used round-robin (power of two)
-const TMPFS_MAGIC = 0x01021994;
-const RAMFS_MAGIC = 0x858458f6;
-
-interface Result {
-  name: string;
-  iops: number;
-  cpuSecondsPerIo: number;
-}
-
-interface Measured {
-  ios: number;
-  seconds: number;
-  cpuSeconds: number;
-}
 
 interface Candidate {
   label: string;
@@ -79,10 +63,6 @@ function randomOffsets(blocks: number, seed: number): Float64Array {
 function cpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
-}
-
-function toResult(name: string, m: Measured): Result {
-  return { name, iops: Math.round(m.ios / m.seconds), cpuSecondsPerIo: m.cpuSeconds / m.ios };
 }
 
 // --- aioring --------------------------------------------------------------
@@ -229,117 +209,6 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
 
 // --- fio --------------------------------------------------------------------
 
-function fioVersion(): string | undefined {
-  const r = spawnSync('fio', ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-interface FioJob {
-  jobs: {
-    job_runtime?: number;
-    usr_cpu: number;
-    sys_cpu: number;
-    read: { iops: number; total_ios: number; runtime: number };
-    error: number;
-  }[];
-}
-
-function runFio(file: string, sizeBytes: number, seconds: number, engine: 'libaio' | 'psync', direct: boolean): Measured {
-  const args = [
-    '--name=x',
-    `--filename=${file}`,
-    '--rw=randread',
-    `--bs=4k`,
-    `--ioengine=${engine}`,
-    `--direct=${direct ? 1 : 0}`,
-    `--runtime=${Math.max(1, Math.round(seconds * 1000))}ms`,
-    '--time_based',
-    '--output-format=json',
-    `--size=${sizeBytes}`,
-    // fio drops the file's page cache before a job by default: keep it hot
-    '--invalidate=0',
-  ];
-  // psync is synchronous: one read at a time whatever the depth
-  if (engine === 'libaio') args.splice(4, 0, `--iodepth=${DEPTH}`);
-  const r = spawnSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`fio ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  // fio may print notes before the JSON
-  const text = r.stdout.slice(r.stdout.indexOf('{'));
-  const job = (JSON.parse(text) as FioJob).jobs[0];
-  if (job.error) throw new Error(`fio job error ${job.error}`);
-  const runtimeSec = (job.job_runtime ?? job.read.runtime) / 1000;
-  const ios = job.read.total_ios;
-  return { ios, seconds: ios / job.read.iops, cpuSeconds: ((job.usr_cpu + job.sys_cpu) / 100) * runtimeSec };
-}
-
-// --- the test file ----------------------------------------------------------
-
-function isTmpfs(dir: string): boolean {
-  const t = fs.statfsSync(dir).type;
-  return t === TMPFS_MAGIC || t === RAMFS_MAGIC;
-}
-
-function pickDir(requested: string | undefined): string {
-  if (requested !== undefined) {
-    if (isTmpfs(requested)) throw new Error(`${requested} is tmpfs: O_DIRECT needs a disk-backed filesystem`);
-    return requested;
-  }
-  for (const d of ['/var/tmp', os.homedir(), process.cwd()]) {
-    try {
-      if (!isTmpfs(d)) return d;
-    } catch {
-      // not there: try the next
-    }
-  }
-  throw new Error('no disk-backed directory found: pass --dir');
-}
-
-function createFile(dir: string, sizeBytes: number): string {
-  const sub = fs.mkdtempSync(path.join(dir, 'aioring-bench-io-'));
-  const file = path.join(sub, 'data');
-  const chunk = Buffer.alloc(1 << 20);
-  for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((Math.imul(i, 2654435761) ^ 0x5bd1e995) >>> 0, i);
-  const fd = fs.openSync(file, 'w', 0o600);
-  try {
-    for (let off = 0; off < sizeBytes; off += chunk.length) {
-      chunk.writeUInt32LE(off / chunk.length, 0);
-      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, sizeBytes - off), off);
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return file;
-}
-
-/** Read the whole file once so the hot runners find it in the page cache. */
-function warmCache(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(1 << 20);
-  try {
-    let off = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, off);
-      if (n === 0) break;
-      off += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function removeFile(file: string): void {
-  fs.rmSync(path.dirname(file), { recursive: true, force: true });
-}
-
-function rootDevice(dir: string): string {
-  try {
-    return execFileSync('df', ['--output=source,fstype', dir], { encoding: 'utf8' }).trim().split('\n')[1]?.trim().replace(/\s+/, ' ') ?? '';
-  } catch {
-    return '';
-  }
-}
-
 // --- one round ------------------------------------------------------------------
 
 /** Every runner once, in a fixed order (the rounds are matched by position). */
@@ -367,9 +236,9 @@ async function measureRound(
   }
   if (withFio) {
     log('fio psync hot...');
-    results.push(toResult('fio psync hot (depth 1)', runFio(file, sizeBytes, seconds, 'psync', false)));
+    results.push(toResult('fio psync hot (depth 1)', runFio({ file, sizeBytes, seconds, engine: 'psync', direct: false })));
     log('fio libaio hot...');
-    results.push(toResult('fio libaio hot', runFio(file, sizeBytes, seconds, 'libaio', false)));
+    results.push(toResult('fio libaio hot', runFio({ file, sizeBytes, seconds, engine: 'libaio', direct: false })));
   }
   const dfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
   try {
@@ -382,16 +251,11 @@ async function measureRound(
   }
   if (withFio) {
     log('fio libaio direct...');
-    results.push(toResult('fio libaio direct', runFio(file, sizeBytes, seconds, 'libaio', true)));
+    results.push(toResult('fio libaio direct', runFio({ file, sizeBytes, seconds, engine: 'libaio', direct: true })));
   }
   return results;
 }
 
-/** The round with the median IOPS (its CPU figure comes with it). */
-function medianOf(runs: Result[]): Result {
-  const sorted = [...runs].sort((a, b) => a.iops - b.iops);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 // --- main ---------------------------------------------------------------------
 

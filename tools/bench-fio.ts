@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// npm run bench:fio [-- --json] [--seconds S] [--rounds R] [--size MiB] [--dir DIR]
+//
+// Unmodified fio: randread 4 KiB, iodepth 32, direct=1, on one file of the
+// root filesystem, with the kernel's libaio and with the drop-in libaio
+// preloaded (legacy ring), for userspace_reap 0 and 1, rounds interleaved;
+// each row is the median round. Prints the shim/kernel IOPS ratios.
+import * as os from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { shimPath } from '../src/shim';
+import { createFile, fioVersion, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult } from './benchSupport';
+
+interface Variant {
+  name: string;
+  reap: 0 | 1;
+  shim: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'kernel libaio, userspace_reap=0', reap: 0, shim: false },
+  { name: 'aioring shim, userspace_reap=0', reap: 0, shim: true },
+  { name: 'kernel libaio, userspace_reap=1', reap: 1, shim: false },
+  { name: 'aioring shim, userspace_reap=1', reap: 1, shim: true },
+];
+
+function main(): number {
+  const argv = yargs(hideBin(process.argv))
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
+    .option('seconds', { type: 'number', default: 3, describe: 'seconds per fio run' })
+    .option('rounds', { type: 'number', default: 3, describe: 'rounds; each row is its median round' })
+    .option('size', { type: 'number', default: 256, describe: 'test file size in MiB' })
+    .option('dir', { type: 'string', describe: 'disk-backed directory for the test file' })
+    .strict()
+    .parseSync();
+  const fio = fioVersion();
+  if (!fio) {
+    process.stderr.write('fio is not installed (apt-get install -y fio): nothing measured\n');
+    return 1;
+  }
+  const sizeBytes = argv.size << 20;
+  const dir = pickDir(argv.dir);
+  const file = createFile(dir, sizeBytes);
+  const rounds: Result[][] = [];
+  try {
+    for (let round = 0; round < argv.rounds; round++) {
+      rounds.push(
+        VARIANTS.map((v) =>
+          toResult(
+            v.name,
+            runFio({
+              file,
+              sizeBytes,
+              seconds: argv.seconds,
+              engine: 'libaio',
+              direct: true,
+              // userspace_reap applies only when polling for a minimum of 0 events
+              extra: [`--userspace_reap=${v.reap}`, ...(v.reap ? ['--iodepth_batch_complete_min=0'] : [])],
+              env: v.shim ? { LD_PRELOAD: shimPath } : {},
+            }),
+          ),
+        ),
+      );
+    }
+  } finally {
+    removeFile(file);
+  }
+  const results = VARIANTS.map((_, i) => medianOf(rounds.map((r) => r[i])));
+  const ratio = (shim: number, kernel: number): number => +(results[shim].iops / results[kernel].iops).toFixed(2);
+  const ratios = { shimVsKernelReap0: ratio(1, 0), shimVsKernelReap1: ratio(3, 2) };
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), fio, file: rootDevice(dir) };
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify({ machine, results, ratios })}\n`);
+    return 0;
+  }
+  const lines = [
+    `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, ${fio}; file on ${machine.file}`,
+    `fio randread 4k iodepth=32 direct=1, ${argv.seconds} s a run, median of ${argv.rounds} interleaved rounds`,
+    '',
+    `${'run'.padEnd(36)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
+    ...results.map((r) => `${r.name.padEnd(36)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)}`),
+    '',
+    `shim vs kernel, userspace_reap=0   ${ratios.shimVsKernelReap0.toFixed(2)}x  (target >= 0.95x)`,
+    `shim vs kernel, userspace_reap=1   ${ratios.shimVsKernelReap1.toFixed(2)}x  (target >= 0.95x)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+process.exitCode = main();
