@@ -16,6 +16,8 @@
 #include "system_info.h"
 
 #define MOVE_BATCH 64
+/* How long the mover leaves new completions to a waiting consumer. */
+#define MOVER_GRACE_US 200
 
 static int passthrough(const struct aior_ctx *ctx)
 {
@@ -88,7 +90,16 @@ static void *mover(void *arg)
 		uint64_t count;
 
 		/* non-blocking: a waiting JavaScript thread may read it first */
-		if (poll(&p, 1, -1) < 0 || read(ctx->eventfd, &count, sizeof(count)) < 0) {
+		if (poll(&p, 1, -1) < 0)
+			continue;
+		/*
+		 * A consumer waiting in io_getevents (or getEvents) services the
+		 * eventfd itself: step aside for it rather than race it for the
+		 * kernel's ring, and take over only what it left.
+		 */
+		if (aior_load_acquire(ctx->wait_flags) & AIORING_V2_WAITER)
+			usleep(MOVER_GRACE_US);
+		if (read(ctx->eventfd, &count, sizeof(count)) < 0) {
 			if (aior_load_acquire(&ctx->mover_stop))
 				return NULL;
 			continue;
