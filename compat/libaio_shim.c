@@ -26,6 +26,7 @@
 #include "atomics.h"
 #include "engine.h"
 #include "legacy_ring.h"
+#include "system_info.h"
 #include "v2_ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -92,6 +93,18 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	}
 	memset(&s, 0, sizeof(s));
 	s.nr_events = nr_events;
+	/*
+	 * A v2 ring gets at least the room the kernel's ring would have had
+	 * (io_setup(n) gives nr - 1 >= 2n): programs sized against the kernel
+	 * go past their queue depth for a moment (fio does, around verify) and
+	 * would meet an EAGAIN the kernel never gives them.
+	 */
+	if (flags & AIORING_SETUP_V2) {
+		int64_t nr = legacy_nr(nr_events, system_possible_cpus(), system_page_size(), 0);
+
+		if (nr > (int64_t)nr_events + 1)
+			s.nr_events = (unsigned)(nr - 1);
+	}
 	s.flags = flags;
 	s.backend = AIOR_BACKEND_AUTO;
 	s.memory = memory;

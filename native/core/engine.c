@@ -12,7 +12,7 @@
 #define AIOR_MAX_THREADS     64
 #define AIOR_MAX_IOVECS      1024
 
-static uint32_t unreaped(struct aior_ctx *ctx);
+static uint32_t available(struct aior_ctx *ctx);
 
 static uint32_t round_up_pow2(uint32_t n)
 {
@@ -170,7 +170,9 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	}
 
 	r = setup_ring(ctx, s, (uint32_t)nr);
-	if (r == 0 && ctx->capacity <= unreaped(ctx))
+	/* what an adopted ring already holds counts as accepted */
+	ctx->accepted = ctx->is_v2 ? ctx->v2.tail : ctx->legacy.tail;
+	if (r == 0 && available(ctx) == 0)
 		r = -EAGAIN;   /* an adopted ring already full of unreaped events */
 	if (r == 0)
 		r = setup_requests(ctx);
@@ -213,35 +215,31 @@ uint32_t aior_inflight(const struct aior_ctx *ctx)
 }
 
 /*
- * Events published and not yet reaped; head is the consumer's, so clamp it.
- * The producers' private tail is read atomically: they move it under
- * completion_lock, not ours.
- */
-static uint32_t unreaped(struct aior_ctx *ctx)
-{
-	if (ctx->is_v2) {
-		uint32_t tail = __atomic_load_n(&ctx->v2.tail, __ATOMIC_ACQUIRE);
-		uint32_t used = tail - aior_load_acquire(ctx->v2.ring.head);
-
-		return used > ctx->nr ? ctx->nr : used;
-	}
-	return (__atomic_load_n(&ctx->legacy.tail, __ATOMIC_ACQUIRE) + ctx->nr -
-		aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr) %
-	       ctx->nr;
-}
-
-/*
- * Requests the ring can still take. A request moves from in flight to
- * published (tail) and only then leaves the in-flight count, so reading
- * the count first and the tail second counts it at least once: the other
- * order could miss one that completed in between, and overfill the ring.
+ * Requests the ring can still take. Every request accepted is in flight,
+ * published and unreaped, or reaped: so accepted minus the consumer's head
+ * is exactly what occupies the ring, with no window in which a completing
+ * request is counted twice (a spurious EAGAIN that fio, for one, waits on
+ * forever). head is the consumer's word, so it is clamped.
  */
 static uint32_t available(struct aior_ctx *ctx)
 {
-	uint32_t inflight = aior_load_acquire(&ctx->inflight);
-	uint32_t used = inflight + unreaped(ctx);
+	uint32_t used;
 
+	if (ctx->is_v2)
+		used = ctx->accepted - aior_load_acquire(ctx->v2.ring.head);
+	else
+		used = (ctx->accepted + ctx->nr - aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr) %
+		       ctx->nr;
 	return used >= ctx->capacity ? 0 : ctx->capacity - used;
+}
+
+/* Count a request accepted (+1) or given back (-1): free-running for v2, mod nr for legacy. */
+static void account(struct aior_ctx *ctx, int delta)
+{
+	if (ctx->is_v2)
+		ctx->accepted += (uint32_t)delta;
+	else
+		ctx->accepted = (ctx->accepted + ctx->nr + (uint32_t)delta) % ctx->nr;
 }
 
 static int opcode_known(uint16_t op)
@@ -456,6 +454,7 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 	r = aior_kernel_submit_reqs(ctx, run, k);
 	for (long i = r < 0 ? 0 : r; i < k; i++) {
 		__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		account(ctx, -1);
 		put_req(ctx, run[i]);
 	}
 	return r;
@@ -503,6 +502,7 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 			/* a bad descriptor: it and what followed it were not taken */
 			for (long i = handled; i < rs->ni; i++) {
 				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+				account(ctx, -1);
 				put_req(ctx, rs->inl[i]);
 			}
 			lost += rs->ni - handled;
@@ -566,6 +566,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			break;
 		}
 		__atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+		account(ctx, 1);
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;

@@ -54,6 +54,7 @@ struct aior_ctx {
 	struct v2_producer v2;
 	uint32_t lost;             /* events dropped: the consumer corrupted head */
 	uint32_t inflight;         /* atomic */
+	uint32_t accepted;         /* requests accepted: free-running (v2), mod nr (legacy); under lock */
 
 	void (*wake)(void *);
 	void *wake_arg;
