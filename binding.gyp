@@ -66,6 +66,13 @@
       "dependencies": ["aioring-libaio"],
       "sources": ["test/fixtures/ring_readers.c"],
       "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
+    },
+    {
+      "target_name": "libaio_semantics",
+      "type": "executable",
+      "dependencies": ["aioring-libaio"],
+      "sources": ["test/fixtures/libaio_semantics.c"],
+      "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
     }
   ]
 }

@@ -276,9 +276,14 @@ static long get_events(void *id, long min_nr, long nr, struct io_event *events,
 	if (nr > 0 && events == NULL)
 		return -EFAULT;
 	if (timeout) {
-		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
-			return -EINVAL;
-		deadline = now_ns() + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+		/*
+		 * As the kernel does (timespec64_to_ktime): tv_nsec is not checked,
+		 * the two are simply added; a negative total waits with no end.
+		 */
+		int64_t total = (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+
+		if (total >= 0)
+			deadline = now_ns() + total;
 	}
 	kfd = aior_kernel_fd(c->engine);
 	pthread_mutex_lock(&c->reap_lock);
@@ -287,7 +292,7 @@ static long get_events(void *id, long min_nr, long nr, struct io_event *events,
 		struct timespec wait, *waitp = NULL;
 		uint64_t drain;
 		ssize_t rd;
-		int r;
+		int r, interrupted;
 
 		/* what the kernel finished moves into the ring here, no thread hop */
 		aior_service(c->engine);
@@ -312,15 +317,16 @@ static long get_events(void *id, long min_nr, long nr, struct io_event *events,
 		}
 		pthread_mutex_unlock(&c->reap_lock);
 		r = ppoll(fds, kfd >= 0 ? 2 : 1, waitp, sigmask);
+		interrupted = r < 0 && errno == EINTR;
 		pthread_mutex_lock(&c->reap_lock);
 		set_waiting(c, -1);
 		rd = read(c->wakefd, &drain, sizeof(drain));
 		(void)rd;
-		if (r < 0 && errno == EINTR) {
-			if (got == 0) {
+		if (interrupted) {
+			/* as the kernel: a signal ends the wait, EINTR if nothing came */
+			got += reap(c, events + got, nr - got);
+			if (got == 0)
 				got = -EINTR;
-				break;
-			}
 			break;
 		}
 	}

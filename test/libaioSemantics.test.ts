@@ -1,0 +1,29 @@
+// 18 libaio's calls on the drop-in library answer as the kernel's do: the
+// same result, check for check (test/fixtures/libaio_semantics.c): bad
+// arguments, bad iocbs first and second, timeouts, EINTR, cancel, NULL,
+// never-set-up and destroyed contexts.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describeKernel } from './helpers';
+
+const fixture = path.join(__dirname, '..', 'build', 'Release', 'libaio_semantics');
+
+function run(mode: 'kernel' | 'shim', ring: 'legacy' | 'v2' = 'legacy'): string[] {
+  const r = spawnSync(fixture, [mode], { env: { ...process.env, AIORING_RING: ring }, encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
+  expect(r.status).toBe(0);
+  return r.stdout.trim().split('\n');
+}
+
+describeKernel('18 libaio calls answer as the kernel does', () => {
+  const kernel = run('kernel');
+
+  test('the fixture checks everything it lists', () => {
+    expect(kernel).toHaveLength(29);
+    expect(kernel).toContain('getevents_interrupted -4');
+    expect(kernel).toContain('submit_bad_fd_second 1');
+  });
+
+  test.each(['legacy', 'v2'] as const)('the drop-in library, %s ring: every check gives the kernel\'s result', (ring) => {
+    expect(run('shim', ring)).toEqual(kernel);
+  });
+});
