@@ -4,12 +4,11 @@
 // Then a smaller run through the object form with O_DIRECT and the default
 // backend (O_DIRECT goes to kernel AIO).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, BackendName, setup, SETUP_V2 } from '../src/context';
 import { EventBatch } from '../src/events';
 import { IocbArray, IocbInit } from '../src/iocb';
-import { describeKernel, tempDir } from './helpers';
+import { describeKernel, directDir, rng, tempDir } from './helpers';
 
 const FILE_SIZE = 8 << 20;
 const MAX_READ = 16384;
@@ -35,35 +34,7 @@ function writePatternFile(dir: string): string {
   return file;
 }
 
-/** xorshift32: deterministic runs, the seed is printed on failure. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
-/** A directory on a filesystem that takes O_DIRECT (not tmpfs). */
-function directDir(): string {
-  for (const base of ['/var/tmp', os.tmpdir(), path.join(__dirname, '..')]) {
-    try {
-      if (fs.statfsSync(base).type === TMPFS_MAGIC) continue;
-      const dir = tempDir(base);
-      const probe = path.join(dir, 'probe');
-      fs.writeFileSync(probe, Buffer.alloc(DIRECT_BLOCK));
-      fs.closeSync(fs.openSync(probe, fs.constants.O_RDONLY | fs.constants.O_DIRECT));
-      return dir;
-    } catch {
-      // try the next candidate
-    }
-  }
-  throw new Error('no filesystem here takes O_DIRECT');
-}
 
 /**
  * Bookkeeping shared by both forms: which cookie is in which buffer slot,

@@ -52,3 +52,36 @@ export function patternFile(dir: string, blocks: number, blockSize = 4096): stri
   fs.writeFileSync(file, data);
   return file;
 }
+
+/** xorshift32: deterministic runs; print the seed on failure. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+export const TMPFS_MAGIC = 0x01021994;
+
+/** A fresh directory on a filesystem that takes O_DIRECT (not tmpfs). */
+export function directDir(): string {
+  for (const base of ['/var/tmp', os.tmpdir(), path.join(__dirname, '..')]) {
+    try {
+      if (fs.statfsSync(base).type === TMPFS_MAGIC) continue;
+      const dir = tempDir(base);
+      const probe = path.join(dir, 'probe');
+      fs.writeFileSync(probe, '');
+      fs.closeSync(fs.openSync(probe, fs.constants.O_RDONLY | fs.constants.O_DIRECT));
+      fs.rmSync(probe);
+      return dir;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error('no filesystem here takes O_DIRECT');
+}

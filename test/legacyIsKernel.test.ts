@@ -14,7 +14,7 @@ import { IocbInit } from '../src/iocb';
 import { kernelSetup, KernelContext } from '../src/kernel';
 import { LegacyRing } from '../src/legacyRing';
 import { legacyNr } from '../src/sizing';
-import { describeKernel, patternByte, patternFile, tempDir } from './helpers';
+import { describeKernel, patternByte, patternFile, rng, tempDir } from './helpers';
 
 const BLOCK = 512;
 const BLOCKS = 64;
@@ -34,17 +34,6 @@ interface Seen {
   count: number;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 /**
  * A script that wraps a ring of nr entries WRAPS times, keeping at most

@@ -1,14 +1,12 @@
 // 12 opcodes: every opcode through every backend and layout on real files,
 // data checked byte for byte; O_DIRECT; the kernel's error cases.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, BackendName, setup, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { IocbInit } from '../src/iocb';
-import { describeKernel, tempDir } from './helpers';
+import { describeKernel, directDir, tempDir } from './helpers';
 
-const TMPFS_MAGIC = 0x01021994;
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -16,22 +14,6 @@ function bytes(n: number, seed: number): Buffer {
   return b;
 }
 
-/** A directory for O_DIRECT files: on a filesystem that takes O_DIRECT (not tmpfs). */
-function directDir(): string {
-  for (const base of ['/var/tmp', os.tmpdir(), path.join(__dirname, '..')]) {
-    try {
-      if (fs.statfsSync(base).type === TMPFS_MAGIC) continue;
-      const dir = tempDir(base);
-      const probe = path.join(dir, 'probe');
-      fs.writeFileSync(probe, '');
-      fs.closeSync(fs.openSync(probe, fs.constants.O_RDONLY | fs.constants.O_DIRECT));
-      return dir;
-    } catch {
-      // try the next one
-    }
-  }
-  throw new Error('no filesystem here takes O_DIRECT');
-}
 
 async function one(ctx: AioContext, cb: IocbInit): Promise<number> {
   expect(ctx.submit([cb])).toBe(1);
