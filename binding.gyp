@@ -56,7 +56,6 @@
       "cflags": ["-fvisibility=hidden"],
       "ldflags": [
         "-Wl,--version-script=<(module_root_dir)/compat/libaio.map",
-        "-Wl,-soname,libaio.so.1",
         "-lpthread"
       ]
     },

@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AioError } from '../src/errors';
 import { runCheck } from './check';
+import { runAudit } from './audit';
 import { runInspect } from './inspect';
 
 function fail(e: unknown): never {
@@ -40,6 +41,22 @@ void yargs(hideBin(process.argv))
       try {
         runInspect(argv.file, argv.json);
       } catch (e) {
+        fail(e);
+      }
+    },
+  )
+  .command(
+    'audit <binary>',
+    'say whether a program may be switched whole to v2 rings (AIORING_RING=v2)',
+    (y) =>
+      y
+        .positional('binary', { type: 'string', demandOption: true })
+        .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+    (argv) => {
+      try {
+        runAudit(argv.binary, argv.json);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(new AioError(2, 'open', `${argv.binary}: no such file`));
         fail(e);
       }
     },
