@@ -81,6 +81,8 @@ struct aior_ctx {
 	int mover_running;
 	int mover_stop;
 	pthread_mutex_t kring_lock;  /* one reaper of the kernel's ring at a time */
+	uint32_t service_calls;      /* consumers' aior_service calls (atomic) */
+	uint32_t service_seen;       /* the mover's last look at service_calls */
 };
 
 /* engine.c */
