@@ -72,6 +72,14 @@
       "dependencies": ["aioring-libaio"],
       "sources": ["test/fixtures/libaio_semantics.c"],
       "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
+    },
+    {
+      "target_name": "aioring_setup2",
+      "type": "executable",
+      "dependencies": ["aioring-libaio"],
+      "sources": ["test/fixtures/aioring_setup2.c"],
+      "include_dirs": ["compat/include"],
+      "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
     }
   ]
 }

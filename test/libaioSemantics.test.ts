@@ -27,3 +27,30 @@ describeKernel('18 libaio calls answer as the kernel does', () => {
     expect(run('shim', ring)).toEqual(kernel);
   });
 });
+
+describe('18 aioring.h: the explicit opt-in', () => {
+  test('aioring_setup2 with AIORING_SETUP_V2, in its own or the caller\'s memory; an unknown flag is EINVAL; io_pgetevents', () => {
+    const r = spawnSync(path.join(__dirname, '..', 'build', 'Release', 'aioring_setup2'), [], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
+    expect(r.status).toBe(0);
+    expect(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')))).toEqual({
+      features_v2: '1',
+      features_threads: '1',
+      unknown_flag: '-22',
+      setup2_v2: '0',
+      v2_magic: '1',
+      v2_incompat: '1',
+      v2_round_trip: '1',
+      v2_round_trip_pgetevents: '1',
+      destroy: '0',
+      setup2_caller_memory: '0',
+      caller_memory_is_the_ring: '1',
+      caller_memory_round_trip: '1',
+      destroy_caller_memory: '0',
+      caller_memory_too_small: '-22',
+      setup2_legacy: '0',
+      legacy_magic: '1',
+      legacy_round_trip_pgetevents: '1',
+      destroy_legacy: '0',
+    });
+  });
+});
