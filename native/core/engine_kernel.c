@@ -47,15 +47,26 @@ static void move_completions(struct aior_ctx *ctx)
 	struct io_event ev[MOVE_BATCH];
 	uint32_t n;
 
+	struct aior_req *reqs[MOVE_BATCH];
+	int64_t res[MOVE_BATCH], res2[MOVE_BATCH];
+
 	/* held across the completions too, so events keep the kernel's order */
 	pthread_mutex_lock(&ctx->kring_lock);
 	while ((n = legacy_reap(&ctx->kring, ev, MOVE_BATCH)) > 0) {
+		int k = 0;
+
 		for (uint32_t i = 0; i < n; i++) {
 			struct aior_req *req = request_of(ctx, ev[i].obj);
 
-			if (req)
-				aior_complete(ctx, req, ev[i].res, ev[i].res2);
+			if (req) {
+				reqs[k] = req;
+				res[k] = ev[i].res;
+				res2[k++] = ev[i].res2;
+			}
 		}
+		/* one pass over the locks and one wakeup for the whole batch */
+		if (k)
+			aior_complete_many(ctx, reqs, res, res2, k);
 	}
 	pthread_mutex_unlock(&ctx->kring_lock);
 }
