@@ -106,17 +106,20 @@ export interface Addon {
   ): { delivered: number; duplicates: number; missing: number; corrupt: number };
 }
 
-// src/ under ts-jest, dist/src/ when compiled: look upwards for the package root.
-function findAddon(): string {
+/**
+ * A file npm install built into build/Release: src/ under ts-jest, dist/src/
+ * when compiled, so look upwards for the package root.
+ */
+export function findBuilt(name: string): string {
   let dir = __dirname;
   for (let i = 0; i < 4; i++) {
-    const candidate = path.join(dir, 'build', 'Release', 'aioring.node');
+    const candidate = path.join(dir, 'build', 'Release', name);
     if (fs.existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new Error('aioring: the native addon is not built (run npm install)');
+  throw new Error(`aioring: ${name} is not built (run npm install)`);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const addon: Addon = require(findAddon());
+export const addon: Addon = require(findBuilt('aioring.node'));
 addon.setErrorClass(AioError);
