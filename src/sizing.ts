@@ -17,11 +17,6 @@ export function aioMaxNr(): number {
   return addon.systemInfo().aioMaxNr;
 }
 
-/** This machine's page size. */
-export function pageSize(): number {
-  return addon.systemInfo().pageSize;
-}
-
 export interface LegacyNrOptions {
   /** possible CPUs; default: this machine's */
   cpus?: number;

@@ -45,9 +45,6 @@ enum aior_backend_mode {
 	AIOR_BACKEND_THREADPOOL,
 };
 
-/* Extra opcode: completes at once with res 0 (the kernel has no such op). */
-#define AIOR_CMD_NOOP IOCB_CMD_NOOP
-
 struct aior_ctx;
 
 #define AIOR_MEMORY_ALIGN 8
