@@ -49,9 +49,11 @@ function runFio(dir: string, env: NodeJS.ProcessEnv, job: { bs: string; depth: n
     '--verify=crc32c',
     '--do_verify=1',
     '--verify_fatal=1',
+    // fio would otherwise leave a verify state file in its working directory
+    '--verify_state_save=0',
     '--output-format=json',
   ];
-  const r = spawnSync('fio', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
+  const r = spawnSync('fio', args, { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
   let error = -1;
   let ios = 0;
   try {
