@@ -13,6 +13,7 @@
         "native/core/ring_error.c",
         "native/core/legacy_ring.c",
         "native/core/v2_ring.c",
+        "native/core/v2_lease.c",
         "native/core/ring_memory.c",
         "native/core/system_info.c",
         "native/core/engine.c",
@@ -72,6 +73,12 @@
       "dependencies": ["aioring-libaio"],
       "sources": ["test/fixtures/libaio_semantics.c"],
       "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
+    },
+    {
+      "target_name": "lease_ring",
+      "type": "executable",
+      "dependencies": ["aioring_core"],
+      "sources": ["test/fixtures/lease_ring.c"]
     },
     {
       "target_name": "aioring_setup2",

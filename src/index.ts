@@ -4,7 +4,7 @@ export { EventBatch } from './events';
 export type { IoEventInit } from './events';
 export * from './layout';
 export { LegacyRing, validateLegacyHeader } from './legacyRing';
-export { V2Ring, validateV2Header, v2RingBytes } from './v2Ring';
+export { V2Ring, validateV2Header, v2RingBytes, v2RingBytesLeased, v2LeaseOffset } from './v2Ring';
 export type { V2FormatOptions } from './v2Ring';
 export type { RingMemoryLike, RingViewOptions } from './ringMemoryView';
 export { legacyNr, legacyRingBytes, possibleCpus, aioMaxNr } from './sizing';

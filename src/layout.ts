@@ -49,7 +49,10 @@ export const AIORING_V2_MAX_ENTRIES = 1 << 24;
 export const FEAT_MULTI_PRODUCER = 1 << 0;
 export const FEAT_MULTI_CONSUMER = 1 << 1;
 export const FEAT_USER_REAP = 1 << 2;
-export const FEAT_ALL = (1 << 3) - 1;
+/** consumers in several processes with the lease protocol (docs/COMPAT.md) */
+export const FEAT_LEASES = 1 << 3;
+export const FEAT_ALL = (1 << 4) - 1;
+export const AIORING_V2_MAX_LEASES = 64;
 export const AIORING_V2_WAITER = 1 << 0;
 
 /** struct v2_ring_header: 512 bytes, then the entries. */
@@ -71,9 +74,18 @@ export const V2Header = {
   entries_offset: 52,
   ring_bytes_lo: 56,
   ring_bytes_hi: 60,
+  lease_offset: 64,
+  lease_count: 68,
   tail: 128,
   prod_reserve: 132,
   head: 256,
+  claim: 260,
   wait_flags: 384,
   wakeups: 388,
 } as const;
+
+/** struct v2_lease: one per consumer, 64 bytes each, at lease_offset. */
+export const V2Lease = { size: 64, owner: 0, state: 8, start: 12, end: 16, commit: 24 } as const;
+export const LEASE_IDLE = 0;
+export const LEASE_INTENT = 1;
+export const LEASE_HELD = 2;

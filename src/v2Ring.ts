@@ -17,17 +17,21 @@ import {
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
   AIORING_V2_VERSION,
+  AIORING_V2_MAX_LEASES,
   FEAT_ALL,
+  FEAT_LEASES,
   FEAT_MULTI_CONSUMER,
   FEAT_MULTI_PRODUCER,
   IoEvent,
   V2Header,
+  V2Lease,
 } from './layout';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
+const CLAIM = V2Header.claim / 4;
 const CLAIM_RETRIES = 4096;
 const PUBLISH_SPINS = 1024;
 const PUBLISH_NAP_MS = 0.05;
@@ -40,6 +44,16 @@ function isPowerOfTwo(x: number): boolean {
 /** Bytes a v2 ring of entries needs: the header plus the entries. */
 export function v2RingBytes(entries: number): number {
   return V2Header.size + entries * IoEvent.size;
+}
+
+/** Where a leased ring's lease table starts: after the entries, line-aligned. */
+export function v2LeaseOffset(entries: number): number {
+  return Math.ceil(v2RingBytes(entries) / 64) * 64;
+}
+
+/** Bytes a ring of entries with a table of leases needs (FEAT_LEASES). */
+export function v2RingBytesLeased(entries: number, leases: number): number {
+  return v2LeaseOffset(entries) + leases * V2Lease.size;
 }
 
 /**
@@ -66,8 +80,18 @@ function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
   if (w('entries_offset') !== V2Header.size) return 'entries_offset';
   const features = w('features');
   if ((features & ~FEAT_ALL) !== 0) return 'features';
+  const leases = w('lease_count');
+  let want: number;
+  if ((features & FEAT_LEASES) !== 0) {
+    if ((features & FEAT_MULTI_CONSUMER) === 0) return 'features';
+    if (leases === 0 || leases > AIORING_V2_MAX_LEASES || w('lease_offset') !== v2LeaseOffset(entries)) return 'lease_count';
+    want = v2RingBytesLeased(entries, leases);
+  } else {
+    if (leases !== 0 || w('lease_offset') !== 0) return 'lease_count';
+    want = v2RingBytes(entries);
+  }
   const bytes = w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo');
-  if (bytes !== v2RingBytes(entries) || bytes > byteLength) return 'size';
+  if (bytes !== want || bytes > byteLength) return 'size';
   if (w('legacy_head') !== w('legacy_tail')) return 'head';
   const head = Atomics.load(u32, HEAD);
   const tail = Atomics.load(u32, TAIL);
@@ -76,6 +100,8 @@ function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
   if ((features & FEAT_MULTI_PRODUCER) !== 0 && ((Atomics.load(u32, RESERVE) - tail) >>> 0) > entries - ((tail - head) >>> 0)) {
     return 'tail';
   }
+  // leases: head <= claim <= tail
+  if ((features & FEAT_LEASES) !== 0 && ((Atomics.load(u32, CLAIM) - head) >>> 0) > ((tail - head) >>> 0)) return 'claim';
   return entries;
 }
 
@@ -84,6 +110,11 @@ export interface V2FormatOptions extends RingViewOptions {
   features?: number;
   /** the setup flags the ring was made with */
   setupFlags?: number;
+  /**
+   * a lease table of this many leases (1-64) for consumers in several
+   * processes; sets FEAT_MULTI_CONSUMER | FEAT_LEASES
+   */
+  leases?: number;
 }
 
 function corrupt(): AioError {
@@ -111,15 +142,22 @@ export class V2Ring {
   /** Format an empty ring of entries (a power of two), then attach. */
   static format(memory: RingMemoryLike, entries: number, options: V2FormatOptions = {}): V2Ring {
     const { u32, byteLength } = ringViews(memory, options);
-    const features = options.features ?? 0;
+    const leases = options.leases ?? 0;
+    let features = options.features ?? 0;
     const setupFlags = options.setupFlags ?? 0;
     if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES) {
       throw invalid('entries must be a power of two up to 2^24', 'entries');
     }
-    if (v2RingBytes(entries) > byteLength) throw invalid('the ring does not fit the buffer', 'entries');
     if (!Number.isInteger(features) || (features & ~FEAT_ALL) !== 0) {
       throw invalid('unknown feature bits', 'features');
     }
+    if (!Number.isInteger(leases) || leases < 0 || leases > AIORING_V2_MAX_LEASES) {
+      throw invalid(`leases must be 0 to ${AIORING_V2_MAX_LEASES}`, 'leases');
+    }
+    if ((features & FEAT_LEASES) !== 0 && leases === 0) throw invalid('FEAT_LEASES needs options.leases', 'features');
+    if (leases) features |= FEAT_MULTI_CONSUMER | FEAT_LEASES;
+    const bytes = leases ? v2RingBytesLeased(entries, leases) : v2RingBytes(entries);
+    if (bytes > byteLength) throw invalid('the ring does not fit the buffer', 'entries');
     if (!Number.isInteger(setupFlags) || setupFlags < 0 || setupFlags > 0xffff_ffff) {
       throw invalid('setupFlags must be a u32', 'setupFlags');
     }
@@ -139,8 +177,13 @@ export class V2Ring {
     set('features', features);
     set('setup_flags', setupFlags);
     set('entries_offset', V2Header.size);
-    set('ring_bytes_lo', v2RingBytes(entries) >>> 0);
-    set('ring_bytes_hi', Math.floor(v2RingBytes(entries) / 0x1_0000_0000));
+    set('ring_bytes_lo', bytes >>> 0);
+    set('ring_bytes_hi', Math.floor(bytes / 0x1_0000_0000));
+    if (leases) {
+      set('lease_offset', v2LeaseOffset(entries));
+      set('lease_count', leases);
+      u32.fill(0, v2LeaseOffset(entries) / 4, bytes / 4);
+    }
     return new V2Ring(memory, options);
   }
 
@@ -301,6 +344,9 @@ export class V2Ring {
   claimReap(batch: EventBatch, max = batch.capacity): number {
     checkCount(max, 'max');
     this.mode(FEAT_MULTI_CONSUMER, true, 'claimReap');
+    if ((this.features & FEAT_LEASES) !== 0) {
+      throw invalid('a leased ring is reaped with the lease protocol (native/core/v2_lease.h), not claimReap', 'features');
+    }
     max = Math.min(max, batch.capacity);
     let head = Atomics.load(this.u32, HEAD);
     batch.length = 0;

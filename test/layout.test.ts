@@ -18,6 +18,10 @@ describe('01 layout: TypeScript offsets equal the C offsetof/sizeof', () => {
     expect(c[`v2.${field}`]).toBe(offset);
   });
 
+  test.each(Object.entries(L.V2Lease))('struct v2_lease %s', (field, offset) => {
+    expect(c[`v2_lease.${field}`]).toBe(offset);
+  });
+
   test('constants', () => {
     for (const name of [
       'AIO_RING_MAGIC',
@@ -28,13 +32,16 @@ describe('01 layout: TypeScript offsets equal the C offsetof/sizeof', () => {
       'AIORING_V2_VERSION',
       'AIORING_V2_MAX_ENTRIES',
       'AIORING_V2_WAITER',
+      'AIORING_V2_MAX_LEASES',
     ] as const) {
       expect([name, c[name]]).toEqual([name, L[name]]);
     }
     expect(c.AIORING_FEAT_MULTI_PRODUCER).toBe(L.FEAT_MULTI_PRODUCER);
     expect(c.AIORING_FEAT_MULTI_CONSUMER).toBe(L.FEAT_MULTI_CONSUMER);
     expect(c.AIORING_FEAT_USER_REAP).toBe(L.FEAT_USER_REAP);
+    expect(c.AIORING_FEAT_LEASES).toBe(L.FEAT_LEASES);
     expect(c.AIORING_FEAT_ALL).toBe(L.FEAT_ALL);
+    expect([c.AIORING_LEASE_IDLE, c.AIORING_LEASE_INTENT, c.AIORING_LEASE_HELD]).toEqual([L.LEASE_IDLE, L.LEASE_INTENT, L.LEASE_HELD]);
   });
 
   test('legacy head and tail share one cache line (flaw F1)', () => {

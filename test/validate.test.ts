@@ -2,10 +2,10 @@
 // TypeScript validators agreeing on every header, nothing read out of bounds.
 import * as fc from 'fast-check';
 import { AioError } from '../src/errors';
-import { AioRing, FEAT_ALL, V2Header } from '../src/layout';
+import { AioRing, FEAT_ALL, FEAT_LEASES, V2Header } from '../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
 import { addon } from '../src/native';
-import { V2Ring, validateV2Header, v2RingBytes } from '../src/v2Ring';
+import { V2Ring, validateV2Header, v2RingBytes, v2RingBytesLeased } from '../src/v2Ring';
 
 function tsField(validate: typeof validateLegacyHeader, bytes: Uint8Array): string {
   const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4));
@@ -21,6 +21,12 @@ function legacyRing(nr: number): Uint8Array {
 function v2Ring(entries: number): Uint8Array {
   const bytes = new Uint8Array(v2RingBytes(entries));
   V2Ring.format(bytes, entries);
+  return bytes;
+}
+
+function leasedRing(entries: number, leases: number): Uint8Array {
+  const bytes = new Uint8Array(v2RingBytesLeased(entries, leases));
+  V2Ring.format(bytes, entries, { leases });
   return bytes;
 }
 
@@ -75,6 +81,27 @@ describe('06 header validators', () => {
     expect(() => new V2Ring(bytes)).toThrow(expect.objectContaining({ code: 'EINVAL', field }));
   });
 
+  test.each([
+    ['lease_count', V2Header.lease_count, 0],
+    ['lease_count', V2Header.lease_count, 65],
+    ['lease_count', V2Header.lease_offset, 512],
+    ['size', V2Header.lease_count, 3],
+    ['features', V2Header.features, FEAT_LEASES],
+    ['claim', V2Header.claim, 1],
+  ])('leased v2: bad %s is named (word at %i = %i)', (field, offset, value) => {
+    const bytes = withWord(leasedRing(8, 2), offset, value);
+    expect(tsField(validateV2Header, bytes)).toBe(field);
+    expect(addon.validateV2(bytes)).toBe(field);
+  });
+
+  test('a ring without leases keeps the lease words zero', () => {
+    const bytes = withWord(v2Ring(8), V2Header.lease_count, 1);
+    expect([tsField(validateV2Header, bytes), addon.validateV2(bytes)]).toEqual(['lease_count', 'lease_count']);
+    expect(() => V2Ring.format(new Uint8Array(v2RingBytes(8)), 8, { features: FEAT_LEASES })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', field: 'features' }),
+    );
+  });
+
   test('a mapping too short for the header, or for nr entries, is rejected by size or nr', () => {
     const legacy = legacyRing(8);
     for (let len = 0; len < legacy.length; len += 4) {
@@ -90,7 +117,7 @@ describe('06 header validators', () => {
   });
 
   test('property: random and mutated headers get the same verdict from C and TypeScript, and only typed errors', () => {
-    const base = [legacyRing(8), legacyRing(127), v2Ring(8), v2Ring(64)];
+    const base = [legacyRing(8), legacyRing(127), v2Ring(8), v2Ring(64), leasedRing(8, 2), leasedRing(4, 4)];
     const mutated = fc
       .tuple(
         fc.constantFrom(...base),

@@ -71,7 +71,12 @@ void InitLayout(Napi::Env env, Napi::Object exports)
 	PUT(l, "AIORING_FEAT_MULTI_PRODUCER", AIORING_FEAT_MULTI_PRODUCER);
 	PUT(l, "AIORING_FEAT_MULTI_CONSUMER", AIORING_FEAT_MULTI_CONSUMER);
 	PUT(l, "AIORING_FEAT_USER_REAP", AIORING_FEAT_USER_REAP);
+	PUT(l, "AIORING_FEAT_LEASES", AIORING_FEAT_LEASES);
 	PUT(l, "AIORING_FEAT_ALL", AIORING_FEAT_ALL);
+	PUT(l, "AIORING_V2_MAX_LEASES", AIORING_V2_MAX_LEASES);
+	PUT(l, "AIORING_LEASE_IDLE", AIORING_LEASE_IDLE);
+	PUT(l, "AIORING_LEASE_INTENT", AIORING_LEASE_INTENT);
+	PUT(l, "AIORING_LEASE_HELD", AIORING_LEASE_HELD);
 	PUT(l, "AIORING_V2_MAX_ENTRIES", AIORING_V2_MAX_ENTRIES);
 	PUT(l, "AIORING_V2_WAITER", AIORING_V2_WAITER);
 	PUT(l, "v2.size", sizeof(struct v2_ring_header));
@@ -92,12 +97,23 @@ void InitLayout(Napi::Env env, Napi::Object exports)
 	V2(entries_offset);
 	V2(ring_bytes_lo);
 	V2(ring_bytes_hi);
+	V2(lease_offset);
+	V2(lease_count);
 	V2(tail);
 	V2(prod_reserve);
 	V2(head);
+	V2(claim);
 	V2(wait_flags);
 	V2(wakeups);
 #undef V2
+	PUT(l, "v2_lease.size", sizeof(struct v2_lease));
+#define LEASE(field) PUT(l, "v2_lease." #field, offsetof(struct v2_lease, field))
+	LEASE(owner);
+	LEASE(state);
+	LEASE(start);
+	LEASE(end);
+	LEASE(commit);
+#undef LEASE
 	exports.Set("layout", l);
 	exports.Set("legacyNr", Napi::Function::New(env, LegacyNr));
 	exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));

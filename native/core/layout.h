@@ -56,7 +56,9 @@ struct aio_ring {
 #define AIORING_FEAT_MULTI_PRODUCER  (1u << 0)
 #define AIORING_FEAT_MULTI_CONSUMER  (1u << 1)
 #define AIORING_FEAT_USER_REAP       (1u << 2)
-#define AIORING_FEAT_ALL             ((1u << 3) - 1)
+/* consumers in several processes, crash-safe: a lease table (with MULTI_CONSUMER) */
+#define AIORING_FEAT_LEASES          (1u << 3)
+#define AIORING_FEAT_ALL             ((1u << 4) - 1)
 
 #define AIORING_CACHELINE            64u
 /*
@@ -87,7 +89,9 @@ struct v2_ring_header {
 	uint32_t entries_offset;
 	uint32_t ring_bytes_lo;
 	uint32_t ring_bytes_hi;
-	uint8_t  pad_read_mostly[128 - 64];
+	uint32_t lease_offset;  /* AIORING_FEAT_LEASES: where the lease table starts */
+	uint32_t lease_count;   /* and how many leases it holds; both 0 otherwise */
+	uint8_t  pad_read_mostly[128 - 72];
 
 	/* producer line: written only by producers */
 	uint32_t tail;          /* published: entries before it are readable */
@@ -96,7 +100,8 @@ struct v2_ring_header {
 
 	/* consumer line: written only by consumers */
 	uint32_t head;          /* single consumer: store-release; several: CAS */
-	uint8_t  pad_consumer[128 - 4];
+	uint32_t claim;         /* leases: claimed up to here (CAS); head is released */
+	uint8_t  pad_consumer[128 - 8];
 
 	/* waiters: a consumer sets a bit before sleeping, the producer rings */
 	uint32_t wait_flags;
@@ -105,6 +110,27 @@ struct v2_ring_header {
 };
 
 #define AIORING_V2_HEADER_BYTES      ((uint32_t)sizeof(struct v2_ring_header))
+
+/*
+ * A consumer's lease (AIORING_FEAT_LEASES), one cache line each, after the
+ * entries. docs/COMPAT.md states the protocol; native/core/v2_lease.h
+ * implements it. owner is written only by CAS (take a free or dead lease);
+ * the other words only by the lease's owner.
+ */
+struct v2_lease {
+	uint64_t owner;   /* pid << 32 | low 32 bits of its start time; 0 = free */
+	uint32_t state;   /* AIORING_LEASE_IDLE, _INTENT or _HELD */
+	uint32_t start;   /* the claim: indices start .. end - 1 */
+	uint32_t end;
+	uint32_t pad0;
+	uint64_t commit;  /* done (next index to process) | commits << 32 */
+	uint8_t  pad[64 - 32];
+};
+
+#define AIORING_LEASE_IDLE           0u
+#define AIORING_LEASE_INTENT         1u
+#define AIORING_LEASE_HELD           2u
+#define AIORING_V2_MAX_LEASES        64u
 #define AIORING_V2_WAITER            (1u << 0)
 
 AIOR_STATIC_ASSERT(sizeof(struct io_event) == 32, "io_event is 32 bytes");
@@ -117,5 +143,6 @@ AIOR_STATIC_ASSERT(offsetof(struct v2_ring_header, head) ==
 	       offsetof(struct v2_ring_header, tail) + AIORING_V2_INDEX_SPACING,
 	       "index spacing");
 AIOR_STATIC_ASSERT(sizeof(struct v2_ring_header) == 512, "v2 header is 512 bytes");
+AIOR_STATIC_ASSERT(sizeof(struct v2_lease) == 64, "a lease is one cache line");
 
 #endif

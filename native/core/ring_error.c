@@ -16,6 +16,8 @@ const char *ring_field_name(enum ring_field f)
 	case RING_BAD_ENTRIES_OFFSET: return "entries_offset";
 	case RING_BAD_FEATURES:       return "features";
 	case RING_BAD_VERSION:        return "version";
+	case RING_BAD_LEASES:         return "lease_count";
+	case RING_BAD_CLAIM:          return "claim";
 	}
 	return "unknown";
 }

@@ -22,6 +22,8 @@ enum ring_field {
 	RING_BAD_ENTRIES_OFFSET,
 	RING_BAD_FEATURES,
 	RING_BAD_VERSION,
+	RING_BAD_LEASES,        /* lease_count / lease_offset */
+	RING_BAD_CLAIM,         /* leases: claim outside head .. tail */
 };
 
 /* The field's name as the header spells it ("magic", "nr", ...). */

@@ -19,7 +19,20 @@ size_t v2_ring_bytes(uint32_t entries)
 	return AIORING_V2_HEADER_BYTES + (size_t)entries * sizeof(struct io_event);
 }
 
-int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32_t setup_flags)
+size_t v2_lease_offset(uint32_t entries)
+{
+	size_t line = AIORING_CACHELINE;
+
+	return (v2_ring_bytes(entries) + line - 1) / line * line;
+}
+
+size_t v2_ring_bytes_leased(uint32_t entries, uint32_t leases)
+{
+	return v2_lease_offset(entries) + (size_t)leases * sizeof(struct v2_lease);
+}
+
+static int format(void *mem, size_t len, uint32_t entries, uint32_t features,
+		  uint32_t setup_flags, uint32_t leases)
 {
 	struct v2_ring_header *h = mem;
 	size_t bytes;
@@ -27,7 +40,7 @@ int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32
 	if (mem == NULL || !is_power_of_two(entries) || entries > AIORING_V2_MAX_ENTRIES ||
 	    (features & ~AIORING_FEAT_ALL))
 		return -EINVAL;
-	bytes = v2_ring_bytes(entries);
+	bytes = leases ? v2_ring_bytes_leased(entries, leases) : v2_ring_bytes(entries);
 	if (len < bytes)
 		return -EINVAL;
 	memset(h, 0, AIORING_V2_HEADER_BYTES);
@@ -45,14 +58,34 @@ int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32
 	h->entries_offset = AIORING_V2_HEADER_BYTES;
 	h->ring_bytes_lo = (uint32_t)bytes;
 	h->ring_bytes_hi = (uint32_t)((uint64_t)bytes >> 32);
+	if (leases) {
+		h->lease_offset = (uint32_t)v2_lease_offset(entries);
+		h->lease_count = leases;
+		memset((char *)mem + h->lease_offset, 0, (size_t)leases * sizeof(struct v2_lease));
+	}
 	return 0;
+}
+
+int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32_t setup_flags)
+{
+	if (features & AIORING_FEAT_LEASES)
+		return -EINVAL;  /* a lease table needs its size: v2_format_leased */
+	return format(mem, len, entries, features, setup_flags, 0);
+}
+
+int v2_format_leased(void *mem, size_t len, uint32_t entries, uint32_t leases, uint32_t setup_flags)
+{
+	if (leases == 0 || leases > AIORING_V2_MAX_LEASES)
+		return -EINVAL;
+	return format(mem, len, entries, AIORING_FEAT_MULTI_CONSUMER | AIORING_FEAT_LEASES,
+		      setup_flags, leases);
 }
 
 enum ring_field v2_validate(const void *mem, size_t len, uint32_t *entries_out)
 {
 	const struct v2_ring_header *h = mem;
-	uint32_t entries, head, tail, features;
-	uint64_t bytes;
+	uint32_t entries, head, tail, features, leases;
+	uint64_t bytes, want;
 
 	if (mem == NULL || len < AIORING_V2_HEADER_BYTES)
 		return RING_BAD_SIZE;
@@ -77,9 +110,22 @@ enum ring_field v2_validate(const void *mem, size_t len, uint32_t *entries_out)
 	features = aior_load_relaxed(&h->features);
 	if (features & ~AIORING_FEAT_ALL)
 		return RING_BAD_FEATURES;
+	leases = aior_load_relaxed(&h->lease_count);
+	if (features & AIORING_FEAT_LEASES) {
+		if (!(features & AIORING_FEAT_MULTI_CONSUMER))
+			return RING_BAD_FEATURES;
+		if (leases == 0 || leases > AIORING_V2_MAX_LEASES ||
+		    aior_load_relaxed(&h->lease_offset) != v2_lease_offset(entries))
+			return RING_BAD_LEASES;
+		want = v2_ring_bytes_leased(entries, leases);
+	} else {
+		if (leases != 0 || aior_load_relaxed(&h->lease_offset) != 0)
+			return RING_BAD_LEASES;
+		want = v2_ring_bytes(entries);
+	}
 	bytes = (uint64_t)aior_load_relaxed(&h->ring_bytes_hi) << 32 |
 		aior_load_relaxed(&h->ring_bytes_lo);
-	if (bytes != v2_ring_bytes(entries) || bytes > len)
+	if (bytes != want || bytes > len)
 		return RING_BAD_SIZE;
 	if (aior_load_relaxed(&h->legacy_head) != aior_load_relaxed(&h->legacy_tail))
 		return RING_BAD_HEAD;
@@ -91,6 +137,9 @@ enum ring_field v2_validate(const void *mem, size_t len, uint32_t *entries_out)
 	if ((features & AIORING_FEAT_MULTI_PRODUCER) &&
 	    aior_load_acquire(&h->prod_reserve) - tail > entries - (tail - head))
 		return RING_BAD_TAIL;
+	/* leases: head <= claim <= tail */
+	if ((features & AIORING_FEAT_LEASES) && aior_load_acquire(&h->claim) - head > tail - head)
+		return RING_BAD_CLAIM;
 	if (entries_out)
 		*entries_out = entries;
 	return RING_OK;

@@ -50,6 +50,9 @@ struct v2_consumer {
 
 /* Bytes a ring of entries needs: the header plus the entries. */
 size_t v2_ring_bytes(uint32_t entries);
+/* With a lease table of leases: it starts at v2_lease_offset, line-aligned. */
+size_t v2_lease_offset(uint32_t entries);
+size_t v2_ring_bytes_leased(uint32_t entries, uint32_t leases);
 
 /*
  * Format len bytes at mem as an empty ring. entries must be a power of two
@@ -57,6 +60,12 @@ size_t v2_ring_bytes(uint32_t entries);
  * Returns 0 or -EINVAL.
  */
 int v2_format(void *mem, size_t len, uint32_t entries, uint32_t features, uint32_t setup_flags);
+/*
+ * Format a ring for consumers in several processes (docs/COMPAT.md, the
+ * lease protocol): features MULTI_CONSUMER | LEASES and a table of leases
+ * (1 .. AIORING_V2_MAX_LEASES) after the entries. v2_format refuses LEASES.
+ */
+int v2_format_leased(void *mem, size_t len, uint32_t entries, uint32_t leases, uint32_t setup_flags);
 
 /*
  * Check a mapping of len bytes holds a v2 ring; reads only inside it. On
