@@ -6,6 +6,8 @@ import yargs, { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeFailure, EXIT_USAGE } from './cliSupport';
 import { runAudit } from './audit';
+import { runBench } from './bench';
+import { runConformance } from './conformance';
 import { runConvert } from './convert';
 import { runDoctor } from './doctor';
 import { runInspect } from './inspect';
@@ -24,7 +26,7 @@ async function run(fn: () => number | Promise<number>): Promise<void> {
 }
 
 const json = { type: 'boolean', default: false, describe: 'print data as one JSON document on stdout' } as const;
-const directPath = { type: 'string', default: '.', describe: 'file or directory whose filesystem is probed for O_DIRECT' } as const;
+const directPath = { type: 'string', default: '.', requiresArg: true, describe: 'file or directory whose filesystem is probed for O_DIRECT' } as const;
 
 function commands(y: Argv): Argv {
   return y
@@ -51,12 +53,12 @@ function commands(y: Argv): Argv {
       (c) =>
         c
           .positional('file', { type: 'string', describe: 'a ring file (legacy or v2)' })
-          .option('pid', { type: 'number', describe: 'a live process: its kernel AIO rings, read through /proc/PID/mem' })
+          .option('pid', { type: 'number', requiresArg: true, describe: 'a live process: its kernel AIO rings, read through /proc/PID/mem' })
           .option('all', { type: 'boolean', default: false, describe: 'every process with kernel AIO contexts' })
           .option('events', { type: 'boolean', default: false, describe: 'list the pending events' })
           .option('watch', { type: 'boolean', default: false, describe: 'with --pid or --all: sample again every --interval' })
-          .option('interval', { type: 'number', default: 1, describe: 'seconds between --watch samples' })
-          .option('count', { type: 'number', describe: 'with --watch: stop after this many samples' })
+          .option('interval', { type: 'number', requiresArg: true, default: 1, describe: 'seconds between --watch samples' })
+          .option('count', { type: 'number', requiresArg: true, describe: 'with --watch: stop after this many samples' })
           .option('json', json)
           .example('$0 inspect /dev/shm/ring --events', 'header verdicts and the pending events of a ring file')
           .example('$0 inspect --pid 1234', "the kernel AIO rings of process 1234")
@@ -71,8 +73,8 @@ function commands(y: Argv): Argv {
           .positional('in', { type: 'string', demandOption: true, describe: 'the ring file to read (never modified)' })
           .positional('out', { type: 'string', demandOption: true, describe: 'the ring file to write (temp file, fsync, rename)' })
           .option('to', { choices: ['v2', 'legacy'] as const, demandOption: true, describe: 'the layout of OUT' })
-          .option('entries', { type: 'number', describe: 'v2: entries (a power of two; default: the smallest that holds IN\'s capacity)' })
-          .option('nr', { type: 'number', describe: 'legacy: at least this nr, filled to whole pages (default: IN\'s capacity + 1)' })
+          .option('entries', { type: 'number', requiresArg: true, describe: 'v2: entries (a power of two; default: the smallest that holds IN\'s capacity)' })
+          .option('nr', { type: 'number', requiresArg: true, describe: 'legacy: at least this nr, filled to whole pages (default: IN\'s capacity + 1)' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'say what would happen; write nothing' })
           .option('force', { type: 'boolean', default: false, describe: 'replace OUT if it exists' })
           .option('json', json)
@@ -93,6 +95,30 @@ function commands(y: Argv): Argv {
           .example('$0 audit /usr/bin/fio', 'one program')
           .example('$0 audit /usr/bin /usr/lib --json', 'every ELF file below two directories'),
       (a) => run(() => runAudit(a.paths as string[], a.json)),
+    )
+    .command(
+      'conformance',
+      'run the ring contract checks against each provider and print a pass/fail table',
+      (c) =>
+        c
+          .option('provider', { choices: ['kernel', 'legacy', 'v2', 'all'] as const, default: 'all' as const, describe: 'which ring provider' })
+          .option('json', json)
+          .example('$0 conformance', 'every check against the kernel, the legacy context and the v2 context')
+          .example('$0 conformance --provider kernel --json', "the running kernel's ring only, as JSON"),
+      (a) => run(() => runConformance(a.provider, a.json)),
+    )
+    .command(
+      'bench [kind]',
+      'run a benchmark and print its ratio table (ring: legacy vs v2; io: vs fs and fio; fio: the drop-in libaio vs the kernel\'s)',
+      (c) =>
+        c
+          .positional('kind', { choices: ['ring', 'io', 'fio'] as const, default: 'ring' as const })
+          .option('quick', { type: 'boolean', default: false, describe: 'short runs: a smoke test, noisy numbers' })
+          .option('svg', { type: 'string', requiresArg: true, describe: 'also write a bar chart of the ratios to this SVG file' })
+          .option('json', json)
+          .example('$0 bench ring --svg ring.svg', 'legacy vs v2 ring throughput, with a chart')
+          .example('$0 bench io --quick', 'a short run of the I/O benchmark'),
+      (a) => run(() => runBench(a.kind, { quick: a.quick, svg: a.svg, json: a.json })),
     );
 }
 
@@ -106,8 +132,9 @@ void commands(yargs(hideBin(process.argv)))
   .version()
   .wrap(Math.min(110, process.stdout.columns || 110))
   .fail((msg, err) => {
-    if (err) throw err;
-    process.stderr.write(`aioring: ${msg} (aioring --help for usage)\n`);
+    // yargs' own validation (err is a YError) and bad arguments alike: usage
+    const text = msg ?? err?.message ?? 'bad arguments';
+    process.stderr.write(`aioring: ${text.replace(/\s*\n\s*/g, ' ')} (aioring --help for usage)\n`);
     process.exit(EXIT_USAGE);
   })
   .parseAsync();
