@@ -218,7 +218,8 @@ export function decodeRing(source: Uint8Array, what: string, options: { events?:
 export function formatRing(r: RingReport, showEvents: boolean): string[] {
   const lines = [`layout ${r.layout}, ${r.bytes} bytes: ${r.invalidField === null ? 'valid' : `INVALID (field ${r.invalidField})`}`, ''];
   for (const f of r.fields) {
-    lines.push(`  ${f.field.padEnd(18)} ${String(f.value).padStart(10)}  ${f.ok ? 'ok ' : 'BAD'}  ${f.note}`);
+    const value = f.field === 'magic' ? hex(f.value) : String(f.value);
+    lines.push(`  ${f.field.padEnd(18)} ${value.padStart(10)}  ${f.ok ? 'ok ' : 'BAD'}  ${f.note}`);
   }
   lines.push('', `pending events      ${r.pending === null ? 'not counted: the header is invalid' : r.pending}`);
   if (showEvents && r.events) {
