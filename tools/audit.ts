@@ -1,83 +1,276 @@
-// `aioring audit <binary>`: may this program be switched whole to v2 rings
-// (AIORING_RING=v2 with the drop-in libaio)?
+// `aioring audit PATH...`: which programs and libraries use Linux AIO, and
+// how: may a program be switched whole to v2 rings (AIORING_RING=v2 with
+// the drop-in libaio)?
 //
-// It is safe when every ring reader in the program checks the magic (or
-// incompat_features) and falls back to io_getevents, as libaio, fio,
-// Seastar, SPDK and xNVMe do. A reader that checks nothing (QEMU's) sees an
-// empty v2 ring and waits for events that only io_getevents would give it.
-// A ring reader that checks the magic compares against 0xa10a10a1, so the
-// constant appears in its code; a program without it either does not read
-// the ring or reads it without checking: the audit cannot tell which, and
-// says so.
+//   no-aio         no libaio import, no aio syscall, no ring access found
+//   syscalls-only  aio through libaio's calls or raw syscalls; never reads
+//                  the ring itself: safe (libaio's own reader checks the magic)
+//   checks-magic   reads the ring and compares against the magic 0xa10a10a1
+//                  (and maybe incompat_features): falls back on a v2 ring, safe
+//   unchecked      reads the ring (nr, head, tail read, head written) in code
+//                  that neither checks the magic nor is only called from code
+//                  that does: NOT safe for v2 (it would see an empty ring)
+//
+// The analysis is static and heuristic; docs/CLI.md says what it can miss.
 import * as fs from 'node:fs';
-import { invalid } from '../src/errors';
+import * as path from 'node:path';
 import { AIO_RING_MAGIC } from '../src/layout';
+import { asInputError, EXIT_FINDINGS, EXIT_OK, InputError, note, printJson, printLines } from './cliSupport';
+import { scanCode } from './codeScan';
+import { EM_X86_64, ElfError, isElf, parseElf } from './elf';
+import { progressBar } from './progress';
 
-export type Verdict = 'no-aio' | 'safe' | 'unknown';
+export type Verdict = 'no-aio' | 'syscalls-only' | 'checks-magic' | 'unchecked';
 
 export interface AuditReport {
   file: string;
-  /** the binary names libaio, or the drop-in library, as a needed library */
-  linksLibaio: boolean;
-  /** libaio calls it imports */
-  imports: string[];
-  /** places where the legacy ring magic appears as a 32-bit constant */
-  magicConstants: number;
   verdict: Verdict;
+  v2Safe: boolean;
   reason: string;
+  /** needed libaio (or the drop-in library) */
+  linksLibaio: boolean;
+  /** libaio calls imported */
+  imports: string[];
+  /** libaio calls defined here (libaio itself, or a replacement) */
+  provides: string[];
+  rawSyscalls: string[];
+  /** instructions comparing against the magic (x86-64 code) */
+  magicChecks: number;
+  /** the magic as a 32-bit constant outside the code */
+  magicConstants: number;
+  checksIncompat: boolean;
+  /** functions reading the ring: checked ones and the others */
+  ringReaders: { checked: string[]; unchecked: string[] };
+  /** 'x86-64 code' or 'imports and constants' (other machines) */
+  analysis: string;
 }
 
-const CALLS = ['io_setup', 'io_submit', 'io_getevents', 'io_pgetevents', 'io_queue_init', 'io_destroy', 'io_cancel'];
+const LIBAIO_CALLS = new Set(['io_setup', 'io_submit', 'io_getevents', 'io_pgetevents', 'io_destroy', 'io_cancel', 'io_queue_init', 'io_queue_release', 'io_queue_run']);
+const LIBAIO_SONAMES = /^(libaio\.so(\.\d+)*|aioring-libaio\.so)$/;
 
-function countU32(data: Buffer, value: number): number {
+function countConstant(data: Uint8Array, value: number): number {
   const needle = Buffer.alloc(4);
   needle.writeUInt32LE(value >>> 0);
+  const hay = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let n = 0;
-  for (let at = data.indexOf(needle); at >= 0; at = data.indexOf(needle, at + 1)) n++;
+  for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) n++;
   return n;
 }
 
-/** A NUL-delimited name, as symbol and library names sit in .dynstr. */
-function hasName(data: Buffer, name: string): boolean {
-  return data.includes(Buffer.from(`\0${name}\0`, 'latin1'));
-}
+const label = (f: { start: number; name?: string }): string => f.name || `0x${f.start.toString(16)}`;
 
-export function audit(file: string): AuditReport {
-  const data = fs.readFileSync(file);
-  if (data.length < 4 || data.readUInt32BE(0) !== 0x7f454c46) throw invalid(`${file} is not an ELF binary`, 'file', 'audit');
-  const linksLibaio = hasName(data, 'libaio.so.1') || hasName(data, 'aioring-libaio.so');
-  const imports = CALLS.filter((c) => hasName(data, c));
-  const magicConstants = countU32(data, AIO_RING_MAGIC);
+/** Audit one ELF file's bytes. Throws ElfError when it cannot be parsed. */
+export function auditElf(file: string, data: Uint8Array): AuditReport {
+  const elf = parseElf(data);
+  const imports = [...new Set(elf.dynsym.filter((s) => !s.defined && LIBAIO_CALLS.has(s.name)).map((s) => s.name))].sort();
+  const provides = [...new Set(elf.dynsym.filter((s) => s.defined && s.isFunction && LIBAIO_CALLS.has(s.name)).map((s) => s.name))].sort();
+  const linksLibaio = elf.needed.some((n) => LIBAIO_SONAMES.test(n));
+  const x86 = elf.machine === EM_X86_64;
+  const signals = linksLibaio || imports.length > 0 || provides.length > 0;
+  // a program that turns out to use aio may read the ring anywhere: look at all of it
+  let code = x86 ? scanCode(elf, signals) : null;
+  if (code && !signals && (code.rawSyscalls.length > 0 || code.functions.some((f) => f.magicChecks > 0))) code = scanCode(elf, true);
+  const magicChecks = code ? code.functions.reduce((n, f) => n + f.magicChecks, 0) : 0;
+  let magicConstants = 0;
+  for (const s of elf.sections) if (!s.executable && s.size > 0) magicConstants += countConstant(elf.bytes(s), AIO_RING_MAGIC);
+  if (!code) for (const s of elf.sections) if (s.executable) magicConstants += countConstant(elf.bytes(s), AIO_RING_MAGIC);
+
+  const rawSyscalls = code?.rawSyscalls ?? [];
+  const usesAio = linksLibaio || imports.length > 0 || provides.length > 0 || rawSyscalls.length > 0 || magicChecks + magicConstants > 0;
+  const checked: string[] = [];
+  const unchecked: string[] = [];
+  if (code && usesAio) {
+    const byStart = new Map(code.functions.map((f) => [f.start, f]));
+    const callers = new Map<number, number[]>();
+    for (const f of code.functions) for (const t of f.calls) if (byStart.has(t)) callers.set(t, [...(callers.get(t) ?? []), f.start]);
+    for (const f of code.functions) {
+      if (!f.ringShaped) continue;
+      const from = callers.get(f.start) ?? [];
+      const guarded = f.magicChecks > 0 || (from.length > 0 && from.every((c) => byStart.get(c)!.magicChecks > 0));
+      (guarded ? checked : unchecked).push(label(f));
+    }
+  }
+  const checksIncompat = code?.functions.some((f) => f.checksIncompat) ?? false;
   let verdict: Verdict;
   let reason: string;
-  if (!linksLibaio && imports.length === 0) {
+  if (!usesAio) {
     verdict = 'no-aio';
-    reason = 'it neither links libaio nor imports its calls (a program making raw io_* syscalls is not detected)';
-  } else if (magicConstants > 0) {
-    verdict = 'safe';
-    reason =
-      'it compares against the ring magic 0xa10a10a1: its ring readers check it and fall back to io_getevents on a v2 ring';
+    reason = 'no libaio import, no aio syscall and no ring access found';
+  } else if (unchecked.length > 0) {
+    verdict = 'unchecked';
+    reason = `reads the ring in ${unchecked.join(', ')} with no magic check on the way: on a v2 ring it sees no events (not safe for v2)`;
+  } else if (magicChecks + magicConstants > 0) {
+    verdict = 'checks-magic';
+    reason = `reads the ring after comparing against the magic ${`0x${AIO_RING_MAGIC.toString(16)}`}${
+      checksIncompat ? ' and incompat_features' : ''
+    }: on a v2 ring it falls back to io_getevents (v2-safe)`;
   } else {
-    verdict = 'unknown';
-    reason =
-      'it uses Linux AIO but never compares against the ring magic: either it only calls io_getevents (safe) or it reads ' +
-      'the ring without checking, as QEMU does, and would wait forever on a v2 ring; keep the legacy ring unless you know which';
+    verdict = 'syscalls-only';
+    reason = `uses aio through ${[linksLibaio || imports.length ? 'libaio' : '', rawSyscalls.length ? 'raw syscalls' : '', provides.length ? 'its own libaio calls' : '']
+      .filter(Boolean)
+      .join(' and ')} and never reads the ring itself (v2-safe${rawSyscalls.length ? '; raw syscalls keep the kernel\'s own rings' : ''})`;
   }
-  return { file, linksLibaio, imports, magicConstants, verdict, reason };
+  return {
+    file,
+    verdict,
+    v2Safe: verdict !== 'unchecked',
+    reason,
+    linksLibaio,
+    imports,
+    provides,
+    rawSyscalls,
+    magicChecks,
+    magicConstants,
+    checksIncompat,
+    ringReaders: { checked, unchecked },
+    analysis: code ? 'x86-64 code' : 'imports and constants',
+  };
 }
 
-export function runAudit(file: string, json: boolean): void {
-  const r = audit(file);
-  if (json) {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    return;
-  }
-  const lines = [
-    `${r.file}`,
-    `links libaio        ${r.linksLibaio ? 'yes' : 'no'}`,
-    `imports             ${r.imports.join(', ') || 'none'}`,
-    `ring magic checks   ${r.magicConstants}`,
-    `AIORING_RING=v2     ${r.verdict === 'safe' ? 'safe' : r.verdict === 'no-aio' ? 'not relevant' : 'not known to be safe'}: ${r.reason}`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+export interface AuditRun {
+  results: AuditReport[];
+  summary: { files: number; elf: number; notElf: number; unreadable: number; byVerdict: Record<Verdict, number> };
+  errors: { file: string; error: string }[];
 }
+
+function readHead(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    return b.subarray(0, fs.readSync(fd, b, 0, 4, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Regular files under the paths; symbolic links inside directories are not followed. */
+function collect(paths: string[]): { file: string; explicit: boolean }[] {
+  const out: { file: string; explicit: boolean }[] = [];
+  const seen = new Set<string>();
+  const add = (file: string, st: fs.Stats, explicit: boolean): void => {
+    const key = `${st.dev}:${st.ino}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ file, explicit });
+    }
+  };
+  for (const p of paths) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      return asInputError(e, p);
+    }
+    if (st.isFile()) {
+      add(p, st, true);
+      continue;
+    }
+    if (!st.isDirectory()) throw new InputError('EINVAL', 'audit', `${p}: not a file or directory`);
+    const stack = [p];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue; // an unreadable directory below the one named
+      }
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) stack.push(full);
+        else if (e.isFile()) {
+          try {
+            add(full, fs.statSync(full), false);
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function audit(paths: string[]): AuditRun {
+  const files = collect(paths);
+  const run: AuditRun = {
+    results: [],
+    summary: { files: files.length, elf: 0, notElf: 0, unreadable: 0, byVerdict: { 'no-aio': 0, 'syscalls-only': 0, 'checks-magic': 0, unchecked: 0 } },
+    errors: [],
+  };
+  const bar = progressBar('audit');
+  try {
+    files.forEach(({ file, explicit }, i) => {
+      bar.update(i, files.length, path.basename(file));
+      let data: Buffer;
+      try {
+        if (!isElf(readHead(file))) {
+          if (explicit) throw new InputError('ENOEXEC', 'audit', `${file}: not an ELF file`);
+          run.summary.notElf++;
+          return;
+        }
+        data = fs.readFileSync(file);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        if (explicit) return asInputError(e, file);
+        run.summary.unreadable++;
+        return;
+      }
+      run.summary.elf++;
+      try {
+        const r = auditElf(file, data);
+        run.results.push(r);
+        run.summary.byVerdict[r.verdict]++;
+      } catch (e) {
+        if (!(e instanceof ElfError)) throw e;
+        if (explicit) throw new InputError('ENOEXEC', 'audit', `${file}: malformed ELF: ${e.message}`);
+        run.errors.push({ file, error: e.message });
+      }
+    });
+  } finally {
+    bar.end();
+  }
+  return run;
+}
+
+const SAFETY: Record<Verdict, string> = {
+  'no-aio': 'not relevant',
+  'syscalls-only': 'v2-safe',
+  'checks-magic': 'v2-safe',
+  unchecked: 'NOT safe for v2',
+};
+
+export function runAudit(paths: string[], json: boolean): number {
+  const run = audit(paths);
+  if (json) {
+    printJson(run);
+  } else {
+    const lines: string[] = [];
+    const single = run.results.length === 1 && run.summary.files === 1;
+    for (const r of run.results) {
+      if (r.verdict === 'no-aio' && !single) continue;
+      lines.push(`${r.file}`, `  ${r.verdict.padEnd(14)} ${SAFETY[r.verdict]}: ${r.reason}`);
+      const facts = [
+        r.linksLibaio ? 'links libaio' : '',
+        r.imports.length ? `imports ${r.imports.join(' ')}` : '',
+        r.provides.length ? `provides ${r.provides.join(' ')}` : '',
+        r.rawSyscalls.length ? `raw syscalls ${r.rawSyscalls.join(' ')}` : '',
+        r.magicChecks ? `${r.magicChecks} magic compare(s)` : '',
+        r.magicConstants ? `${r.magicConstants} magic constant(s)` : '',
+        r.checksIncompat ? 'checks incompat_features' : '',
+        r.ringReaders.checked.length ? `checked ring readers: ${r.ringReaders.checked.join(' ')}` : '',
+      ].filter(Boolean);
+      if (facts.length) lines.push(`  ${facts.join('; ')}`);
+    }
+    const s = run.summary;
+    lines.push(
+      `${s.files} files: ${s.elf} ELF (${Object.entries(s.byVerdict)
+        .map(([v, n]) => `${n} ${v}`)
+        .join(', ')}), ${s.notElf} not ELF, ${s.unreadable} unreadable, ${run.errors.length} malformed`,
+    );
+    printLines(lines);
+    for (const e of run.errors) note(`aioring: ${e.file}: malformed ELF: ${e.error}`);
+  }
+  return run.summary.byVerdict.unchecked > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
