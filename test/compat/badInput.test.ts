@@ -30,7 +30,11 @@ const GUARDED = 64 * 1024;
 const EXERCISE_EVERY = 3;
 const CORRUPT_EVERY = 16;
 
-beforeAll(() => process.stdout.write(`bad input: seed ${SEED} (AIORING_FUZZ_SEED replays it)\n`));
+let dir: string;
+beforeAll(() => {
+  process.stdout.write(`bad input: seed ${SEED} (AIORING_FUZZ_SEED replays it)\n`);
+  dir = tempDir(fs.existsSync('/dev/shm') ? '/dev/shm' : undefined);
+});
 
 /** 'ok', or the field of the typed EINVAL attach threw; anything else is reported as untyped. */
 function attachVerdict(attach: () => unknown): string {
@@ -380,7 +384,7 @@ async function adoptBySetup(file: string, f: RingFile, wrongLayout: boolean, tal
 
 describe('compat bad input: random and mutated headers and ring files', () => {
   test('the C driver (fuzz_headers): 1,000,000 headers and ring files through the C core, accepted rings reaped and produced into', () => {
-    const r = spawnSync(findBuilt('fuzz_headers'), ['-s', String(SEED), '-n', String(HEADERS), '-f', String(FILES), '-d', tempDir()], {
+    const r = spawnSync(findBuilt('fuzz_headers'), ['-s', String(SEED), '-n', String(HEADERS), '-f', String(FILES), '-d', dir], {
       encoding: 'utf8',
       timeout: 240_000,
       killSignal: 'SIGKILL',
@@ -412,7 +416,6 @@ describe('compat bad input: random and mutated headers and ring files', () => {
   });
 
   test(`${FILES} ring files (empty, shorter than a header, claiming more than they hold, odd lengths) through attachRingFile, the addon's own mapping and setup({ memory: { path, attach: true } })`, async () => {
-    const dir = tempDir(fs.existsSync('/dev/shm') ? '/dev/shm' : undefined);
     const next = rng(SEED ^ 0xf11e5);
     const fuzz = new HeaderFuzzer(next);
     const failures: string[] = [];
