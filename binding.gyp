@@ -44,6 +44,12 @@
       "libraries": ["-lpthread"]
     },
     {
+      "target_name": "fuzz_headers",
+      "type": "executable",
+      "dependencies": ["aioring_core"],
+      "sources": ["test/fixtures/fuzz_headers.c"]
+    },
+    {
       "target_name": "deny_io_setup",
       "type": "executable",
       "sources": ["test/fixtures/deny_io_setup.c"]

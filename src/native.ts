@@ -95,6 +95,8 @@ export interface Addon {
   ) => NativeContext;
   ringBytes(nrEvents: number, flags: number): number;
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
+  /** size bytes (a multiple of 8) ending where a PROT_NONE page begins: a read past them faults */
+  guardedBuffer(size: number): ArrayBuffer;
   NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
   NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
   benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;

@@ -6,9 +6,9 @@ import { AioContext, alignedBuffer, features, setup, SETUP_FLAGS, SETUP_KERNEL_R
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
 import { IocbInit } from '../src/iocb';
-import { AIORING_V2_MAGIC, FEAT_USER_REAP, V2Header } from '../src/layout';
+import { AIORING_V2_MAGIC, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
-import { createV2Ring } from '../src/memory';
+import { attachRingFile, createV2Ring } from '../src/memory';
 import { legacyNr } from '../src/sizing';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
 import { describeKernel, tempDir } from './helpers';
@@ -138,6 +138,28 @@ describe('11 contexts', () => {
     c.submit([{ opcode: 'noop', fd: 0, data: 78 }]);
     const got = await c.getEvents(2, 2, 5000);
     expect(got.map((e) => e.data)).toEqual([77, 78]);
+  });
+
+  test('a multi-producer or multi-consumer ring file is not adopted (a context produces and reaps alone): EINVAL, the file left as it was', () => {
+    // removed here rather than at exit: this file's tempDirs already reach the exit-listener limit
+    const dir = fs.mkdtempSync(path.join('/dev/shm', 'aioring-test-'));
+    try {
+      for (const [name, feature] of [
+        ['multi-producer', FEAT_MULTI_PRODUCER],
+        ['multi-consumer', FEAT_MULTI_CONSUMER],
+      ] as const) {
+        const file = path.join(dir, name);
+        createV2Ring(64, { kind: 'file', path: file }, { features: feature | FEAT_USER_REAP }).mapping.release();
+        const before = fs.readFileSync(file);
+        expect([name, thrown(() => setup(64, { flags: SETUP_V2, memory: { path: file, attach: true } })).code]).toEqual([name, 'EINVAL']);
+        expect(fs.readFileSync(file)).toEqual(before);
+        const again = attachRingFile(file);
+        expect(again.ring).toBeInstanceOf(V2Ring);
+        again.mapping.release();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test.each([

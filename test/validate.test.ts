@@ -5,36 +5,8 @@ import { AioError } from '../src/errors';
 import { AioRing, FEAT_ALL, FEAT_LEASES, V2Header } from '../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
 import { addon } from '../src/native';
-import { V2Ring, validateV2Header, v2RingBytes, v2RingBytesLeased } from '../src/v2Ring';
-
-function tsField(validate: typeof validateLegacyHeader, bytes: Uint8Array): string {
-  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4));
-  return validate(u32, bytes.byteLength) ?? 'ok';
-}
-
-function legacyRing(nr: number): Uint8Array {
-  const bytes = new Uint8Array(AioRing.size + nr * 32);
-  LegacyRing.format(bytes, nr);
-  return bytes;
-}
-
-function v2Ring(entries: number): Uint8Array {
-  const bytes = new Uint8Array(v2RingBytes(entries));
-  V2Ring.format(bytes, entries);
-  return bytes;
-}
-
-function leasedRing(entries: number, leases: number): Uint8Array {
-  const bytes = new Uint8Array(v2RingBytesLeased(entries, leases));
-  V2Ring.format(bytes, entries, { leases });
-  return bytes;
-}
-
-function withWord(bytes: Uint8Array, offset: number, value: number): Uint8Array {
-  const copy = new Uint8Array(bytes);
-  new DataView(copy.buffer).setUint32(offset, value >>> 0, true);
-  return copy;
-}
+import { V2Ring, validateV2Header, v2RingBytes } from '../src/v2Ring';
+import { leasedRing, legacyRing, tsField, v2Ring, withWord } from './ringHeaders';
 
 describe('06 header validators', () => {
   test.each([

@@ -159,6 +159,7 @@ public:
 		if (f != RING_OK)
 			ThrowRingError(info.Env(), f);
 		v2_bind(&ring_, mem, entries);
+		features_ = reinterpret_cast<struct v2_ring_header *>(mem)->features;
 		v2_producer_init(&prod_, &ring_);
 		v2_consumer_init(&cons_, &ring_);
 	}
@@ -224,9 +225,17 @@ private:
 		mem_.Check(info.Env());
 		return Result(info.Env(), v2_count(&ring_));
 	}
+	// a leased ring's consumers go through the lease protocol (v2_lease.h)
+	void NotLeased(Napi::Env env)
+	{
+		if (features_ & AIORING_FEAT_LEASES)
+			throw AioError(env, EINVAL, "aioring",
+				       "a leased ring is reaped with the lease protocol", "features");
+	}
 	Napi::Value Peek(const Napi::CallbackInfo &info)
 	{
 		mem_.Check(info.Env());
+		NotLeased(info.Env());
 		return Result(info.Env(), v2_peek(&cons_, ArgU32(info, 0, "max")));
 	}
 	Napi::Value Advance(const Napi::CallbackInfo &info)
@@ -238,6 +247,7 @@ private:
 	Napi::Value ReapWith(const Napi::CallbackInfo &info, bool claim)
 	{
 		mem_.Check(info.Env());
+		NotLeased(info.Env());
 		uint32_t max = std::min(ArgU32(info, 0, "max"), ring_.entries);
 		std::vector<io_event> ev(max);
 		int64_t n = claim ? v2_claim_reap(&ring_, ev.data(), max)
@@ -254,6 +264,7 @@ private:
 	struct v2_ring ring_;
 	struct v2_producer prod_;
 	struct v2_consumer cons_;
+	uint32_t features_;  /* as validated at attach */
 };
 
 static Napi::Value ValidateWith(const Napi::CallbackInfo &info,

@@ -11,6 +11,8 @@
 #define AIOR_DEFAULT_THREADS 4
 #define AIOR_MAX_THREADS     64
 #define AIOR_MAX_IOVECS      1024
+/* the v2 features a context can take over in a ring it adopts */
+#define AIOR_ADOPTABLE_FEATURES AIORING_FEAT_USER_REAP
 
 static uint32_t available(struct aior_ctx *ctx);
 
@@ -90,6 +92,16 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 					       : legacy_validate(ctx->ring, ctx->ring_len, &nr);
 
 		if (f != RING_OK)
+			return -EINVAL;
+		/*
+		 * The engine produces alone (completion_lock) and its context reaps
+		 * alone: on a ring agreed for several producers or consumers our
+		 * private tail and plain head store would break the others' CAS
+		 * protocol, so such a ring is refused rather than corrupted.
+		 */
+		if (ctx->is_v2 &&
+		    (aior_load_relaxed(&((struct v2_ring_header *)ctx->ring)->features) &
+		     ~AIOR_ADOPTABLE_FEATURES))
 			return -EINVAL;
 	}
 	ctx->nr = nr;

@@ -60,7 +60,8 @@ struct aior_setup {
 	void *memory;
 	size_t memory_len;
 	/* With memory: adopt the ring already there (validated first) instead
-	 * of formatting a new one; its layout must be the one flags ask for. */
+	 * of formatting a new one; its layout must be the one flags ask for,
+	 * and a v2 ring's features no more than AIORING_FEAT_USER_REAP. */
 	int attach;
 	/* Called from a producer thread when a waiter announced itself. */
 	void (*wake)(void *arg);

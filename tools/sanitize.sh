@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The C-level tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Builds the C core and the drop-in libaio into build-sanitize/ (apart from
+# node-gyp's build/), then runs against them: the bad-input driver
+# (test/fixtures/fuzz_headers.c: a million random and mutated headers and
+# ring files), the reader zoo, the libaio call semantics, aioring_setup2 and
+# the lease protocol's processes (one of them killed mid-claim).
+# Any finding stops the run with a non-zero exit.
+#
+# usage: tools/sanitize.sh [fuzz_headers options: -s seed -n headers -f files]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cc=${CC:-cc}
+out=build-sanitize
+flags=(-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g -O1 -fno-omit-frame-pointer
+  -fsanitize=address,undefined -fno-sanitize-recover=all)
+core=(native/core/ring_error.c native/core/legacy_ring.c native/core/v2_ring.c
+  native/core/v2_lease.c native/core/ring_memory.c native/core/system_info.c native/core/engine.c
+  native/core/engine_pool.c native/core/engine_kernel.c)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+rm -rf "$out"
+mkdir -p "$out"
+"$cc" "${flags[@]}" -Inative/core "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
+"$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
+  compat/libaio_shim.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
+  -o "$out/aioring-libaio.so" -lpthread
+for fixture in lease_ring; do
+  "$cc" "${flags[@]}" -Inative/core "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
+done
+for fixture in ring_readers libaio_semantics aioring_setup2; do
+  "$cc" "${flags[@]}" -Icompat/include "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \
+    -Wl,-rpath,'$ORIGIN' -o "$out/$fixture"
+done
+
+run() {
+  echo "sanitize: $*"
+  "$@" >"$out/last.log" 2>&1 || {
+    cat "$out/last.log"
+    echo "sanitize: FAILED: $*" >&2
+    exit 1
+  }
+}
+
+# the driver prints its seed and summary; a finding aborts it
+"$out/fuzz_headers" -d "${TMPDIR:-/tmp}" "$@"
+for ring in legacy v2; do
+  for reader in libaio fio seastar spdk qemu xnvme criu; do
+    AIORING_RING=$ring run "$out/ring_readers" "$reader" shim 200
+  done
+  AIORING_RING=$ring run "$out/libaio_semantics" shim
+done
+run "$out/aioring_setup2"
+
+# one producer, three consumers on a leased ring; one consumer kills itself
+# right after a claim CAS, the survivors take its claim over
+lease=$(mktemp -u /dev/shm/aioring-sanitize-XXXXXX)
+trap 'rm -f "$lease" "$lease.log"' EXIT
+run "$out/lease_ring" create "$lease" 256 4 200000
+"$out/lease_ring" produce "$lease" 200000 & producer=$!
+"$out/lease_ring" consume "$lease" 16 claimed 50 & victim=$!
+"$out/lease_ring" consume "$lease" 16 & a=$!
+"$out/lease_ring" consume "$lease" 16 & b=$!
+echo "sanitize: lease_ring, 200000 events, a consumer killed mid-claim"
+wait "$victim" || true
+for p in "$producer" "$a" "$b"; do
+  wait "$p" || { echo "sanitize: FAILED: lease_ring process $p" >&2; exit 1; }
+done
+echo "sanitize: no findings"
