@@ -28,7 +28,7 @@ interface RingJson {
   spacing: { batch: number; entries: number; ratio: number }[];
 }
 interface IoJson {
-  ratios: { hotVsFsPromises: number; hotVsFsRead: number; directVsFio: number | null; directCpuVsFio: number | null };
+  ratios: { hotVsFsPromises: number | null; hotVsFsRead: number | null; directVsFio: number | null; directCpuVsFio: number | null };
 }
 interface FioJson {
   ratios: { shimVsKernelReap0: number; shimVsKernelReap1: number };
@@ -44,10 +44,9 @@ export function ratiosOf(kind: BenchKind, result: unknown): Ratio[] {
   }
   if (kind === 'io') {
     const r = (result as IoJson).ratios;
-    const out: Ratio[] = [
-      { label: 'hot IOPS vs fs.promises', value: r.hotVsFsPromises, target: '>= 5x' },
-      { label: 'hot IOPS vs fs.read', value: r.hotVsFsRead, target: '>= 2.5x' },
-    ];
+    const out: Ratio[] = [];
+    if (r.hotVsFsPromises !== null) out.push({ label: 'hot IOPS vs fs.promises', value: r.hotVsFsPromises, target: '>= 5x' });
+    if (r.hotVsFsRead !== null) out.push({ label: 'hot IOPS vs fs.read', value: r.hotVsFsRead, target: '>= 2.5x' });
     if (r.directVsFio !== null) out.push({ label: 'O_DIRECT IOPS vs fio libaio', value: r.directVsFio, target: '>= 0.9x' });
     if (r.directCpuVsFio !== null) out.push({ label: 'O_DIRECT CPU/IO vs fio libaio', value: r.directCpuVsFio, target: '<= 1.5x' });
     return out;
