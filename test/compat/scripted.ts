@@ -121,8 +121,9 @@ export async function runBoth(fd: number, n: number, options: SetupOptions, seed
   // the kernel's free-slot accounting is per CPU (req_batch): stay well inside it
   const limit = Math.floor((nr - 1) / 2);
   const steps = script(nr, limit, seed);
-  const kBatch = new EventBatch(1024);
-  const aBatch = new EventBatch(1024);
+  // room for the largest reap a script asks for
+  const kBatch = new EventBatch(nr);
+  const aBatch = new EventBatch(nr);
   const kTrace: Seen[] = [];
   const aTrace: Seen[] = [];
   const kOrder: number[] = [];
@@ -224,6 +225,20 @@ export function expectWholeRun(r: ScriptRun): void {
   expect(r.cookie).toBeGreaterThan(WRAPS * r.nr);
   const last = r.kTrace[r.kTrace.length - 1];
   expect(last.head).toBe(last.tail);
+}
+
+/** Both rings showed the same at every step, gave the same events in the same order, and the run was whole. */
+export function expectSameRun(r: ScriptRun): void {
+  expect(r.aTrace).toEqual(r.kTrace);
+  expect(r.aOrder).toEqual(r.kOrder);
+  expectWholeRun(r);
+}
+
+/** Destroy what a run left open (for afterEach). */
+export function closeSides(open: Sides): void {
+  open.k?.destroy();
+  open.a?.destroy();
+  open.k = open.a = undefined;
 }
 
 /** The positions of a trace without the cookies (for runs whose completions may reorder). */
