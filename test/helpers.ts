@@ -33,10 +33,20 @@ export function describeKernel(name: string, fn: () => void): void {
   }
 }
 
-/** A fresh temporary directory, removed when the process exits. */
+const tempDirs: string[] = [];
+
+/** Remove the directories tempDir made (in this test file): for afterAll. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A fresh temporary directory, removed by removeTempDirs or when the
+ * process exits (one exit listener for them all).
+ */
 export function tempDir(base = os.tmpdir()): string {
   const dir = fs.mkdtempSync(path.join(base, 'aioring-test-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (tempDirs.push(dir) === 1) process.on('exit', removeTempDirs);
   return dir;
 }
 

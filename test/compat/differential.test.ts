@@ -20,7 +20,7 @@ import { IocbInit } from '../../src/iocb';
 import { kernelSetup, KernelContext } from '../../src/kernel';
 import { LegacyRing } from '../../src/legacyRing';
 import { aioMaxNr, legacyNr, legacyRingBytes, possibleCpus } from '../../src/sizing';
-import { describeKernel, patternFile, rng, sleepMs, tmpfsDir } from '../helpers';
+import { describeKernel, patternFile, removeTempDirs, rng, sleepMs, tmpfsDir } from '../helpers';
 import { BLOCK, BLOCKS, closeSides, expectSameRun, expectWholeRun, positions, runBoth, Sides } from './scripted';
 
 /** The largest count io_setup takes once doubled (fs/aio.c: 0x10000000 / sizeof(struct io_event) / 2). */
@@ -84,7 +84,10 @@ describeKernel('compat differential against the live kernel', () => {
   beforeAll(() => {
     fd = fs.openSync(patternFile(tmpfsDir(), BLOCKS, BLOCK), 'r');
   });
-  afterAll(() => fs.closeSync(fd));
+  afterAll(() => {
+    fs.closeSync(fd);
+    removeTempDirs();
+  });
   afterEach(() => {
     closeSides(open);
     for (const c of others.splice(0)) c.destroy();

@@ -16,7 +16,7 @@ import { attachRingFile, createV2Ring, mapRingMemory } from '../../src/memory';
 import { addon } from '../../src/native';
 import { legacyNr, possibleCpus } from '../../src/sizing';
 import { V2Ring, v2RingBytes } from '../../src/v2Ring';
-import { describeKernel, hugeAvailable, hugetlbfsMount, patternFile, rng, sleepMs, tempDir, tmpfsDir } from '../helpers';
+import { describeKernel, hugeAvailable, hugetlbfsMount, patternFile, removeTempDirs, rng, sleepMs, tempDir, tmpfsDir } from '../helpers';
 
 const BLOCK = 512;
 const CACHELINE = 64;
@@ -89,7 +89,10 @@ function repeated(xs: number[]): number[] {
 beforeAll(() => {
   fd = fs.openSync(patternFile(tmpfsDir(), 64, BLOCK), 'r');
 });
-afterAll(() => fs.closeSync(fd));
+afterAll(() => {
+  fs.closeSync(fd);
+  removeTempDirs();
+});
 afterEach(() => {
   for (const k of kernels.splice(0)) k.destroy();
   for (const c of contexts.splice(0)) c.destroy();

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { describeKernel, patternFile, tempDir, tmpfsDir } from '../helpers';
+import { describeKernel, patternFile, removeTempDirs, tempDir, tmpfsDir } from '../helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { transpile } = require('../workers/transpile.js') as { transpile: (source: string, fileName: string) => string };
@@ -72,6 +72,8 @@ interface SoakReport {
 }
 
 describeKernel('compat soak: 50,000,000 completions through one context', () => {
+  afterAll(removeTempDirs);
+
   test(
     'each completes exactly once; resident memory after the warm-up stays within 5%; descriptors and threads return to their counts after destroy',
     async () => {
