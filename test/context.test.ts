@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { AioContext, alignedBuffer, features, setup, SETUP_FLAGS, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
-import { IocbInit } from '../src/iocb';
+import { IocbArray, IocbInit } from '../src/iocb';
 import { AIORING_V2_MAGIC, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
 import { attachRingFile, createV2Ring } from '../src/memory';
@@ -182,6 +182,37 @@ describe('11 contexts', () => {
     c.destroy();
     fs.closeSync(p.r);
     fs.closeSync(p.w);
+  });
+
+  test.each([
+    ['legacy', 0],
+    ['v2', SETUP_V2],
+  ])('%s: what was reaped can be submitted again at once: no EAGAIN below the capacity while producers return slots', (_name, flags) => {
+    const c = ctxOf(flags ? 128 : 1, { flags, backend: 'threadpool', threads: 4 });
+    const cap = c.capacity;
+    const reqs = new IocbArray(cap);
+    for (let i = 0; i < cap; i++) reqs.setPlain(i, 'noop', 0, i);
+    const batch = new EventBatch(cap);
+    let outstanding = 0;
+    let completed = 0;
+    let refused = 0;
+    while (completed < 1_000_000) {
+      const room = cap - outstanding;
+      if (room > 0) {
+        let queued = 0;
+        try {
+          queued = c.submitArray(reqs, room);
+        } catch (e) {
+          if ((e as AioError).code !== 'EAGAIN') throw e;
+        }
+        if (queued < room) refused++;
+        outstanding += queued;
+      }
+      const n = c.reap(batch);
+      outstanding -= n;
+      completed += n;
+    }
+    expect(refused).toBe(0);
   });
 
   test('getEvents waits without blocking the event loop, and the producer rings only for an announced waiter', async () => {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioError } from '../src/errors';
 import { kernelSetup } from '../src/kernel';
+import { hugePageSize } from '../src/memory';
 
 let kernelAio: { ok: boolean; reason: string } | undefined;
 
@@ -32,10 +33,20 @@ export function describeKernel(name: string, fn: () => void): void {
   }
 }
 
-/** A fresh temporary directory, removed when the process exits. */
+const tempDirs: string[] = [];
+
+/** Remove the directories tempDir made (in this test file): for afterAll. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A fresh temporary directory, removed by removeTempDirs or when the
+ * process exits (one exit listener for them all).
+ */
 export function tempDir(base = os.tmpdir()): string {
   const dir = fs.mkdtempSync(path.join(base, 'aioring-test-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (tempDirs.push(dir) === 1) process.on('exit', removeTempDirs);
   return dir;
 }
 
@@ -67,6 +78,58 @@ export function rng(seed: number): () => number {
 }
 
 export const TMPFS_MAGIC = 0x01021994;
+export const HUGETLBFS_MAGIC = 0x958458f6;
+
+/**
+ * A fresh directory on tmpfs (/dev/shm) when there is one: the kernel
+ * completes buffered reads of its files inside io_submit.
+ */
+export function tmpfsDir(): string {
+  const shm = fs.existsSync('/dev/shm') && fs.statfsSync('/dev/shm').type === TMPFS_MAGIC;
+  return tempDir(shm ? '/dev/shm' : os.tmpdir());
+}
+
+/** Block this thread for ms (the event loop too: only between steps of a script). */
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Threads of this process (/proc/self/task). */
+export function threadCount(): number {
+  return fs.readdirSync('/proc/self/task').length;
+}
+
+/** Open descriptors of this process (/proc/self/fd), not counting the one readdir opens. */
+export function fdCount(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** Where hugetlbfs is mounted, or null. */
+export function hugetlbfsMount(): string | null {
+  const line = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[2] === 'hugetlbfs');
+  return line ? line[1] : null;
+}
+
+function hugePagesFree(): number {
+  return Number(/HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+}
+
+/**
+ * Huge page tests run where the system has them, and must run when .ci/run
+ * set them up (AIORING_REQUIRE_HUGETLB=1); otherwise they are skipped with
+ * the reason printed.
+ */
+export function hugeAvailable(what: string): boolean {
+  const ok = hugePageSize() > 0 && hugePagesFree() >= 2 && hugetlbfsMount() !== null;
+  if (!ok && process.env.AIORING_REQUIRE_HUGETLB !== '1') {
+    process.stdout.write(`skipping ${what}: no free huge pages or no hugetlbfs mount\n`);
+  }
+  return ok || process.env.AIORING_REQUIRE_HUGETLB === '1';
+}
 
 /** A fresh directory on a filesystem that takes O_DIRECT (not tmpfs). */
 export function directDir(): string {

@@ -8,38 +8,13 @@ import { EventBatch } from '../src/events';
 import { LegacyRing } from '../src/legacyRing';
 import { attachRingFile, createV2Ring, hugePageSize, mapRingMemory } from '../src/memory';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
-import { tempDir } from './helpers';
-
-const TMPFS_MAGIC = 0x01021994;
-const HUGETLBFS_MAGIC = 0x958458f6;
+import { hugeAvailable, hugetlbfsMount, HUGETLBFS_MAGIC, tempDir, TMPFS_MAGIC } from './helpers';
 
 function roundTrip(ring: V2Ring | LegacyRing, n: number): number[] {
   for (let i = 0; i < n; i++) expect(ring.produce({ data: 500 + i, res: i })).toBe(true);
   const batch = new EventBatch(n);
   ring.reap(batch);
   return Array.from({ length: batch.length }, (_, i) => batch.data(i));
-}
-
-function hugetlbfsMount(): string | null {
-  const line = fs
-    .readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .find((f) => f[2] === 'hugetlbfs');
-  return line ? line[1] : null;
-}
-
-function hugePagesFree(): number {
-  return Number(/HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
-}
-
-/** Huge page tests run where the system has them, and must run when .ci/run set them up. */
-function hugeAvailable(): boolean {
-  const ok = hugePageSize() > 0 && hugePagesFree() >= 2 && hugetlbfsMount() !== null;
-  if (!ok && process.env.AIORING_REQUIRE_HUGETLB !== '1') {
-    process.stdout.write('skipping hugetlbfs ring memory: no free huge pages or no hugetlbfs mount\n');
-  }
-  return ok || process.env.AIORING_REQUIRE_HUGETLB === '1';
 }
 
 const expected = Array.from({ length: 10 }, (_, i) => 500 + i);
@@ -122,7 +97,7 @@ describe('07 ring memory', () => {
     }
   }
 
-  (hugeAvailable() ? test : test.skip)('hugetlbfs file and anonymous huge pages', () => {
+  (hugeAvailable('hugetlbfs ring memory') ? test : test.skip)('hugetlbfs file and anonymous huge pages', () => {
     const size = hugePageSize();
     const file = path.join(hugetlbfsMount()!, `aioring-test-${process.pid}`);
     try {

@@ -97,7 +97,11 @@ double StampsPerNs()
 	return static_cast<double>(s1 - s0) / static_cast<double>(t1 - t0);
 }
 
-enum class Layout { Legacy, V2, V2Adjacent };
+// V2: head 128 bytes after tail (the layout); V2Adjacent: 64 bytes (the
+// next line); V2SameLine: 4 bytes, as the legacy header has them (flaw F1),
+// in the word multi-producer rings reserve with, which a single producer
+// never touches.
+enum class Layout { Legacy, V2, V2Adjacent, V2SameLine };
 
 // The wait policy both layouts share: when a side finds nothing to do it
 // backs off with doubling runs of pause, up to kMaxBackoff, before it looks
@@ -219,6 +223,9 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 		if (layout == Layout::V2Adjacent)
 			v2_bind_spaced(&r, mem.get(), entries,
 				       reinterpret_cast<uint32_t *>(mem.get() + 128 + AIORING_CACHELINE));
+		else if (layout == Layout::V2SameLine)
+			v2_bind_spaced(&r, mem.get(), entries,
+				       reinterpret_cast<uint32_t *>(mem.get() + 128 + sizeof(uint32_t)));
 		else
 			v2_bind(&r, mem.get(), entries);
 		std::thread producer([&]() {
@@ -290,8 +297,11 @@ static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 		layout = Layout::V2;
 	else if (name == "v2-adjacent")
 		layout = Layout::V2Adjacent;
+	else if (name == "v2-same-line")
+		layout = Layout::V2SameLine;
 	else
-		throw AioError(env, EINVAL, "aioring", "layout is legacy, v2 or v2-adjacent", "layout");
+		throw AioError(env, EINVAL, "aioring", "layout is legacy, v2, v2-adjacent or v2-same-line",
+			       "layout");
 	uint32_t batch = ArgU32(info, 1, "batch");
 	uint32_t entries = ArgU32(info, 2, "entries");
 	uint64_t events = ArgU64(info, 3, "events");

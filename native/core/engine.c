@@ -642,33 +642,57 @@ static void signal_resfd(int fd)
 	(void)r;
 }
 
+#define COMPLETE_CHUNK 64
+
+/*
+ * Complete requests into the ring, in order. A request's slot goes back to
+ * the free list before its event is published: a consumer that has reaped
+ * an event must be able to submit again at once, or it would get an EAGAIN
+ * that in-flight plus unreaped do not explain (the ring's room is
+ * accounted by available(), which counts the event until it is reaped).
+ * The in-flight count drops only after the events are published, so a
+ * quiesced context has published every one.
+ */
 void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int64_t *res,
 			const int64_t *res2, int n)
 {
-	pthread_mutex_lock(&ctx->completion_lock);
-	for (int i = 0; i < n; i++) {
-		struct io_event ev = {reqs[i]->cb.aio_data, (uint64_t)(uintptr_t)reqs[i]->user, res[i],
-				      res2 ? res2[i] : 0};
+	for (int done = 0; done < n;) {
+		struct io_event ev[COMPLETE_CHUNK];
+		int resfd[COMPLETE_CHUNK];
+		int k = n - done < COMPLETE_CHUNK ? n - done : COMPLETE_CHUNK;
 
-		if (!ctx->is_v2) {
-			legacy_produce(&ctx->legacy, &ev);
-		} else if (v2_reserve(&ctx->v2, 1) == 1) {
-			*v2_slot(&ctx->v2.ring, ctx->v2.tail) = ev;
-			v2_publish(&ctx->v2, 1);
-		} else {
-			ctx->lost++;
+		pthread_mutex_lock(&ctx->lock);
+		for (int i = 0; i < k; i++) {
+			struct aior_req *req = reqs[done + i];
+
+			ev[i] = (struct io_event){req->cb.aio_data, (uint64_t)(uintptr_t)req->user,
+						  res[done + i], res2 ? res2[done + i] : 0};
+			resfd[i] = req->user_resfd;
+			put_req(ctx, req);
 		}
-	}
-	pthread_mutex_unlock(&ctx->completion_lock);
+		pthread_mutex_unlock(&ctx->lock);
 
-	for (int i = 0; i < n; i++)
-		signal_resfd(reqs[i]->user_resfd);
-	pthread_mutex_lock(&ctx->lock);
-	for (int i = 0; i < n; i++)
-		put_req(ctx, reqs[i]);
-	__atomic_sub_fetch(&ctx->inflight, (uint32_t)n, __ATOMIC_ACQ_REL);
-	pthread_cond_broadcast(&ctx->idle);
-	pthread_mutex_unlock(&ctx->lock);
+		pthread_mutex_lock(&ctx->completion_lock);
+		for (int i = 0; i < k; i++) {
+			if (!ctx->is_v2) {
+				legacy_produce(&ctx->legacy, &ev[i]);
+			} else if (v2_reserve(&ctx->v2, 1) == 1) {
+				*v2_slot(&ctx->v2.ring, ctx->v2.tail) = ev[i];
+				v2_publish(&ctx->v2, 1);
+			} else {
+				ctx->lost++;
+			}
+		}
+		pthread_mutex_unlock(&ctx->completion_lock);
+
+		for (int i = 0; i < k; i++)
+			signal_resfd(resfd[i]);
+		pthread_mutex_lock(&ctx->lock);
+		__atomic_sub_fetch(&ctx->inflight, (uint32_t)k, __ATOMIC_ACQ_REL);
+		pthread_cond_broadcast(&ctx->idle);
+		pthread_mutex_unlock(&ctx->lock);
+		done += k;
+	}
 	aior_wake_waiters(ctx);
 }
 

@@ -278,16 +278,34 @@ static struct v2_lease *dead_owner(struct v2_lease_ring *c, uint32_t head, uint3
 	return NULL;
 }
 
+/*
+ * head and claim as they were at one moment: claim read between two equal
+ * reads of head. Other consumers move both meanwhile, so a pair from two
+ * moments can look like more than entries claimed; only a pair that stays
+ * impossible over and over is corrupt.
+ */
+static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending)
+{
+	for (int tries = LEASE_CLAIM_RETRIES; tries > 0; tries--) {
+		uint32_t h = aior_load_acquire(c->ring.head);
+		uint32_t claim = aior_load_acquire(c->claim);
+
+		if (aior_load_acquire(c->ring.head) == h && claim - h <= c->ring.entries) {
+			*head = h;
+			*pending = claim - h;
+			return 0;
+		}
+	}
+	return -EUCLEAN;
+}
+
 int v2_lease_recover(struct v2_lease_ring *c, struct v2_lease_hold *out)
 {
-	uint32_t head = aior_load_acquire(c->ring.head);
-	uint32_t pending = aior_load_acquire(c->claim) - head;
+	uint32_t head, pending, end, done;
 	struct v2_lease *l;
-	uint64_t owner;
-	uint32_t end, done;
-	uint64_t commit;
+	uint64_t owner, commit;
 
-	if (pending > c->ring.entries)
+	if (snapshot(c, &head, &pending) < 0)
 		return -EUCLEAN;
 	free_dead(c, head, pending);
 	if (pending == 0)

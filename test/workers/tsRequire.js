@@ -2,12 +2,8 @@
 // load with the project's own typescript (jest's transform does not reach
 // worker threads).
 const fs = require('node:fs');
-const ts = require('typescript');
+const { transpile } = require('./transpile');
 
 require.extensions['.ts'] = (module, filename) => {
-  const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    fileName: filename,
-  });
-  module._compile(outputText, filename);
+  module._compile(transpile(fs.readFileSync(filename, 'utf8'), filename), filename);
 };

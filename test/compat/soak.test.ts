@@ -1,0 +1,117 @@
+// compat soak: 50,000,000 completions through one context (a v2 ring, the
+// default backend: noops run by the pool, reads served inline), in a child
+// process of its own (test/workers/soak.ts). Every completion arrives
+// exactly once with its result; resident memory after the warm-up stays
+// within 5%; descriptors and threads return to their starting counts after
+// destroy. Resident memory is read after full collections (the child runs
+// with --expose-gc), so it shows what is held, not the JavaScript heap's
+// uncollected garbage, and less V8's young generation, which is empty then
+// and which V8 resizes as it likes (see soak.ts). The figures are printed;
+// the time is reported, never asserted.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { describeKernel, patternFile, tempDir, tmpfsDir } from '../helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { transpile } = require('../workers/transpile.js') as { transpile: (source: string, fileName: string) => string };
+
+const TOTAL = 50_000_000;
+const WARM_UP = 10_000_000;
+const POOL_THREADS = 4;
+const root = path.join(__dirname, '..', '..');
+
+/**
+ * test/workers/soak.ts and what it imports as plain JavaScript in a tree
+ * of their own, the built addon linked beside them: the soak's process
+ * never loads the compiler, whose memory it would otherwise be measuring.
+ */
+function compiledSoak(): string {
+  const out = tempDir();
+  const sources = [
+    ...fs
+      .readdirSync(path.join(root, 'src'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join('src', f)),
+    path.join('test', 'helpers.ts'),
+    path.join('test', 'workers', 'soak.ts'),
+  ];
+  for (const source of sources) {
+    const js = path.join(out, source.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(js), { recursive: true });
+    fs.writeFileSync(js, transpile(fs.readFileSync(path.join(root, source), 'utf8'), source));
+  }
+  fs.mkdirSync(path.join(out, 'build'));
+  fs.symlinkSync(path.join(root, 'build', 'Release'), path.join(out, 'build', 'Release'));
+  return path.join(out, 'test', 'workers', 'soak.js');
+}
+
+interface Resident {
+  rss: number;
+  resident: number;
+  held: number;
+}
+
+interface SoakReport {
+  layout: string;
+  backend: string;
+  completed: number;
+  duplicates: number;
+  missing: number;
+  badRes: number;
+  refused: number;
+  naps: number;
+  seconds: number;
+  warmUp: number;
+  warmSeconds: number;
+  /** kB: VmRSS; VmRSS less V8's young generation; RssAnon + RssShmem less it (see soak.ts) */
+  residentKb: { start: Resident; warm: Resident; end: Resident; every5M: Resident[] };
+  fds: [number, number, number];
+  threads: [number, number, number];
+}
+
+describeKernel('compat soak: 50,000,000 completions through one context', () => {
+  test(
+    'each completes exactly once; resident memory after the warm-up stays within 5%; descriptors and threads return to their counts after destroy',
+    async () => {
+      const file = patternFile(tmpfsDir(), 1);
+      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', compiledSoak(), String(TOTAL), file, String(WARM_UP)], {
+        encoding: 'utf8',
+        timeout: 20 * 60 * 1000,
+      });
+      const r = JSON.parse(stdout) as SoakReport;
+      const m = r.residentKb;
+      const growth = (m.end.resident - m.warm.resident) / m.warm.resident;
+      const mb = (kb: number): string => (kb / 1024).toFixed(1);
+      process.stdout.write(
+        [
+          `soak: ${r.completed.toLocaleString('en')} completions through one ${r.layout} context (${r.backend}) in ${r.seconds.toFixed(1)} s` +
+            ` (${(r.completed / r.seconds / 1e6).toFixed(2)} M/s), ${r.naps} naps`,
+          `  resident memory (MB, after full collections, less V8's young generation): before setup ${mb(m.start.resident)};` +
+            ` after the warm-up (${r.warmUp.toLocaleString('en')}, ${r.warmSeconds.toFixed(1)} s) ${mb(m.warm.resident)};` +
+            ` at the end ${mb(m.end.resident)}: ${(growth * 100).toFixed(2)}%`,
+          `  every 5M: ${m.every5M.map((x) => mb(x.resident)).join(' ')}; of which anonymous and shared (heap, stacks, rings):` +
+            ` ${mb(m.warm.held)} after the warm-up, ${mb(m.end.held)} at the end; VmRSS ${mb(m.warm.rss)} and ${mb(m.end.rss)}`,
+          `  fds before/during/after: ${r.fds.join('/')}; threads before/during/after: ${r.threads.join('/')}`,
+        ].join('\n') + '\n',
+      );
+
+      expect({ layout: r.layout, completed: r.completed, duplicates: r.duplicates, missing: r.missing, badRes: r.badRes, refused: r.refused }).toEqual({
+        layout: 'v2',
+        completed: TOTAL,
+        duplicates: 0,
+        missing: 0,
+        badRes: 0,
+        refused: 0,
+      });
+      expect(Math.abs(growth)).toBeLessThanOrEqual(0.05);
+      // the context held threads and descriptors of its own while it lived, and gave every one back
+      expect(r.threads[1]).toBeGreaterThanOrEqual(r.threads[0] + POOL_THREADS);
+      expect(r.threads[2]).toBe(r.threads[0]);
+      expect(r.fds[1]).toBeGreaterThan(r.fds[0]);
+      expect(r.fds[2]).toBe(r.fds[0]);
+    },
+    25 * 60 * 1000,
+  );
+});
