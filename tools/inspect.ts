@@ -51,7 +51,7 @@ function sample(o: InspectOptions): { json: unknown; lines: string[]; findings: 
   const all = allProcessRings();
   const lines =
     all.processes.length === 0 ? ['no process has kernel AIO contexts'] : table(processRows(all.processes));
-  if (all.unreadable > 0) lines.push(`(${all.unreadable} processes of other users could not be read: run as root to see them)`);
+  if (all.unreadable > 0) lines.push(`(${all.unreadable} processes could not be read: other users' or more privileged ones; run as root with CAP_SYS_PTRACE to see them)`);
   const json = {
     processes: all.processes.map((p) => ({ pid: p.pid, comm: p.comm, uid: p.uid, rings: p.rings.map(({ report: _r, ...r }) => r) })),
     unreadable: all.unreadable,

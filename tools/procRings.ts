@@ -27,6 +27,18 @@ export interface ProcessRings {
 }
 
 /** What stands between this user and another process's memory, in words. */
+const CAP_SYS_PTRACE = 19;
+
+/** Whether this process holds an effective capability (CapEff in /proc/self/status). */
+function hasCapability(bit: number): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(bit)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
 function permissionHelp(pid: number, path: string, code: string): string {
   let owner = -1;
   try {
@@ -51,7 +63,9 @@ function permissionHelp(pid: number, path: string, code: string): string {
   const who =
     owner >= 0 && owner !== me
       ? `process ${pid} belongs to uid ${owner} and you are uid ${me}: reading another user's process needs root or CAP_SYS_PTRACE`
-      : `reading process ${pid} needs ptrace access (same user, dumpable, or CAP_SYS_PTRACE)`;
+      : owner === me && !hasCapability(CAP_SYS_PTRACE)
+        ? `process ${pid} is uid ${me} like you but holds capabilities you lack (you have no CAP_SYS_PTRACE): reading it needs CAP_SYS_PTRACE`
+        : `reading process ${pid} needs ptrace access (same user, dumpable, or CAP_SYS_PTRACE)`;
   return `cannot read ${path} (${code}): ${who}; ${scope}`;
 }
 
@@ -139,7 +153,7 @@ export function processRings(pid: number, options: { events?: boolean } = {}): P
 
 export interface AllProcesses {
   processes: ProcessRings[];
-  /** processes whose maps could not be read (another user's, without the privilege) */
+  /** processes whose maps could not be read (another user's, or more privileged, without CAP_SYS_PTRACE) */
   unreadable: number;
 }
 
