@@ -87,6 +87,8 @@ int v2_lease_attach(struct v2_lease_ring *c, void *mem, size_t len)
 	c->leases = (struct v2_lease *)((char *)mem + v2_lease_offset(entries));
 	c->claim = &c->ring.hdr->claim;
 	c->self = v2_lease_self();
+	c->seen_head = aior_load_acquire(c->ring.head);
+	c->seen_times = 0;
 	return 0;
 }
 
@@ -307,6 +309,15 @@ int v2_lease_recover(struct v2_lease_ring *c, struct v2_lease_hold *out)
 
 	if (snapshot(c, &head, &pending) < 0)
 		return -EUCLEAN;
+	/* a head that moves is a ring that works: nobody to recover */
+	if (head != c->seen_head) {
+		c->seen_head = head;
+		c->seen_times = 0;
+		return 0;
+	}
+	if (++c->seen_times < V2_LEASE_PATIENCE)
+		return 0;
+	c->seen_times = 0;
 	free_dead(c, head, pending);
 	if (pending == 0)
 		return 0;

@@ -33,6 +33,8 @@ struct v2_lease_ring {
 	uint32_t lease_count;
 	uint32_t *claim;
 	uint64_t self;          /* this process's owner word */
+	uint32_t seen_head;     /* head at the last recovery call */
+	uint32_t seen_times;    /* calls in a row that found head there */
 };
 
 /* A lease this process owns, with trusted copies of its claim. */
@@ -99,7 +101,10 @@ int v2_lease_release(struct v2_lease_ring *c, struct v2_lease_hold *h);
  * 1 is returned and out holds the rest of that claim (out->done ..
  * out->end - 1) to process, commit, release and leave like one's own.
  * 0 when there is nothing to take over (or a live consumer holds it).
+ * Looking costs a read of /proc per consumer, so a call looks only once
+ * head has stayed where it is for V2_LEASE_PATIENCE calls in a row.
  */
+#define V2_LEASE_PATIENCE 64
 int v2_lease_recover(struct v2_lease_ring *c, struct v2_lease_hold *out);
 
 #ifdef __cplusplus
