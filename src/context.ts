@@ -25,7 +25,13 @@ export const SETUP_V2 = 1 << 0;
 export const SETUP_KERNEL_RING = 1 << 1;
 const SETUP_NO_USER_REAP = 1 << 2;
 const SETUP_NO_INLINE = 1 << 3;
-export const SETUP_FLAGS = SETUP_V2 | SETUP_KERNEL_RING;
+/**
+ * Legacy only: count requests as the kernel's context does, per CPU in
+ * batches, so submit says EAGAIN exactly where io_submit would (before
+ * nr - 1 when another CPU's batch holds part of the room).
+ */
+export const SETUP_KERNEL_REQS = 1 << 4;
+export const SETUP_FLAGS = SETUP_V2 | SETUP_KERNEL_RING | SETUP_KERNEL_REQS;
 
 export type BackendName = 'auto' | 'kernel' | 'threadpool';
 
@@ -567,7 +573,7 @@ export function alignedBuffer(size: number, alignment = 4096): Buffer {
 
 export interface Features {
   /** setup flags this build understands; any other bit is EINVAL */
-  flags: { SETUP_V2: number; SETUP_KERNEL_RING: number; all: number };
+  flags: { SETUP_V2: number; SETUP_KERNEL_RING: number; SETUP_KERNEL_REQS: number; all: number };
   layouts: ('legacy' | 'v2')[];
   backends: { kernel: boolean; kernelError?: string; threadpool: true };
   memory: ('anonymous' | 'file' | 'buffer')[];
@@ -593,7 +599,7 @@ export function features(): Features {
     free = 0;
   }
   return {
-    flags: { SETUP_V2, SETUP_KERNEL_RING, all: SETUP_FLAGS },
+    flags: { SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, all: SETUP_FLAGS },
     layouts: ['legacy', 'v2'],
     backends: { kernel: kernelProbe.ok, ...(kernelProbe.error ? { kernelError: kernelProbe.error } : {}), threadpool: true },
     memory: ['anonymous', 'file', 'buffer'],

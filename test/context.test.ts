@@ -2,7 +2,7 @@
 // promises, cancel and destroy.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AioContext, alignedBuffer, features, setup, SETUP_FLAGS, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
+import { AioContext, alignedBuffer, features, setup, SETUP_FLAGS, SETUP_KERNEL_REQS, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
 import { IocbArray, IocbInit } from '../src/iocb';
@@ -77,7 +77,7 @@ describe('11 contexts', () => {
     expect(thrown(() => setup(0))).toMatchObject({ code: 'EINVAL' });
     expect(thrown(() => setup(4, { flags: SETUP_V2 | SETUP_KERNEL_RING }))).toMatchObject({ code: 'EINVAL' });
     const f = features();
-    expect(f.flags).toEqual({ SETUP_V2, SETUP_KERNEL_RING, all: SETUP_FLAGS });
+    expect(f.flags).toEqual({ SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, all: SETUP_FLAGS });
     expect(f.layouts).toEqual(['legacy', 'v2']);
     expect(f.backends.threadpool).toBe(true);
     expect(typeof f.backends.kernel).toBe('boolean');
@@ -184,20 +184,19 @@ describe('11 contexts', () => {
     fs.closeSync(p.w);
   });
 
-  test.each([
-    ['legacy', 0],
-    ['v2', SETUP_V2],
-  ])('%s: what was reaped can be submitted again at once: no EAGAIN below the capacity while producers return slots', (_name, flags) => {
-    const c = ctxOf(flags ? 128 : 1, { flags, backend: 'threadpool', threads: 4 });
-    const cap = c.capacity;
-    const reqs = new IocbArray(cap);
-    for (let i = 0; i < cap; i++) reqs.setPlain(i, 'noop', 0, i);
-    const batch = new EventBatch(cap);
+  /**
+   * Keep depth noops in flight, resubmitting what is reaped, until total
+   * have completed: how many submits were refused (EAGAIN or short).
+   */
+  function refusedKeepingInFlight(c: AioContext, depth: number, total: number): number {
+    const reqs = new IocbArray(depth);
+    for (let i = 0; i < depth; i++) reqs.setPlain(i, 'noop', 0, i);
+    const batch = new EventBatch(depth);
     let outstanding = 0;
     let completed = 0;
     let refused = 0;
-    while (completed < 1_000_000) {
-      const room = cap - outstanding;
+    while (completed < total) {
+      const room = depth - outstanding;
       if (room > 0) {
         let queued = 0;
         try {
@@ -212,7 +211,24 @@ describe('11 contexts', () => {
       outstanding -= n;
       completed += n;
     }
-    expect(refused).toBe(0);
+    return refused;
+  }
+
+  test.each([
+    ['legacy', 0],
+    ['v2', SETUP_V2],
+  ])('%s: what was reaped can be submitted again at once: no EAGAIN below the capacity while producers return slots', (_name, flags) => {
+    const c = ctxOf(flags ? 128 : 1, { flags, backend: 'threadpool', threads: 4 });
+    expect(refusedKeepingInFlight(c, c.capacity, 1_000_000)).toBe(0);
+  });
+
+  test("SETUP_KERNEL_REQS counts as the kernel does and keeps io_setup's promise: n in flight never refused, completions on the pool's CPUs", () => {
+    expect(thrown(() => setup(4, { flags: SETUP_KERNEL_REQS | SETUP_V2 }))).toMatchObject({ code: 'EINVAL' });
+    expect(thrown(() => setup(4, { flags: SETUP_KERNEL_REQS | SETUP_KERNEL_RING }))).toMatchObject({ code: 'EINVAL' });
+    for (const n of [1, 32, 200]) {
+      const c = ctxOf(n, { flags: SETUP_KERNEL_REQS, backend: 'threadpool', threads: 4 });
+      expect([n, refusedKeepingInFlight(c, n, 200_000)]).toEqual([n, 0]);
+    }
   });
 
   test('getEvents waits without blocking the event loop, and the producer rings only for an announced waiter', async () => {

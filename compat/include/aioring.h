@@ -17,6 +17,11 @@ extern "C" {
 #define AIORING_SETUP_V2          (1u << 0)
 /* Legacy only: the context's ring is the kernel's own (passthrough). */
 #define AIORING_SETUP_KERNEL_RING (1u << 1)
+/*
+ * Legacy only: count requests as the kernel's context does, per CPU in
+ * batches, so io_submit says EAGAIN exactly where the kernel's would.
+ */
+#define AIORING_SETUP_KERNEL_REQS (1u << 4)
 
 /* Feature bits aioring_features reports. */
 #define AIORING_FEATURE_V2        (1u << 0)

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #define AIOR_ADOPTABLE_FEATURES AIORING_FEAT_USER_REAP
 
 static uint32_t available(struct aior_ctx *ctx);
+static int kreqs_start(struct aior_ctx *ctx);
 
 static uint32_t round_up_pow2(uint32_t n)
 {
@@ -59,6 +61,9 @@ static int check_setup(const struct aior_setup *s)
 		return -EINVAL;
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
 	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
+		return -EINVAL;
+	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
+	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
 		return -EINVAL;
 	if (s->memory && ((uintptr_t)s->memory % AIOR_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
@@ -188,6 +193,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		r = -EAGAIN;   /* an adopted ring already full of unreaped events */
 	if (r == 0)
 		r = setup_requests(ctx);
+	if (r == 0 && (s->flags & AIORING_SETUP_KERNEL_REQS))
+		r = kreqs_start(ctx);
 	if (r < 0)
 		goto fail;
 	if (s->backend != AIOR_BACKEND_THREADPOOL) {
@@ -252,6 +259,78 @@ static void account(struct aior_ctx *ctx, int delta)
 		ctx->accepted += (uint32_t)delta;
 	else
 		ctx->accepted = (ctx->accepted + ctx->nr + (uint32_t)delta) % ctx->nr;
+}
+
+static int kreqs_start(struct aior_ctx *ctx)
+{
+	struct kernel_reqs *k = calloc(1, sizeof(*k));
+	uint32_t cpus = (uint32_t)system_possible_cpus();
+
+	if (!k || !(k->cpu = calloc(cpus, sizeof(*k->cpu)))) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->ncpus = cpus;
+	k->batch = (ctx->nr - 1) / (cpus * 4);
+	if (k->batch < 1)
+		k->batch = 1;
+	k->global = ctx->nr - 1;
+	ctx->kreqs = k;
+	return 0;
+}
+
+static uint32_t this_cpu(const struct kernel_reqs *k)
+{
+	int cpu = sched_getcpu();
+
+	return cpu >= 0 && (uint32_t)cpu < k->ncpus ? (uint32_t)cpu : 0;
+}
+
+/* put_reqs_available: back to a CPU's cache, the surplus to the global count. */
+static void kreqs_put(struct kernel_reqs *k, uint32_t cpu, uint32_t n)
+{
+	k->cpu[cpu] += n;
+	while (k->cpu[cpu] >= k->batch * 2) {
+		k->cpu[cpu] -= k->batch;
+		k->global += k->batch;
+	}
+}
+
+/* get_reqs_available */
+static int kreqs_get(struct kernel_reqs *k, uint32_t cpu)
+{
+	if (k->cpu[cpu] == 0) {
+		if (k->global < k->batch)
+			return 0;
+		k->global -= k->batch;
+		k->cpu[cpu] += k->batch;
+	}
+	k->cpu[cpu]--;
+	return 1;
+}
+
+/* refill_reqs_available: the completed events that have left the ring come back. */
+static void kreqs_refill(struct aior_ctx *ctx, uint32_t cpu)
+{
+	struct kernel_reqs *k = ctx->kreqs;
+	uint32_t head = aior_load_acquire(&ctx->legacy.ring->head) % ctx->nr;
+	uint32_t tail = aior_load_acquire(&ctx->legacy.tail);
+	uint32_t in_ring = head <= tail ? tail - head : ctx->nr - (head - tail);
+	uint32_t completed = k->completed > in_ring ? k->completed - in_ring : 0;
+
+	if (completed) {
+		k->completed -= completed;
+		kreqs_put(k, cpu, completed);
+	}
+}
+
+/* aio_get_req's accounting: a request, or refill from the ring and try again. */
+static int kreqs_take(struct aior_ctx *ctx, uint32_t cpu)
+{
+	if (kreqs_get(ctx->kreqs, cpu))
+		return 1;
+	kreqs_refill(ctx, cpu);
+	return kreqs_get(ctx->kreqs, cpu);
 }
 
 static int opcode_known(uint16_t op)
@@ -452,6 +531,16 @@ static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 	return i;
 }
 
+/* A request submit took but could not start: as if never submitted. */
+static void give_back(struct aior_ctx *ctx, struct aior_req *req)
+{
+	__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
+	account(ctx, -1);
+	if (ctx->kreqs)
+		kreqs_put(ctx->kreqs, req->cpu, 1);
+	put_req(ctx, req);
+}
+
 /*
  * Hand a run of kernel-bound requests to io_submit at once. Those it did
  * not take are released; returns how many it took, or a negative errno if
@@ -464,11 +553,8 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 	if (k == 0)
 		return 0;
 	r = aior_kernel_submit_reqs(ctx, run, k);
-	for (long i = r < 0 ? 0 : r; i < k; i++) {
-		__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
-		account(ctx, -1);
-		put_req(ctx, run[i]);
-	}
+	for (long i = r < 0 ? 0 : r; i < k; i++)
+		give_back(ctx, run[i]);
 	return r;
 }
 
@@ -512,11 +598,8 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 			aior_pool_enqueue(ctx, deferred[i]);
 		if (handled < rs->ni) {
 			/* a bad descriptor: it and what followed it were not taken */
-			for (long i = handled; i < rs->ni; i++) {
-				__atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_ACQ_REL);
-				account(ctx, -1);
-				put_req(ctx, rs->inl[i]);
-			}
+			for (long i = handled; i < rs->ni; i++)
+				give_back(ctx, rs->inl[i]);
 			lost += rs->ni - handled;
 			*err = -EBADF;
 		}
@@ -530,7 +613,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
 	long done = 0, lost;
 	int err = 0;
-	uint32_t avail;
+	uint32_t avail, cpu;
 
 	if (ctx == NULL || n < 0)
 		return -EINVAL;
@@ -545,6 +628,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		return -EINVAL;
 	}
 	avail = available(ctx);
+	cpu = ctx->kreqs ? this_cpu(ctx->kreqs) : 0;
 	for (; done < n; done++) {
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;
@@ -571,9 +655,16 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 				break;
 			}
 		}
+		if (ctx->kreqs && !kreqs_take(ctx, cpu)) {
+			err = -EAGAIN;
+			break;
+		}
 		req = take_req(ctx, user);
+		req->cpu = cpu;
 		err = copy_iovecs(req);
 		if (err) {
+			if (ctx->kreqs)
+				kreqs_put(ctx->kreqs, cpu, 1);
 			put_req(ctx, req);
 			break;
 		}
@@ -660,6 +751,7 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 		struct io_event ev[COMPLETE_CHUNK];
 		int resfd[COMPLETE_CHUNK];
 		int k = n - done < COMPLETE_CHUNK ? n - done : COMPLETE_CHUNK;
+		uint32_t cpu = reqs[done]->cpu;
 
 		pthread_mutex_lock(&ctx->lock);
 		for (int i = 0; i < k; i++) {
@@ -688,6 +780,12 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 		for (int i = 0; i < k; i++)
 			signal_resfd(resfd[i]);
 		pthread_mutex_lock(&ctx->lock);
+		/* aio_complete: count the event, give back what has left the ring */
+		if (ctx->kreqs) {
+			ctx->kreqs->completed += (uint32_t)k;
+			if (ctx->kreqs->completed > 1)
+				kreqs_refill(ctx, cpu);
+		}
 		__atomic_sub_fetch(&ctx->inflight, (uint32_t)k, __ATOMIC_ACQ_REL);
 		pthread_cond_broadcast(&ctx->idle);
 		pthread_mutex_unlock(&ctx->lock);
@@ -738,6 +836,9 @@ void aior_destroy(struct aior_ctx *ctx)
 		for (uint32_t i = 0; i < ctx->capacity; i++)
 			free(ctx->reqs[i].iov);
 	free(ctx->reqs);
+	if (ctx->kreqs)
+		free(ctx->kreqs->cpu);
+	free(ctx->kreqs);
 	free(ctx->threads);
 	if (ctx->mem.addr)
 		ring_memory_release(&ctx->mem);

@@ -37,7 +37,13 @@ extern "C" {
 #define AIORING_SETUP_NO_USER_REAP (1u << 2)
 /* Never try buffered reads inline (RWF_NOWAIT) before the pool runs them. */
 #define AIORING_SETUP_NO_INLINE    (1u << 3)
-#define AIORING_SETUP_ALL          ((1u << 4) - 1)
+/*
+ * Legacy only: count requests as the kernel's io_setup context does, per
+ * CPU in batches, so io_submit says EAGAIN exactly where the kernel's would
+ * (before nr - 1 when another CPU's batch holds some of the room).
+ */
+#define AIORING_SETUP_KERNEL_REQS  (1u << 4)
+#define AIORING_SETUP_ALL          ((1u << 5) - 1)
 
 enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,

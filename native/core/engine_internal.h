@@ -21,7 +21,23 @@ struct aior_req {
 	int user_resfd;            /* the caller's IOCB_FLAG_RESFD eventfd, or -1 */
 	struct iovec *iov;         /* copy of a vectored request's iovecs */
 	enum req_state state;
+	uint32_t cpu;              /* where it was submitted (AIORING_SETUP_KERNEL_REQS) */
 	struct aior_req *next;     /* free list, or the pool's queue */
+};
+
+/*
+ * fs/aio.c's request accounting (AIORING_SETUP_KERNEL_REQS), under
+ * ctx->lock: nr - 1 requests, handed to CPUs req_batch at a time; a CPU
+ * whose cache is empty takes a batch from the global count, or fails;
+ * completions give back, to the CPU that submitted, the events that have
+ * left the ring since.
+ */
+struct kernel_reqs {
+	uint32_t batch;            /* req_batch */
+	uint32_t global;           /* reqs_available */
+	uint32_t *cpu;             /* kioctx_cpu.reqs_available, per possible CPU */
+	uint32_t ncpus;
+	uint32_t completed;        /* completed_events */
 };
 
 /* A small page beside the ring: where a legacy-ring waiter announces itself. */
@@ -60,6 +76,7 @@ struct aior_ctx {
 	void *wake_arg;
 
 	/* requests */
+	struct kernel_reqs *kreqs; /* AIORING_SETUP_KERNEL_REQS, else NULL */
 	pthread_mutex_t lock;      /* free list, queue, states */
 	struct aior_req *reqs;
 	struct aior_req *free_list;
