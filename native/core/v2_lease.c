@@ -99,7 +99,7 @@ static void hold_init(struct v2_lease_hold *h, struct v2_lease *lease)
 	h->commits = (uint32_t)(aior_load_acquire(&lease->commit) >> 32);
 }
 
-int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
+static int take_free(struct v2_lease_ring *c, struct v2_lease_hold *h)
 {
 	uint32_t i;
 
@@ -114,6 +114,21 @@ int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
 		}
 	}
 	return -EBUSY;
+}
+
+static void free_dead(struct v2_lease_ring *c, uint32_t head, uint32_t pending);
+static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending);
+
+int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
+{
+	uint32_t head, pending;
+
+	if (take_free(c, h) == 0)
+		return 0;
+	/* all owned: free those of dead consumers that hold nothing, and look again */
+	if (snapshot(c, &head, &pending) == 0)
+		free_dead(c, head, pending);
+	return take_free(c, h);
 }
 
 int v2_lease_leave(struct v2_lease_ring *c, struct v2_lease_hold *h)

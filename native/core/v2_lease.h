@@ -68,7 +68,11 @@ int v2_lease_alive(uint64_t owner);
 /* Validate len bytes at mem as a leased ring and bind; -EINVAL otherwise. */
 int v2_lease_attach(struct v2_lease_ring *c, void *mem, size_t len);
 
-/* Take a free lease. 0, or -EBUSY when all are owned (see v2_lease_recover). */
+/*
+ * Take a free lease, or one a dead consumer left holding nothing. 0, or
+ * -EBUSY when all are owned (a dead consumer's claim is freed by
+ * v2_lease_recover once taken over).
+ */
 int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h);
 /* Give an idle lease back. -EINVAL if it still holds a claim. */
 int v2_lease_leave(struct v2_lease_ring *c, struct v2_lease_hold *h);

@@ -222,6 +222,22 @@ describe('many processes on one ring: the lease protocol', () => {
     }
   });
 
+  test('a newcomer that finds every lease owned by dead consumers frees or takes them over, and joins', async () => {
+    for (const step of ['released', 'claimed', 'effect'] as const) {
+      const count = 50_000;
+      // one lease: the dead consumer's is the only one there is
+      const ring = await makeRing(64, 1, count);
+      const producer = run(['produce', ring, String(count)]);
+      const first = run(['consume', ring, '8', step, '3']);
+      expect([step, (await first.done).signal]).toEqual([step, 'SIGKILL']);
+      const exits = await finish([producer, ...consumers(ring, 1, 8)]);
+      expect([step, exits.map((e) => [e.code, e.err])]).toEqual([step, [[0, ''], [0, '']]]);
+      const t = tally(ring, count, exits);
+      expect([step, t.processed, t.duplicates, t.missing]).toEqual([step, count, [], []]);
+      removeRing(ring);
+    }
+  });
+
   test('a killed producer leaves every published event readable, each processed once', async () => {
     const next = rng(0x9d);
     for (let i = 0; i < 5; i++) {
