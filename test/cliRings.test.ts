@@ -1,12 +1,13 @@
 // 20 the CLI on rings: inspect of ring files and of live processes' kernel
 // rings, and convert between the layouts.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EventBatch } from '../src/events';
 import { LegacyRing } from '../src/legacyRing';
 import { legacyNr, legacyRingBytes } from '../src/sizing';
-import { V2Ring, v2RingBytes } from '../src/v2Ring';
+import { FEAT_LEASES } from '../src/layout';
+import { V2Ring, v2RingBytes, v2RingBytesLeased } from '../src/v2Ring';
 import { aioring, json, oneLine } from './cliRun';
 import { describeKernel, tempDir } from './helpers';
 
@@ -57,6 +58,25 @@ describe('20 the CLI: inspect a ring file', () => {
     expect(outcomes).toMatchObject({ 'fio userspace_reap': 'falls back', Seastar: 'falls back', QEMU: 'sees empty', 'CRIU dump': 'refuses' });
   });
 
+  test('a leased v2 ring: the lease fields are checked, its events listed in place, and convert drops the lease table', () => {
+    const bytes = new Uint8Array(v2RingBytesLeased(8, 2));
+    const ring = V2Ring.format(bytes, 8, { leases: 2 });
+    for (let i = 0; i < 3; i++) ring.produce({ data: 500 + i, res: i });
+    const file = path.join(dir, `leased-${n++}`);
+    fs.writeFileSync(file, bytes);
+    const j = json<{ invalidField: string | null; pending: number; fields: { field: string; ok: boolean }[]; events: { data: string }[] }>(
+      aioring(['inspect', file, '--events', '--json']),
+    );
+    expect(j.invalidField).toBeNull();
+    expect(j.fields.filter((f) => !f.ok)).toEqual([]);
+    expect(j.fields.map((f) => f.field)).toEqual(expect.arrayContaining(['lease_offset', 'lease_count', 'claim']));
+    expect(j.events.map((e) => e.data)).toEqual(['500', '501', '502']);
+    const out = path.join(dir, `unleased-${n++}`);
+    expect(aioring(['convert', file, out, '--to', 'v2']).status).toBe(0);
+    const converted = new V2Ring(new Uint8Array(fs.readFileSync(out)));
+    expect([converted.features & FEAT_LEASES, converted.count()]).toEqual([0, 3]);
+  });
+
   test('a ring with a bad field: the verdict names it and the exit code is 1', () => {
     const file = ringFile('legacy', 127, 2);
     const b = fs.readFileSync(file);
@@ -76,7 +96,10 @@ describe('20 the CLI: inspect a ring file', () => {
     fs.writeFileSync(short, Buffer.from([1, 2, 3]));
     const random = path.join(dir, 'random');
     fs.writeFileSync(random, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 2654435761) >>> 24)));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
     const cases: [string, RegExp][] = [
+      [fifo, /not a regular file/],
       [path.join(dir, 'nope'), /no such file/],
       [truncated, /truncated: 1000 bytes, its header describes 4096/],
       [short, /truncated: 3 bytes/],

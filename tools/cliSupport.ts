@@ -49,6 +49,8 @@ export function readUserFile(path: string): Buffer {
   try {
     const st = fs.statSync(path);
     if (st.isDirectory()) throw Object.assign(new Error('dir'), { code: 'EISDIR', syscall: 'read' });
+    // a FIFO or a device would block or never end: only regular files hold rings
+    if (!st.isFile()) throw new InputError('EINVAL', 'read', `${path}: not a regular file`);
     return fs.readFileSync(path);
   } catch (e) {
     return asInputError(e, path);

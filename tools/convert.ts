@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EventBatch } from '../src/events';
-import { AIORING_V2_MAX_ENTRIES, AioRing, FEAT_MULTI_PRODUCER, IoEvent } from '../src/layout';
+import { AIORING_V2_MAX_ENTRIES, AioRing, FEAT_LEASES, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, IoEvent } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
 import { legacyRingBytes } from '../src/sizing';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
@@ -96,7 +96,9 @@ function build(o: ConvertOptions, size: number, bytes: number, batch: EventBatch
     for (let i = 0; i < batch.length; i++) if (!ring.produce(event(i))) throw new Error('output ring full');
     return out;
   }
-  const features = source instanceof V2Ring ? source.features : 0;
+  // a lease table describes consumer processes, not events: the output has none
+  const leased = source instanceof V2Ring && (source.features & FEAT_LEASES) !== 0;
+  const features = source instanceof V2Ring ? source.features & ~(leased ? FEAT_LEASES | FEAT_MULTI_CONSUMER : 0) : 0;
   const setupFlags = source instanceof V2Ring ? source.setupFlags : 0;
   const ring = V2Ring.format(out, size, { features, setupFlags });
   if (features & FEAT_MULTI_PRODUCER) {
@@ -166,7 +168,7 @@ export function convert(o: ConvertOptions): ConvertPlan {
     written: false,
   };
   if (!plan.fits || o.dryRun) return plan;
-  const batch = takeAll(source);
+  const batch = takeAll(source, copy);
   writeAtomically(o.output, build(o, size, bytes, batch, source));
   plan.written = true;
   return plan;

@@ -11,7 +11,7 @@ import { LegacyRing } from '../src/legacyRing';
 import { hugePageSize } from '../src/memory';
 import { addon } from '../src/native';
 import { aioMaxNr, legacyNr, possibleCpus } from '../src/sizing';
-import { asInputError, printJson, printLines } from './cliSupport';
+import { asInputError, InputError, printJson, printLines } from './cliSupport';
 
 export interface SizingRow {
   /** io_setup(n) */
@@ -145,6 +145,8 @@ function probeDirect(p: string): DoctorReport['direct'] {
   } catch (e) {
     return asInputError(e, p);
   }
+  // opening a FIFO or a device would block, or probe the wrong thing
+  if (!st.isDirectory() && !st.isFile()) throw new InputError('EINVAL', 'open', `${p}: not a directory or a regular file`);
   const fstype = fstypeOf(fs.realpathSync(abs));
   const buf = alignedBuffer(4096);
   const flags = fs.constants.O_DIRECT;

@@ -130,7 +130,8 @@ export function processRings(pid: number, options: { events?: boolean } = {}): P
     try {
       for (const [start, end] of mappings) {
         const bytes = readMemory(pid, fd, start, Number(end - start));
-        if (bytes.length === 0) continue; // unmapped meanwhile (io_destroy)
+        // unmapped meanwhile (io_destroy), or cut short: nothing to show
+        if (bytes.length < 32) continue;
         const report = decodeRing(bytes, `context 0x${start.toString(16)}`, options);
         const word = (offset: number): number => bytes.readUInt32LE(offset);
         rings.push({

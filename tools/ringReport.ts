@@ -13,12 +13,13 @@ import {
   AIORING_V2_VERSION,
   AioRing,
   FEAT_ALL,
+  FEAT_LEASES,
   FEAT_MULTI_CONSUMER,
   IoEvent,
   V2Header,
 } from '../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { V2Ring, v2RingBytes, validateV2Header } from '../src/v2Ring';
+import { V2Ring, v2LeaseOffset, v2RingBytes, v2RingBytesLeased, validateV2Header } from '../src/v2Ring';
 import { hex, InputError } from './cliSupport';
 import { legacyReaderViews, ReaderView } from './legacyReaders';
 
@@ -70,19 +71,19 @@ function isPowerOfTwo(x: number): boolean {
 /** Which layout the magic names; bad input when it names neither or the header is cut short. */
 export function ringLayout(bytes: Uint8Array, what: string): 'legacy' | 'v2' {
   if (bytes.length < AioRing.size) {
-    throw new InputError('EINVAL', 'inspect', `${what}: truncated: ${bytes.length} bytes, a ring header is ${AioRing.size}`);
+    throw new InputError('EINVAL', 'read', `${what}: truncated: ${bytes.length} bytes, a ring header is ${AioRing.size}`);
   }
   const magic = u32At(bytes, AioRing.magic);
   if (magic === AIO_RING_MAGIC) return 'legacy';
   if (magic === AIORING_V2_MAGIC) {
     if (bytes.length < V2Header.size) {
-      throw new InputError('EINVAL', 'inspect', `${what}: truncated v2 ring: ${bytes.length} bytes, its header is ${V2Header.size}`);
+      throw new InputError('EINVAL', 'read', `${what}: truncated v2 ring: ${bytes.length} bytes, its header is ${V2Header.size}`);
     }
     return 'v2';
   }
   throw new InputError(
     'EINVAL',
-    'inspect',
+    'read',
     `${what}: not a ring: magic ${hex(magic)} is neither legacy ${hex(AIO_RING_MAGIC)} nor v2 ${hex(AIORING_V2_MAGIC)}`,
   );
 }
@@ -122,6 +123,8 @@ function v2Fields(b: Uint8Array): FieldVerdict[] {
     note,
   });
   const okEntries = isPowerOfTwo(entries) && entries <= AIORING_V2_MAX_ENTRIES;
+  const leased = (w('features') & FEAT_LEASES) !== 0;
+  const leases = w('lease_count');
   return [
     f('id', true, 'context id'),
     f('nr', w('nr') === entries, 'legacy-shaped: equals entries'),
@@ -134,35 +137,53 @@ function v2Fields(b: Uint8Array): FieldVerdict[] {
     f('version', w('version') === AIORING_V2_VERSION, `must be ${AIORING_V2_VERSION}`),
     f('entries', okEntries, 'a power of two up to 2^24'),
     f('mask', w('mask') === ((entries - 1) >>> 0), 'entries - 1'),
-    f('features', (w('features') & ~FEAT_ALL) === 0, 'agreed FEAT_* bits (multi-producer 1, multi-consumer 2, user reap 4)'),
+    f('features', (w('features') & ~FEAT_ALL) === 0, 'agreed FEAT_* bits (multi-producer 1, multi-consumer 2, user reap 4, leases 8)'),
     f('setup_flags', true, 'the setup flags the ring was made with'),
     f('entries_offset', w('entries_offset') === V2Header.size, `must be ${V2Header.size}`),
     {
       field: 'ring_bytes',
       offset: V2Header.ring_bytes_lo,
       value: ringBytes,
-      ok: okEntries && ringBytes === v2RingBytes(entries) && ringBytes <= b.length,
-      note: `header + entries * 32, within the ${b.length} bytes`,
+      ok: okEntries && ringBytes === (leased ? v2RingBytesLeased(entries, leases) : v2RingBytes(entries)) && ringBytes <= b.length,
+      note: leased ? `header + entries * 32 + ${leases} leases * 64, within the ${b.length} bytes` : `header + entries * 32, within the ${b.length} bytes`,
     },
+    f('lease_offset', leased ? w('lease_offset') === v2LeaseOffset(entries) : w('lease_offset') === 0, leased ? 'after the entries, line-aligned' : '0 without leases'),
+    f('lease_count', leased ? leases >= 1 && leases <= 64 : leases === 0, leased ? 'consumers\' leases (1 to 64)' : '0 without leases'),
     f('tail', ((w('tail') - w('head')) >>> 0) <= entries, 'producers\' free-running index; tail - head <= entries'),
     f('prod_reserve', true, 'multi-producer reservations'),
     f('head', ((w('tail') - w('head')) >>> 0) <= entries, 'consumers\' free-running index'),
+    ...(leased ? [f('claim', ((w('claim') - w('head')) >>> 0) <= ((w('tail') - w('head')) >>> 0), 'leases: claimed up to here; head <= claim <= tail')] : []),
     f('wait_flags', true, 'a waiter announced (bit 0)'),
     f('wakeups', true, 'times a producer rang a waiter'),
   ];
 }
 
-/** Reap every pending event of a ring over a private copy, in ring order. */
-export function takeAll(ring: LegacyRing | V2Ring): EventBatch {
+/**
+ * Reap every pending event of a ring over a private copy (memory), in ring
+ * order. A leased ring's consumers use the lease protocol, so its events
+ * are read in place from head on.
+ */
+export function takeAll(ring: LegacyRing | V2Ring, memory: Uint8Array): EventBatch {
   const batch = new EventBatch(Math.max(1, ring.count()));
-  if (ring instanceof LegacyRing) ring.reap(batch);
-  else if (ring.features & FEAT_MULTI_CONSUMER) ring.claimReap(batch);
-  else ring.reap(batch);
+  if (ring instanceof LegacyRing) {
+    ring.reap(batch);
+  } else if (ring.features & FEAT_LEASES) {
+    const n = ring.count();
+    for (let i = 0; i < n; i++) {
+      const at = V2Header.size + (((ring.head + i) & ring.mask) >>> 0) * IoEvent.size;
+      batch.bytes.set(memory.subarray(at, at + IoEvent.size), i * IoEvent.size);
+    }
+    batch.length = n;
+  } else if (ring.features & FEAT_MULTI_CONSUMER) {
+    ring.claimReap(batch);
+  } else {
+    ring.reap(batch);
+  }
   return batch;
 }
 
-function eventRows(ring: LegacyRing | V2Ring, firstSlot: number, slots: number): EventRow[] {
-  const batch = takeAll(ring);
+function eventRows(ring: LegacyRing | V2Ring, memory: Uint8Array, firstSlot: number, slots: number): EventRow[] {
+  const batch = takeAll(ring, memory);
   const v = new DataView(batch.bytes.buffer);
   const rows: EventRow[] = [];
   for (let i = 0; i < batch.length; i++) {
@@ -194,7 +215,7 @@ export function decodeRing(source: Uint8Array, what: string, options: { events?:
   const layout = ringLayout(b, what);
   const claimed = claimedBytes(layout, b);
   if (claimed > b.length) {
-    throw new InputError('EINVAL', 'inspect', `${what}: truncated: ${b.length} bytes, its header describes ${claimed}`);
+    throw new InputError('EINVAL', 'read', `${what}: truncated: ${b.length} bytes, its header describes ${claimed}`);
   }
   const u32 = new Uint32Array(b.buffer, 0, Math.floor(b.length / 4));
   const fields = layout === 'legacy' ? legacyFields(b) : v2Fields(b);
@@ -205,11 +226,11 @@ export function decodeRing(source: Uint8Array, what: string, options: { events?:
   if (layout === 'legacy') {
     const ring = new LegacyRing(b);
     report.pending = ring.count();
-    if (options.events) report.events = eventRows(ring, ring.head % ring.nr, ring.nr);
+    if (options.events) report.events = eventRows(ring, b, ring.head % ring.nr, ring.nr);
   } else {
     const ring = new V2Ring(b);
     report.pending = ring.count();
-    if (options.events) report.events = eventRows(ring, ring.head & ring.mask, ring.entries);
+    if (options.events) report.events = eventRows(ring, b, ring.head & ring.mask, ring.entries);
   }
   return report;
 }

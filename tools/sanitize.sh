@@ -59,13 +59,19 @@ run "$out/aioring_setup2"
 lease=$(mktemp -u /dev/shm/aioring-sanitize-XXXXXX)
 trap 'rm -f "$lease" "$lease.log"' EXIT
 run "$out/lease_ring" create "$lease" 256 4 200000
-"$out/lease_ring" produce "$lease" 200000 & producer=$!
-"$out/lease_ring" consume "$lease" 16 claimed 50 & victim=$!
-"$out/lease_ring" consume "$lease" 16 & a=$!
-"$out/lease_ring" consume "$lease" 16 & b=$!
+timeout 120 "$out/lease_ring" produce "$lease" 200000 & producer=$!
+timeout 120 "$out/lease_ring" consume "$lease" 16 claimed 50 & victim=$!
+timeout 120 "$out/lease_ring" consume "$lease" 16 & a=$!
+timeout 120 "$out/lease_ring" consume "$lease" 16 & b=$!
 echo "sanitize: lease_ring, 200000 events, a consumer killed mid-claim"
-wait "$victim" || true
+status=0
+wait "$victim" || status=$?
+# timeout passes the child's death by SIGKILL on as 128 + 9
+if [ "$status" -ne 137 ]; then
+  echo "sanitize: FAILED: the lease_ring victim ended with $status, not SIGKILL" >&2
+  exit 1
+fi
 for p in "$producer" "$a" "$b"; do
-  wait "$p" || { echo "sanitize: FAILED: lease_ring process $p" >&2; exit 1; }
+  wait "$p" || { echo "sanitize: FAILED: lease_ring process $p (a finding, or a stall past 120 s)" >&2; exit 1; }
 done
 echo "sanitize: no findings"

@@ -29,8 +29,10 @@ struct aior_req {
  * fs/aio.c's request accounting (AIORING_SETUP_KERNEL_REQS), under
  * ctx->lock: nr - 1 requests, handed to CPUs req_batch at a time; a CPU
  * whose cache is empty takes a batch from the global count, or fails;
- * completions give back, to the CPU that submitted, the events that have
- * left the ring since.
+ * completions give back the events that have left the ring since. The
+ * kernel gives them back to the completing CPU, which for the reads it
+ * finishes inside io_submit is the submitting one; here they go to the CPU
+ * that submitted the request, whichever thread completes it.
  */
 struct kernel_reqs {
 	uint32_t batch;            /* req_batch */

@@ -76,14 +76,20 @@ int v2_lease_alive(uint64_t owner)
 int v2_lease_attach(struct v2_lease_ring *c, void *mem, size_t len)
 {
 	const struct v2_ring_header *hdr = mem;
-	uint32_t entries;
+	uint32_t entries, leases;
 
 	if (v2_validate(mem, len, &entries) != RING_OK ||
 	    !(aior_load_relaxed(&hdr->features) & AIORING_FEAT_LEASES))
 		return -EINVAL;
+	/*
+	 * The validator read lease_count once; a peer may have written it
+	 * since: read it once more and check this copy, the one kept.
+	 */
+	leases = aior_load_relaxed(&hdr->lease_count);
+	if (leases == 0 || leases > AIORING_V2_MAX_LEASES || v2_ring_bytes_leased(entries, leases) > len)
+		return -EINVAL;
 	v2_bind(&c->ring, mem, entries);
-	/* the validator checked these against entries and len */
-	c->lease_count = aior_load_relaxed(&hdr->lease_count);
+	c->lease_count = leases;
 	c->leases = (struct v2_lease *)((char *)mem + v2_lease_offset(entries));
 	c->claim = &c->ring.hdr->claim;
 	c->self = v2_lease_self();
@@ -116,18 +122,15 @@ static int take_free(struct v2_lease_ring *c, struct v2_lease_hold *h)
 	return -EBUSY;
 }
 
-static void free_dead(struct v2_lease_ring *c, uint32_t head, uint32_t pending);
+static void free_dead(struct v2_lease_ring *c);
 static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending);
 
 int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
 {
-	uint32_t head, pending;
-
 	if (take_free(c, h) == 0)
 		return 0;
 	/* all owned: free those of dead consumers that hold nothing, and look again */
-	if (snapshot(c, &head, &pending) == 0)
-		free_dead(c, head, pending);
+	free_dead(c);
 	return take_free(c, h);
 }
 
@@ -224,22 +227,28 @@ static int take_over(struct v2_lease_ring *c, struct v2_lease *l, uint64_t dead)
 
 /*
  * Free dead consumers' leases that hold no claim: idle, or a claim outside
- * head .. claim (released, or an intent whose CAS never happened).
+ * head .. claim (released, or an intent whose CAS never happened). The
+ * owner is found dead first: from then on its words cannot change, and
+ * head and claim are read after that, so a claim made just before the
+ * death is seen. Every change is made only by taking the lease over with a
+ * CAS on the owner found dead.
  */
-static void free_dead(struct v2_lease_ring *c, uint32_t head, uint32_t pending)
+static void free_dead(struct v2_lease_ring *c)
 {
-	uint32_t i;
+	uint32_t i, head, pending;
 
 	for (i = 0; i < c->lease_count; i++) {
 		struct v2_lease *l = &c->leases[i];
 		uint64_t owner = aior_load_acquire(&l->owner);
 
-		if (owner == 0 || owner == c->self)
+		if (owner == 0 || owner == c->self || v2_lease_alive(owner))
 			continue;
+		if (snapshot(c, &head, &pending) < 0)
+			return;
 		if (aior_load_acquire(&l->state) != AIORING_LEASE_IDLE &&
 		    aior_load_acquire(&l->start) - head < pending)
 			continue;
-		if (!v2_lease_alive(owner) && take_over(c, l, owner)) {
+		if (take_over(c, l, owner)) {
 			aior_store_release(&l->state, AIORING_LEASE_IDLE);
 			aior_store_release(&l->owner, 0);
 		}
@@ -267,6 +276,8 @@ static struct v2_lease *dead_owner(struct v2_lease_ring *c, uint32_t head, uint3
 	for (i = 0; i < c->lease_count; i++) {
 		struct v2_lease *l = &c->leases[i];
 		uint64_t owner = aior_load_acquire(&l->owner);
+		/* a dead owner's words are final: read them after finding it dead */
+		int alive = owner != 0 && (owner == c->self || v2_lease_alive(owner));
 		uint32_t state = aior_load_acquire(&l->state);
 		uint32_t at = aior_load_acquire(&l->start) - head;
 
@@ -277,7 +288,7 @@ static struct v2_lease *dead_owner(struct v2_lease_ring *c, uint32_t head, uint3
 				boundary = at;
 			continue;
 		}
-		if (owner == c->self || v2_lease_alive(owner))
+		if (alive)
 			return NULL;
 		if (state == AIORING_LEASE_HELD) {
 			*owner_out = owner;
@@ -333,8 +344,11 @@ int v2_lease_recover(struct v2_lease_ring *c, struct v2_lease_hold *out)
 	if (++c->seen_times < V2_LEASE_PATIENCE)
 		return 0;
 	c->seen_times = 0;
-	free_dead(c, head, pending);
-	if (pending == 0)
+	free_dead(c);
+	/* the scan below starts from head and claim read after that */
+	if (snapshot(c, &head, &pending) < 0)
+		return -EUCLEAN;
+	if (pending == 0 || head != c->seen_head)
 		return 0;
 	l = dead_owner(c, head, pending, &owner);
 	/*
