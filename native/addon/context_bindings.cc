@@ -108,6 +108,8 @@ public:
 		uv_unref(reinterpret_cast<uv_handle_t *>(async_));
 		s.wake = &NativeContext::Wake;
 		s.wake_arg = async_;
+		// a waiter polls the kernel's eventfd itself (kpoll_ below)
+		s.waits_on_kernel_fd = 1;
 
 		int r = aior_setup(&s, &ctx_);
 		if (r < 0) {

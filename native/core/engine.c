@@ -162,6 +162,7 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	ctx->mode = s->backend;
 	ctx->wake = s->wake;
 	ctx->wake_arg = s->wake_arg;
+	ctx->waits_on_kernel_fd = s->waits_on_kernel_fd;
 	ctx->eventfd = -1;
 	ctx->mem.fd = -1;
 	pthread_mutex_init(&ctx->completion_lock, NULL);

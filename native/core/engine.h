@@ -72,6 +72,12 @@ struct aior_setup {
 	/* Called from a producer thread when a waiter announced itself. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/*
+	 * The embedder's waiters wait on aior_kernel_fd() themselves: a
+	 * passthrough context then needs no watcher thread to ring them (one
+	 * wakeup a completion burst instead of two).
+	 */
+	int waits_on_kernel_fd;
 };
 
 /* What a context ended up with. */

@@ -98,6 +98,7 @@ struct aior_ctx {
 	struct legacy_consumer kring;
 	pthread_t mover;
 	int mover_running;
+	int waits_on_kernel_fd;    /* aior_setup's: no watcher in passthrough */
 	int mover_stop;
 	pthread_mutex_t kring_lock;  /* one reaper of the kernel's ring at a time */
 	uint32_t service_calls;      /* consumers' aior_service calls (atomic) */

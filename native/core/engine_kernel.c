@@ -183,6 +183,9 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events)
 	ctx->kctx = kctx;
 	pthread_mutex_init(&ctx->kring_lock, NULL);
 	legacy_consumer_init(&ctx->kring, (struct aio_ring *)kctx, nr);
+	/* passthrough: what the watcher does, the embedder's waiters do themselves */
+	if (passthrough(ctx) && ctx->waits_on_kernel_fd)
+		return 0;
 	r = pthread_create(&ctx->mover, NULL, mover, ctx);
 	if (r) {
 		ctx->kernel_error = r;
