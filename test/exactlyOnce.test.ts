@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { AioContext, alignedBuffer, BackendName, setup, SETUP_V2 } from '../src/context';
 import { EventBatch } from '../src/events';
 import { IocbArray, IocbInit } from '../src/iocb';
-import { describeKernel, directDir, rng, tempDir } from './helpers';
+import { describeKernel, directDir, rng, tempDir, TMPFS_MAGIC } from './helpers';
 
 const FILE_SIZE = 8 << 20;
 const MAX_READ = 16384;
@@ -16,7 +16,6 @@ const IN_FLIGHT = 64;
 const READS = 1_000_000;
 const DIRECT_READS = 100_000;
 const DIRECT_BLOCK = 4096;
-const TMPFS_MAGIC = 0x01021994;
 
 /** Byte at absolute file position p: any shift of a read shows. */
 function patternAt(p: number): number {

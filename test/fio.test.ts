@@ -2,13 +2,8 @@
 // shim preloaded, legacy ring and AIORING_RING=v2, verified with crc32c,
 // beside the same jobs on the kernel's own libaio.
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { shimPath } from '../src/shim';
-import { tempDir } from './helpers';
-
-const TMPFS_MAGIC = 0x01021994;
+import { directDir } from './helpers';
 
 function haveFio(): boolean {
   return spawnSync('fio', ['--version']).status === 0;
@@ -17,14 +12,6 @@ function haveFio(): boolean {
 const fioOk = haveFio();
 if (!fioOk && process.env.AIORING_REQUIRE_FIO !== '1') process.stdout.write('skipping fio tests: fio is not installed\n');
 const describeFio = fioOk || process.env.AIORING_REQUIRE_FIO === '1' ? describe : describe.skip;
-
-/** A directory whose filesystem takes O_DIRECT (not tmpfs). */
-function diskDir(): string {
-  for (const base of ['/var/tmp', os.tmpdir(), path.join(__dirname, '..')]) {
-    if (fs.statfsSync(base).type !== TMPFS_MAGIC) return tempDir(base);
-  }
-  throw new Error('no disk-backed directory');
-}
 
 interface FioResult {
   status: number | null;
@@ -77,7 +64,7 @@ const jobs: Job[] = [];
 for (const bs of ['4k', '64k']) for (const depth of [1, 8, 64]) for (const direct of [1, 0]) for (const reap of [0, 1]) jobs.push({ bs, depth, direct, reap });
 
 describeFio('16 the drop-in libaio under fio', () => {
-  const dir = diskDir();
+  const dir = directDir();
   const modes: [string, NodeJS.ProcessEnv][] = [
     ["the kernel's libaio (baseline)", {}],
     ['the shim, legacy ring', { LD_PRELOAD: shimPath }],

@@ -105,35 +105,6 @@ static void hold_init(struct v2_lease_hold *h, struct v2_lease *lease)
 	h->commits = (uint32_t)(aior_load_acquire(&lease->commit) >> 32);
 }
 
-static int take_free(struct v2_lease_ring *c, struct v2_lease_hold *h)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->lease_count; i++) {
-		struct v2_lease *l = &c->leases[i];
-		uint64_t free_owner = 0;
-
-		if (aior_load_relaxed(&l->owner) == 0 && aior_cas_u64(&l->owner, &free_owner, c->self)) {
-			aior_store_release(&l->state, AIORING_LEASE_IDLE);
-			hold_init(h, l);
-			return 0;
-		}
-	}
-	return -EBUSY;
-}
-
-static void free_dead(struct v2_lease_ring *c);
-static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending);
-
-int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
-{
-	if (take_free(c, h) == 0)
-		return 0;
-	/* all owned: free those of dead consumers that hold nothing, and look again */
-	free_dead(c);
-	return take_free(c, h);
-}
-
 int v2_lease_leave(struct v2_lease_ring *c, struct v2_lease_hold *h)
 {
 	(void)c;
@@ -217,6 +188,27 @@ int v2_lease_release(struct v2_lease_ring *c, struct v2_lease_hold *h)
 	aior_store_release(&h->lease->state, AIORING_LEASE_IDLE);
 	h->start = h->end;
 	return 0;
+}
+
+/*
+ * head and claim as they were at one moment: claim read between two equal
+ * reads of head. Other consumers move both meanwhile, so a pair from two
+ * moments can look like more than entries claimed; only a pair that stays
+ * impossible over and over is corrupt.
+ */
+static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending)
+{
+	for (int tries = LEASE_CLAIM_RETRIES; tries > 0; tries--) {
+		uint32_t h = aior_load_acquire(c->ring.head);
+		uint32_t claim = aior_load_acquire(c->claim);
+
+		if (aior_load_acquire(c->ring.head) == h && claim - h <= c->ring.entries) {
+			*head = h;
+			*pending = claim - h;
+			return 0;
+		}
+	}
+	return -EUCLEAN;
 }
 
 /* Take a dead consumer's lease; 1 when this process now owns it. */
@@ -306,25 +298,30 @@ static struct v2_lease *dead_owner(struct v2_lease_ring *c, uint32_t head, uint3
 	return NULL;
 }
 
-/*
- * head and claim as they were at one moment: claim read between two equal
- * reads of head. Other consumers move both meanwhile, so a pair from two
- * moments can look like more than entries claimed; only a pair that stays
- * impossible over and over is corrupt.
- */
-static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending)
+static int take_free(struct v2_lease_ring *c, struct v2_lease_hold *h)
 {
-	for (int tries = LEASE_CLAIM_RETRIES; tries > 0; tries--) {
-		uint32_t h = aior_load_acquire(c->ring.head);
-		uint32_t claim = aior_load_acquire(c->claim);
+	uint32_t i;
 
-		if (aior_load_acquire(c->ring.head) == h && claim - h <= c->ring.entries) {
-			*head = h;
-			*pending = claim - h;
+	for (i = 0; i < c->lease_count; i++) {
+		struct v2_lease *l = &c->leases[i];
+		uint64_t free_owner = 0;
+
+		if (aior_load_relaxed(&l->owner) == 0 && aior_cas_u64(&l->owner, &free_owner, c->self)) {
+			aior_store_release(&l->state, AIORING_LEASE_IDLE);
+			hold_init(h, l);
 			return 0;
 		}
 	}
-	return -EUCLEAN;
+	return -EBUSY;
+}
+
+int v2_lease_join(struct v2_lease_ring *c, struct v2_lease_hold *h)
+{
+	if (take_free(c, h) == 0)
+		return 0;
+	/* all owned: free those of dead consumers that hold nothing, and look again */
+	free_dead(c);
+	return take_free(c, h);
 }
 
 int v2_lease_recover(struct v2_lease_ring *c, struct v2_lease_hold *out)
