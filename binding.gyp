@@ -18,6 +18,7 @@
         "native/core/system_info.c",
         "native/core/engine.c",
         "native/core/engine_pool.c",
+        "native/core/engine_helper.c",
         "native/core/engine_kernel.c"
       ],
       "direct_dependent_settings": {

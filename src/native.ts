@@ -50,6 +50,7 @@ export interface NativeContextInfo {
   kernel: boolean;
   threads: number;
   kernelError: number;
+  readHelper: boolean;
   waitIndex: number;
   slabBase: number;
 }
@@ -63,6 +64,7 @@ export interface NativeContext {
   registerBuffers(buffers: ArrayBufferView[]): number;
   holdLoop(hold: boolean): void;
   inflight(): number;
+  helperReads(): number;
   quiesce(): void;
   destroy(): void;
 }

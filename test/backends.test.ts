@@ -2,6 +2,7 @@
 // io_setup fails, and threads that never outlive their context.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { setup, SETUP_V2 } from '../src/context';
 import { describeKernel, tempDir } from './helpers';
@@ -37,6 +38,7 @@ describe('15 backends', () => {
       name: 'threadpool',
       kernel: false,
       threads: 4,
+      readHelper: os.availableParallelism() > 1,
       reason: `io_setup failed with ${errno}: a pool of 4 threads serves every request`,
     });
     expect(report.kernel).toEqual({ error: errno });

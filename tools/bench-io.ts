@@ -29,6 +29,8 @@ interface Candidate {
   label: string;
   backend: BackendName;
   flags: number;
+  /** false: every cached read on the submitting thread (a reference row) */
+  readHelper?: boolean;
 }
 
 const HOT_CANDIDATES: Candidate[] = [
@@ -37,6 +39,7 @@ const HOT_CANDIDATES: Candidate[] = [
   { label: 'kernel ring passthrough', backend: 'kernel', flags: SETUP_KERNEL_RING },
   { label: 'threadpool, legacy', backend: 'threadpool', flags: 0 },
   { label: 'threadpool, v2', backend: 'threadpool', flags: SETUP_V2 },
+  { label: 'threadpool, v2, no read helper', backend: 'threadpool', flags: SETUP_V2, readHelper: false },
 ];
 
 const DIRECT_CANDIDATES: Candidate[] = [
@@ -73,7 +76,7 @@ function cpuSeconds(): number {
  * when nothing is ready. Each event's data is its buffer's index.
  */
 async function runAioring(c: Candidate, fd: number, offsets: Float64Array, seconds: number): Promise<Measured> {
-  const ctx = setup(2 * DEPTH, { backend: c.backend, flags: c.flags });
+  const ctx = setup(2 * DEPTH, { backend: c.backend, flags: c.flags, readHelper: c.readHelper });
   try {
     const buffers: Buffer[] = [];
     for (let i = 0; i < DEPTH; i++) buffers.push(alignedBuffer(BLOCK));

@@ -17,7 +17,7 @@ flags=(-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g -O1 -fno-omit-fra
   -fsanitize=address,undefined -fno-sanitize-recover=all)
 core=(native/core/ring_error.c native/core/legacy_ring.c native/core/v2_ring.c
   native/core/v2_lease.c native/core/ring_memory.c native/core/system_info.c native/core/engine.c
-  native/core/engine_pool.c native/core/engine_kernel.c)
+  native/core/engine_pool.c native/core/engine_helper.c native/core/engine_kernel.c)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

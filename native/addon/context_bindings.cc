@@ -54,6 +54,7 @@ public:
 			 InstanceMethod("registerBuffers", &NativeContext::RegisterBuffers),
 			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
 			 InstanceMethod("inflight", &NativeContext::Inflight),
+			 InstanceMethod("helperReads", &NativeContext::HelperReads),
 			 InstanceMethod("quiesce", &NativeContext::Quiesce),
 			 InstanceMethod("destroy", &NativeContext::Destroy),
 			 InstanceAccessor("ring", &NativeContext::Ring, nullptr),
@@ -354,6 +355,11 @@ private:
 		return Napi::Number::New(info.Env(), ctx_ ? aior_inflight(ctx_) : 0);
 	}
 
+	Napi::Value HelperReads(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(aior_helper_reads(ctx_)) : 0);
+	}
+
 	// Finish all I/O into the ring (queued requests cancelled) and stop the
 	// threads; the ring stays readable until destroy().
 	Napi::Value Quiesce(const Napi::CallbackInfo &info)
@@ -393,6 +399,7 @@ private:
 		o.Set("kernel", info_.kernel != 0);
 		o.Set("threads", info_.threads);
 		o.Set("kernelError", info_.kernel_error);
+		o.Set("readHelper", info_.read_helper != 0);
 		o.Set("waitIndex", wait_index_);
 		o.Set("slabBase", static_cast<double>(reinterpret_cast<uintptr_t>(slab_.data())));
 		return o;

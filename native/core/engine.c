@@ -205,6 +205,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	}
 	if (s->backend != AIOR_BACKEND_KERNEL) {
 		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
+		if (r == 0)
+			r = aior_helper_setup(ctx);
 		if (r < 0)
 			goto fail;
 	}
@@ -227,6 +229,7 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->threads = ctx->nthreads;
 	info->kernel_error = ctx->kernel_error;
 	info->wait_flags = ctx->wait_flags;
+	info->read_helper = ctx->helper != NULL;
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)
@@ -473,15 +476,8 @@ static long submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, 
 	return n;
 }
 
-#define NOWAIT_DEFER INT64_MIN
-
-/*
- * Try a read without blocking (RWF_NOWAIT, as io_uring does first): its
- * result when the page cache held all of it (or it failed in a way the
- * event carries), NOWAIT_DEFER when the pool must run it (it would block,
- * or only part was cached), or -EBADF, which io_submit reports itself.
- */
-static int64_t try_nowait(struct aior_req *req)
+/* RWF_NOWAIT first, as io_uring does; see engine_internal.h */
+int64_t aior_try_nowait(struct aior_req *req)
 {
 	struct iocb *cb = &req->cb;
 	struct iovec one = {(void *)(uintptr_t)cb->aio_buf, cb->aio_nbytes};
@@ -497,39 +493,53 @@ static int64_t try_nowait(struct aior_req *req)
 		return r;
 	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)
 		return -errno;
-	return NOWAIT_DEFER;
+	return AIOR_NOWAIT_DEFER;
 }
 
 #define INLINE_RUN 32
 
+/* Whether every read of a run names the same file: only then may the helper share it. */
+static int one_fd(struct aior_req **reqs, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (reqs[i]->cb.aio_fildes != reqs[0]->cb.aio_fildes)
+			return 0;
+	return 1;
+}
+
 /*
  * Serve a run of reads inline, called without ctx->lock: the ones the page
  * cache had complete together (one pass over the locks); the ones that
- * would block are left in deferred for the pool. Returns how many were
- * handled before a bad descriptor (n when there was none).
+ * would block are left in deferred for the pool. Once the first read has
+ * shown the descriptor good, the helper thread may take the run's last
+ * ones. Returns how many were handled before a bad descriptor (n when
+ * there was none; a descriptor closed after the helper took its share
+ * gives -EBADF events instead, as in the pool).
  */
 static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 			struct aior_req **deferred, int *ndeferred)
 {
 	struct aior_req *served[INLINE_RUN];
 	int64_t res[INLINE_RUN];
-	int ns = 0, i;
+	int ns = 0, given = 0, i;
 
-	for (i = 0; i < n; i++) {
-		int64_t r = try_nowait(reqs[i]);
+	for (i = 0; i < n - given; i++) {
+		int64_t r = aior_try_nowait(reqs[i]);
 
-		if (r == -EBADF)
+		if (r == -EBADF && given == 0)
 			break;
-		if (r == NOWAIT_DEFER) {
+		if (r == AIOR_NOWAIT_DEFER) {
 			deferred[(*ndeferred)++] = reqs[i];
 		} else {
 			served[ns] = reqs[i];
 			res[ns++] = r;
 		}
+		if (i == 0 && ctx->helper && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
+			given = aior_helper_give(ctx, reqs + 1, n - 1);
 	}
 	if (ns)
 		aior_complete_many(ctx, served, res, NULL, ns);
-	return i;
+	return i == n - given ? n : i;
 }
 
 /* A request submit took but could not start: as if never submitted. */
@@ -819,6 +829,8 @@ void aior_quiesce(struct aior_ctx *ctx)
 	pthread_mutex_lock(&ctx->lock);
 	ctx->stopping = 1;
 	pthread_mutex_unlock(&ctx->lock);
+	/* before the pool: what the helper defers goes to the pool's queue */
+	aior_helper_stop(ctx);
 	aior_pool_stop(ctx);
 	aior_kernel_stop_threads(ctx);
 }
@@ -829,6 +841,7 @@ void aior_destroy(struct aior_ctx *ctx)
 		return;
 	aior_quiesce(ctx);
 	aior_kernel_release(ctx);
+	aior_helper_free(ctx);
 	pthread_mutex_destroy(&ctx->completion_lock);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->work);

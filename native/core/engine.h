@@ -43,7 +43,13 @@ extern "C" {
  * (before nr - 1 when another CPU's batch holds some of the room).
  */
 #define AIORING_SETUP_KERNEL_REQS  (1u << 4)
-#define AIORING_SETUP_ALL          ((1u << 5) - 1)
+/*
+ * Serve large runs of cached reads on the submitting thread only. By
+ * default, with two CPUs or more and a pool of two threads or more, a
+ * helper thread takes part of each run of 8 or more (engine_helper.c).
+ */
+#define AIORING_SETUP_NO_READ_HELPER (1u << 5)
+#define AIORING_SETUP_ALL          ((1u << 6) - 1)
 
 enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,
@@ -90,6 +96,7 @@ struct aior_info {
 	uint32_t threads;        /* pool threads (0: none) */
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
+	int read_helper;         /* a read helper serves part of large cached runs */
 };
 
 /* Bytes of ring memory a setup needs (the caller-memory case). */
@@ -126,6 +133,9 @@ int aior_service(struct aior_ctx *ctx);
 
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
+
+/* Reads the read helper thread has served so far (0 without one). */
+uint64_t aior_helper_reads(const struct aior_ctx *ctx);
 
 /*
  * Stop taking requests, cancel queued ones (they complete with -ECANCELED),

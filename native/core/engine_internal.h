@@ -103,6 +103,9 @@ struct aior_ctx {
 	pthread_mutex_t kring_lock;  /* one reaper of the kernel's ring at a time */
 	uint32_t service_calls;      /* consumers' aior_service calls (atomic) */
 	uint32_t service_seen;       /* the mover's last look at service_calls */
+
+	/* the read helper (engine_helper.c), or NULL */
+	struct aior_helper *helper;
 };
 
 /* engine.c */
@@ -118,6 +121,29 @@ int aior_pool_start(struct aior_ctx *ctx, uint32_t threads);
 void aior_pool_enqueue(struct aior_ctx *ctx, struct aior_req *req);
 void aior_pool_stop(struct aior_ctx *ctx);
 int64_t aior_execute(struct aior_ctx *ctx, struct aior_req *req);
+
+/*
+ * A read without blocking (RWF_NOWAIT): its result when the page cache held
+ * all of it (or it failed in a way the event carries), AIOR_NOWAIT_DEFER
+ * when the pool must run it, or -EBADF.
+ */
+#define AIOR_NOWAIT_DEFER INT64_MIN
+int64_t aior_try_nowait(struct aior_req *req);
+
+/* engine_helper.c: a second CPU for large runs of cached reads */
+#define AIOR_HELPER_QUEUE   64   /* requests handed over and not yet taken */
+#define AIOR_HELPER_MIN_RUN 8    /* smaller runs are served by the submitter alone */
+/* Allocate the helper (its thread starts with the first large run); 0 or -ENOMEM. */
+int aior_helper_setup(struct aior_ctx *ctx);
+/*
+ * Hand the helper the last of a run of n reads the submitter has not
+ * started: returns how many it took (0 when busy elsewhere, stopped, or the
+ * run is small). Their fds must have been seen valid in this submit.
+ */
+int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n);
+/* Serve what was handed over, join the thread; no more handoffs after. */
+void aior_helper_stop(struct aior_ctx *ctx);
+void aior_helper_free(struct aior_ctx *ctx);
 
 /* engine_kernel.c */
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events);

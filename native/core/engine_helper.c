@@ -1,0 +1,250 @@
+/*
+ * The read helper: a second thread that serves part of each large run of
+ * cached reads, so the page-cache copies of one submit run on two CPUs.
+ *
+ * A handoff through the pool's locked queue and condition variable costs
+ * more than a 4 KiB read from the page cache. The helper is fed through a
+ * single-producer single-consumer queue instead: the submitter (under
+ * ctx->lock, so one at a time) writes request pointers and publishes the
+ * tail with a release store; the helper takes everything published at
+ * once, releases the slots, runs the reads with RWF_NOWAIT and completes
+ * them into the ring in one pass over the locks. It spins about 30 µs
+ * for more before it sleeps on a futex, which the submitter rings only when
+ * the helper said it sleeps (the waiter's announcement, as io_uring's
+ * SQPOLL thread does), so a busy helper costs the submitter no syscall.
+ *
+ * Events of one run may then arrive out of submission order (the helper's
+ * part can finish first), as they may from a pool of several threads; a
+ * context with a one-thread pool, which completes in submission order, has
+ * no helper.
+ *
+ * How much of a run the helper gets adapts: when the helper has emptied
+ * its queue by the next handoff it was idle and gets a larger share, when
+ * it has not it gets a smaller one.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "atomics.h"
+#include "engine_internal.h"
+
+/* how long an idle helper looks for work before it sleeps */
+#define HELPER_SPIN_NS 30000
+/* pause rounds between looks at the clock */
+#define SPIN_ROUNDS 64
+/* shares of a run, in sixteenths */
+#define SHARE_MIN 2
+#define SHARE_MAX 14
+#define SHARE_START 8
+
+struct aior_helper {
+	/* the submitter's line; a submitter that cannot take the lock gives nothing */
+	pthread_mutex_t producer_lock;
+	uint32_t tail;
+	uint32_t share;
+	uint32_t started;
+	pthread_t thread;
+	/* the helper's line */
+	uint32_t head __attribute__((aligned(64)));
+	uint32_t sleeping;
+	uint32_t stop;
+	uint64_t served;
+	struct aior_req *queue[AIOR_HELPER_QUEUE] __attribute__((aligned(64)));
+};
+
+static void futex_wait(uint32_t *word, uint32_t expected)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Wait for work: spin, then announce and sleep. Returns the tail seen. */
+static uint32_t wait_for_work(struct aior_helper *h, uint32_t head)
+{
+	uint32_t tail;
+
+	uint64_t deadline = now_ns() + HELPER_SPIN_NS;
+
+	do {
+		for (int i = 0; i < SPIN_ROUNDS; i++) {
+			tail = aior_load_acquire(&h->tail);
+			if (tail != head || aior_load_relaxed(&h->stop))
+				return tail;
+			aior_cpu_relax();
+		}
+	} while (now_ns() < deadline);
+	for (;;) {
+		aior_store_relaxed(&h->sleeping, 1);
+		/* pairs with the submitter's: publish tail, full fence, look at sleeping */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		tail = aior_load_acquire(&h->tail);
+		if (tail != head || aior_load_relaxed(&h->stop)) {
+			aior_store_relaxed(&h->sleeping, 0);
+			return tail;
+		}
+		futex_wait(&h->tail, head);
+		aior_store_relaxed(&h->sleeping, 0);
+	}
+}
+
+/* Run what was taken: served ones complete together, the rest go to the pool. */
+static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
+{
+	struct aior_req *deferred[AIOR_HELPER_QUEUE];
+	int64_t res[AIOR_HELPER_QUEUE];
+	int ns = 0, nd = 0;
+
+	for (int i = 0; i < n; i++) {
+		int64_t r = aior_try_nowait(reqs[i]);
+
+		if (r == AIOR_NOWAIT_DEFER) {
+			deferred[nd++] = reqs[i];
+		} else {
+			/* -EBADF here: closed after the submitter's read checked it, the pool's case */
+			res[ns] = r;
+			reqs[ns++] = reqs[i];
+		}
+	}
+	if (ns)
+		aior_complete_many(ctx, reqs, res, NULL, ns);
+	if (nd) {
+		pthread_mutex_lock(&ctx->lock);
+		for (int i = 0; i < nd; i++)
+			aior_pool_enqueue(ctx, deferred[i]);
+		pthread_mutex_unlock(&ctx->lock);
+	}
+}
+
+static void *helper_main(void *arg)
+{
+	struct aior_ctx *ctx = arg;
+	struct aior_helper *h = ctx->helper;
+	struct aior_req *taken[AIOR_HELPER_QUEUE];
+	uint32_t head = h->head;
+
+	for (;;) {
+		uint32_t tail = wait_for_work(h, head);
+		int n = 0;
+
+		if (tail == head) {
+			if (aior_load_relaxed(&h->stop))
+				return NULL;
+			continue;
+		}
+		for (; head != tail; head++)
+			taken[n++] = h->queue[head % AIOR_HELPER_QUEUE];
+		aior_store_release(&h->head, head);
+		serve(ctx, taken, n);
+		__atomic_add_fetch(&h->served, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+}
+
+int aior_helper_setup(struct aior_ctx *ctx)
+{
+	struct aior_helper *h;
+
+	/* a one-thread pool runs everything in submission order: so must its reads */
+	if ((ctx->flags & AIORING_SETUP_NO_READ_HELPER) || (ctx->flags & AIORING_SETUP_NO_INLINE) ||
+	    ctx->nthreads < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return 0;
+	h = aligned_alloc(64, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	*h = (struct aior_helper){.share = SHARE_START};
+	pthread_mutex_init(&h->producer_lock, NULL);
+	ctx->helper = h;
+	return 0;
+}
+
+/* Called with producer_lock held: the thread starts with the first large run. */
+static int start(struct aior_ctx *ctx, struct aior_helper *h)
+{
+	if (!h->started && !h->stop)
+		h->started = pthread_create(&h->thread, NULL, helper_main, ctx) == 0;
+	return h->started;
+}
+
+int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
+{
+	struct aior_helper *h = ctx->helper;
+	uint32_t head, backlog, room;
+	int give;
+
+	if (!h || n < AIOR_HELPER_MIN_RUN || pthread_mutex_trylock(&h->producer_lock))
+		return 0;
+	if (!start(ctx, h)) {
+		pthread_mutex_unlock(&h->producer_lock);
+		return 0;
+	}
+	head = aior_load_acquire(&h->head);
+	backlog = h->tail - head;
+	/* idle since the last handoff: give it more; still busy: less */
+	if (backlog == 0 && h->share < SHARE_MAX)
+		h->share++;
+	else if (backlog > 0 && h->share > SHARE_MIN)
+		h->share--;
+	give = (int)((uint32_t)n * h->share / 16);
+	room = AIOR_HELPER_QUEUE - backlog;
+	if ((uint32_t)give > room)
+		give = (int)room;
+	if (give <= 0) {
+		pthread_mutex_unlock(&h->producer_lock);
+		return 0;
+	}
+	/* the run's last ones: the submitter serves the first, in order */
+	for (int i = 0; i < give; i++)
+		h->queue[(h->tail + (uint32_t)i) % AIOR_HELPER_QUEUE] = reqs[n - give + i];
+	aior_store_release(&h->tail, h->tail + (uint32_t)give);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (aior_load_relaxed(&h->sleeping))
+		futex_wake(&h->tail);
+	pthread_mutex_unlock(&h->producer_lock);
+	return give;
+}
+
+uint64_t aior_helper_reads(const struct aior_ctx *ctx)
+{
+	return ctx->helper ? __atomic_load_n(&ctx->helper->served, __ATOMIC_RELAXED) : 0;
+}
+
+void aior_helper_stop(struct aior_ctx *ctx)
+{
+	struct aior_helper *h = ctx->helper;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->producer_lock);
+	/* it serves what it was given before it looks at stop */
+	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+	if (h->started) {
+		futex_wake(&h->tail);
+		pthread_join(h->thread, NULL);
+		h->started = 0;
+	}
+	pthread_mutex_unlock(&h->producer_lock);
+}
+
+void aior_helper_free(struct aior_ctx *ctx)
+{
+	if (!ctx->helper)
+		return;
+	pthread_mutex_destroy(&ctx->helper->producer_lock);
+	free(ctx->helper);
+	ctx->helper = NULL;
+}
