@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { IocbArray } from '../src/iocb';
-import { directDir, rng, tempDir, threadCount, TMPFS_MAGIC } from './helpers';
+import { directDir, rng, sleepMs, tempDir, threadCount, TMPFS_MAGIC } from './helpers';
 
 const BLOCK = 4096;
 const BLOCKS = 512;
@@ -198,6 +198,36 @@ describe('16 the read helper', () => {
       ctx.destroy();
       fs.closeSync(cfd);
     }
+  });
+
+  test('a helper that fell asleep is woken by the next large submit: 100 rounds with pauses past its spin, every read completes', async () => {
+    const ctx = setup(64, { backend: 'threadpool' });
+    try {
+      const pause = rng(0x1670);
+      for (let round = 0; round < 100; round++) {
+        const batch = readBatch(ctx, new Array(BATCH).fill(fd), BATCH, 0x1700 + round);
+        expect(ctx.submitArray(batch.arr, BATCH)).toBe(BATCH);
+        await expectReads(ctx, batch, BATCH);
+        // 0.1-2 ms: the helper has spun its 30 µs and sleeps on its futex
+        sleepMs(0.1 + (pause() % 20) / 10);
+      }
+      if (twoCpus) expect(ctx.helperReads).toBeGreaterThan(0);
+    } finally {
+      ctx.destroy();
+    }
+  });
+
+  test('destroy at random moments after a large submit (spinning, falling asleep, asleep): it returns, every thread joined', () => {
+    const threads0 = threadCount();
+    const pause = rng(0x1680);
+    for (let round = 0; round < 100; round++) {
+      const ctx = setup(64, { backend: 'threadpool', threads: 2 });
+      const batch = readBatch(ctx, new Array(BATCH).fill(fd), BATCH, 0x1800 + round);
+      expect(ctx.submitArray(batch.arr, BATCH)).toBe(BATCH);
+      sleepMs((pause() % 100) / 1000);
+      ctx.destroy();
+    }
+    expect(threadCount()).toBe(threads0);
   });
 
   test('destroy right after large submits: every thread is joined, the helper included', async () => {

@@ -237,6 +237,9 @@ async function measureRound(
 ): Promise<Result[]> {
   const results: Result[] = [];
   if (parts.includes('hot')) {
+    // the O_DIRECT part of the last round left the cache alone for a while,
+    // and a proactive reclaimer (DAMON here) may have paged some of it out
+    warmCache(file);
     const fd = fs.openSync(file, 'r');
     try {
       for (const c of HOT_CANDIDATES) {
@@ -316,7 +319,6 @@ async function main(): Promise<number> {
   // of the machine does not land on one runner only; each row is the median
   const rounds: Result[][] = [];
   try {
-    warmCache(file);
     for (let round = 0; round < argv.rounds; round++) {
       log(`round ${round + 1} of ${argv.rounds}`);
       rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, log));

@@ -511,8 +511,8 @@ static int one_fd(struct aior_req **reqs, int n)
  * Serve a run of reads inline, called without ctx->lock: the ones the page
  * cache had complete together (one pass over the locks); the ones that
  * would block are left in deferred for the pool. Once the first read has
- * shown the descriptor good, the helper thread may take the run's last
- * ones. Returns how many were handled before a bad descriptor (n when
+ * come from the cache (so the descriptor is good), the helper thread may
+ * take the run's last ones. Returns how many were handled before a bad descriptor (n when
  * there was none; a descriptor closed after the helper took its share
  * gives -EBADF events instead, as in the pool).
  */
@@ -534,7 +534,8 @@ static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 			served[ns] = reqs[i];
 			res[ns++] = r;
 		}
-		if (i == 0 && ctx->helper && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
+		/* the first read came from the cache: the rest likely will, share them */
+		if (i == 0 && r >= 0 && ctx->helper && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
 			given = aior_helper_give(ctx, reqs + 1, n - 1);
 	}
 	if (ns)

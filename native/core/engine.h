@@ -148,7 +148,11 @@ void aior_quiesce(struct aior_ctx *ctx);
 
 /*
  * aior_quiesce, then io_destroy (which waits for what the kernel still
- * holds) and free everything, the ring memory we mapped included.
+ * holds) and free everything, the ring memory we mapped included. No
+ * aior_submit may run at the same time as aior_quiesce or aior_destroy
+ * (a submit that began before the stop could still hand requests to the
+ * pool or the read helper after they stopped); the addon runs both on the
+ * JavaScript thread.
  */
 void aior_destroy(struct aior_ctx *ctx);
 

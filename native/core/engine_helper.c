@@ -4,12 +4,13 @@
  *
  * A handoff through the pool's locked queue and condition variable costs
  * more than a 4 KiB read from the page cache. The helper is fed through a
- * single-producer single-consumer queue instead: the submitter (under
- * ctx->lock, so one at a time) writes request pointers and publishes the
- * tail with a release store; the helper takes everything published at
+ * single-producer single-consumer queue instead: the submitter (holding
+ * producer_lock, so one at a time) writes request pointers and publishes
+ * the tail with a release store; the helper takes everything published at
  * once, releases the slots, runs the reads with RWF_NOWAIT and completes
  * them into the ring in one pass over the locks. It spins about 30 µs
- * for more before it sleeps on a futex, which the submitter rings only when
+ * for more before it sleeps on a futex (wake_seq, which a handoff to a
+ * sleeper and the stop both change), which the submitter rings only when
  * the helper said it sleeps (the waiter's announcement, as io_uring's
  * SQPOLL thread does), so a busy helper costs the submitter no syscall.
  *
@@ -23,6 +24,7 @@
  * it has not it gets a smaller one.
  */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
@@ -47,10 +49,12 @@ struct aior_helper {
 	uint32_t tail;
 	uint32_t share;
 	uint32_t started;
+	uint32_t start_failed;
 	pthread_t thread;
 	/* the helper's line */
 	uint32_t head __attribute__((aligned(64)));
 	uint32_t sleeping;
+	uint32_t wake_seq;         /* the futex word: bumped by every wake */
 	uint32_t stop;
 	uint64_t served;
 	struct aior_req *queue[AIOR_HELPER_QUEUE] __attribute__((aligned(64)));
@@ -77,30 +81,40 @@ static uint64_t now_ns(void)
 /* Wait for work: spin, then announce and sleep. Returns the tail seen. */
 static uint32_t wait_for_work(struct aior_helper *h, uint32_t head)
 {
-	uint32_t tail;
-
 	uint64_t deadline = now_ns() + HELPER_SPIN_NS;
+	uint32_t tail, seq;
 
 	do {
 		for (int i = 0; i < SPIN_ROUNDS; i++) {
 			tail = aior_load_acquire(&h->tail);
-			if (tail != head || aior_load_relaxed(&h->stop))
+			if (tail != head || aior_load_acquire(&h->stop))
 				return tail;
 			aior_cpu_relax();
 		}
 	} while (now_ns() < deadline);
 	for (;;) {
-		aior_store_relaxed(&h->sleeping, 1);
+		/*
+		 * The value a wake changes, read before the announcement: a
+		 * wake after it makes futex_wait return at once.
+		 */
+		seq = aior_load_acquire(&h->wake_seq);
+		aior_store_release(&h->sleeping, 1);
 		/* pairs with the submitter's: publish tail, full fence, look at sleeping */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		tail = aior_load_acquire(&h->tail);
-		if (tail != head || aior_load_relaxed(&h->stop)) {
+		if (tail != head || aior_load_acquire(&h->stop)) {
 			aior_store_relaxed(&h->sleeping, 0);
 			return tail;
 		}
-		futex_wait(&h->tail, head);
+		futex_wait(&h->wake_seq, seq);
 		aior_store_relaxed(&h->sleeping, 0);
 	}
+}
+
+static void wake(struct aior_helper *h)
+{
+	__atomic_add_fetch(&h->wake_seq, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&h->wake_seq);
 }
 
 /* Run what was taken: served ones complete together, the rest go to the pool. */
@@ -121,8 +135,10 @@ static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 			reqs[ns++] = reqs[i];
 		}
 	}
-	if (ns)
+	if (ns) {
 		aior_complete_many(ctx, reqs, res, NULL, ns);
+		__atomic_add_fetch(&ctx->helper->served, (uint64_t)ns, __ATOMIC_RELAXED);
+	}
 	if (nd) {
 		pthread_mutex_lock(&ctx->lock);
 		for (int i = 0; i < nd; i++)
@@ -143,16 +159,29 @@ static void *helper_main(void *arg)
 		int n = 0;
 
 		if (tail == head) {
-			if (aior_load_relaxed(&h->stop))
+			/*
+			 * Stopped. A handoff before the stop published its tail
+			 * first (both hold producer_lock): look again before leaving.
+			 */
+			tail = aior_load_acquire(&h->tail);
+			if (tail == head)
 				return NULL;
-			continue;
 		}
 		for (; head != tail; head++)
 			taken[n++] = h->queue[head % AIOR_HELPER_QUEUE];
 		aior_store_release(&h->head, head);
 		serve(ctx, taken, n);
-		__atomic_add_fetch(&h->served, (uint64_t)n, __ATOMIC_RELAXED);
 	}
+}
+
+/* CPUs this process may run on (a cpuset or taskset may allow fewer than are online). */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 int aior_helper_setup(struct aior_ctx *ctx)
@@ -161,7 +190,7 @@ int aior_helper_setup(struct aior_ctx *ctx)
 
 	/* a one-thread pool runs everything in submission order: so must its reads */
 	if ((ctx->flags & AIORING_SETUP_NO_READ_HELPER) || (ctx->flags & AIORING_SETUP_NO_INLINE) ||
-	    ctx->nthreads < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	    ctx->nthreads < 2 || usable_cpus() < 2)
 		return 0;
 	h = aligned_alloc(64, sizeof(*h));
 	if (!h)
@@ -175,8 +204,10 @@ int aior_helper_setup(struct aior_ctx *ctx)
 /* Called with producer_lock held: the thread starts with the first large run. */
 static int start(struct aior_ctx *ctx, struct aior_helper *h)
 {
-	if (!h->started && !h->stop)
+	if (!h->started && !h->stop && !h->start_failed) {
 		h->started = pthread_create(&h->thread, NULL, helper_main, ctx) == 0;
+		h->start_failed = !h->started;
+	}
 	return h->started;
 }
 
@@ -212,8 +243,8 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 		h->queue[(h->tail + (uint32_t)i) % AIOR_HELPER_QUEUE] = reqs[n - give + i];
 	aior_store_release(&h->tail, h->tail + (uint32_t)give);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (aior_load_relaxed(&h->sleeping))
-		futex_wake(&h->tail);
+	if (aior_load_acquire(&h->sleeping))
+		wake(h);
 	pthread_mutex_unlock(&h->producer_lock);
 	return give;
 }
@@ -233,7 +264,7 @@ void aior_helper_stop(struct aior_ctx *ctx)
 	/* it serves what it was given before it looks at stop */
 	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
 	if (h->started) {
-		futex_wake(&h->tail);
+		wake(h);
 		pthread_join(h->thread, NULL);
 		h->started = 0;
 	}
