@@ -462,9 +462,7 @@ export class AioContext {
   }
 
   private toResult(i: number, iocb: IocbInit | null): IoEventResult {
-    const hi = this.batch.dataBigInt(i);
-    const data = hi <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hi) : hi;
-    const r: IoEventResult = { data, res: this.batch.res(i), res2: this.batch.res2(i) };
+    const r: IoEventResult = { data: this.batch.dataExact(i), res: this.batch.res(i), res2: this.batch.res2(i) };
     if (iocb) r.iocb = iocb;
     return r;
   }
@@ -489,14 +487,19 @@ export class AioContext {
 
   /** Reap everything ready: promises settle, the rest queues for getEvents. */
   private pump(): void {
+    // with nothing queued, events go straight to the first waiter while it has room
+    const w0 = this.queue.length === 0 ? this.waiters[0] : undefined;
     for (;;) {
       const n = this.reapRing(this.batch.capacity);
       if (n === 0) break;
       for (let i = 0; i < n; i++) {
         const iocb = this.complete(i);
-        if (iocb !== undefined) this.queue.push(this.toResult(i, iocb));
+        if (iocb === undefined) continue;
+        if (w0 !== undefined && w0.out.length < w0.max && this.queue.length === 0) w0.out.push(this.toResult(i, iocb));
+        else this.queue.push(this.toResult(i, iocb));
       }
     }
+    if (w0 !== undefined && w0.out.length >= w0.min) this.finishWaiter(w0);
     while (this.waiters.length > 0 && this.queue.length > 0) {
       const w = this.waiters[0];
       while (w.out.length < w.max && this.queue.length > 0) w.out.push(this.queue.shift()!);

@@ -41,6 +41,12 @@ export class EventBatch {
   dataBigInt(i: number): bigint {
     return readU64BigInt(this.u32, i * WORDS + IoEvent.data / 4);
   }
+  /** data exactly: a number up to 2^53 - 1, a bigint past it */
+  dataExact(i: number): number | bigint {
+    const word = i * WORDS + IoEvent.data / 4;
+    // the high word below 2^21: the whole value is a safe integer
+    return this.u32[word + 1] < 0x200000 ? readU64(this.u32, word) : readU64BigInt(this.u32, word);
+  }
   obj(i: number): number {
     return readU64(this.u32, i * WORDS + IoEvent.obj / 4);
   }

@@ -302,6 +302,22 @@ describe('11 contexts', () => {
     expect(got.map((e) => e.data)).toEqual([3]);
   });
 
+  test('data cookies come back exact: a number up to 2^53 - 1, a bigint past it, whether waited for or ready', async () => {
+    const c = ctxOf(16, { backend: 'threadpool' });
+    const cookies: (number | bigint)[] = [0, 1, 2 ** 32, 2 ** 53 - 1, 2n ** 53n, 2n ** 53n + 1n, 0xfedcba9876543210n, 2n ** 64n - 1n];
+    const expected = cookies.map((d) => (typeof d === 'bigint' && d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d));
+    // a waiter announced before the events arrive (the wakeup's path), then events already in the ring
+    for (const waitFirst of [true, false]) {
+      const pending = waitFirst ? c.getEvents(cookies.length, cookies.length, 5000) : undefined;
+      c.submit(cookies.map((data) => ({ opcode: 'noop' as const, fd: 0, data })));
+      if (!waitFirst) while (c.inflight > 0) await new Promise((r) => setTimeout(r, 1));
+      const got = await (pending ?? c.getEvents(cookies.length, cookies.length, 5000));
+      const data = got.map((e) => e.data);
+      // toEqual tells 5 from 5n: each cookie is back with its exact value and type
+      expect([...data].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(expected);
+    }
+  });
+
   test('read, write and fsync resolve with the result and reject like node:fs errors', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'f');

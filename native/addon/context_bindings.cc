@@ -154,7 +154,7 @@ private:
 			return;
 		Napi::Env env = self->Env();
 		Napi::HandleScope scope(env);
-		self->on_wake_.Call({});
+		self->on_wake_.MakeCallback(env.Global(), {});
 	}
 
 	static void OnKernelPoll(uv_poll_t *handle, int status, int)
@@ -162,10 +162,19 @@ private:
 		auto *self = static_cast<NativeContext *>(handle->data);
 		if (self == nullptr || self->ctx_ == nullptr || status < 0)
 			return;
+		/*
+		 * Nobody waits (holdLoop(false) left the poll running, to spare a
+		 * stop and a start between two waits): stop it now and leave the
+		 * eventfd readable, so the next wait's poll fires at once.
+		 */
+		if (!(__atomic_load_n(self->info_.wait_flags, __ATOMIC_ACQUIRE) & AIORING_V2_WAITER)) {
+			uv_poll_stop(handle);
+			return;
+		}
 		aior_service(self->ctx_);
 		Napi::Env env = self->Env();
 		Napi::HandleScope scope(env);
-		self->on_wake_.Call({});
+		self->on_wake_.MakeCallback(env.Global(), {});
 	}
 
 	void CloseAsync()
@@ -342,10 +351,18 @@ private:
 				uv_unref(reinterpret_cast<uv_handle_t *>(async_));
 		}
 		if (kpoll_ && ctx_) {
-			if (hold)
-				uv_poll_start(kpoll_, UV_READABLE, &NativeContext::OnKernelPoll);
-			else
-				uv_poll_stop(kpoll_);
+			/*
+			 * Released, the poll keeps running, unreferenced: a consumer
+			 * that waits again soon (one wait per burst of completions)
+			 * finds it armed; the first wakeup nobody waits for stops it.
+			 */
+			if (hold) {
+				uv_ref(reinterpret_cast<uv_handle_t *>(kpoll_));
+				if (!uv_is_active(reinterpret_cast<uv_handle_t *>(kpoll_)))
+					uv_poll_start(kpoll_, UV_READABLE, &NativeContext::OnKernelPoll);
+			} else {
+				uv_unref(reinterpret_cast<uv_handle_t *>(kpoll_));
+			}
 		}
 		return info.Env().Undefined();
 	}
