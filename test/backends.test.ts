@@ -78,6 +78,21 @@ describe('15 backends', () => {
 });
 
 describeKernel('15 backends with kernel AIO', () => {
+  test('a process whose kernel contexts waited, then saw completions nobody waited for, still exits without destroy', () => {
+    const file = path.join(tempDir(), 'data');
+    fs.writeFileSync(file, Buffer.alloc(4096, 7));
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'exitAfterWait.ts'), file], {
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1\n1\n1\n');
+    expect(r.status).toBe(0);
+    expect(r.signal).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(20000);
+  });
+
   test('past aio-max-nr io_setup is EAGAIN: auto falls back to the pool and says so', () => {
     const max = Number(fs.readFileSync('/proc/sys/fs/aio-max-nr', 'utf8'));
     // the engine asks the kernel for the whole ring's capacity: past aio-max-nr

@@ -11,7 +11,7 @@ import { LegacyRing } from '../src/legacyRing';
 import { attachRingFile, createV2Ring } from '../src/memory';
 import { legacyNr } from '../src/sizing';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
-import { describeKernel, tempDir } from './helpers';
+import { describeKernel, directDir, tempDir } from './helpers';
 
 const contexts: AioContext[] = [];
 function ctxOf(n: number, options?: Parameters<typeof setup>[1]): AioContext {
@@ -412,6 +412,37 @@ describeKernel('11 contexts with kernel AIO', () => {
     ]);
     expect(bufs[1][4095]).toBe(3);
     fs.closeSync(fd);
+  });
+
+  test.each([
+    ['passthrough', SETUP_KERNEL_RING],
+    ['legacy', 0],
+    ['v2', SETUP_V2],
+  ])('%s: after completions nobody waited for (the eventfd poll stops), the next wait is still woken', async (_name, flags) => {
+    const dir = directDir();
+    const file = path.join(dir, 'direct');
+    const data = alignedBuffer(64 * 4096);
+    for (let b = 0; b < 64; b++) data.fill(b, b * 4096, (b + 1) * 4096);
+    fs.writeFileSync(file, data);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    const c = ctxOf(16, { backend: 'kernel', flags });
+    try {
+      const buf = alignedBuffer(4096);
+      for (let round = 0; round < 20; round++) {
+        // a waited-for read: the poll holds the loop, then is left running
+        c.submit([{ opcode: 'pread', fd, buffer: buf, position: (round % 64) * 4096, data: round }]);
+        const got = await c.getEvents(1, 1, 5000);
+        expect(got.map((e) => [e.data, e.res])).toEqual([[round, 4096]]);
+        expect(buf[0]).toBe(round % 64);
+        // a read nobody waits for: its wakeup finds no waiter and stops the poll
+        c.submit([{ opcode: 'pread', fd, buffer: buf, position: ((round + 1) % 64) * 4096, data: 100 + round }]);
+        await new Promise((r) => setTimeout(r, 5));
+        const late = await c.getEvents(1, 1, 5000);
+        expect(late.map((e) => [e.data, e.res])).toEqual([[100 + round, 4096]]);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   test('backend reports what runs and why', () => {

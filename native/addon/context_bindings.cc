@@ -147,14 +147,29 @@ public:
 private:
 	static void Wake(void *arg) { uv_async_send(static_cast<uv_async_t *>(arg)); }
 
+	/*
+	 * Into JavaScript from a libuv callback: MakeCallback, so the promise
+	 * continuations and nextTicks run before the callback returns. What they
+	 * throw goes to the process's uncaught-exception handling, as from any
+	 * other callback, instead of unwinding through libuv.
+	 */
+	void Wake()
+	{
+		Napi::Env env = Env();
+		Napi::HandleScope scope(env);
+		try {
+			on_wake_.MakeCallback(env.Global(), {});
+		} catch (const Napi::Error &e) {
+			napi_fatal_exception(env, e.Value());
+		}
+	}
+
 	static void OnAsync(uv_async_t *handle)
 	{
 		auto *self = static_cast<NativeContext *>(handle->data);
 		if (self == nullptr || self->ctx_ == nullptr)
 			return;
-		Napi::Env env = self->Env();
-		Napi::HandleScope scope(env);
-		self->on_wake_.MakeCallback(env.Global(), {});
+		self->Wake();
 	}
 
 	static void OnKernelPoll(uv_poll_t *handle, int status, int)
@@ -165,16 +180,15 @@ private:
 		/*
 		 * Nobody waits (holdLoop(false) left the poll running, to spare a
 		 * stop and a start between two waits): stop it now and leave the
-		 * eventfd readable, so the next wait's poll fires at once.
+		 * eventfd to the next wait (which services it first) or the mover.
+		 * held_ is this thread's own word, not the ring's shared one.
 		 */
-		if (!(__atomic_load_n(self->info_.wait_flags, __ATOMIC_ACQUIRE) & AIORING_V2_WAITER)) {
+		if (!self->held_) {
 			uv_poll_stop(handle);
 			return;
 		}
 		aior_service(self->ctx_);
-		Napi::Env env = self->Env();
-		Napi::HandleScope scope(env);
-		self->on_wake_.MakeCallback(env.Global(), {});
+		self->Wake();
 	}
 
 	void CloseAsync()
@@ -344,6 +358,7 @@ private:
 	Napi::Value HoldLoop(const Napi::CallbackInfo &info)
 	{
 		bool hold = info[0].ToBoolean();
+		held_ = hold;
 		if (async_) {
 			if (hold)
 				uv_ref(reinterpret_cast<uv_handle_t *>(async_));
@@ -434,6 +449,7 @@ private:
 	Napi::Reference<Napi::ArrayBuffer> ring_;
 	Napi::Reference<Napi::ArrayBuffer> wait_;
 	uint32_t wait_index_ = 0;
+	bool held_ = false;           /* a JavaScript waiter holds the loop (holdLoop) */
 };
 
 // ringBytes(nrEvents, flags): the memory a context's ring needs
