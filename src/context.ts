@@ -61,8 +61,8 @@ export interface SetupOptions {
    * With two CPUs or more and a pool of two threads or more, let a helper
    * thread serve part of each submit of 8 or more cached reads, so their
    * page-cache copies run on two CPUs (their events may then arrive out of
-   * submission order, as from the pool's threads). It
-   * spins for about 30 µs for more work before it sleeps.
+   * submission order, as from the pool's threads). It spins for about
+   * 30 µs for more work before it sleeps.
    * Default true; false keeps every inline read on the submitting thread.
    */
   readHelper?: boolean;
@@ -487,7 +487,8 @@ export class AioContext {
 
   /** Reap everything ready: promises settle, the rest queues for getEvents. */
   private pump(): void {
-    // with nothing queued, events go straight to the first waiter while it has room
+    // with nothing queued, events go straight to the first waiter while it
+    // has room; once it is full, the rest queue behind (it stays full)
     const w0 = this.queue.length === 0 ? this.waiters[0] : undefined;
     for (;;) {
       const n = this.reapRing(this.batch.capacity);
@@ -495,7 +496,7 @@ export class AioContext {
       for (let i = 0; i < n; i++) {
         const iocb = this.complete(i);
         if (iocb === undefined) continue;
-        if (w0 !== undefined && w0.out.length < w0.max && this.queue.length === 0) w0.out.push(this.toResult(i, iocb));
+        if (w0 !== undefined && w0.out.length < w0.max) w0.out.push(this.toResult(i, iocb));
         else this.queue.push(this.toResult(i, iocb));
       }
     }

@@ -512,9 +512,9 @@ static int one_fd(struct aior_req **reqs, int n)
  * cache had complete together (one pass over the locks); the ones that
  * would block are left in deferred for the pool. Once the first read has
  * come from the cache (so the descriptor is good), the helper thread may
- * take the run's last ones. Returns how many were handled before a bad descriptor (n when
- * there was none; a descriptor closed after the helper took its share
- * gives -EBADF events instead, as in the pool).
+ * take the run's last ones. Returns how many were handled before a bad
+ * descriptor (n when there was none; a descriptor closed after the helper
+ * took its share gives -EBADF events instead, as in the pool).
  */
 static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 			struct aior_req **deferred, int *ndeferred)
