@@ -262,7 +262,8 @@ describe('11 contexts', () => {
   });
 
   test('getEvents with events ready makes no native call', async () => {
-    const c = ctxOf(64, { backend: 'threadpool' });
+    // one pool thread completes in submission order, so the events' order is known
+    const c = ctxOf(64, { backend: 'threadpool', threads: 1 });
     c.submit(Array.from({ length: 10 }, (_, i) => ({ opcode: 'noop' as const, fd: 0, data: i })));
     while (c.inflight > 0) await new Promise((r) => setTimeout(r, 1));
     const internals = c as unknown as { native: Record<string, unknown> };
