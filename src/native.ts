@@ -4,10 +4,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AioError } from './errors';
 
-export interface NativeLayout {
-  readonly [name: string]: number;
-}
-
 export interface NativeRingMemory {
   readonly buffer: ArrayBuffer;
   readonly length: number;
@@ -21,27 +17,6 @@ export interface NativeKernelContext {
   submitReads(fd: number, buffers: Uint8Array[], offsets: number[], cookies: number[]): number;
   getEvents(min: number, max: number, timeoutMs: number): Float64Array;
   destroy(): void;
-}
-
-export interface NativeLegacyRing {
-  produce(data: number, res: number): number;
-  space(): number;
-  count(): number;
-  reap(max: number): Float64Array;
-}
-
-export interface NativeV2Ring {
-  produce(data: number, res: number): number;
-  reserve(want: number): number;
-  write(index: number, data: number, res: number): void;
-  publish(n: number): number;
-  mpReserve(want: number): [number, number];
-  mpPublish(start: number, n: number): void;
-  count(): number;
-  peek(max: number): number;
-  advance(n: number): void;
-  reap(max: number): Float64Array;
-  claimReap(max: number): Float64Array;
 }
 
 export interface NativeContextInfo {
@@ -69,20 +44,10 @@ export interface NativeContext {
   destroy(): void;
 }
 
-export interface BenchCellResult {
-  eventsPerSec: number;
-  p50Ns: number;
-  p99Ns: number;
-  outOfOrder: number;
-}
-
 export interface Addon {
-  layout: NativeLayout;
   setErrorClass(ctor: typeof AioError): void;
   legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
   systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
-  validateLegacy(bytes: Uint8Array): string;
-  validateV2(bytes: Uint8Array): string;
   hugePageSize(): number;
   RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
   KernelContext: new (nrEvents: number) => NativeKernelContext;
@@ -97,17 +62,6 @@ export interface Addon {
   ) => NativeContext;
   ringBytes(nrEvents: number, flags: number): number;
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
-  /** size bytes (a multiple of 8) ending where a PROT_NONE page begins: a read past them faults */
-  guardedBuffer(size: number): ArrayBuffer;
-  NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
-  NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
-  benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;
-  stressV2(
-    entries: number,
-    producers: number,
-    consumers: number,
-    eventsPerProducer: number,
-  ): { delivered: number; duplicates: number; missing: number; corrupt: number };
 }
 
 /**

@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setup, SETUP_V2 } from '../src/context';
 import { describeKernel, tempDir } from './helpers';
+import { findFixture } from './native';
 
-const root = path.join(__dirname, '..');
 const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
-const denyIoSetup = path.join(root, 'build', 'Release', 'deny_io_setup');
+const denyIoSetup = findFixture('deny_io_setup');
 
 function threads(): number {
   return fs.readdirSync('/proc/self/task').length;

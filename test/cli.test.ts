@@ -3,8 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { legacyNr, possibleCpus } from '../src/sizing';
-import { aioring, json, oneLine, release } from './cliRun';
+import { aioring, json, oneLine } from './cliRun';
 import { describeKernel, tempDir } from './helpers';
+import { findFixture } from './native';
 
 describe('19 the CLI: help and usage', () => {
   test('--help lists every command with examples; each command has its own help with examples', () => {
@@ -78,7 +79,7 @@ describeKernel('19 the CLI: the tour and doctor', () => {
   });
 
   test.each(['EPERM', 'ENOSYS'])('doctor under a seccomp filter answering %s says why io_setup fails and picks the pool', (errno) => {
-    const r = aioring(['doctor', '--json'], { prefix: [path.join(release, 'deny_io_setup'), errno] });
+    const r = aioring(['doctor', '--json'], { prefix: [findFixture('deny_io_setup'), errno] });
     expect(r.status).toBe(1);
     const d = json<Record<string, any>>(r);
     expect(d.kernelAio).toMatchObject({ works: false, error: errno, seccomp: 'filter' });
@@ -86,7 +87,7 @@ describeKernel('19 the CLI: the tour and doctor', () => {
     expect(d.sizing.every((s: { kernelNr: number | null }) => s.kernelNr === null)).toBe(true);
     expect(d.backend).toMatchObject({ name: 'threadpool', kernel: false });
     expect(d.findings[0]).toMatch(/kernel AIO does not work/);
-    const human = aioring(['doctor'], { prefix: [path.join(release, 'deny_io_setup'), errno] });
+    const human = aioring(['doctor'], { prefix: [findFixture('deny_io_setup'), errno] });
     expect(human.stdout).toMatch(new RegExp(`io_setup FAILS with ${errno}: .*seccomp`));
   });
 

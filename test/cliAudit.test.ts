@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { aioring, json, oneLine, release } from './cliRun';
 import { tempDir } from './helpers';
+import { findFixture } from './native';
 
 const source = path.join(__dirname, 'fixtures', 'audit_subject.c');
 const dir = tempDir();
@@ -57,14 +58,14 @@ describe('21 the CLI: audit', () => {
   });
 
   test("the project's C readers: QEMU's model reads unchecked, so ring_readers as a whole is not v2-safe; the drop-in libaio checks", () => {
-    const readers = auditOne(path.join(release, 'ring_readers'));
+    const readers = auditOne(findFixture('ring_readers'));
     expect(readers).toMatchObject({ verdict: 'unchecked', v2Safe: false, checksIncompat: true });
     expect(readers.ringReaders.unchecked).toEqual(['reader_qemu']);
     expect(readers.ringReaders.checked).toContain('reader_chunks');
     expect(auditOne(path.join(release, 'aioring-libaio.so'))).toMatchObject({ verdict: 'checks-magic' });
-    expect(auditOne(path.join(release, 'libaio_semantics'))).toMatchObject({ verdict: 'syscalls-only' });
-    expect(auditOne(path.join(release, 'deny_io_setup'))).toMatchObject({ verdict: 'no-aio', v2Safe: true });
-    const human = aioring(['audit', path.join(release, 'ring_readers')]);
+    expect(auditOne(findFixture('libaio_semantics'))).toMatchObject({ verdict: 'syscalls-only' });
+    expect(auditOne(findFixture('deny_io_setup'))).toMatchObject({ verdict: 'no-aio', v2Safe: true });
+    const human = aioring(['audit', findFixture('ring_readers')]);
     expect(human.status).toBe(1);
     expect(human.stdout).toMatch(/unchecked\s+NOT safe for v2: reads the ring in reader_qemu/);
   });
@@ -86,7 +87,7 @@ describe('21 the CLI: audit', () => {
       fs.mkdirSync(sub);
       for (let k = 0; k < 100; k++) fs.writeFileSync(path.join(sub, `f${k}`), k % 2 ? `text ${i} ${k}\n` : Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]));
     }
-    fs.copyFileSync(path.join(release, 'ring_readers'), path.join(big, 'd0', 'f0'));
+    fs.copyFileSync(findFixture('ring_readers'), path.join(big, 'd0', 'f0'));
     fs.symlinkSync('/usr/bin', path.join(big, 'not-followed'));
     const r = aioring(['audit', big, '--json']);
     expect(r.status).toBe(1);
@@ -99,7 +100,7 @@ describe('21 the CLI: audit', () => {
 
   test('bad input: a missing path, a file that is not ELF, a truncated ELF: one line, exit 2', () => {
     const truncated = path.join(dir, 'truncated-elf');
-    fs.writeFileSync(truncated, fs.readFileSync(path.join(release, 'ring_readers')).subarray(0, 200));
+    fs.writeFileSync(truncated, fs.readFileSync(findFixture('ring_readers')).subarray(0, 200));
     for (const [file, message] of [
       [path.join(dir, 'missing'), /no such file/],
       [__filename, /not an ELF file/],

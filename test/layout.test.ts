@@ -1,9 +1,9 @@
 // 01 layout: the TypeScript offsets are the C ones (native/core/layout.h).
 import * as L from '../src/layout';
-import { addon } from '../src/native';
+import { testAddon } from './native';
 
 describe('01 layout: TypeScript offsets equal the C offsetof/sizeof', () => {
-  const c = addon.layout;
+  const c = testAddon.layout;
 
   test.each(Object.entries(L.AioRing))('struct aio_ring %s', (field, offset) => {
     expect(c[`aio_ring.${field}`]).toBe(offset);

@@ -4,7 +4,7 @@ import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
 import { AioRing, IoEvent } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
-import { addon } from '../src/native';
+import { testAddon } from './native';
 import { cookiesOf, FifoModel, legacyIndices } from './ringModel';
 
 const bytesFor = (nr: number): number => AioRing.size + nr * IoEvent.size;
@@ -32,7 +32,7 @@ describe('03 legacy ring', () => {
     expect(Array.from(u32)).toEqual([0xffffffff, 127, 0, 0, 0xa10a10a1, 1, 0, 32]);
     // the C formatter writes the same bytes
     const cbuf = new ArrayBuffer(4096);
-    new addon.NativeLegacyRing(new Uint8Array(cbuf), 127);
+    new testAddon.NativeLegacyRing(new Uint8Array(cbuf), 127);
     expect(Buffer.from(cbuf)).toEqual(Buffer.from(buf));
   });
 
@@ -43,7 +43,7 @@ describe('03 legacy ring', () => {
     expect(n).toBe(7);
     expect(ring.count()).toBe(7);
     expect(ring.space()).toBe(0);
-    const c = new addon.NativeLegacyRing(new Uint8Array(bytesFor(8)), 8);
+    const c = new testAddon.NativeLegacyRing(new Uint8Array(bytesFor(8)), 8);
     let m = 0;
     while (c.produce(m, 0) === 0) m++;
     expect(m).toBe(7);
@@ -80,7 +80,7 @@ describe('03 legacy ring', () => {
     const buf = new ArrayBuffer(bytesFor(8));
     const ring = LegacyRing.format(buf, 8);
     for (let i = 0; i < 5; i++) ring.produce({ data: i, res: 0 });
-    const c = new addon.NativeLegacyRing(new Uint8Array(buf));
+    const c = new testAddon.NativeLegacyRing(new Uint8Array(buf));
     new Uint32Array(buf)[AioRing.head / 4] = 3 + 8 * 1000;
     expect(ring.space()).toBe(5);
     expect(c.space()).toBe(5);
@@ -103,7 +103,7 @@ describe('03 legacy ring', () => {
           const buf = new ArrayBuffer(bytesFor(nr));
           const u32 = new Uint32Array(buf);
           const ts = impl === 'ts' ? LegacyRing.format(buf, nr) : null;
-          const c = impl === 'c' ? new addon.NativeLegacyRing(new Uint8Array(buf), nr) : null;
+          const c = impl === 'c' ? new testAddon.NativeLegacyRing(new Uint8Array(buf), nr) : null;
           const model = new FifoModel(nr - 1);
           const batch = new EventBatch(nr + 2);
           let cookie = 0;
@@ -136,7 +136,7 @@ describe('03 legacy ring', () => {
 
   test('C producer, TypeScript consumer and back: one byte layout', () => {
     const buf = new ArrayBuffer(bytesFor(16));
-    const c = new addon.NativeLegacyRing(new Uint8Array(buf), 16);
+    const c = new testAddon.NativeLegacyRing(new Uint8Array(buf), 16);
     const ts = new LegacyRing(buf);
     const batch = new EventBatch(32);
     const seen: number[] = [];
@@ -161,6 +161,6 @@ describe('03 legacy ring', () => {
     }
     expect(e).toBeInstanceOf(AioError);
     expect(e).toMatchObject({ code: 'EINVAL', errno: -22, field: 'tail' });
-    expect(() => new addon.NativeLegacyRing(new Uint8Array(buf))).toThrow(expect.objectContaining({ field: 'tail' }));
+    expect(() => new testAddon.NativeLegacyRing(new Uint8Array(buf))).toThrow(expect.objectContaining({ field: 'tail' }));
   });
 });

@@ -3,10 +3,10 @@
 // arguments, bad iocbs first and second, timeouts, EINTR, cancel, NULL,
 // never-set-up and destroyed contexts.
 import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import { describeKernel } from './helpers';
+import { findFixture } from './native';
 
-const fixture = path.join(__dirname, '..', 'build', 'Release', 'libaio_semantics');
+const fixture = findFixture('libaio_semantics');
 
 function run(mode: 'kernel' | 'shim', ring: 'legacy' | 'v2' = 'legacy'): string[] {
   const r = spawnSync(fixture, [mode], { env: { ...process.env, AIORING_RING: ring }, encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
@@ -30,7 +30,7 @@ describeKernel('18 libaio calls answer as the kernel does', () => {
 
 describe('18 aioring.h: the explicit opt-in', () => {
   test('aioring_setup2 with AIORING_SETUP_V2, in its own or the caller\'s memory; an unknown flag is EINVAL; io_pgetevents', () => {
-    const r = spawnSync(path.join(__dirname, '..', 'build', 'Release', 'aioring_setup2'), [], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
+    const r = spawnSync(findFixture('aioring_setup2'), [], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
     expect(r.status).toBe(0);
     expect(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')))).toEqual({
       features_v2: '1',

@@ -3,7 +3,7 @@
 // random and mutated headers (test/compat/badInput.test.ts).
 import { AIO_RING_MAGIC, AioRing, AIORING_V2_MAGIC, AIORING_V2_MAX_ENTRIES, IoEvent, V2Header } from '../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { addon } from '../src/native';
+import { testAddon } from './native';
 import { V2Ring, v2RingBytes, v2RingBytesLeased } from '../src/v2Ring';
 
 /** The TypeScript validator's verdict on bytes: the bad field, or 'ok' (as the addon says it). */
@@ -42,11 +42,11 @@ export function withWord(bytes: Uint8Array, offset: number, value: number): Uint
 }
 
 /** The feature bits the C core knows, from its own layout.h (so new bits are fuzzed as they come). */
-export const featAll = addon.layout.AIORING_FEAT_ALL;
-export const featMultiProducer = addon.layout.AIORING_FEAT_MULTI_PRODUCER;
-export const featMultiConsumer = addon.layout.AIORING_FEAT_MULTI_CONSUMER;
-export const featUserReap = addon.layout.AIORING_FEAT_USER_REAP;
-export const featLeases = addon.layout.AIORING_FEAT_LEASES;
+export const featAll = testAddon.layout.AIORING_FEAT_ALL;
+export const featMultiProducer = testAddon.layout.AIORING_FEAT_MULTI_PRODUCER;
+export const featMultiConsumer = testAddon.layout.AIORING_FEAT_MULTI_CONSUMER;
+export const featUserReap = testAddon.layout.AIORING_FEAT_USER_REAP;
+export const featLeases = testAddon.layout.AIORING_FEAT_LEASES;
 
 /** The event a generated ring holds in slot i: data i + 1, res i. */
 export function slotData(slot: number): number {

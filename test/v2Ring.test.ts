@@ -6,7 +6,7 @@ import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
 import { AioRing, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
-import { addon } from '../src/native';
+import { testAddon } from './native';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
 import { cookiesOf, FifoModel, v2Indices } from './ringModel';
 
@@ -57,7 +57,7 @@ describe('05 v2 ring', () => {
     expect(() => new LegacyRing(buf)).toThrow(expect.objectContaining({ field: 'magic' }));
     // the C formatter writes the same header
     const cbuf = new ArrayBuffer(v2RingBytes(64));
-    new addon.NativeV2Ring(new Uint8Array(cbuf), 64, FEAT_USER_REAP);
+    new testAddon.NativeV2Ring(new Uint8Array(cbuf), 64, FEAT_USER_REAP);
     const a = new Uint32Array(cbuf);
     const b = new Uint32Array(v2RingBytes(64) / 4);
     V2Ring.format(b.buffer, 64, { features: FEAT_USER_REAP });
@@ -71,7 +71,7 @@ describe('05 v2 ring', () => {
     expect(n).toBe(8);
     expect(ring.count()).toBe(8);
     expect(ring.tail - ring.head).toBe(8);
-    const c = new addon.NativeV2Ring(new Uint8Array(v2RingBytes(8)), 8);
+    const c = new testAddon.NativeV2Ring(new Uint8Array(v2RingBytes(8)), 8);
     let m = 0;
     while (c.produce(m, 0) === 0) m++;
     expect(m).toBe(8);
@@ -111,7 +111,7 @@ describe('05 v2 ring', () => {
           const buf = ringAt(entries, start);
           const u32 = new Uint32Array(buf);
           const ts = impl === 'ts' ? new V2Ring(buf) : null;
-          const c = impl === 'c' ? new addon.NativeV2Ring(new Uint8Array(buf)) : null;
+          const c = impl === 'c' ? new testAddon.NativeV2Ring(new Uint8Array(buf)) : null;
           const model = new FifoModel(entries);
           const batch = new EventBatch(40);
           let cookie = 0;
@@ -160,7 +160,7 @@ describe('05 v2 ring', () => {
       fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 10 })), { maxLength: 60 }), (ops) => {
         const buf = ringAt(8, 0xffff_fffa, FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER);
         const ts = new V2Ring(buf);
-        const c = new addon.NativeV2Ring(new Uint8Array(buf));
+        const c = new testAddon.NativeV2Ring(new Uint8Array(buf));
         const model = new FifoModel(8);
         const batch = new EventBatch(16);
         let cookie = 0;
@@ -189,7 +189,7 @@ describe('05 v2 ring', () => {
   test('corrupt shared indices are EUCLEAN, never an out-of-bounds read', () => {
     const buf = ringAt(8, 0);
     const ring = new V2Ring(buf);
-    const c = new addon.NativeV2Ring(new Uint8Array(buf));
+    const c = new testAddon.NativeV2Ring(new Uint8Array(buf));
     new Uint32Array(buf)[V2Header.tail / 4] = 1000;
     const batch = new EventBatch(8);
     expect(() => ring.reap(batch)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
@@ -230,7 +230,7 @@ describe('05 v2 ring', () => {
     [4, 4],
     [2, 3],
   ])('C threads: %i producer(s), %i consumer(s), 600k events each exactly once', (producers, consumers) => {
-    const r = addon.stressV2(64, producers, consumers, 600_000 / producers);
+    const r = testAddon.stressV2(64, producers, consumers, 600_000 / producers);
     expect(r).toEqual({ delivered: 600_000, duplicates: 0, missing: 0, corrupt: 0 });
   });
 

@@ -4,7 +4,7 @@ import * as fc from 'fast-check';
 import { AioError } from '../src/errors';
 import { AioRing, FEAT_ALL, FEAT_LEASES, V2Header } from '../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { addon } from '../src/native';
+import { testAddon } from './native';
 import { V2Ring, validateV2Header, v2RingBytes } from '../src/v2Ring';
 import { leasedRing, legacyRing, tsField, v2Ring, withWord } from './ringHeaders';
 
@@ -21,7 +21,7 @@ describe('06 header validators', () => {
   ])('legacy: bad %s is named (word at %i = %i)', (field, offset, value) => {
     const bytes = withWord(legacyRing(8), offset, value);
     expect(tsField(validateLegacyHeader, bytes)).toBe(field);
-    expect(addon.validateLegacy(bytes)).toBe(field);
+    expect(testAddon.validateLegacy(bytes)).toBe(field);
     let e: unknown;
     try {
       new LegacyRing(bytes);
@@ -49,7 +49,7 @@ describe('06 header validators', () => {
   ])('v2: bad %s is named (word at %i = %i)', (field, offset, value) => {
     const bytes = withWord(v2Ring(8), offset, value);
     expect(tsField(validateV2Header, bytes)).toBe(field);
-    expect(addon.validateV2(bytes)).toBe(field);
+    expect(testAddon.validateV2(bytes)).toBe(field);
     expect(() => new V2Ring(bytes)).toThrow(expect.objectContaining({ code: 'EINVAL', field }));
   });
 
@@ -63,12 +63,12 @@ describe('06 header validators', () => {
   ])('leased v2: bad %s is named (word at %i = %i)', (field, offset, value) => {
     const bytes = withWord(leasedRing(8, 2), offset, value);
     expect(tsField(validateV2Header, bytes)).toBe(field);
-    expect(addon.validateV2(bytes)).toBe(field);
+    expect(testAddon.validateV2(bytes)).toBe(field);
   });
 
   test('a ring without leases keeps the lease words zero', () => {
     const bytes = withWord(v2Ring(8), V2Header.lease_count, 1);
-    expect([tsField(validateV2Header, bytes), addon.validateV2(bytes)]).toEqual(['lease_count', 'lease_count']);
+    expect([tsField(validateV2Header, bytes), testAddon.validateV2(bytes)]).toEqual(['lease_count', 'lease_count']);
     expect(() => V2Ring.format(new Uint8Array(v2RingBytes(8)), 8, { features: FEAT_LEASES })).toThrow(
       expect.objectContaining({ code: 'EINVAL', field: 'features' }),
     );
@@ -79,12 +79,12 @@ describe('06 header validators', () => {
     for (let len = 0; len < legacy.length; len += 4) {
       const cut = legacy.subarray(0, len);
       const expected = len < 32 ? 'size' : 'nr';
-      expect([len, tsField(validateLegacyHeader, cut), addon.validateLegacy(cut)]).toEqual([len, expected, expected]);
+      expect([len, tsField(validateLegacyHeader, cut), testAddon.validateLegacy(cut)]).toEqual([len, expected, expected]);
     }
     const v2 = v2Ring(8);
     for (let len = 0; len < v2.length; len += 8) {
       const cut = v2.subarray(0, len);
-      expect([len, tsField(validateV2Header, cut), addon.validateV2(cut)]).toEqual([len, 'size', 'size']);
+      expect([len, tsField(validateV2Header, cut), testAddon.validateV2(cut)]).toEqual([len, 'size', 'size']);
     }
   });
 
@@ -111,8 +111,8 @@ describe('06 header validators', () => {
     fc.assert(
       fc.property(fc.oneof(mutated, random), (bytes) => {
         const aligned = new Uint8Array(bytes); // fresh buffer: 8-aligned
-        expect(addon.validateLegacy(aligned)).toBe(tsField(validateLegacyHeader, aligned));
-        expect(addon.validateV2(aligned)).toBe(tsField(validateV2Header, aligned));
+        expect(testAddon.validateLegacy(aligned)).toBe(tsField(validateLegacyHeader, aligned));
+        expect(testAddon.validateV2(aligned)).toBe(tsField(validateV2Header, aligned));
         for (const attach of [() => new LegacyRing(aligned), () => new V2Ring(aligned)]) {
           try {
             attach();
@@ -126,13 +126,13 @@ describe('06 header validators', () => {
   });
 
   test('bad arguments to the C bindings are typed errors, not crashes', () => {
-    expect(() => new addon.NativeV2Ring(new Uint8Array(1024), 3)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => new addon.NativeLegacyRing(new Uint8Array(64), 100)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => new addon.NativeLegacyRing(new Uint8Array(new ArrayBuffer(72), 4))).toThrow(
+    expect(() => new testAddon.NativeV2Ring(new Uint8Array(1024), 3)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new testAddon.NativeLegacyRing(new Uint8Array(64), 100)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new testAddon.NativeLegacyRing(new Uint8Array(new ArrayBuffer(72), 4))).toThrow(
       expect.objectContaining({ code: 'EINVAL', field: 'buffer' }),
     );
-    expect(() => addon.validateV2('nope' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    const ring = new addon.NativeV2Ring(new Uint8Array(v2RingBytes(8)), 8);
+    expect(() => testAddon.validateV2('nope' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const ring = new testAddon.NativeV2Ring(new Uint8Array(v2RingBytes(8)), 8);
     expect(() => ring.reap(-1)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
     expect(() => ring.produce(Number.NaN, 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });

@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { addon, BenchCellResult } from '../src/native';
+import { BenchCellResult, testAddon } from '../test/native';
 
 const BATCHES = [1, 4, 32, 256];
 const SIZES = [128, 4096];
@@ -32,8 +32,8 @@ function median(xs: number[]): number {
 
 function measure(layout: string, batch: number, entries: number, events: number, repeat: number, period: number): Cell {
   const runs: BenchCellResult[] = [];
-  for (let i = 0; i < repeat; i++) runs.push(addon.benchRing(layout, batch, entries, events));
-  const paced = addon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period);
+  for (let i = 0; i < repeat; i++) runs.push(testAddon.benchRing(layout, batch, entries, events));
+  const paced = testAddon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period);
   if (runs.some((r) => r.outOfOrder !== 0) || paced.outOfOrder !== 0) {
     throw new Error(`${layout} delivered events out of order: the ring is broken`);
   }

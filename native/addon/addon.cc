@@ -5,11 +5,9 @@ namespace aioring {
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
-	InitLayout(env, exports);
-	InitRings(env, exports);
+	InitSystem(env, exports);
 	InitMemory(env, exports);
 	InitKernelContext(env, exports);
-	InitRingThreads(env, exports);
 	InitContexts(env, exports);
 	return exports;
 }

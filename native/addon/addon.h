@@ -18,7 +18,7 @@ Napi::Error AioError(Napi::Env env, int err, const char *syscall, const std::str
 uint32_t ArgU32(const Napi::CallbackInfo &info, size_t i, const char *name);
 uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name);
 int64_t ArgI64(const Napi::CallbackInfo &info, size_t i, const char *name);
-// [data, res] pairs of n events, as the test bindings return them.
+// [data, res] pairs of n events, as the bindings return them.
 Napi::Float64Array EventPairs(Napi::Env env, const struct io_event *ev, size_t n);
 // The bytes of a TypedArray or ArrayBuffer argument.
 struct Bytes {
@@ -29,11 +29,9 @@ Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name);
 // The bytes a TypedArray views, also over a SharedArrayBuffer.
 Bytes ViewBytes(const Napi::TypedArray &ta);
 
-void InitLayout(Napi::Env env, Napi::Object exports);
-void InitRings(Napi::Env env, Napi::Object exports);
+void InitSystem(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitKernelContext(Napi::Env env, Napi::Object exports);
-void InitRingThreads(Napi::Env env, Napi::Object exports);
 void InitContexts(Napi::Env env, Napi::Object exports);
 
 }  // namespace aioring

@@ -95,4 +95,14 @@ Bytes ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name)
 		       std::string(name) + " must be a TypedArray or ArrayBuffer", name);
 }
 
+Napi::Float64Array EventPairs(Napi::Env env, const struct io_event *ev, size_t n)
+{
+	auto out = Napi::Float64Array::New(env, n * 2);
+	for (size_t i = 0; i < n; i++) {
+		out[i * 2] = static_cast<double>(ev[i].data);
+		out[i * 2 + 1] = static_cast<double>(ev[i].res);
+	}
+	return out;
+}
+
 }  // namespace aioring

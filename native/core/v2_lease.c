@@ -10,6 +10,7 @@
 /* Bounded retries of a claim that keeps seeing a stale claim index. */
 #define LEASE_CLAIM_RETRIES 4096
 
+#ifdef AIORING_TEST_HOOKS
 void (*v2_lease_test_hook)(enum v2_lease_step step);
 
 static void step(enum v2_lease_step s)
@@ -17,6 +18,12 @@ static void step(enum v2_lease_step s)
 	if (v2_lease_test_hook)
 		v2_lease_test_hook(s);
 }
+#else
+static inline void step(enum v2_lease_step s)
+{
+	(void)s;
+}
+#endif
 
 /*
  * /proc/PID/stat: state (field 3) and start time (field 22), which tells a

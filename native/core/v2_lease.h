@@ -47,9 +47,10 @@ struct v2_lease_hold {
 };
 
 /*
- * Points where a test may stop the protocol (tests only; NULL otherwise):
- * the hook runs in the calling process at each step, before the step's
- * next store.
+ * Points where a test may stop the protocol: in a build with
+ * AIORING_TEST_HOOKS (the test project's, never an install's) the hook, when
+ * set, runs in the calling process at each step, before the step's next
+ * store. Other builds have no hook symbol.
  */
 enum v2_lease_step {
 	V2_LEASE_STEP_INTENT,    /* intent written, claim not yet CASed */
@@ -58,7 +59,9 @@ enum v2_lease_step {
 	V2_LEASE_STEP_RELEASED,  /* head moved, lease not yet IDLE */
 	V2_LEASE_STEP_ADOPTED,   /* a dead lease taken over, not yet HELD */
 };
+#ifdef AIORING_TEST_HOOKS
 extern void (*v2_lease_test_hook)(enum v2_lease_step step);
+#endif
 
 /* This process's owner word: pid << 32 | low 32 bits of its start time. */
 uint64_t v2_lease_self(void);

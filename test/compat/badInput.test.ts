@@ -16,9 +16,10 @@ import { EventBatch } from '../../src/events';
 import { AioRing, AIO_RING_MAGIC, AIORING_V2_MAGIC, V2Header } from '../../src/layout';
 import { LegacyRing, validateLegacyHeader } from '../../src/legacyRing';
 import { attachRingFile } from '../../src/memory';
-import { addon, findBuilt } from '../../src/native';
+import { addon } from '../../src/native';
 import { V2Ring, validateV2Header } from '../../src/v2Ring';
 import { rng, tempDir } from '../helpers';
+import { findFixture, testAddon } from '../native';
 import { featLeases, featMultiConsumer, featMultiProducer, featUserReap, HeaderCase, HeaderFuzzer, slotData, tsField } from '../ringHeaders';
 
 const { EAGAIN } = constants.errno;
@@ -107,7 +108,7 @@ function tsLegacy(u8: Uint8Array): RingUnderTest {
 }
 
 function cLegacy(u8: Uint8Array): RingUnderTest {
-  const ring = new addon.NativeLegacyRing(u8);
+  const ring = new testAddon.NativeLegacyRing(u8);
   return {
     count: () => ring.count(),
     reap: (max) => pairs(ring.reap(max)),
@@ -145,7 +146,7 @@ function tsV2(u8: Uint8Array, u32: Uint32Array): RingUnderTest {
 }
 
 function cV2(u8: Uint8Array, u32: Uint32Array): RingUnderTest {
-  const ring = new addon.NativeV2Ring(u8);
+  const ring = new testAddon.NativeV2Ring(u8);
   const features = u32[V2Header.features / 4];
   return {
     count: () => ring.count(),
@@ -248,7 +249,7 @@ function exercise(u8: Uint8Array, u32: Uint32Array, c: HeaderCase, v2: boolean, 
  */
 function fuzzHeaders(next: () => number): { failures: string[]; verdicts: Map<string, number> } {
   const fuzz = new HeaderFuzzer(next);
-  const memory = addon.guardedBuffer(GUARDED);
+  const memory = testAddon.guardedBuffer(GUARDED);
   const guarded = new Uint8Array(memory);
   const failures: string[] = [];
   const verdicts = new Map<string, number>();
@@ -260,16 +261,16 @@ function fuzzHeaders(next: () => number): { failures: string[]; verdicts: Map<st
     guarded.set(c.bytes.subarray(0, c.len), at);
     const u8 = new Uint8Array(memory, at, c.len);
     const u32 = new Uint32Array(memory, at, c.len >>> 2);
-    const legacy = addon.validateLegacy(u8);
-    const v2 = addon.validateV2(u8);
+    const legacy = testAddon.validateLegacy(u8);
+    const v2 = testAddon.validateV2(u8);
     const fail = (what: string): void => void failures.push(`case ${i} (${c.from}, ${c.len} bytes): ${what}`);
     tally(`legacy ${legacy}`);
     tally(`v2 ${v2}`);
     if (legacy !== (validateLegacyHeader(u32, c.len) ?? 'ok')) fail(`legacy: C ${legacy}, TypeScript ${tsField(validateLegacyHeader, u8)}`);
     if (v2 !== (validateV2Header(u32, c.len) ?? 'ok')) fail(`v2: C ${v2}, TypeScript ${tsField(validateV2Header, u8)}`);
     const attaches: [string, () => unknown, string][] = [];
-    if (c.from !== 'v2') attaches.push(['LegacyRing', () => new LegacyRing(u8), legacy], ['NativeLegacyRing', () => new addon.NativeLegacyRing(u8), legacy]);
-    if (c.from !== 'legacy') attaches.push(['V2Ring', () => new V2Ring(u8), v2], ['NativeV2Ring', () => new addon.NativeV2Ring(u8), v2]);
+    if (c.from !== 'v2') attaches.push(['LegacyRing', () => new LegacyRing(u8), legacy], ['NativeLegacyRing', () => new testAddon.NativeLegacyRing(u8), legacy]);
+    if (c.from !== 'legacy') attaches.push(['V2Ring', () => new V2Ring(u8), v2], ['NativeV2Ring', () => new testAddon.NativeV2Ring(u8), v2]);
     for (const [name, attach, verdict] of attaches) {
       const got = attachVerdict(attach);
       if (got !== verdict) fail(`${name} attach: ${got}, validator ${verdict}`);
@@ -301,7 +302,7 @@ function ringFile(bytes: Uint8Array, known: number): RingFile {
   const u32 = new Uint32Array(bytes.buffer, 0, bytes.length >>> 2);
   const magic = bytes.length >= AioRing.magic + 4 ? u32[AioRing.magic / 4] : undefined;
   const v2 = magic === AIORING_V2_MAGIC;
-  const validated = bytes.length === 0 ? 'EINVAL' : v2 ? addon.validateV2(bytes) : addon.validateLegacy(bytes);
+  const validated = bytes.length === 0 ? 'EINVAL' : v2 ? testAddon.validateV2(bytes) : testAddon.validateLegacy(bytes);
   const verdict = bytes.length === 0 ? 'EINVAL' : v2 || magic === AIO_RING_MAGIC ? validated : 'magic';
   const ready = verdict === 'ok' ? readyIn(u32, v2) : 0;
   const want = verdict === 'ok' ? expectedEvents(u32, v2, ready, known) : [];
@@ -340,9 +341,9 @@ function attachInC(file: string, f: RingFile): string | null {
     const mapping = new addon.RingMemory('attach', 0, file);
     try {
       const view = new Uint8Array(mapping.buffer);
-      const verdict = f.v2 ? addon.validateV2(view) : addon.validateLegacy(view);
+      const verdict = f.v2 ? testAddon.validateV2(view) : testAddon.validateLegacy(view);
       if (verdict !== 'ok') return verdict;
-      const ring = f.v2 ? new addon.NativeV2Ring(view) : new addon.NativeLegacyRing(view);
+      const ring = f.v2 ? new testAddon.NativeV2Ring(view) : new testAddon.NativeLegacyRing(view);
       return ring.count() === f.ready ? 'ok' : `count ${ring.count()}, want ${f.ready}`;
     } finally {
       mapping.release();
@@ -391,7 +392,7 @@ async function adoptBySetup(file: string, f: RingFile, wrongLayout: boolean, tal
 
 describe('compat bad input: random and mutated headers and ring files', () => {
   test('the C driver (fuzz_headers): 1,000,000 headers and ring files through the C core, accepted rings reaped and produced into', () => {
-    const r = spawnSync(findBuilt('fuzz_headers'), ['-s', String(SEED), '-n', String(HEADERS), '-f', String(FILES), '-d', dir], {
+    const r = spawnSync(findFixture('fuzz_headers'), ['-s', String(SEED), '-n', String(HEADERS), '-f', String(FILES), '-d', dir], {
       encoding: 'utf8',
       timeout: 240_000,
       killSignal: 'SIGKILL',

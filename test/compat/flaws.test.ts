@@ -13,7 +13,7 @@ import { kernelSetup, KernelContext } from '../../src/kernel';
 import { AIORING_V2_MAGIC, AioRing, FEAT_USER_REAP, IoEvent, V2Header } from '../../src/layout';
 import { LegacyRing } from '../../src/legacyRing';
 import { attachRingFile, createV2Ring, mapRingMemory } from '../../src/memory';
-import { addon } from '../../src/native';
+import { testAddon } from '../native';
 import { legacyNr, possibleCpus } from '../../src/sizing';
 import { V2Ring, v2RingBytes } from '../../src/v2Ring';
 import { describeKernel, hugeAvailable, hugetlbfsMount, patternFile, rng, sleepMs, tempDir, tmpfsDir } from '../helpers';
@@ -112,7 +112,7 @@ describeKernel('F1 head and tail share a cache line: producer and consumer false
     cells = [];
     for (const batch of [1, 32]) {
       for (const [layout, spacing] of LAYOUTS) {
-        const runs = [0, 1, 2].map(() => addon.benchRing(layout, batch, 128, 500_000));
+        const runs = [0, 1, 2].map(() => testAddon.benchRing(layout, batch, 128, 500_000));
         for (const r of runs) expect(r.outOfOrder).toBe(0);
         const eps = sorted(runs.map((r) => r.eventsPerSec))[1];
         cells.push({ layout, spacing, batch, mEventsPerSec: +(eps / 1e6).toFixed(2) });
@@ -352,7 +352,7 @@ describeKernel('F4 head is shared with the kernel: a userspace reaper needs cmpx
     // a single-consumer ring refuses the CAS reaper
     expect(() => ring.claimReap(batch)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'features' }));
     // four C producer threads (CAS on reserve) against one consumer that only stores head
-    expect(addon.stressV2(64, 4, 1, 100_000)).toEqual({ delivered: 400_000, duplicates: 0, missing: 0, corrupt: 0 });
+    expect(testAddon.stressV2(64, 4, 1, 100_000)).toEqual({ delivered: 400_000, duplicates: 0, missing: 0, corrupt: 0 });
   });
 });
 

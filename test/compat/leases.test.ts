@@ -7,10 +7,10 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { V2Header, V2Lease } from '../../src/layout';
-import { findBuilt } from '../../src/native';
 import { rng, tempDir } from '../helpers';
+import { findFixture } from '../native';
 
-const bin = findBuilt('lease_ring');
+const bin = findFixture('lease_ring');
 const shm = tempDir('/dev/shm');
 const LOG_HEADER = 64;
 const STEPS = ['intent', 'claimed', 'committed', 'released', 'effect'] as const;

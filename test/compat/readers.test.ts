@@ -2,10 +2,10 @@
 // QEMU, xNVMe and CRIU (test/fixtures/ring_readers.c) against the kernel's
 // own rings and the drop-in library's, legacy and v2.
 import { spawnSync } from 'node:child_process';
-import { findBuilt } from '../../src/native';
 import { describeKernel } from '../helpers';
+import { findFixture } from '../native';
 
-const readers = findBuilt('ring_readers');
+const readers = findFixture('ring_readers');
 const COUNT = 200;
 
 function run(reader: string, mode: 'kernel' | 'shim', ring: 'legacy' | 'v2'): { status: number | null; out: string } {

@@ -12,7 +12,7 @@
 #include <sched.h>
 #include <thread>
 #include <vector>
-#include "addon.h"
+#include "test_addon.h"
 extern "C" {
 #include "atomics.h"
 #include "legacy_ring.h"

@@ -1,35 +1,14 @@
 // Offsets and sizes straight from native/core/layout.h, so tests can hold
 // src/layout.ts to them.
 #include <cstddef>
-#include "addon.h"
+#include "test_addon.h"
 extern "C" {
 #include "layout.h"
-#include "legacy_ring.h"
-#include "system_info.h"
 }
 
 namespace aioring {
 
 #define PUT(obj, name, value) obj.Set(name, Napi::Number::New(env, static_cast<double>(value)))
-
-static Napi::Value LegacyNr(const Napi::CallbackInfo &info)
-{
-	uint32_t n = ArgU32(info, 0, "nrEvents");
-	uint32_t cpus = ArgU32(info, 1, "cpus");
-	uint32_t page = ArgU32(info, 2, "pageSize");
-	uint64_t max_nr = ArgU64(info, 3, "aioMaxNr");
-	return Napi::Number::New(info.Env(), static_cast<double>(legacy_nr(n, cpus, page, max_nr)));
-}
-
-static Napi::Value SystemInfo(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	Napi::Object o = Napi::Object::New(env);
-	PUT(o, "possibleCpus", system_possible_cpus());
-	PUT(o, "pageSize", system_page_size());
-	PUT(o, "aioMaxNr", system_aio_max_nr());
-	return o;
-}
 
 void InitLayout(Napi::Env env, Napi::Object exports)
 {
@@ -115,8 +94,6 @@ void InitLayout(Napi::Env env, Napi::Object exports)
 	LEASE(commit);
 #undef LEASE
 	exports.Set("layout", l);
-	exports.Set("legacyNr", Napi::Function::New(env, LegacyNr));
-	exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
 }
 
 }  // namespace aioring

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <vector>
-#include "addon.h"
+#include "test_addon.h"
 extern "C" {
 #include "legacy_ring.h"
 #include "v2_ring.h"
@@ -41,16 +41,6 @@ private:
 	uint8_t *data_ = nullptr;
 	size_t length_ = 0;
 };
-
-Napi::Float64Array EventPairs(Napi::Env env, const struct io_event *ev, size_t n)
-{
-	auto out = Napi::Float64Array::New(env, n * 2);
-	for (size_t i = 0; i < n; i++) {
-		out[i * 2] = static_cast<double>(ev[i].data);
-		out[i * 2 + 1] = static_cast<double>(ev[i].res);
-	}
-	return out;
-}
 
 static void ThrowRingError(Napi::Env env, enum ring_field f)
 {

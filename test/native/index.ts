@@ -1,0 +1,79 @@
+// The test project's builds (test/native/binding.gyp): the test-only addon,
+// typed, and the C fixtures. Built by test/globalSetup.js or
+// `npm run build:test` into test/native/build/Release; an install never
+// builds them, so nothing in src/ may import this.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AioError } from '../../src/errors';
+
+export interface NativeLayout {
+  readonly [name: string]: number;
+}
+
+export interface NativeLegacyRing {
+  produce(data: number, res: number): number;
+  space(): number;
+  count(): number;
+  reap(max: number): Float64Array;
+}
+
+export interface NativeV2Ring {
+  produce(data: number, res: number): number;
+  reserve(want: number): number;
+  write(index: number, data: number, res: number): void;
+  publish(n: number): number;
+  mpReserve(want: number): [number, number];
+  mpPublish(start: number, n: number): void;
+  count(): number;
+  peek(max: number): number;
+  advance(n: number): void;
+  reap(max: number): Float64Array;
+  claimReap(max: number): Float64Array;
+}
+
+export interface BenchCellResult {
+  eventsPerSec: number;
+  p50Ns: number;
+  p99Ns: number;
+  outOfOrder: number;
+}
+
+export interface TestAddon {
+  setErrorClass(ctor: typeof AioError): void;
+  layout: NativeLayout;
+  validateLegacy(bytes: Uint8Array): string;
+  validateV2(bytes: Uint8Array): string;
+  /** size bytes (a multiple of 8) ending where a PROT_NONE page begins: a read past them faults */
+  guardedBuffer(size: number): ArrayBuffer;
+  NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
+  NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
+  benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;
+  stressV2(
+    entries: number,
+    producers: number,
+    consumers: number,
+    eventsPerProducer: number,
+  ): { delivered: number; duplicates: number; missing: number; corrupt: number };
+}
+
+/** The checkout's root: the nearest directory above this file with a package.json (test/native/ under ts-jest, dist/test/native/ compiled). */
+function checkoutRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`aioring: no package.json above ${__dirname}`);
+  }
+}
+
+/** Where the test project builds. */
+export const testRelease = path.join(checkoutRoot(), 'test', 'native', 'build', 'Release');
+
+/** Absolute path of a test fixture (fuzz_headers, lease_ring, ring_readers...) the test project built. */
+export function findFixture(name: string): string {
+  const file = path.join(testRelease, name);
+  if (!fs.existsSync(file)) throw new Error(`aioring: test fixture ${name} is not built (run npm run build:test)`);
+  return file;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const testAddon: TestAddon = require(findFixture('aioring_test.node'));
+testAddon.setErrorClass(AioError);
