@@ -7,7 +7,7 @@ export { LegacyRing, validateLegacyHeader } from './legacyRing';
 export { V2Ring, validateV2Header, v2RingBytes, v2RingBytesLeased, v2LeaseOffset } from './v2Ring';
 export type { V2FormatOptions } from './v2Ring';
 export type { RingMemoryLike, RingViewOptions } from './ringMemoryView';
-export { legacyNr, legacyRingBytes, possibleCpus, aioMaxNr } from './sizing';
+export { legacyNr, legacyRingBytes, possibleCpus, pageSize, aioMaxNr } from './sizing';
 export type { LegacyNrOptions } from './sizing';
 export { mapRingMemory, mapRingFile, createV2Ring, attachRingFile, hugePageSize } from './memory';
 export type { MemorySpec, RingMapping, MappedV2Ring, AttachedRing } from './memory';

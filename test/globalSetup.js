@@ -1,5 +1,5 @@
 // Build dist/ once before the tests: the CLI tests run the compiled CLI
-// (dist/tools/cli.js) as a user would, so it must match the sources.
+// (dist/tools/cli/main.js) as a user would, so it must match the sources.
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 

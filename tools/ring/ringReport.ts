@@ -3,24 +3,29 @@
 // verdict, the pending events, and what each legacy reader would make of it.
 // The library's validators give the overall verdict; the per-field notes
 // say why in words. Works on a private copy: nothing here writes the source.
-import { EventBatch } from '../src/events';
 import {
   AIO_RING_COMPAT_FEATURES,
   AIO_RING_MAGIC,
+  AioRing,
   AIORING_INCOMPAT_V2,
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
   AIORING_V2_VERSION,
-  AioRing,
+  EventBatch,
   FEAT_ALL,
   FEAT_LEASES,
   FEAT_MULTI_CONSUMER,
   IoEvent,
+  LegacyRing,
   V2Header,
-} from '../src/layout';
-import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { V2Ring, v2LeaseOffset, v2RingBytes, v2RingBytesLeased, validateV2Header } from '../src/v2Ring';
-import { hex, InputError } from './cliSupport';
+  v2LeaseOffset,
+  V2Ring,
+  v2RingBytes,
+  v2RingBytesLeased,
+  validateLegacyHeader,
+  validateV2Header,
+} from '../../src/index';
+import { hex, InputError } from '../cli/support';
 import { legacyReaderViews, ReaderView } from './legacyReaders';
 
 export interface FieldVerdict {
