@@ -14,10 +14,51 @@ import {
   AioRing,
   IoEvent,
 } from './layout';
+import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = AioRing.head / 4;
 const TAIL = AioRing.tail / 4;
+
+/** One read of the header words the rules judge, and the mapping's size. */
+interface LegacyWords {
+  nr: number;
+  head: number;
+  tail: number;
+  magic: number;
+  compat_features: number;
+  incompat_features: number;
+  header_length: number;
+  byteLength: number;
+}
+
+/** The words of a view holding at least a header; null for a shorter one. */
+function legacyWords(u32: Uint32Array, byteLength: number): LegacyWords | null {
+  if (byteLength < AioRing.size || u32.length < AioRing.size / 4) return null;
+  return {
+    nr: u32[AioRing.nr / 4],
+    head: Atomics.load(u32, HEAD),
+    tail: Atomics.load(u32, TAIL),
+    magic: u32[AioRing.magic / 4],
+    compat_features: u32[AioRing.compat_features / 4],
+    incompat_features: u32[AioRing.incompat_features / 4],
+    header_length: u32[AioRing.header_length / 4],
+    byteLength,
+  };
+}
+
+const fits = (w: LegacyWords): number => Math.floor((w.byteLength - AioRing.size) / IoEvent.size);
+
+/** The rules of a legacy header, in the order native/core/legacy_ring.c checks them. */
+const LEGACY_RULES: readonly RuleOver<LegacyWords>[] = [
+  { field: 'magic', rule: `must be 0x${AIO_RING_MAGIC.toString(16)}`, holds: (w) => w.magic === AIO_RING_MAGIC },
+  { field: 'incompat_features', rule: `must be ${AIO_RING_INCOMPAT_FEATURES}`, holds: (w) => w.incompat_features === AIO_RING_INCOMPAT_FEATURES },
+  { field: 'compat_features', rule: `must be ${AIO_RING_COMPAT_FEATURES}`, holds: (w) => w.compat_features === AIO_RING_COMPAT_FEATURES },
+  { field: 'header_length', rule: `must be ${AioRing.size}`, holds: (w) => w.header_length === AioRing.size },
+  { field: 'nr', rule: (w) => `>= 2 and at most ${fits(w)} fit in ${w.byteLength} bytes`, holds: (w) => w.nr >= 2 && w.nr <= fits(w) },
+  { field: 'head', rule: '< nr', holds: (w) => w.head < w.nr },
+  { field: 'tail', rule: '< nr', holds: (w) => w.tail < w.nr },
+];
 
 /**
  * The field a legacy header gets wrong, or null when it is a valid ring for
@@ -28,18 +69,17 @@ export function validateLegacyHeader(u32: Uint32Array, byteLength: number): stri
   return typeof r === 'string' ? r : null;
 }
 
+/** Every rule validateLegacyHeader holds a header to, with its verdict, in the order it checks them. */
+export function legacyHeaderRules(u32: Uint32Array, byteLength: number): HeaderRule[] {
+  const w = legacyWords(u32, byteLength);
+  return w === null ? shortHeader(AioRing.size) : judgeRules(LEGACY_RULES, w);
+}
+
 /** The bad field, or the nr that was checked (bind with it: never re-read). */
 function checkLegacyHeader(u32: Uint32Array, byteLength: number): string | number {
-  if (byteLength < AioRing.size || u32.length < AioRing.size / 4) return 'size';
-  if (u32[AioRing.magic / 4] !== AIO_RING_MAGIC) return 'magic';
-  if (u32[AioRing.incompat_features / 4] !== AIO_RING_INCOMPAT_FEATURES) return 'incompat_features';
-  if (u32[AioRing.compat_features / 4] !== AIO_RING_COMPAT_FEATURES) return 'compat_features';
-  if (u32[AioRing.header_length / 4] !== AioRing.size) return 'header_length';
-  const nr = u32[AioRing.nr / 4];
-  if (nr < 2 || nr > Math.floor((byteLength - AioRing.size) / IoEvent.size)) return 'nr';
-  if (Atomics.load(u32, HEAD) >= nr) return 'head';
-  if (Atomics.load(u32, TAIL) >= nr) return 'tail';
-  return nr;
+  const w = legacyWords(u32, byteLength);
+  if (w === null) return 'size';
+  return brokenField(LEGACY_RULES, w) ?? w.nr;
 }
 
 export class LegacyRing {

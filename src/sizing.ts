@@ -12,6 +12,11 @@ export function possibleCpus(): number {
   return addon.systemInfo().possibleCpus;
 }
 
+/** The page size the kernel rounds a legacy ring up to. */
+export function pageSize(): number {
+  return addon.systemInfo().pageSize;
+}
+
 /** /proc/sys/fs/aio-max-nr (0 when unreadable). */
 export function aioMaxNr(): number {
   return addon.systemInfo().aioMaxNr;

@@ -26,6 +26,7 @@ import {
   V2Header,
   V2Lease,
 } from './layout';
+import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
@@ -56,6 +57,115 @@ export function v2RingBytesLeased(entries: number, leases: number): number {
   return v2LeaseOffset(entries) + leases * V2Lease.size;
 }
 
+/** One read of the header words the rules judge, and the mapping's size. */
+interface V2Words {
+  magic: number;
+  incompat_features: number;
+  compat_features: number;
+  header_length: number;
+  version: number;
+  entries: number;
+  nr: number;
+  mask: number;
+  entries_offset: number;
+  features: number;
+  lease_count: number;
+  lease_offset: number;
+  ring_bytes: number;
+  legacy_head: number;
+  legacy_tail: number;
+  head: number;
+  tail: number;
+  prod_reserve: number;
+  claim: number;
+  byteLength: number;
+}
+
+/** The words of a view holding at least a header; null for a shorter one. */
+function v2Words(u32: Uint32Array, byteLength: number): V2Words | null {
+  if (byteLength < V2Header.size || u32.length < V2Header.size / 4) return null;
+  const w = (field: keyof typeof V2Header): number => u32[V2Header[field] / 4];
+  return {
+    magic: w('magic'),
+    incompat_features: w('incompat_features'),
+    compat_features: w('compat_features'),
+    header_length: w('header_length'),
+    version: w('version'),
+    entries: w('entries'),
+    nr: w('nr'),
+    mask: w('mask'),
+    entries_offset: w('entries_offset'),
+    features: w('features'),
+    lease_count: w('lease_count'),
+    lease_offset: w('lease_offset'),
+    ring_bytes: w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo'),
+    legacy_head: w('legacy_head'),
+    legacy_tail: w('legacy_tail'),
+    head: Atomics.load(u32, HEAD),
+    tail: Atomics.load(u32, TAIL),
+    prod_reserve: Atomics.load(u32, RESERVE),
+    claim: Atomics.load(u32, CLAIM),
+    byteLength,
+  };
+}
+
+const leased = (w: V2Words): boolean => (w.features & FEAT_LEASES) !== 0;
+const used = (w: V2Words): number => (w.tail - w.head) >>> 0;
+const wantBytes = (w: V2Words): number => (leased(w) ? v2RingBytesLeased(w.entries, w.lease_count) : v2RingBytes(w.entries));
+
+/** The rules of a v2 header, in the order native/core/v2_ring.c checks them. */
+const V2_RULES: readonly RuleOver<V2Words>[] = [
+  { field: 'magic', rule: `must be 0x${AIORING_V2_MAGIC.toString(16)}`, holds: (w) => w.magic === AIORING_V2_MAGIC },
+  { field: 'incompat_features', rule: `must be ${AIORING_INCOMPAT_V2}`, holds: (w) => w.incompat_features === AIORING_INCOMPAT_V2 },
+  { field: 'compat_features', rule: `must be ${AIO_RING_COMPAT_FEATURES}`, holds: (w) => w.compat_features === AIO_RING_COMPAT_FEATURES },
+  { field: 'header_length', rule: `must be ${V2Header.size}`, holds: (w) => w.header_length === V2Header.size },
+  { field: 'version', rule: `must be ${AIORING_V2_VERSION}`, holds: (w) => w.version === AIORING_V2_VERSION },
+  {
+    field: 'nr',
+    words: ['entries'],
+    rule: `a power of two up to ${AIORING_V2_MAX_ENTRIES}`,
+    holds: (w) => isPowerOfTwo(w.entries) && w.entries <= AIORING_V2_MAX_ENTRIES,
+  },
+  { field: 'nr', rule: 'must equal entries', holds: (w) => w.nr === w.entries },
+  { field: 'mask', rule: 'must be entries - 1', holds: (w) => w.mask === w.entries - 1 },
+  { field: 'entries_offset', rule: `must be ${V2Header.size}`, holds: (w) => w.entries_offset === V2Header.size },
+  { field: 'features', rule: `no bits outside FEAT_ALL (0x${FEAT_ALL.toString(16)})`, holds: (w) => (w.features & ~FEAT_ALL) === 0 },
+  {
+    field: 'features',
+    applies: leased,
+    rule: `leases (${FEAT_LEASES}) only with multi-consumer (${FEAT_MULTI_CONSUMER})`,
+    holds: (w) => (w.features & FEAT_MULTI_CONSUMER) !== 0,
+  },
+  {
+    field: 'lease_count',
+    rule: (w) => (leased(w) ? `1 to ${AIORING_V2_MAX_LEASES} leases` : '0 without leases'),
+    holds: (w) => (leased(w) ? w.lease_count >= 1 && w.lease_count <= AIORING_V2_MAX_LEASES : w.lease_count === 0),
+  },
+  {
+    field: 'lease_count',
+    words: ['lease_offset'],
+    rule: (w) => (leased(w) ? `${v2LeaseOffset(w.entries)} (after the entries, line-aligned)` : '0 without leases'),
+    holds: (w) => w.lease_offset === (leased(w) ? v2LeaseOffset(w.entries) : 0),
+  },
+  {
+    field: 'size',
+    words: ['ring_bytes'],
+    rule: (w) =>
+      `${wantBytes(w)} (header + entries * ${IoEvent.size}${leased(w) ? ` + ${w.lease_count} leases * ${V2Lease.size}` : ''}), within the ${w.byteLength} bytes`,
+    holds: (w) => w.ring_bytes === wantBytes(w) && w.ring_bytes <= w.byteLength,
+  },
+  { field: 'head', words: ['legacy_head', 'legacy_tail'], rule: 'legacy_head == legacy_tail', holds: (w) => w.legacy_head === w.legacy_tail },
+  { field: 'tail', words: ['tail', 'head'], rule: 'tail - head <= entries', holds: (w) => used(w) <= w.entries },
+  {
+    field: 'tail',
+    words: ['prod_reserve'],
+    applies: (w) => (w.features & FEAT_MULTI_PRODUCER) !== 0,
+    rule: 'tail <= prod_reserve <= head + entries',
+    holds: (w) => ((w.prod_reserve - w.tail) >>> 0) <= w.entries - used(w),
+  },
+  { field: 'claim', applies: leased, rule: 'head <= claim <= tail', holds: (w) => ((w.claim - w.head) >>> 0) <= used(w) },
+];
+
 /**
  * The field a v2 header gets wrong, or null when it is a valid ring for a
  * mapping of byteLength bytes. Never reads outside the view.
@@ -65,44 +175,17 @@ export function validateV2Header(u32: Uint32Array, byteLength: number): string |
   return typeof r === 'string' ? r : null;
 }
 
+/** Every rule validateV2Header holds a header to, with its verdict, in the order it checks them. */
+export function v2HeaderRules(u32: Uint32Array, byteLength: number): HeaderRule[] {
+  const w = v2Words(u32, byteLength);
+  return w === null ? shortHeader(V2Header.size) : judgeRules(V2_RULES, w);
+}
+
 /** The bad field, or the entries that were checked (bind with them: never re-read). */
 function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
-  const w = (field: keyof typeof V2Header): number => u32[V2Header[field] / 4];
-  if (byteLength < V2Header.size || u32.length < V2Header.size / 4) return 'size';
-  if (w('magic') !== AIORING_V2_MAGIC) return 'magic';
-  if (w('incompat_features') !== AIORING_INCOMPAT_V2) return 'incompat_features';
-  if (w('compat_features') !== AIO_RING_COMPAT_FEATURES) return 'compat_features';
-  if (w('header_length') !== V2Header.size) return 'header_length';
-  if (w('version') !== AIORING_V2_VERSION) return 'version';
-  const entries = w('entries');
-  if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES || w('nr') !== entries) return 'nr';
-  if (w('mask') !== entries - 1) return 'mask';
-  if (w('entries_offset') !== V2Header.size) return 'entries_offset';
-  const features = w('features');
-  if ((features & ~FEAT_ALL) !== 0) return 'features';
-  const leases = w('lease_count');
-  let want: number;
-  if ((features & FEAT_LEASES) !== 0) {
-    if ((features & FEAT_MULTI_CONSUMER) === 0) return 'features';
-    if (leases === 0 || leases > AIORING_V2_MAX_LEASES || w('lease_offset') !== v2LeaseOffset(entries)) return 'lease_count';
-    want = v2RingBytesLeased(entries, leases);
-  } else {
-    if (leases !== 0 || w('lease_offset') !== 0) return 'lease_count';
-    want = v2RingBytes(entries);
-  }
-  const bytes = w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo');
-  if (bytes !== want || bytes > byteLength) return 'size';
-  if (w('legacy_head') !== w('legacy_tail')) return 'head';
-  const head = Atomics.load(u32, HEAD);
-  const tail = Atomics.load(u32, TAIL);
-  if (((tail - head) >>> 0) > entries) return 'tail';
-  // several producers: tail <= prod_reserve <= head + entries
-  if ((features & FEAT_MULTI_PRODUCER) !== 0 && ((Atomics.load(u32, RESERVE) - tail) >>> 0) > entries - ((tail - head) >>> 0)) {
-    return 'tail';
-  }
-  // leases: head <= claim <= tail
-  if ((features & FEAT_LEASES) !== 0 && ((Atomics.load(u32, CLAIM) - head) >>> 0) > ((tail - head) >>> 0)) return 'claim';
-  return entries;
+  const w = v2Words(u32, byteLength);
+  if (w === null) return 'size';
+  return brokenField(V2_RULES, w) ?? w.entries;
 }
 
 export interface V2FormatOptions extends RingViewOptions {

@@ -1,10 +1,10 @@
-// Run the built CLI (dist/tools/cli.js, compiled by test/globalSetup.js) as
+// Run the built CLI (dist/tools/cli/main.js, compiled by test/globalSetup.js) as
 // a child process, as a user would.
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import * as path from 'node:path';
 
 export const root = path.join(__dirname, '..');
-export const cli = path.join(root, 'dist', 'tools', 'cli.js');
+export const cli = path.join(root, 'dist', 'tools', 'cli', 'main.js');
 export const release = path.join(root, 'build', 'Release');
 
 export interface CliResult {

@@ -1,5 +1,5 @@
 // Before the tests: build dist/ (the CLI tests run the compiled CLI,
-// dist/tools/cli.js, as a user would, so it must match the sources), and the
+// dist/tools/cli/main.js, as a user would, so it must match the sources), and the
 // test project (test/native/binding.gyp: the test-only addon and the C
 // fixtures), which an install never builds. The test project is configured
 // once and then rebuilt by make, which recompiles only what changed.

@@ -2,7 +2,7 @@
 // at the start of a ring: the checks it makes before it reads events from
 // the ring itself, modelled on each program's documented behaviour (the
 // same models as test/fixtures/ring_readers.c runs against live rings).
-import { AIO_RING_MAGIC, AioRing, IoEvent } from '../src/layout';
+import { AIO_RING_MAGIC, AioRing, IoEvent } from '../../src/index';
 
 export type ReaderOutcome =
   /** reads the pending events from the ring */

@@ -1,9 +1,9 @@
 // `aioring inspect FILE | --pid PID | --all [--watch]`: decode a ring file
 // of either layout, or the kernel AIO rings of live processes.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT_FINDINGS, EXIT_OK, InputError, printJson, printLines, readUserFile, table } from './cliSupport';
-import { allProcessRings, ProcessRings, processRings } from './procRings';
-import { decodeRing, formatRing } from './ringReport';
+import { allProcessRings, ProcessRings, processRings } from '../ring/procRings';
+import { decodeRing, formatRing } from '../ring/ringReport';
+import { EXIT_FINDINGS, EXIT_OK, InputError, printJson, printLines, readUserFile, table } from './support';
 
 export interface InspectOptions {
   file?: string;

@@ -7,12 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AioContext, setup, SETUP_V2 } from '../src/context';
-import { IocbInit } from '../src/iocb';
-import { hex, printJson, printLines, table } from './cliSupport';
+import { AioContext, IocbInit, setup, SETUP_V2 } from '../../src/index';
+import { ReaderView } from '../ring/legacyReaders';
+import { decodeRing } from '../ring/ringReport';
 import { doctor, DoctorReport, formatDoctor } from './doctor';
-import { ReaderView } from './legacyReaders';
-import { decodeRing } from './ringReport';
+import { hex, printJson, printLines, table } from './support';
 
 const BLOCK = 4096;
 const FILE_BLOCKS = 1024;

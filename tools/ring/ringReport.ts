@@ -1,26 +1,29 @@
 // Decode the bytes of a ring of either layout (a ring file, or a live
 // process's ring read through /proc/PID/mem): every header field with a
 // verdict, the pending events, and what each legacy reader would make of it.
-// The library's validators give the overall verdict; the per-field notes
-// say why in words. Works on a private copy: nothing here writes the source.
-import { EventBatch } from '../src/events';
+// The library's validators give the overall verdict and the rules each
+// word is held to; the report adds what each word is. Works on a private
+// copy: nothing here writes the source.
 import {
-  AIO_RING_COMPAT_FEATURES,
   AIO_RING_MAGIC,
-  AIORING_INCOMPAT_V2,
-  AIORING_V2_MAGIC,
-  AIORING_V2_MAX_ENTRIES,
-  AIORING_V2_VERSION,
   AioRing,
-  FEAT_ALL,
+  AIORING_V2_MAGIC,
+  EventBatch,
   FEAT_LEASES,
   FEAT_MULTI_CONSUMER,
+  FEAT_MULTI_PRODUCER,
+  FEAT_USER_REAP,
+  HeaderRule,
   IoEvent,
+  legacyHeaderRules,
+  LegacyRing,
   V2Header,
-} from '../src/layout';
-import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { V2Ring, v2LeaseOffset, v2RingBytes, v2RingBytesLeased, validateV2Header } from '../src/v2Ring';
-import { hex, InputError } from './cliSupport';
+  v2HeaderRules,
+  V2Ring,
+  validateLegacyHeader,
+  validateV2Header,
+} from '../../src/index';
+import { hex, InputError } from '../cli/support';
 import { legacyReaderViews, ReaderView } from './legacyReaders';
 
 export interface FieldVerdict {
@@ -64,10 +67,6 @@ function u32At(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, true);
 }
 
-function isPowerOfTwo(x: number): boolean {
-  return x > 0 && (x & (x - 1)) === 0;
-}
-
 /** Which layout the magic names; bad input when it names neither or the header is cut short. */
 export function ringLayout(bytes: Uint8Array, what: string): 'legacy' | 'v2' {
   if (bytes.length < AioRing.size) {
@@ -88,74 +87,71 @@ export function ringLayout(bytes: Uint8Array, what: string): 'legacy' | 'v2' {
   );
 }
 
-function legacyFields(b: Uint8Array): FieldVerdict[] {
-  const w = (f: keyof typeof AioRing): number => u32At(b, AioRing[f]);
-  const nr = w('nr');
-  const fits = Math.floor((b.length - AioRing.size) / IoEvent.size);
-  const f = (field: keyof typeof AioRing, ok: boolean, note: string): FieldVerdict => ({
-    field,
-    offset: AioRing[field],
-    value: w(field),
-    ok,
-    note,
-  });
-  return [
-    f('id', true, 'context id (the kernel writes ~0)'),
-    f('nr', nr >= 2 && nr <= fits, `entries; >= 2 and at most ${fits} fit in ${b.length} bytes${nr === fits ? '' : ` (CRIU wants exactly ${fits})`}`),
-    f('head', w('head') < nr, 'consumer index, < nr'),
-    f('tail', w('tail') < nr, 'producer index, < nr'),
-    f('magic', w('magic') === AIO_RING_MAGIC, `must be ${hex(AIO_RING_MAGIC)}`),
-    f('compat_features', w('compat_features') === AIO_RING_COMPAT_FEATURES, 'must be 1'),
-    f('incompat_features', w('incompat_features') === 0, 'must be 0'),
-    f('header_length', w('header_length') === AioRing.size, 'must be 32'),
-  ];
+/** What each legacy header word is, in header order; the rules come from the validator. */
+const LEGACY_WORDS: [keyof typeof AioRing, string][] = [
+  ['id', 'context id (the kernel writes ~0)'],
+  ['nr', 'entries'],
+  ['head', 'consumer index'],
+  ['tail', 'producer index'],
+  ['magic', ''],
+  ['compat_features', ''],
+  ['incompat_features', ''],
+  ['header_length', ''],
+];
+
+type V2Word = keyof typeof V2Header | 'ring_bytes';
+
+/** What each v2 header word is, in header order; the rules come from the validator. */
+const V2_WORDS: [V2Word, string][] = [
+  ['id', 'context id'],
+  ['nr', 'legacy-shaped'],
+  ['legacy_head', 'frozen, so unchecked legacy readers see an empty ring'],
+  ['legacy_tail', 'frozen'],
+  ['magic', 'the v2 magic (legacy readers that check it fall back)'],
+  ['compat_features', ''],
+  ['incompat_features', 'the v2 bit (readers that check it fall back)'],
+  ['header_length', ''],
+  ['version', ''],
+  ['entries', ''],
+  ['mask', ''],
+  ['features', `agreed FEAT_* bits (multi-producer ${FEAT_MULTI_PRODUCER}, multi-consumer ${FEAT_MULTI_CONSUMER}, user reap ${FEAT_USER_REAP}, leases ${FEAT_LEASES})`],
+  ['setup_flags', 'the setup flags the ring was made with'],
+  ['entries_offset', ''],
+  ['ring_bytes', 'the ring\'s size'],
+  ['lease_offset', 'where the lease table starts'],
+  ['lease_count', 'consumers\' leases'],
+  ['tail', 'producers\' free-running index'],
+  ['prod_reserve', 'multi-producer reservations'],
+  ['head', 'consumers\' free-running index'],
+  ['claim', 'claimed up to here (leases)'],
+  ['wait_flags', 'a waiter announced (bit 0)'],
+  ['wakeups', 'times a producer rang a waiter'],
+];
+
+/**
+ * One verdict per header word: ok when it meets every rule the validator
+ * holds it to, noted with what the word is and those rules. A word only
+ * some rings use (claim, in leased ones) is shown when a rule judges it.
+ */
+function verdicts<W extends string>(words: [W, string][], rules: HeaderRule[], at: (word: W) => { offset: number; value: number }): FieldVerdict[] {
+  const rows: FieldVerdict[] = [];
+  for (const [word, about] of words) {
+    const judged = rules.filter((r) => r.words.includes(word));
+    if (word === 'claim' && judged.length === 0) continue;
+    const rule = judged.map((r) => r.rule).join('; ');
+    rows.push({ field: word, ...at(word), ok: judged.every((r) => r.ok), note: about && rule ? `${about}: ${rule}` : about || rule });
+  }
+  return rows;
 }
 
-function v2Fields(b: Uint8Array): FieldVerdict[] {
-  const w = (f: keyof typeof V2Header): number => u32At(b, V2Header[f]);
-  const entries = w('entries');
-  const ringBytes = w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo');
-  const f = (field: keyof typeof V2Header, ok: boolean, note: string): FieldVerdict => ({
-    field,
-    offset: V2Header[field],
-    value: w(field),
-    ok,
-    note,
-  });
-  const okEntries = isPowerOfTwo(entries) && entries <= AIORING_V2_MAX_ENTRIES;
-  const leased = (w('features') & FEAT_LEASES) !== 0;
-  const leases = w('lease_count');
-  return [
-    f('id', true, 'context id'),
-    f('nr', w('nr') === entries, 'legacy-shaped: equals entries'),
-    f('legacy_head', w('legacy_head') === w('legacy_tail'), 'frozen equal to legacy_tail: unchecked legacy readers see an empty ring'),
-    f('legacy_tail', w('legacy_head') === w('legacy_tail'), 'frozen equal to legacy_head'),
-    f('magic', w('magic') === AIORING_V2_MAGIC, `must be ${hex(AIORING_V2_MAGIC)}: legacy readers that check it fall back`),
-    f('compat_features', w('compat_features') === AIO_RING_COMPAT_FEATURES, 'must be 1'),
-    f('incompat_features', w('incompat_features') === AIORING_INCOMPAT_V2, 'must be 1 (the v2 bit): readers that check it fall back'),
-    f('header_length', w('header_length') === V2Header.size, `must be ${V2Header.size}`),
-    f('version', w('version') === AIORING_V2_VERSION, `must be ${AIORING_V2_VERSION}`),
-    f('entries', okEntries, 'a power of two up to 2^24'),
-    f('mask', w('mask') === ((entries - 1) >>> 0), 'entries - 1'),
-    f('features', (w('features') & ~FEAT_ALL) === 0, 'agreed FEAT_* bits (multi-producer 1, multi-consumer 2, user reap 4, leases 8)'),
-    f('setup_flags', true, 'the setup flags the ring was made with'),
-    f('entries_offset', w('entries_offset') === V2Header.size, `must be ${V2Header.size}`),
-    {
-      field: 'ring_bytes',
-      offset: V2Header.ring_bytes_lo,
-      value: ringBytes,
-      ok: okEntries && ringBytes === (leased ? v2RingBytesLeased(entries, leases) : v2RingBytes(entries)) && ringBytes <= b.length,
-      note: leased ? `header + entries * 32 + ${leases} leases * 64, within the ${b.length} bytes` : `header + entries * 32, within the ${b.length} bytes`,
-    },
-    f('lease_offset', leased ? w('lease_offset') === v2LeaseOffset(entries) : w('lease_offset') === 0, leased ? 'after the entries, line-aligned' : '0 without leases'),
-    f('lease_count', leased ? leases >= 1 && leases <= 64 : leases === 0, leased ? 'consumers\' leases (1 to 64)' : '0 without leases'),
-    f('tail', ((w('tail') - w('head')) >>> 0) <= entries, 'producers\' free-running index; tail - head <= entries'),
-    f('prod_reserve', true, 'multi-producer reservations'),
-    f('head', ((w('tail') - w('head')) >>> 0) <= entries, 'consumers\' free-running index'),
-    ...(leased ? [f('claim', ((w('claim') - w('head')) >>> 0) <= ((w('tail') - w('head')) >>> 0), 'leases: claimed up to here; head <= claim <= tail')] : []),
-    f('wait_flags', true, 'a waiter announced (bit 0)'),
-    f('wakeups', true, 'times a producer rang a waiter'),
-  ];
+function legacyFields(b: Uint8Array, rules: HeaderRule[]): FieldVerdict[] {
+  return verdicts(LEGACY_WORDS, rules, (word) => ({ offset: AioRing[word], value: u32At(b, AioRing[word]) }));
+}
+
+function v2Fields(b: Uint8Array, rules: HeaderRule[]): FieldVerdict[] {
+  return verdicts(V2_WORDS, rules, (word) =>
+    word === 'ring_bytes' ? { offset: V2Header.ring_bytes_lo, value: claimedBytes('v2', b) } : { offset: V2Header[word], value: u32At(b, V2Header[word]) },
+  );
 }
 
 /**
@@ -218,7 +214,8 @@ export function decodeRing(source: Uint8Array, what: string, options: { events?:
     throw new InputError('EINVAL', 'read', `${what}: truncated: ${b.length} bytes, its header describes ${claimed}`);
   }
   const u32 = new Uint32Array(b.buffer, 0, Math.floor(b.length / 4));
-  const fields = layout === 'legacy' ? legacyFields(b) : v2Fields(b);
+  const rules = layout === 'legacy' ? legacyHeaderRules(u32, b.length) : v2HeaderRules(u32, b.length);
+  const fields = layout === 'legacy' ? legacyFields(b, rules) : v2Fields(b, rules);
   const invalidField = layout === 'legacy' ? validateLegacyHeader(u32, b.length) : validateV2Header(u32, b.length);
   const readers = legacyReaderViews(b.subarray(0, AioRing.size), b.length);
   if (invalidField !== null) return { layout, bytes: b.length, fields, invalidField, pending: null, readers };

@@ -4,14 +4,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { alignedBuffer, setup } from '../src/context';
-import { AioError } from '../src/errors';
-import { kernelSetup } from '../src/kernel';
-import { LegacyRing } from '../src/legacyRing';
-import { hugePageSize } from '../src/memory';
-import { addon } from '../src/native';
-import { aioMaxNr, legacyNr, possibleCpus } from '../src/sizing';
-import { asInputError, InputError, printJson, printLines } from './cliSupport';
+import { AioError, aioMaxNr, alignedBuffer, hugePageSize, kernelSetup, legacyNr, LegacyRing, pageSize, possibleCpus, setup } from '../../src/index';
+import { asInputError, InputError, printJson, printLines } from './support';
 
 export interface SizingRow {
   /** io_setup(n) */
@@ -215,7 +209,7 @@ export function doctor(directPath: string): DoctorReport {
     },
     ioUring: { disabled, verdict: ioUringVerdict },
     cpus: { possible: possibleCpus(), online: os.cpus().length },
-    pageSize: addon.systemInfo().pageSize,
+    pageSize: pageSize(),
     sizing: sizing.rows,
     hugepages: {
       sizeBytes: hugePageSize(),

@@ -11,7 +11,7 @@
 //   - direct calls, so a ring reader whose callers all check the magic
 //     counts as checked.
 import { Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
-import { AIO_RING_MAGIC, AioRing } from '../src/layout';
+import { AIO_RING_MAGIC, AioRing } from '../../src/index';
 import { Elf, FunctionRange, Section } from './elf';
 
 /** x86-64 syscall numbers of the aio calls. */

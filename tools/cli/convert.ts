@@ -6,13 +6,21 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EventBatch } from '../src/events';
-import { AIORING_V2_MAX_ENTRIES, AioRing, FEAT_LEASES, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, IoEvent } from '../src/layout';
-import { LegacyRing } from '../src/legacyRing';
-import { legacyRingBytes } from '../src/sizing';
-import { V2Ring, v2RingBytes } from '../src/v2Ring';
-import { asInputError, CommandFailure, EXIT_OK, InputError, printJson, printLines, readUserFile } from './cliSupport';
-import { decodeRing, privateCopy, takeAll } from './ringReport';
+import {
+  AioRing,
+  AIORING_V2_MAX_ENTRIES,
+  EventBatch,
+  FEAT_LEASES,
+  FEAT_MULTI_CONSUMER,
+  FEAT_MULTI_PRODUCER,
+  IoEvent,
+  LegacyRing,
+  legacyRingBytes,
+  V2Ring,
+  v2RingBytes,
+} from '../../src/index';
+import { decodeRing, privateCopy, takeAll } from '../ring/ringReport';
+import { asInputError, CommandFailure, EXIT_OK, InputError, printJson, printLines, readUserFile } from './support';
 
 export interface ConvertOptions {
   input: string;

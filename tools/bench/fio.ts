@@ -8,8 +8,8 @@
 import * as os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { shimPath } from '../src/shim';
-import { createFile, fioVersion, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult } from './benchSupport';
+import { shimPath } from '../../src/index';
+import { createFile, fioVersion, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult } from './support';
 
 interface Variant {
   name: string;

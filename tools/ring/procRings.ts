@@ -4,7 +4,7 @@
 // debugger) and decoded with the same decoder as a ring file.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { CommandFailure, InputError } from './cliSupport';
+import { CommandFailure, InputError } from '../cli/support';
 import { decodeRing, RingReport } from './ringReport';
 
 export interface LiveRing {

@@ -17,10 +17,8 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, BackendName, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../src/context';
-import { EventBatch } from '../src/events';
-import { IocbArray } from '../src/iocb';
-import { createFile, DEPTH, fioVersion, Measured, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult, warmCache } from './benchSupport';
+import { alignedBuffer, BackendName, EventBatch, IocbArray, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
+import { createFile, DEPTH, fioVersion, Measured, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult, warmCache } from './support';
 
 const BLOCK = 4096;
 const OFFSETS = 1 << 20; // precomputed offsets, used round-robin (power of two)

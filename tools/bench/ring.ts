@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BenchCellResult, testAddon } from '../test/native';
+import { BenchCellResult, testAddon } from '../../test/native';
 
 const BATCHES = [1, 4, 32, 256];
 const SIZES = [128, 4096];

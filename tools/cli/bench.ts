@@ -1,11 +1,11 @@
-// `aioring bench [ring|io|fio]`: run one of the benchmarks (tools/bench-*.ts,
+// `aioring bench [ring|io|fio]`: run one of the benchmarks (tools/bench/*.ts,
 // also `npm run bench:*`) in a child process, show its progress on stderr
 // (a terminal only), and print the ratio table; --svg also draws the ratios.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { asInputError, CommandFailure, EXIT_OK, printJson, printLines, table } from './cliSupport';
 import { progressBar } from './progress';
+import { asInputError, CommandFailure, EXIT_OK, printJson, printLines, table } from './support';
 
 export type BenchKind = 'ring' | 'io' | 'fio';
 
@@ -89,9 +89,13 @@ export function ratioSvg(title: string, ratios: Ratio[]): string {
   ].join('\n');
 }
 
-/** Run tools/bench-KIND in a child with --json; its stderr lines become progress. */
+/** Run tools/bench/KIND in a child with --json; its stderr lines become progress. */
 function runChild(kind: BenchKind, extra: string[]): Promise<unknown> {
-  const script = path.join(__dirname, `bench-${kind}${path.extname(__filename)}`);
+  const script = path.join(__dirname, '..', 'bench', `${kind}${path.extname(__filename)}`);
+  if (!fs.existsSync(script)) {
+    // bench ring drives the C rings through the test-only addon, which an install does not ship
+    return Promise.reject(new CommandFailure(`bench ${kind} runs from a checkout of aioring (npm run build:test), not from an installed package`));
+  }
   const child = spawn(process.execPath, [...process.execArgv, script, '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const bar = progressBar(`bench ${kind}`);
   const started = Date.now();

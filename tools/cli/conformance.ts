@@ -10,16 +10,29 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AioContext, setup, SETUP_V2 } from '../src/context';
-import { EventBatch } from '../src/events';
-import { kernelSetup, KernelContext } from '../src/kernel';
-import { AIO_RING_MAGIC, AIORING_INCOMPAT_V2, AIORING_V2_MAGIC, AioRing, V2Header } from '../src/layout';
-import { LegacyRing, validateLegacyHeader } from '../src/legacyRing';
-import { mapRingFile, RingMapping } from '../src/memory';
-import { legacyNr } from '../src/sizing';
-import { V2Ring, v2RingBytes, validateV2Header } from '../src/v2Ring';
-import { EXIT_FINDINGS, EXIT_OK, printJson, printLines, table } from './cliSupport';
-import { legacyReaderViews } from './legacyReaders';
+import {
+  AIO_RING_MAGIC,
+  AioContext,
+  AioRing,
+  AIORING_INCOMPAT_V2,
+  AIORING_V2_MAGIC,
+  EventBatch,
+  KernelContext,
+  kernelSetup,
+  legacyNr,
+  LegacyRing,
+  mapRingFile,
+  RingMapping,
+  setup,
+  SETUP_V2,
+  V2Header,
+  V2Ring,
+  v2RingBytes,
+  validateLegacyHeader,
+  validateV2Header,
+} from '../../src/index';
+import { legacyReaderViews } from '../ring/legacyReaders';
+import { EXIT_FINDINGS, EXIT_OK, printJson, printLines, table } from './support';
 
 export type ProviderName = 'kernel' | 'legacy' | 'v2';
 export const PROVIDERS: ProviderName[] = ['kernel', 'legacy', 'v2'];

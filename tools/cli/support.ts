@@ -3,7 +3,7 @@
 // progress and diagnostics (stderr).
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import { AioError } from '../src/errors';
+import { AioError } from '../../src/index';
 
 /** Exit codes: documented in docs/CLI.md. */
 export const EXIT_OK = 0;

@@ -14,11 +14,11 @@
 // The analysis is static and heuristic; docs/CLI.md says what it can miss.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AIO_RING_MAGIC } from '../src/layout';
-import { asInputError, EXIT_FINDINGS, EXIT_OK, InputError, note, printJson, printLines } from './cliSupport';
-import { scanCode } from './codeScan';
-import { EM_X86_64, ElfError, isElf, parseElf } from './elf';
+import { AIO_RING_MAGIC } from '../../src/index';
+import { scanCode } from '../audit/codeScan';
+import { EM_X86_64, ElfError, isElf, parseElf } from '../audit/elf';
 import { progressBar } from './progress';
+import { asInputError, EXIT_FINDINGS, EXIT_OK, InputError, note, printJson, printLines } from './support';
 
 export type Verdict = 'no-aio' | 'syscalls-only' | 'checks-magic' | 'unchecked';
 

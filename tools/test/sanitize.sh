@@ -7,9 +7,9 @@
 # the lease protocol's processes (one of them killed mid-claim).
 # Any finding stops the run with a non-zero exit.
 #
-# usage: tools/sanitize.sh [fuzz_headers options: -s seed -n headers -f files]
+# usage: tools/test/sanitize.sh [fuzz_headers options: -s seed -n headers -f files]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 cc=${CC:-cc}
 out=build-sanitize

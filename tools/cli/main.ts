@@ -4,13 +4,13 @@
 // Exit codes: 0 fine, 1 findings or failure, 2 usage (docs/CLI.md).
 import yargs, { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { describeFailure, EXIT_USAGE } from './cliSupport';
 import { runAudit } from './audit';
 import { runBench } from './bench';
 import { runConformance } from './conformance';
 import { runConvert } from './convert';
 import { runDoctor } from './doctor';
 import { runInspect } from './inspect';
+import { describeFailure, EXIT_USAGE } from './support';
 import { runTour } from './tour';
 
 /** Run a command; its result or failure becomes the exit code, never a stack trace. */
