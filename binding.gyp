@@ -9,6 +9,7 @@
     {
       "target_name": "aioring_core",
       "type": "static_library",
+      "include_dirs": ["native/core", "compat/include"],
       "sources": [
         "native/core/ring_error.c",
         "native/core/legacy_ring.c",
@@ -16,13 +17,16 @@
         "native/core/v2_lease.c",
         "native/core/ring_memory.c",
         "native/core/system_info.c",
+        "native/core/io_exec.c",
+        "native/core/requests.c",
+        "native/core/completion.c",
         "native/core/engine.c",
         "native/core/engine_pool.c",
         "native/core/engine_helper.c",
         "native/core/engine_kernel.c"
       ],
       "direct_dependent_settings": {
-        "include_dirs": ["native/core"]
+        "include_dirs": ["native/core", "compat/include"]
       }
     },
     {
