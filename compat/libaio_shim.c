@@ -258,9 +258,9 @@ static void set_waiting(struct shim_ctx *c, int delta)
 {
 	c->waiters += delta;
 	if (c->waiters > 0)
-		__atomic_or_fetch(c->info.wait_flags, AIORING_V2_WAITER, __ATOMIC_SEQ_CST);
+		aior_or_seq_cst(c->info.wait_flags, AIORING_V2_WAITER);
 	else
-		__atomic_and_fetch(c->info.wait_flags, ~AIORING_V2_WAITER, __ATOMIC_SEQ_CST);
+		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
 static long get_events(void *id, long min_nr, long nr, struct io_event *events,

@@ -13,7 +13,10 @@
 extern "C" {
 #endif
 
-/* Setup flags. Only AIORING_SETUP_V2 selects the v2 ring. */
+/*
+ * Setup flags. Only AIORING_SETUP_V2 selects the v2 ring. Bits 2, 3 and 5
+ * are the Node library's own (native/core/abi.h).
+ */
 #define AIORING_SETUP_V2          (1u << 0)
 /* Legacy only: the context's ring is the kernel's own (passthrough). */
 #define AIORING_SETUP_KERNEL_RING (1u << 1)

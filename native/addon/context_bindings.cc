@@ -6,7 +6,7 @@
 // JavaScript describes requests in its own slab of struct iocb where
 // aio_buf is an offset into a buffer and aio_reserved2 names the buffer
 // (this call's buffers[k] as k + 1, or registered buffer j as
-// REGISTERED | j). Each is checked here and translated into the private
+// AIORING_REGISTERED_BUFFER | j). Each is checked here and translated into the private
 // slab, so nothing JavaScript writes later can change a queued request.
 #include <cerrno>
 #include <cstring>
@@ -26,8 +26,6 @@ namespace aioring {
 class NativeContext;
 
 namespace {
-
-constexpr uint64_t kRegistered = 0x80000000u;
 
 struct Registered {
 	uint8_t *data;
@@ -70,14 +68,16 @@ public:
 		s.nr_events = ArgU32(info, 0, "nrEvents");
 		s.flags = ArgU32(info, 1, "flags");
 		std::string backend = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-		if (backend == "auto")
+		if (backend == AIORING_BACKEND_AUTO)
 			s.backend = AIOR_BACKEND_AUTO;
-		else if (backend == "kernel")
+		else if (backend == AIORING_BACKEND_KERNEL)
 			s.backend = AIOR_BACKEND_KERNEL;
-		else if (backend == "threadpool")
+		else if (backend == AIORING_BACKEND_THREADPOOL)
 			s.backend = AIOR_BACKEND_THREADPOOL;
 		else
-			throw AioError(env, EINVAL, "io_setup", "backend is auto, kernel or threadpool",
+			throw AioError(env, EINVAL, "io_setup",
+				       "backend is " AIORING_BACKEND_AUTO ", " AIORING_BACKEND_KERNEL
+				       " or " AIORING_BACKEND_THREADPOOL,
 				       "backend");
 		s.threads = ArgU32(info, 3, "threads");
 		if (info.Length() > 4 && !info[4].IsUndefined()) {
@@ -301,8 +301,8 @@ private:
 		}
 		uint8_t *base;
 		size_t length;
-		if (ref & kRegistered) {
-			uint64_t j = ref & ~kRegistered;
+		if (ref & AIORING_REGISTERED_BUFFER) {
+			uint64_t j = ref & ~static_cast<uint64_t>(AIORING_REGISTERED_BUFFER);
 			if (j >= registered_.size())
 				throw AioError(env, EINVAL, "io_submit", "no such registered buffer", "buffer");
 			base = registered_[j].data;

@@ -1,13 +1,18 @@
 /*
- * Memory ordering for the ring algorithms, in one place.
+ * Memory ordering for the C core and the drop-in libaio, in one place: no
+ * other file spells out an __atomic builtin.
  *
- * The algorithms never spell out fences: a producer publishes an index with
- * store_release after writing the entries it covers, a consumer reads the
- * other side's index with load_acquire before touching entries. Everything
- * else is relaxed.
+ * The ring algorithms never spell out fences: a producer publishes an index
+ * with store_release after writing the entries it covers, a consumer reads
+ * the other side's index with load_acquire before touching entries. The one
+ * full fence is the waiter's handshake: a waiter announces itself, fences,
+ * and looks at the ring again; a producer publishes, fences, and looks at
+ * the announcement (aior_fence), so one of the two always sees the other.
+ * Counters are read-modify-writes with the ordering their name says.
+ * Everything else is relaxed.
  */
-#ifndef AIORING_ATOMICS_H
-#define AIORING_ATOMICS_H
+#ifndef AIOR_ATOMICS_H
+#define AIOR_ATOMICS_H
 
 #include <stdint.h>
 
@@ -15,6 +20,25 @@
 #define aior_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define aior_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define aior_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* a store ordered against every other sequentially consistent access */
+#define aior_store_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+/* Counters: statistics are relaxed; counts others wait on are acq_rel. */
+#define aior_add_relaxed(p, v)   ((void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED))
+#define aior_add_acq_rel(p, v)   ((void)__atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL))
+#define aior_sub_acq_rel(p, v)   ((void)__atomic_fetch_sub((p), (v), __ATOMIC_ACQ_REL))
+/* a futex word's change: ordered like aior_fence against the sleeper's announcement */
+#define aior_add_seq_cst(p, v)   ((void)__atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST))
+
+/* Set and clear bits of a waiter word (the waiter's half of the handshake). */
+#define aior_or_seq_cst(p, v)    ((void)__atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST))
+#define aior_and_seq_cst(p, v)   ((void)__atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST))
+
+/* The full fence of the waiter handshake. */
+static inline void aior_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
 
 /* Compare-and-swap on a shared u32; on failure *expected holds the value seen. */
 static inline int aior_cas_u32(uint32_t *p, uint32_t *expected, uint32_t desired)

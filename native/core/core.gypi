@@ -12,6 +12,7 @@
     {
       "target_name": "aioring_core",
       "type": "static_library",
+      "include_dirs": [".", "../../compat/include"],
       "sources": [
         "ring_error.c",
         "legacy_ring.c",
@@ -19,13 +20,16 @@
         "v2_lease.c",
         "ring_memory.c",
         "system_info.c",
+        "io_exec.c",
+        "requests.c",
+        "completion.c",
         "engine.c",
         "engine_pool.c",
         "engine_helper.c",
         "engine_kernel.c"
       ],
       "direct_dependent_settings": {
-        "include_dirs": ["."]
+        "include_dirs": [".", "../../compat/include"]
       }
     }
   ]

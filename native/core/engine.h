@@ -18,8 +18,8 @@
  * events never exceed the ring's capacity (legacy nr - 1, v2 entries), so a
  * producer always finds a free slot; a submit past that is -EAGAIN.
  */
-#ifndef AIORING_ENGINE_H
-#define AIORING_ENGINE_H
+#ifndef AIOR_ENGINE_H
+#define AIOR_ENGINE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,27 +29,7 @@
 extern "C" {
 #endif
 
-/* Setup flags: the v2 ring is chosen only by its flag. */
-#define AIORING_SETUP_V2           (1u << 0)
-/* Legacy only: the context's ring is the kernel's own (passthrough). */
-#define AIORING_SETUP_KERNEL_RING  (1u << 1)
-/* This process will not reap from the ring itself (flaw F6). */
-#define AIORING_SETUP_NO_USER_REAP (1u << 2)
-/* Never try buffered reads inline (RWF_NOWAIT) before the pool runs them. */
-#define AIORING_SETUP_NO_INLINE    (1u << 3)
-/*
- * Legacy only: count requests as the kernel's io_setup context does, per
- * CPU in batches, so io_submit says EAGAIN exactly where the kernel's would
- * (before nr - 1 when another CPU's batch holds some of the room).
- */
-#define AIORING_SETUP_KERNEL_REQS  (1u << 4)
-/*
- * Serve large runs of cached reads on the submitting thread only. By
- * default, with two CPUs or more and a pool of two threads or more, a
- * helper thread takes part of each run of 8 or more (engine_helper.c).
- */
-#define AIORING_SETUP_NO_READ_HELPER (1u << 5)
-#define AIORING_SETUP_ALL          ((1u << 6) - 1)
+/* Setup flags (AIORING_SETUP_*): the public ones in aioring.h, the rest in abi.h. */
 
 enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,
@@ -80,7 +60,7 @@ struct aior_setup {
 	void *wake_arg;
 	/*
 	 * The embedder's waiters wait on aior_kernel_fd() themselves: a
-	 * passthrough context then needs no watcher thread to ring them (one
+	 * passthrough context then needs no mover thread to ring them (one
 	 * wakeup a completion burst instead of two).
 	 */
 	int waits_on_kernel_fd;

@@ -32,31 +32,41 @@
 #include <time.h>
 #include <unistd.h>
 #include "atomics.h"
-#include "engine_internal.h"
+#include "context.h"
+#include "io_exec.h"
 
 /* how long an idle helper looks for work before it sleeps */
 #define HELPER_SPIN_NS 30000
 /* pause rounds between looks at the clock */
 #define SPIN_ROUNDS 64
+/* requests handed over and not yet taken */
+#define AIOR_HELPER_QUEUE 64
 /* shares of a run, in sixteenths */
 #define SHARE_MIN 2
 #define SHARE_MAX 14
 #define SHARE_START 8
 
+/* The context's helper (ctx->helper), owned by this file. */
 struct aior_helper {
-	/* the submitter's line; a submitter that cannot take the lock gives nothing */
+	/*
+	 * The submitter's line, under producer_lock (a submitter that cannot
+	 * take it gives nothing); tail is read by the helper with acquire.
+	 */
 	pthread_mutex_t producer_lock;
 	uint32_t tail;
 	uint32_t share;
 	uint32_t started;
 	uint32_t start_failed;
 	pthread_t thread;
-	/* the helper's line */
+	/*
+	 * The helper's line: head, sleeping and served are the helper
+	 * thread's; stop is set by aior_helper_stop, wake_seq by every wake.
+	 */
 	uint32_t head __attribute__((aligned(64)));
 	uint32_t sleeping;
 	uint32_t wake_seq;         /* the futex word: bumped by every wake */
 	uint32_t stop;
-	uint64_t served;
+	uint64_t served;           /* read by aior_helper_reads, relaxed */
 	struct aior_req *queue[AIOR_HELPER_QUEUE] __attribute__((aligned(64)));
 };
 
@@ -100,7 +110,7 @@ static uint32_t wait_for_work(struct aior_helper *h, uint32_t head)
 		seq = aior_load_acquire(&h->wake_seq);
 		aior_store_release(&h->sleeping, 1);
 		/* pairs with the submitter's: publish tail, full fence, look at sleeping */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		aior_fence();
 		tail = aior_load_acquire(&h->tail);
 		if (tail != head || aior_load_acquire(&h->stop)) {
 			aior_store_relaxed(&h->sleeping, 0);
@@ -113,7 +123,7 @@ static uint32_t wait_for_work(struct aior_helper *h, uint32_t head)
 
 static void wake(struct aior_helper *h)
 {
-	__atomic_add_fetch(&h->wake_seq, 1, __ATOMIC_SEQ_CST);
+	aior_add_seq_cst(&h->wake_seq, 1);
 	futex_wake(&h->wake_seq);
 }
 
@@ -137,13 +147,13 @@ static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 	}
 	if (ns) {
 		aior_complete_many(ctx, reqs, res, NULL, ns);
-		__atomic_add_fetch(&ctx->helper->served, (uint64_t)ns, __ATOMIC_RELAXED);
+		aior_add_relaxed(&ctx->helper->served, (uint64_t)ns);
 	}
 	if (nd) {
-		pthread_mutex_lock(&ctx->lock);
+		pthread_mutex_lock(&ctx->reqs.lock);
 		for (int i = 0; i < nd; i++)
-			aior_pool_enqueue(ctx, deferred[i]);
-		pthread_mutex_unlock(&ctx->lock);
+			aior_pool_submit(ctx, deferred[i]);
+		pthread_mutex_unlock(&ctx->reqs.lock);
 	}
 }
 
@@ -184,13 +194,13 @@ static int usable_cpus(void)
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-int aior_helper_setup(struct aior_ctx *ctx)
+int aior_helper_start(struct aior_ctx *ctx)
 {
 	struct aior_helper *h;
 
 	/* a one-thread pool runs everything in submission order: so must its reads */
 	if ((ctx->flags & AIORING_SETUP_NO_READ_HELPER) || (ctx->flags & AIORING_SETUP_NO_INLINE) ||
-	    ctx->nthreads < 2 || usable_cpus() < 2)
+	    ctx->pool.nthreads < 2 || usable_cpus() < 2)
 		return 0;
 	h = aligned_alloc(64, sizeof(*h));
 	if (!h)
@@ -202,7 +212,7 @@ int aior_helper_setup(struct aior_ctx *ctx)
 }
 
 /* Called with producer_lock held: the thread starts with the first large run. */
-static int start(struct aior_ctx *ctx, struct aior_helper *h)
+static int start_thread(struct aior_ctx *ctx, struct aior_helper *h)
 {
 	if (!h->started && !h->stop && !h->start_failed) {
 		h->started = pthread_create(&h->thread, NULL, helper_main, ctx) == 0;
@@ -219,7 +229,7 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 
 	if (!h || n < AIOR_HELPER_MIN_RUN || pthread_mutex_trylock(&h->producer_lock))
 		return 0;
-	if (!start(ctx, h)) {
+	if (!start_thread(ctx, h)) {
 		pthread_mutex_unlock(&h->producer_lock);
 		return 0;
 	}
@@ -242,7 +252,7 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 	for (int i = 0; i < give; i++)
 		h->queue[(h->tail + (uint32_t)i) % AIOR_HELPER_QUEUE] = reqs[n - give + i];
 	aior_store_release(&h->tail, h->tail + (uint32_t)give);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	aior_fence();
 	if (aior_load_acquire(&h->sleeping))
 		wake(h);
 	pthread_mutex_unlock(&h->producer_lock);
@@ -251,7 +261,7 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 
 uint64_t aior_helper_reads(const struct aior_ctx *ctx)
 {
-	return ctx->helper ? __atomic_load_n(&ctx->helper->served, __ATOMIC_RELAXED) : 0;
+	return ctx->helper ? aior_load_relaxed(&ctx->helper->served) : 0;
 }
 
 void aior_helper_stop(struct aior_ctx *ctx)
@@ -262,7 +272,7 @@ void aior_helper_stop(struct aior_ctx *ctx)
 		return;
 	pthread_mutex_lock(&h->producer_lock);
 	/* it serves what it was given before it looks at stop */
-	__atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
+	aior_store_seq_cst(&h->stop, 1);
 	if (h->started) {
 		wake(h);
 		pthread_join(h->thread, NULL);
@@ -271,7 +281,7 @@ void aior_helper_stop(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&h->producer_lock);
 }
 
-void aior_helper_free(struct aior_ctx *ctx)
+void aior_helper_release(struct aior_ctx *ctx)
 {
 	if (!ctx->helper)
 		return;

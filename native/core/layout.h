@@ -7,12 +7,13 @@
  * TypeScript offsets (src/layout.ts) are tested against the values the addon
  * exports from this file.
  */
-#ifndef AIORING_LAYOUT_H
-#define AIORING_LAYOUT_H
+#ifndef AIOR_LAYOUT_H
+#define AIOR_LAYOUT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/aio_abi.h>
+#include "abi.h"
 
 #ifdef __cplusplus
 #define AIOR_STATIC_ASSERT static_assert
@@ -48,8 +49,7 @@ struct aio_ring {
  * reader that checks nothing sees an empty ring). nr there is the entry
  * count and header_length the real header's length.
  */
-#define AIORING_V2_MAGIC             0xa10a10a2u
-#define AIORING_INCOMPAT_V2          (1u << 0)
+/* AIORING_V2_MAGIC and AIORING_INCOMPAT_V2: aioring.h, for readers */
 #define AIORING_V2_VERSION           1u
 
 /* Feature bits a ring header records as agreed at setup. */

@@ -7,8 +7,8 @@
  * The consumer owns head: it empties the ring by raw compare, then
  * normalises both indices with % nr, as aio_read_events_ring does.
  */
-#ifndef AIORING_LEGACY_RING_H
-#define AIORING_LEGACY_RING_H
+#ifndef AIOR_LEGACY_RING_H
+#define AIOR_LEGACY_RING_H
 
 #include <stddef.h>
 #include <stdint.h>

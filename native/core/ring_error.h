@@ -1,8 +1,8 @@
 /*
  * What a header validator found wrong, by field, so an error can name it.
  */
-#ifndef AIORING_RING_ERROR_H
-#define AIORING_RING_ERROR_H
+#ifndef AIOR_RING_ERROR_H
+#define AIOR_RING_ERROR_H
 
 #ifdef __cplusplus
 extern "C" {

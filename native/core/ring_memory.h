@@ -3,8 +3,8 @@
  * a file on tmpfs, /dev/shm or hugetlbfs, or a memfd. The kernel's own ring
  * is pinned and unswappable; these are ordinary shared mappings.
  */
-#ifndef AIORING_RING_MEMORY_H
-#define AIORING_RING_MEMORY_H
+#ifndef AIOR_RING_MEMORY_H
+#define AIOR_RING_MEMORY_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /*
  * Facts about this machine that the kernel's ring sizing depends on.
  */
-#ifndef AIORING_SYSTEM_INFO_H
-#define AIORING_SYSTEM_INFO_H
+#ifndef AIOR_SYSTEM_INFO_H
+#define AIOR_SYSTEM_INFO_H
 
 #include <stddef.h>
 #include <stdint.h>

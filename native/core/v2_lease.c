@@ -7,9 +7,6 @@
 #include "atomics.h"
 #include "v2_lease.h"
 
-/* Bounded retries of a claim that keeps seeing a stale claim index. */
-#define LEASE_CLAIM_RETRIES 4096
-
 #ifdef AIORING_TEST_HOOKS
 void (*v2_lease_test_hook)(enum v2_lease_step step);
 
@@ -132,7 +129,7 @@ int64_t v2_lease_claim(struct v2_lease_ring *c, struct v2_lease_hold *h, uint32_
 {
 	struct v2_lease *l = h->lease;
 	uint32_t claim = aior_load_acquire(c->claim);
-	int stale = LEASE_CLAIM_RETRIES;
+	int stale = AIORING_CLAIM_RETRIES;
 
 	if (h->start != h->end)
 		return -EINVAL;
@@ -205,7 +202,7 @@ int v2_lease_release(struct v2_lease_ring *c, struct v2_lease_hold *h)
  */
 static int snapshot(struct v2_lease_ring *c, uint32_t *head, uint32_t *pending)
 {
-	for (int tries = LEASE_CLAIM_RETRIES; tries > 0; tries--) {
+	for (int tries = AIORING_CLAIM_RETRIES; tries > 0; tries--) {
 		uint32_t h = aior_load_acquire(c->ring.head);
 		uint32_t claim = aior_load_acquire(c->claim);
 

@@ -15,8 +15,8 @@
  * the one consumer whose claim starts there; a lease's owner word is taken
  * by CAS, its other words are written only by its owner.
  */
-#ifndef AIORING_V2_LEASE_H
-#define AIORING_V2_LEASE_H
+#ifndef AIOR_V2_LEASE_H
+#define AIOR_V2_LEASE_H
 
 #include <stddef.h>
 #include <stdint.h>

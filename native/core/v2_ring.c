@@ -4,8 +4,6 @@
 #include "atomics.h"
 #include "v2_ring.h"
 
-/* Bounded retries of a multi-consumer claim that keeps seeing a stale head. */
-#define V2_CLAIM_RETRIES 4096
 /* Spins of a multi-producer publish before it yields the CPU. */
 #define V2_PUBLISH_SPINS 1024
 
@@ -222,7 +220,7 @@ int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start)
 {
 	uint32_t *reserve = &r->hdr->prod_reserve;
 	uint32_t first = aior_load_acquire(reserve);
-	int stale = V2_CLAIM_RETRIES;
+	int stale = AIORING_CLAIM_RETRIES;
 
 	for (;;) {
 		uint32_t used = first - aior_load_acquire(r->head);
@@ -310,7 +308,7 @@ int64_t v2_reap(struct v2_consumer *c, struct io_event *out, uint32_t max)
 int64_t v2_claim_reap(const struct v2_ring *r, struct io_event *out, uint32_t max)
 {
 	uint32_t head = aior_load_acquire(r->head);
-	int stale = V2_CLAIM_RETRIES;
+	int stale = AIORING_CLAIM_RETRIES;
 
 	for (;;) {
 		uint32_t ready = aior_load_acquire(r->tail) - head;

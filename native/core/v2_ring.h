@@ -14,8 +14,8 @@
  * Every index read from shared memory is checked: tail - head > entries
  * means the ring is corrupt (-EUCLEAN), and slots are always masked.
  */
-#ifndef AIORING_V2_RING_H
-#define AIORING_V2_RING_H
+#ifndef AIOR_V2_RING_H
+#define AIOR_V2_RING_H
 
 #include <stddef.h>
 #include <stdint.h>

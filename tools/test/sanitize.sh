@@ -15,21 +15,22 @@ cc=${CC:-cc}
 out=build-sanitize
 flags=(-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g -O1 -fno-omit-frame-pointer
   -fsanitize=address,undefined -fno-sanitize-recover=all)
-core=(native/core/ring_error.c native/core/legacy_ring.c native/core/v2_ring.c
-  native/core/v2_lease.c native/core/ring_memory.c native/core/system_info.c native/core/engine.c
-  native/core/engine_pool.c native/core/engine_helper.c native/core/engine_kernel.c)
+# the core's sources, as native/core/core.gypi lists them for node-gyp
+mapfile -t core < <(python3 -c "
+exec('gypi = (' + open('native/core/core.gypi').read() + ')')
+print('\n'.join('native/core/' + f for f in gypi['targets'][0]['sources']))")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 rm -rf "$out"
 mkdir -p "$out"
-"$cc" "${flags[@]}" -Inative/core "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
+"$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
 "$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
   compat/libaio_shim.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
   -o "$out/aioring-libaio.so" -lpthread
 # lease_ring stops the protocol through the core's test hook
 for fixture in lease_ring; do
-  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
+  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
 done
 for fixture in ring_readers libaio_semantics aioring_setup2; do
   "$cc" "${flags[@]}" -Icompat/include "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \

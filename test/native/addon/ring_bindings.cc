@@ -5,6 +5,7 @@
 #include <vector>
 #include "test_addon.h"
 extern "C" {
+#include "atomics.h"
 #include "legacy_ring.h"
 #include "v2_ring.h"
 }
@@ -203,7 +204,7 @@ private:
 		uint32_t start = ArgU32(info, 0, "start");
 		uint32_t n = ArgU32(info, 1, "n");
 		// From one JS thread a publish out of order would spin forever.
-		if (__atomic_load_n(ring_.tail, __ATOMIC_ACQUIRE) != start)
+		if (aior_load_acquire(ring_.tail) != start)
 			throw AioError(info.Env(), EINVAL, "aioring",
 				       "publish out of reservation order", "start");
 		if (v2_mp_publish(&ring_, start, n) < 0)

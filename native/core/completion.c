@@ -1,0 +1,86 @@
+#include <unistd.h>
+#include "atomics.h"
+#include "context.h"
+
+/* Signal the caller's own eventfd, as the kernel does for IOCB_FLAG_RESFD. */
+static void signal_resfd(int fd)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	if (fd >= 0)
+		r = write(fd, &one, sizeof(one));
+	(void)r;
+}
+
+#define COMPLETE_CHUNK 64
+
+/*
+ * A request's slot goes back to the free list before its event is
+ * published: a consumer that has reaped an event must be able to submit
+ * again at once, or it would get an EAGAIN that in-flight plus unreaped do
+ * not explain (the ring's room is accounted by requests_available, which
+ * counts the event until it is reaped). The in-flight count drops only
+ * after the events are published, so a quiesced context has published
+ * every one.
+ */
+void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int64_t *res,
+			const int64_t *res2, int n)
+{
+	struct aior_completion *c = &ctx->completion;
+
+	for (int done = 0; done < n;) {
+		struct io_event ev[COMPLETE_CHUNK];
+		int resfd[COMPLETE_CHUNK];
+		int k = n - done < COMPLETE_CHUNK ? n - done : COMPLETE_CHUNK;
+		uint32_t cpu = reqs[done]->cpu;
+
+		pthread_mutex_lock(&ctx->reqs.lock);
+		for (int i = 0; i < k; i++) {
+			struct aior_req *req = reqs[done + i];
+
+			ev[i] = (struct io_event){req->cb.aio_data, (uint64_t)(uintptr_t)req->user,
+						  res[done + i], res2 ? res2[done + i] : 0};
+			resfd[i] = req->user_resfd;
+			request_put(ctx, req);
+		}
+		pthread_mutex_unlock(&ctx->reqs.lock);
+
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < k; i++) {
+			if (!ctx->is_v2) {
+				legacy_produce(&c->legacy, &ev[i]);
+			} else if (v2_reserve(&c->v2, 1) == 1) {
+				*v2_slot(&c->v2.ring, c->v2.tail) = ev[i];
+				v2_publish(&c->v2, 1);
+			}
+			/* else the consumer corrupted head: v2_reserve refuses, the event is dropped */
+		}
+		pthread_mutex_unlock(&c->lock);
+
+		for (int i = 0; i < k; i++)
+			signal_resfd(resfd[i]);
+		pthread_mutex_lock(&ctx->reqs.lock);
+		requests_completed(ctx, cpu, (uint32_t)k);
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		done += k;
+	}
+	aior_wake_waiters(ctx);
+}
+
+void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)
+{
+	aior_complete_many(ctx, &req, &res, &res2, 1);
+}
+
+void aior_wake_waiters(struct aior_ctx *ctx)
+{
+	struct aior_completion *c = &ctx->completion;
+
+	/* Pairs with the waiter's: announce, full fence, look at the ring again. */
+	aior_fence();
+	if ((aior_load_relaxed(c->wait_flags) & AIORING_V2_WAITER) && c->wake) {
+		aior_add_relaxed(c->wakeups, 1);
+		c->wake(c->wake_arg);
+	}
+}

@@ -1,0 +1,58 @@
+/*
+ * The kernel AIO backend. Every request carries IOCB_FLAG_RESFD with our
+ * eventfd; a mover thread waits on it, then reaps the kernel's own ring
+ * in userspace (legacy_reap: no syscall per event) and completes each
+ * event into the context's ring. In passthrough mode the kernel's ring is
+ * the context's ring, and the mover only wakes waiters.
+ */
+#ifndef AIOR_ENGINE_KERNEL_H
+#define AIOR_ENGINE_KERNEL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <linux/aio_abi.h>
+#include "legacy_ring.h"
+
+struct aior_ctx;
+struct aior_req;
+
+/*
+ * io_submit plugs the block queue for the whole batch it is given, so the
+ * device sees nothing until the last iocb is prepared. Runs of 4 keep it
+ * fed while the rest are prepared (bench:io O_DIRECT: runs of 16 or more
+ * lost about a quarter of the IOPS on this machine class).
+ */
+#define KERNEL_RUN 4
+
+/*
+ * Owned by engine_kernel.c. kctx, eventfd and ring are set by
+ * aior_kernel_start and read-only until aior_kernel_release.
+ */
+struct aior_kernel {
+	aio_context_t kctx;        /* 0: no kernel AIO */
+	int error;                 /* errno io_setup failed with, 0 if it did not */
+	int eventfd;               /* the kernel signals it per completion (RESFD) */
+	int waits_on_fd;           /* aior_setup's waits_on_kernel_fd: no mover in passthrough */
+	pthread_mutex_t ring_lock; /* one reaper of the kernel's ring at a time */
+	struct legacy_consumer ring;  /* the kernel's ring, under ring_lock */
+	pthread_t mover;
+	int mover_running;         /* written by start and stop only */
+	int mover_stop;            /* atomic: set once by stop */
+	uint32_t service_calls;    /* consumers' aior_service calls (atomic) */
+	uint32_t service_seen;     /* the mover's own: its last look at service_calls */
+};
+
+/* io_setup(nr_events) and the mover thread; 0 or a negative errno (then error says why). */
+int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd);
+/* io_submit a run of at most 64 requests, with reqs.lock held; how many it took, or a negative errno. */
+long aior_kernel_submit(struct aior_ctx *ctx, struct aior_req **reqs, long n);
+/* Passthrough: the caller's iocbs straight to io_submit, in runs of KERNEL_RUN. */
+long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
+/* Move what the kernel's ring holds into the context's ring now (after any reaper already at it). */
+void aior_kernel_move(struct aior_ctx *ctx);
+/* Bring in what the kernel holds (moved mode) and stop the mover. */
+void aior_kernel_stop(struct aior_ctx *ctx);
+/* Then io_destroy: the kernel's ring is unmapped. */
+void aior_kernel_release(struct aior_ctx *ctx);
+
+#endif
