@@ -13,26 +13,25 @@ import { AioError, checkCount, EUCLEAN, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
   AIO_RING_COMPAT_FEATURES,
+  AIORING_CACHELINE,
+  AIORING_CLAIM_RETRIES,
+  AIORING_FEAT_ALL,
+  AIORING_FEAT_LEASES,
+  AIORING_FEAT_MULTI_CONSUMER,
+  AIORING_FEAT_MULTI_PRODUCER,
   AIORING_INCOMPAT_V2,
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
-  AIORING_V2_VERSION,
   AIORING_V2_MAX_LEASES,
-  FEAT_ALL,
-  FEAT_LEASES,
-  FEAT_MULTI_CONSUMER,
-  FEAT_MULTI_PRODUCER,
-  IoEvent,
-  V2Header,
-  V2Lease,
-} from './layout';
+  AIORING_V2_VERSION,
+} from './abi';
+import { IoEvent, V2Header, V2Lease } from './layout';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
-const CLAIM_RETRIES = 4096;
 const PUBLISH_SPINS = 1024;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
@@ -48,7 +47,7 @@ export function v2RingBytes(entries: number): number {
 
 /** Where a leased ring's lease table starts: after the entries, line-aligned. */
 export function v2LeaseOffset(entries: number): number {
-  return Math.ceil(v2RingBytes(entries) / 64) * 64;
+  return Math.ceil(v2RingBytes(entries) / AIORING_CACHELINE) * AIORING_CACHELINE;
 }
 
 /** Bytes a ring of entries with a table of leases needs (FEAT_LEASES). */
@@ -79,11 +78,11 @@ function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
   if (w('mask') !== entries - 1) return 'mask';
   if (w('entries_offset') !== V2Header.size) return 'entries_offset';
   const features = w('features');
-  if ((features & ~FEAT_ALL) !== 0) return 'features';
+  if ((features & ~AIORING_FEAT_ALL) !== 0) return 'features';
   const leases = w('lease_count');
   let want: number;
-  if ((features & FEAT_LEASES) !== 0) {
-    if ((features & FEAT_MULTI_CONSUMER) === 0) return 'features';
+  if ((features & AIORING_FEAT_LEASES) !== 0) {
+    if ((features & AIORING_FEAT_MULTI_CONSUMER) === 0) return 'features';
     if (leases === 0 || leases > AIORING_V2_MAX_LEASES || w('lease_offset') !== v2LeaseOffset(entries)) return 'lease_count';
     want = v2RingBytesLeased(entries, leases);
   } else {
@@ -97,11 +96,11 @@ function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
   const tail = Atomics.load(u32, TAIL);
   if (((tail - head) >>> 0) > entries) return 'tail';
   // several producers: tail <= prod_reserve <= head + entries
-  if ((features & FEAT_MULTI_PRODUCER) !== 0 && ((Atomics.load(u32, RESERVE) - tail) >>> 0) > entries - ((tail - head) >>> 0)) {
+  if ((features & AIORING_FEAT_MULTI_PRODUCER) !== 0 && ((Atomics.load(u32, RESERVE) - tail) >>> 0) > entries - ((tail - head) >>> 0)) {
     return 'tail';
   }
   // leases: head <= claim <= tail
-  if ((features & FEAT_LEASES) !== 0 && ((Atomics.load(u32, CLAIM) - head) >>> 0) > ((tail - head) >>> 0)) return 'claim';
+  if ((features & AIORING_FEAT_LEASES) !== 0 && ((Atomics.load(u32, CLAIM) - head) >>> 0) > ((tail - head) >>> 0)) return 'claim';
   return entries;
 }
 
@@ -148,14 +147,14 @@ export class V2Ring {
     if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES) {
       throw invalid('entries must be a power of two up to 2^24', 'entries');
     }
-    if (!Number.isInteger(features) || (features & ~FEAT_ALL) !== 0) {
+    if (!Number.isInteger(features) || (features & ~AIORING_FEAT_ALL) !== 0) {
       throw invalid('unknown feature bits', 'features');
     }
     if (!Number.isInteger(leases) || leases < 0 || leases > AIORING_V2_MAX_LEASES) {
       throw invalid(`leases must be 0 to ${AIORING_V2_MAX_LEASES}`, 'leases');
     }
-    if ((features & FEAT_LEASES) !== 0 && leases === 0) throw invalid('FEAT_LEASES needs options.leases', 'features');
-    if (leases) features |= FEAT_MULTI_CONSUMER | FEAT_LEASES;
+    if ((features & AIORING_FEAT_LEASES) !== 0 && leases === 0) throw invalid('FEAT_LEASES needs options.leases', 'features');
+    if (leases) features |= AIORING_FEAT_MULTI_CONSUMER | AIORING_FEAT_LEASES;
     const bytes = leases ? v2RingBytesLeased(entries, leases) : v2RingBytes(entries);
     if (bytes > byteLength) throw invalid('the ring does not fit the buffer', 'entries');
     if (!Number.isInteger(setupFlags) || setupFlags < 0 || setupFlags > 0xffff_ffff) {
@@ -215,7 +214,7 @@ export class V2Ring {
   /** Single- and multi-producer (consumer) calls must not mix on one ring. */
   private mode(feature: number, wanted: boolean, call: string): void {
     if (((this.features & feature) !== 0) !== wanted) {
-      const what = feature === FEAT_MULTI_PRODUCER ? 'multi-producer' : 'multi-consumer';
+      const what = feature === AIORING_FEAT_MULTI_PRODUCER ? 'multi-producer' : 'multi-consumer';
       throw invalid(`${call} ${wanted ? 'needs' : 'cannot be used on'} a ring formatted ${what}`, 'features');
     }
   }
@@ -231,7 +230,7 @@ export class V2Ring {
   /** Single producer: free slots, up to want, from this.nextTail on. */
   reserve(want: number): number {
     checkCount(want, 'want');
-    this.mode(FEAT_MULTI_PRODUCER, false, 'reserve');
+    this.mode(AIORING_FEAT_MULTI_PRODUCER, false, 'reserve');
     let used = (this.tailLocal - this.headCache) >>> 0;
     if (used > this.entries || this.entries - used < want) {
       this.headCache = Atomics.load(this.u32, HEAD);
@@ -269,13 +268,13 @@ export class V2Ring {
   /** Several producers: reserve up to want slots; the first is reservedStart. */
   mpReserve(want: number): number {
     checkCount(want, 'want');
-    this.mode(FEAT_MULTI_PRODUCER, true, 'mpReserve');
+    this.mode(AIORING_FEAT_MULTI_PRODUCER, true, 'mpReserve');
     let first = Atomics.load(this.u32, RESERVE);
     for (let stale = 0; ; ) {
       const used = (first - Atomics.load(this.u32, HEAD)) >>> 0;
       if (used > this.entries) {
         // first went stale while others produced and consumed: look again
-        if (++stale === CLAIM_RETRIES) throw corrupt();
+        if (++stale === AIORING_CLAIM_RETRIES) throw corrupt();
         first = Atomics.load(this.u32, RESERVE);
         continue;
       }
@@ -307,7 +306,7 @@ export class V2Ring {
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
     checkCount(max, 'max');
-    this.mode(FEAT_MULTI_CONSUMER, false, 'peek');
+    this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'peek');
     let ready = (this.tailCache - this.headLocal) >>> 0;
     if (ready < max || ready > this.entries) {
       this.tailCache = Atomics.load(this.u32, TAIL);
@@ -343,8 +342,8 @@ export class V2Ring {
   /** Several consumers: copy up to max events, then CAS head past them. */
   claimReap(batch: EventBatch, max = batch.capacity): number {
     checkCount(max, 'max');
-    this.mode(FEAT_MULTI_CONSUMER, true, 'claimReap');
-    if ((this.features & FEAT_LEASES) !== 0) {
+    this.mode(AIORING_FEAT_MULTI_CONSUMER, true, 'claimReap');
+    if ((this.features & AIORING_FEAT_LEASES) !== 0) {
       throw invalid('a leased ring is reaped with the lease protocol (native/core/v2_lease.h), not claimReap', 'features');
     }
     max = Math.min(max, batch.capacity);
@@ -355,7 +354,7 @@ export class V2Ring {
     for (let stale = 0; ; ) {
       const ready = (Atomics.load(this.u32, TAIL) - head) >>> 0;
       if (ready > this.entries) {
-        if (++stale === CLAIM_RETRIES) throw corrupt();
+        if (++stale === AIORING_CLAIM_RETRIES) throw corrupt();
         head = Atomics.load(this.u32, HEAD);
         continue;
       }
