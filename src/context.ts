@@ -5,8 +5,8 @@
 //
 // This class is the public face; the work is in src/context/: options
 // (setup's arguments), slots (the one slot allocator), submit (every path
-// to the native submit), completions (reaping and delivering events) and
-// waiters (getEvents and the wake path), over the native context.
+// to the native submit), completions (reaping and delivering events),
+// waiters (getEvents and the wake path) and backend (BackendInfo's words).
 import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
