@@ -1,7 +1,9 @@
 // Requests as JavaScript describes them: struct iocb's kernel layout, with
 // aio_buf an offset into a buffer and aio_reserved2 naming the buffer (k + 1
-// for the k-th buffer of the call, REGISTERED | j for registered buffer j).
+// for the k-th buffer of the call, AIORING_REGISTERED_BUFFER | j for
+// registered buffer j).
 // The addon checks and translates each into a real iocb it keeps to itself.
+import { AIORING_REGISTERED_BUFFER } from './abi';
 import { invalid } from './errors';
 import { writeU64 } from './events';
 import { Iocb as L } from './layout';
@@ -18,8 +20,6 @@ export const Opcode = {
   pwritev: 8,
 } as const;
 export type OpcodeName = keyof typeof Opcode;
-
-export const REGISTERED = 0x8000_0000;
 
 /** A request as a plain object. */
 export interface IocbInit {
@@ -88,7 +88,7 @@ export class IocbArray {
     position: number,
     data: number,
   ): void {
-    if (!Number.isInteger(buffer) || buffer < 0 || buffer >= REGISTERED) throw invalid('bad buffer index', 'buffer');
+    if (!Number.isInteger(buffer) || buffer < 0 || buffer >= AIORING_REGISTERED_BUFFER) throw invalid('bad buffer index', 'buffer');
     const w = this.clear(i);
     this.u32[w + L.aio_lio_opcode / 4] = opcode;
     this.u32[w + L.aio_fildes / 4] = fd;
@@ -96,7 +96,7 @@ export class IocbArray {
     writeU64(this.u32, w + L.aio_nbytes / 4, length);
     writeU64(this.u32, w + L.aio_offset / 4, position);
     writeU64(this.u32, w + L.aio_data / 4, data);
-    this.u32[w + L.aio_reserved2 / 4] = (REGISTERED | buffer) >>> 0;
+    this.u32[w + L.aio_reserved2 / 4] = (AIORING_REGISTERED_BUFFER | buffer) >>> 0;
   }
 
   private clear(i: number): number {

@@ -7,14 +7,9 @@
 // both are normalised with % nr, chunks copied, head written back normalised.
 import { checkCount, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
-import {
-  AIO_RING_COMPAT_FEATURES,
-  AIO_RING_INCOMPAT_FEATURES,
-  AIO_RING_MAGIC,
-  AioRing,
-  IoEvent,
-} from './layout';
+import { AIO_RING_COMPAT_FEATURES, AIO_RING_INCOMPAT_FEATURES, AIO_RING_MAGIC } from './abi';
 import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
+import { AioRing, IoEvent } from './layout';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = AioRing.head / 4;

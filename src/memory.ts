@@ -2,8 +2,10 @@
 // tmpfs, /dev/shm or hugetlbfs, or a memfd, mapped shared and handed over as
 // an ArrayBuffer with no copy. Callers may also bring their own
 // ArrayBuffer, SharedArrayBuffer or Buffer and format a ring in it directly.
+import { readFileSync } from 'node:fs';
 import { invalid } from './errors';
-import { AioRing, AIO_RING_MAGIC, AIORING_V2_MAGIC, AIORING_V2_MAX_ENTRIES } from './layout';
+import { AIO_RING_MAGIC, AIORING_V2_MAGIC, AIORING_V2_MAX_ENTRIES } from './abi';
+import { AioRing } from './layout';
 import { LegacyRing } from './legacyRing';
 import { addon } from './native';
 import { V2FormatOptions, V2Ring, v2RingBytes } from './v2Ring';
@@ -95,4 +97,13 @@ export function attachRingFile(path: string): AttachedRing {
 /** Default huge page size in bytes, 0 when the system has none. */
 export function hugePageSize(): number {
   return addon.hugePageSize();
+}
+
+/** Free huge pages of the default size (/proc/meminfo HugePages_Free), 0 when unreadable. */
+export function hugePagesFree(): number {
+  try {
+    return Number(/HugePages_Free:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }

@@ -13,27 +13,26 @@ import { AioError, checkCount, EUCLEAN, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
   AIO_RING_COMPAT_FEATURES,
+  AIORING_CACHELINE,
+  AIORING_CLAIM_RETRIES,
+  AIORING_FEAT_ALL,
+  AIORING_FEAT_LEASES,
+  AIORING_FEAT_MULTI_CONSUMER,
+  AIORING_FEAT_MULTI_PRODUCER,
   AIORING_INCOMPAT_V2,
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
-  AIORING_V2_VERSION,
   AIORING_V2_MAX_LEASES,
-  FEAT_ALL,
-  FEAT_LEASES,
-  FEAT_MULTI_CONSUMER,
-  FEAT_MULTI_PRODUCER,
-  IoEvent,
-  V2Header,
-  V2Lease,
-} from './layout';
+  AIORING_V2_VERSION,
+} from './abi';
 import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
+import { IoEvent, V2Header, V2Lease } from './layout';
 import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
-const CLAIM_RETRIES = 4096;
 const PUBLISH_SPINS = 1024;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
@@ -49,7 +48,7 @@ export function v2RingBytes(entries: number): number {
 
 /** Where a leased ring's lease table starts: after the entries, line-aligned. */
 export function v2LeaseOffset(entries: number): number {
-  return Math.ceil(v2RingBytes(entries) / 64) * 64;
+  return Math.ceil(v2RingBytes(entries) / AIORING_CACHELINE) * AIORING_CACHELINE;
 }
 
 /** Bytes a ring of entries with a table of leases needs (FEAT_LEASES). */
@@ -109,7 +108,7 @@ function v2Words(u32: Uint32Array, byteLength: number): V2Words | null {
   };
 }
 
-const leased = (w: V2Words): boolean => (w.features & FEAT_LEASES) !== 0;
+const leased = (w: V2Words): boolean => (w.features & AIORING_FEAT_LEASES) !== 0;
 const used = (w: V2Words): number => (w.tail - w.head) >>> 0;
 const wantBytes = (w: V2Words): number => (leased(w) ? v2RingBytesLeased(w.entries, w.lease_count) : v2RingBytes(w.entries));
 
@@ -129,12 +128,12 @@ const V2_RULES: readonly RuleOver<V2Words>[] = [
   { field: 'nr', rule: 'must equal entries', holds: (w) => w.nr === w.entries },
   { field: 'mask', rule: 'must be entries - 1', holds: (w) => w.mask === w.entries - 1 },
   { field: 'entries_offset', rule: `must be ${V2Header.size}`, holds: (w) => w.entries_offset === V2Header.size },
-  { field: 'features', rule: `no bits outside FEAT_ALL (0x${FEAT_ALL.toString(16)})`, holds: (w) => (w.features & ~FEAT_ALL) === 0 },
+  { field: 'features', rule: `no bits outside FEAT_ALL (0x${AIORING_FEAT_ALL.toString(16)})`, holds: (w) => (w.features & ~AIORING_FEAT_ALL) === 0 },
   {
     field: 'features',
     applies: leased,
-    rule: `leases (${FEAT_LEASES}) only with multi-consumer (${FEAT_MULTI_CONSUMER})`,
-    holds: (w) => (w.features & FEAT_MULTI_CONSUMER) !== 0,
+    rule: `leases (${AIORING_FEAT_LEASES}) only with multi-consumer (${AIORING_FEAT_MULTI_CONSUMER})`,
+    holds: (w) => (w.features & AIORING_FEAT_MULTI_CONSUMER) !== 0,
   },
   {
     field: 'lease_count',
@@ -159,7 +158,7 @@ const V2_RULES: readonly RuleOver<V2Words>[] = [
   {
     field: 'tail',
     words: ['prod_reserve'],
-    applies: (w) => (w.features & FEAT_MULTI_PRODUCER) !== 0,
+    applies: (w) => (w.features & AIORING_FEAT_MULTI_PRODUCER) !== 0,
     rule: 'tail <= prod_reserve <= head + entries',
     holds: (w) => ((w.prod_reserve - w.tail) >>> 0) <= w.entries - used(w),
   },
@@ -231,14 +230,14 @@ export class V2Ring {
     if (!isPowerOfTwo(entries) || entries > AIORING_V2_MAX_ENTRIES) {
       throw invalid('entries must be a power of two up to 2^24', 'entries');
     }
-    if (!Number.isInteger(features) || (features & ~FEAT_ALL) !== 0) {
+    if (!Number.isInteger(features) || (features & ~AIORING_FEAT_ALL) !== 0) {
       throw invalid('unknown feature bits', 'features');
     }
     if (!Number.isInteger(leases) || leases < 0 || leases > AIORING_V2_MAX_LEASES) {
       throw invalid(`leases must be 0 to ${AIORING_V2_MAX_LEASES}`, 'leases');
     }
-    if ((features & FEAT_LEASES) !== 0 && leases === 0) throw invalid('FEAT_LEASES needs options.leases', 'features');
-    if (leases) features |= FEAT_MULTI_CONSUMER | FEAT_LEASES;
+    if ((features & AIORING_FEAT_LEASES) !== 0 && leases === 0) throw invalid('FEAT_LEASES needs options.leases', 'features');
+    if (leases) features |= AIORING_FEAT_MULTI_CONSUMER | AIORING_FEAT_LEASES;
     const bytes = leases ? v2RingBytesLeased(entries, leases) : v2RingBytes(entries);
     if (bytes > byteLength) throw invalid('the ring does not fit the buffer', 'entries');
     if (!Number.isInteger(setupFlags) || setupFlags < 0 || setupFlags > 0xffff_ffff) {
@@ -298,7 +297,7 @@ export class V2Ring {
   /** Single- and multi-producer (consumer) calls must not mix on one ring. */
   private mode(feature: number, wanted: boolean, call: string): void {
     if (((this.features & feature) !== 0) !== wanted) {
-      const what = feature === FEAT_MULTI_PRODUCER ? 'multi-producer' : 'multi-consumer';
+      const what = feature === AIORING_FEAT_MULTI_PRODUCER ? 'multi-producer' : 'multi-consumer';
       throw invalid(`${call} ${wanted ? 'needs' : 'cannot be used on'} a ring formatted ${what}`, 'features');
     }
   }
@@ -314,7 +313,7 @@ export class V2Ring {
   /** Single producer: free slots, up to want, from this.nextTail on. */
   reserve(want: number): number {
     checkCount(want, 'want');
-    this.mode(FEAT_MULTI_PRODUCER, false, 'reserve');
+    this.mode(AIORING_FEAT_MULTI_PRODUCER, false, 'reserve');
     let used = (this.tailLocal - this.headCache) >>> 0;
     if (used > this.entries || this.entries - used < want) {
       this.headCache = Atomics.load(this.u32, HEAD);
@@ -352,13 +351,13 @@ export class V2Ring {
   /** Several producers: reserve up to want slots; the first is reservedStart. */
   mpReserve(want: number): number {
     checkCount(want, 'want');
-    this.mode(FEAT_MULTI_PRODUCER, true, 'mpReserve');
+    this.mode(AIORING_FEAT_MULTI_PRODUCER, true, 'mpReserve');
     let first = Atomics.load(this.u32, RESERVE);
     for (let stale = 0; ; ) {
       const used = (first - Atomics.load(this.u32, HEAD)) >>> 0;
       if (used > this.entries) {
         // first went stale while others produced and consumed: look again
-        if (++stale === CLAIM_RETRIES) throw corrupt();
+        if (++stale === AIORING_CLAIM_RETRIES) throw corrupt();
         first = Atomics.load(this.u32, RESERVE);
         continue;
       }
@@ -390,7 +389,7 @@ export class V2Ring {
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
     checkCount(max, 'max');
-    this.mode(FEAT_MULTI_CONSUMER, false, 'peek');
+    this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'peek');
     let ready = (this.tailCache - this.headLocal) >>> 0;
     if (ready < max || ready > this.entries) {
       this.tailCache = Atomics.load(this.u32, TAIL);
@@ -426,8 +425,8 @@ export class V2Ring {
   /** Several consumers: copy up to max events, then CAS head past them. */
   claimReap(batch: EventBatch, max = batch.capacity): number {
     checkCount(max, 'max');
-    this.mode(FEAT_MULTI_CONSUMER, true, 'claimReap');
-    if ((this.features & FEAT_LEASES) !== 0) {
+    this.mode(AIORING_FEAT_MULTI_CONSUMER, true, 'claimReap');
+    if ((this.features & AIORING_FEAT_LEASES) !== 0) {
       throw invalid('a leased ring is reaped with the lease protocol (native/core/v2_lease.h), not claimReap', 'features');
     }
     max = Math.min(max, batch.capacity);
@@ -438,7 +437,7 @@ export class V2Ring {
     for (let stale = 0; ; ) {
       const ready = (Atomics.load(this.u32, TAIL) - head) >>> 0;
       if (ready > this.entries) {
-        if (++stale === CLAIM_RETRIES) throw corrupt();
+        if (++stale === AIORING_CLAIM_RETRIES) throw corrupt();
         head = Atomics.load(this.u32, HEAD);
         continue;
       }

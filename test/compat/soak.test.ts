@@ -31,7 +31,7 @@ function compiledSoak(): string {
   const out = tempDir();
   const sources = [
     ...fs
-      .readdirSync(path.join(root, 'src'))
+      .readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts'))
       .map((f) => path.join('src', f)),
     path.join('test', 'helpers.ts'),

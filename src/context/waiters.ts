@@ -1,0 +1,118 @@
+// getEvents callers waiting for events, and the wake path that serves them.
+//
+// Waiting follows io_uring: the consumer sets AIORING_V2_WAITER in the wait
+// word (the v2 header's, or the engine's control page for a legacy ring),
+// looks at the ring once more, and sleeps; a producer rings (uv_async) only
+// when that bit is set, so a consumer that keeps up costs it nothing. While
+// armed, the native context holds the event loop open: for waiters, and for
+// promise calls whose completions have yet to arrive.
+import { AIORING_V2_WAITER } from '../abi';
+import { NativeContext } from '../native';
+import { Completions, EventSink, IoEventResult } from './completions';
+
+interface Waiter extends EventSink {
+  readonly min: number;
+  readonly resolve: (events: IoEventResult[]) => void;
+  timer?: NodeJS.Timeout;
+}
+
+export class Waiters {
+  /** the context's native half, null once destroyed (read it on each use) */
+  private readonly native: () => NativeContext | null;
+  private readonly wait: Uint32Array;
+  private readonly waitIndex: number;
+  private readonly completions: Completions;
+  /** in arrival order; only the first may be partly filled */
+  private readonly list: Waiter[] = [];
+  private armed = false;
+
+  constructor(native: () => NativeContext | null, wait: Uint32Array, waitIndex: number, completions: Completions) {
+    this.native = native;
+    this.wait = wait;
+    this.waitIndex = waitIndex;
+    this.completions = completions;
+  }
+
+  /** Times a producer rang because a waiter had announced itself. */
+  get wakeups(): number {
+    return Atomics.load(this.wait, this.waitIndex + 1);
+  }
+
+  /** Events now when min are ready (or timeoutMs is 0); else wait for them. */
+  getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
+    const out: IoEventResult[] = [];
+    this.completions.drain(out, max);
+    if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
+    return new Promise((resolve) => {
+      const w: Waiter = { min, max, out, resolve };
+      if (timeoutMs !== undefined) {
+        w.timer = setTimeout(() => this.finish(w), timeoutMs);
+      }
+      this.list.push(w);
+      this.arm();
+    });
+  }
+
+  /** Announce a waiter, look again, and hold the loop until woken. */
+  arm(): void {
+    const native = this.native();
+    if (!this.armed && native !== null) {
+      this.armed = true;
+      Atomics.or(this.wait, this.waitIndex, AIORING_V2_WAITER);
+      native.holdLoop(true);
+    }
+    this.pump();
+    this.disarmIfIdle();
+  }
+
+  /** The producer rang. */
+  wake(): void {
+    if (this.native() === null) return;
+    this.pump();
+    this.disarmIfIdle();
+  }
+
+  /** Reap everything ready: promises settle, waiters fill in order, the rest queues. */
+  pump(): void {
+    // with nothing queued, events go straight to the first waiter while it
+    // has room; once it is full, the rest queue behind (it stays full)
+    const queue = this.completions.queue;
+    const w0 = queue.length === 0 ? this.list[0] : undefined;
+    this.completions.collect(w0);
+    if (w0 !== undefined && w0.out.length >= w0.min) this.finish(w0);
+    while (this.list.length > 0 && queue.length > 0) {
+      const w = this.list[0];
+      while (w.out.length < w.max && queue.length > 0) w.out.push(queue.shift()!);
+      if (w.out.length >= w.min) this.finish(w);
+      else break;
+    }
+  }
+
+  /** destroy, before the native half goes: every waiter resolves with what has arrived. */
+  close(): void {
+    for (const w of this.list.splice(0)) this.settle(w);
+  }
+
+  private finish(w: Waiter): void {
+    const i = this.list.indexOf(w);
+    if (i >= 0) this.list.splice(i, 1);
+    this.settle(w);
+    this.disarmIfIdle();
+  }
+
+  private settle(w: Waiter): void {
+    if (w.timer) clearTimeout(w.timer);
+    // a waiter that timed out still takes what is ready now
+    if (this.native() !== null) this.completions.drain(w.out, w.max);
+    w.resolve(w.out);
+  }
+
+  private disarmIfIdle(): void {
+    const native = this.native();
+    if (this.armed && this.list.length === 0 && this.completions.pendingCount === 0 && native !== null) {
+      this.armed = false;
+      Atomics.and(this.wait, this.waitIndex, ~AIORING_V2_WAITER);
+      native.holdLoop(false);
+    }
+  }
+}
