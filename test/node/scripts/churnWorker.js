@@ -1,0 +1,30 @@
+// A worker that sets up, reads through, and destroys contexts in a loop
+// (rotating through the configurations it is given), then leaves one context with
+// finished reads for its exit to clean up. Posts its counts.
+require('../../workers/tsRequire');
+const fs = require('node:fs');
+const { parentPort, workerData } = require('node:worker_threads');
+const { readBlocks, setupNamed } = require('./common.ts');
+
+async function main() {
+  const { file, ms, id, configs } = workerData;
+  const fd = fs.openSync(file, 'r');
+  const deadline = Date.now() + ms;
+  let rounds = 0;
+  let reads = 0;
+  let good = 0;
+  while (Date.now() < deadline) {
+    const ctx = setupNamed(configs[(id + rounds) % configs.length], 32);
+    good += await readBlocks(ctx, fd, rounds, 8);
+    reads += 8;
+    ctx.destroy();
+    rounds++;
+  }
+  const left = setupNamed(configs[id % configs.length], 32);
+  good += await readBlocks(left, fd, 0, 4);
+  reads += 4;
+  fs.closeSync(fd);
+  parentPort.postMessage({ rounds, reads, good });
+}
+
+void main();

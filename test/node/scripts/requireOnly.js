@@ -1,0 +1,3 @@
+// A worker that only loads the library, then exits.
+require('../../workers/tsRequire');
+require('../../../src/index.ts');
