@@ -1,13 +1,12 @@
 // A worker that sets up, reads through, and destroys contexts in a loop
-// (rotating through the configurations it is given), then leaves one context with
-// finished reads for its exit to clean up. Posts its counts.
-require('../../workers/tsRequire');
-const fs = require('node:fs');
-const { parentPort, workerData } = require('node:worker_threads');
-const { readBlocks, setupNamed } = require('./common.ts');
+// (rotating through the configurations it is given), then leaves one
+// context with finished reads for its exit to clean up. Posts its counts.
+import * as fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { readBlocks, setupNamed } from './common';
 
-async function main() {
-  const { file, ms, id, configs } = workerData;
+async function main(): Promise<void> {
+  const { file, ms, id, configs } = workerData as { file: string; ms: number; id: number; configs: string[] };
   const fd = fs.openSync(file, 'r');
   const deadline = Date.now() + ms;
   let rounds = 0;
@@ -24,7 +23,7 @@ async function main() {
   good += await readBlocks(left, fd, 0, 4);
   reads += 4;
   fs.closeSync(fd);
-  parentPort.postMessage({ rounds, reads, good });
+  parentPort?.postMessage({ rounds, reads, good });
 }
 
 void main();
