@@ -4,10 +4,26 @@
 
 #include <napi.h>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <linux/aio_abi.h>
 
 namespace aioring {
+
+class NativeContext;
+
+/*
+ * What the addon keeps for one environment (the main thread and each worker
+ * load it separately): its node-api instance data, made on first use and
+ * freed with the environment. Only that environment's JavaScript thread
+ * touches it, so it needs no lock.
+ */
+struct AddonData {
+	Napi::FunctionReference error_class;
+	// the contexts this environment made and has not destroyed
+	std::set<NativeContext *> contexts;
+};
+AddonData &EnvData(Napi::Env env);
 
 // AioError: the JavaScript class from src/errors.ts, handed over at load.
 void SetErrorClass(const Napi::CallbackInfo &info);

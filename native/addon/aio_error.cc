@@ -4,24 +4,28 @@
 
 namespace aioring {
 
-struct AddonData {
-	Napi::FunctionReference error_class;
-};
+AddonData &EnvData(Napi::Env env)
+{
+	auto *data = env.GetInstanceData<AddonData>();
+	if (data == nullptr) {
+		data = new AddonData();
+		env.SetInstanceData<AddonData>(data);
+	}
+	return *data;
+}
 
 void SetErrorClass(const Napi::CallbackInfo &info)
 {
 	if (!info[0].IsFunction())
 		throw Napi::TypeError::New(info.Env(), "setErrorClass needs a constructor");
-	auto *data = new AddonData();
-	data->error_class = Napi::Persistent(info[0].As<Napi::Function>());
-	info.Env().SetInstanceData<AddonData>(data);
+	EnvData(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
 Napi::Error AioError(Napi::Env env, int err, const char *syscall, const std::string &message,
 		     const char *field)
 {
 	auto *data = env.GetInstanceData<AddonData>();
-	if (data == nullptr)
+	if (data == nullptr || data->error_class.IsEmpty())
 		return Napi::Error::New(env, message);
 	Napi::Value field_value = field ? Napi::String::New(env, field) : env.Undefined();
 	Napi::Object e = data->error_class.New({Napi::Number::New(env, err),

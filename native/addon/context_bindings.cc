@@ -33,12 +33,6 @@ struct Registered {
 	Napi::ObjectReference ref;
 };
 
-std::set<NativeContext *> &LiveContexts()
-{
-	static std::set<NativeContext *> live;
-	return live;
-}
-
 }  // namespace
 
 class NativeContext : public Napi::ObjectWrap<NativeContext> {
@@ -126,22 +120,28 @@ public:
 			kpoll_->data = this;
 		}
 		slab_.assign(info_.capacity, iocb{});
-		LiveContexts().insert(this);
 		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(env, info_.ring, info_.ring_len));
 		// the wait word: in the v2 header, or in the engine's control page
 		uint8_t *page = reinterpret_cast<uint8_t *>(
 			reinterpret_cast<uintptr_t>(info_.wait_flags) & ~uintptr_t(system_page_size() - 1));
 		wait_ = Napi::Persistent(Napi::ArrayBuffer::New(env, page, system_page_size()));
 		wait_index_ = static_cast<uint32_t>((reinterpret_cast<uint8_t *>(info_.wait_flags) - page) / 4);
+		// last: a constructor that throws leaves nothing registered
+		live_ = &EnvData(env).contexts;
+		live_->insert(this);
 	}
 
 	~NativeContext() { Shutdown(); }
 
-	// Process teardown: contexts nobody destroyed still join their threads.
-	static void DestroyAll()
+	/*
+	 * An environment's teardown (a worker's exit, the process's): the
+	 * contexts it made and nobody destroyed still join their threads. No
+	 * JavaScript runs in it any more, so their buffers are left attached.
+	 */
+	static void DestroyAll(std::set<NativeContext *> &live)
 	{
-		while (!LiveContexts().empty())
-			(*LiveContexts().begin())->Shutdown();
+		while (!live.empty())
+			(*live.begin())->Shutdown();
 	}
 
 private:
@@ -208,13 +208,13 @@ private:
 		}
 	}
 
-	// Stop the engine (waits for in-flight I/O, joins threads); the buffers
-	// over its memory are detached first so no view can outlive it.
+	// Stop the engine (waits for in-flight I/O, joins threads) and leave
+	// this environment's registry.
 	void Shutdown()
 	{
 		if (!ctx_)
 			return;
-		LiveContexts().erase(this);
+		live_->erase(this);
 		struct aior_ctx *ctx = ctx_;
 		ctx_ = nullptr;
 		if (kpoll_)
@@ -401,6 +401,13 @@ private:
 		return info.Env().Undefined();
 	}
 
+	/*
+	 * The ring and wait buffers are detached before the engine unmaps what
+	 * they view, so every view of them reads as empty from now on. Keeping
+	 * the mapping until the buffers are collected is not an option: the
+	 * kernel ring is unmapped by io_destroy itself, which destroy must not
+	 * put off (it ends the requests and gives back the aio-nr).
+	 */
 	Napi::Value Destroy(const Napi::CallbackInfo &info)
 	{
 		if (ctx_) {
@@ -449,6 +456,7 @@ private:
 	Napi::Reference<Napi::ArrayBuffer> ring_;
 	Napi::Reference<Napi::ArrayBuffer> wait_;
 	uint32_t wait_index_ = 0;
+	std::set<NativeContext *> *live_ = nullptr;  // EnvData(env).contexts of the env that made it
 	bool held_ = false;           /* a JavaScript waiter holds the loop (holdLoop) */
 };
 
@@ -468,7 +476,9 @@ void InitContexts(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("NativeContext", NativeContext::Define(env));
 	exports.Set("ringBytes", Napi::Function::New(env, RingBytes));
-	napi_add_env_cleanup_hook(env, [](void *) { NativeContext::DestroyAll(); }, nullptr);
+	// runs before node-api finalizes this environment's objects and data
+	std::set<NativeContext *> *live = &EnvData(env).contexts;
+	env.AddCleanupHook([live] { NativeContext::DestroyAll(*live); });
 }
 
 }  // namespace aioring

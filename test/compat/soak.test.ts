@@ -9,41 +9,21 @@
 // and which V8 resizes as it likes (see soak.ts). The figures are printed;
 // the time is reported, never asserted.
 import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { describeKernel, patternFile, tempDir, tmpfsDir } from '../helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { transpile } = require('../workers/transpile.js') as { transpile: (source: string, fileName: string) => string };
+import { compiledTree, describeKernel, patternFile, tmpfsDir } from '../helpers';
 
 const TOTAL = 50_000_000;
 const WARM_UP = 10_000_000;
 const POOL_THREADS = 4;
-const root = path.join(__dirname, '..', '..');
 
 /**
- * test/workers/soak.ts and what it imports as plain JavaScript in a tree
- * of their own, the built addon linked beside them: the soak's process
- * never loads the compiler, whose memory it would otherwise be measuring.
+ * test/workers/soak.ts and what it imports as plain JavaScript: the soak's
+ * process never loads the compiler, whose memory it would otherwise be
+ * measuring.
  */
 function compiledSoak(): string {
-  const out = tempDir();
-  const sources = [
-    ...fs
-      .readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => path.join('src', f)),
-    path.join('test', 'helpers.ts'),
-    path.join('test', 'workers', 'soak.ts'),
-  ];
-  for (const source of sources) {
-    const js = path.join(out, source.replace(/\.ts$/, '.js'));
-    fs.mkdirSync(path.dirname(js), { recursive: true });
-    fs.writeFileSync(js, transpile(fs.readFileSync(path.join(root, source), 'utf8'), source));
-  }
-  fs.mkdirSync(path.join(out, 'build'));
-  fs.symlinkSync(path.join(root, 'build', 'Release'), path.join(out, 'build', 'Release'));
+  const out = compiledTree([path.join('test', 'helpers.ts'), path.join('test', 'workers', 'soak.ts')]);
   return path.join(out, 'test', 'workers', 'soak.js');
 }
 

@@ -1,0 +1,35 @@
+// Child process (row 2): workers set up, use and destroy contexts at the
+// same time for a while, as the main thread reads through its own; then
+// every thread and descriptor they made must be gone.
+// argv: pattern file, milliseconds, workers, config names (comma-separated).
+// Prints a JSON report.
+import * as fs from 'node:fs';
+import { fdCount, threadCount } from '../../helpers';
+import { readBlocks, runWorker, setupNamed } from './common';
+
+async function main(): Promise<void> {
+  const [file, ms, workers, configs] = process.argv.slice(2);
+  // the first worker starts what the process keeps (libuv's pool): count after it
+  await runWorker('requireOnly.js');
+  const threads0 = threadCount();
+  const fds0 = fdCount();
+  const fd = fs.openSync(file, 'r');
+  const ctx = setupNamed('auto');
+  let finished = false;
+  const all = Promise.all(Array.from({ length: Number(workers) }, (_, id) => runWorker('churnWorker.js', { file, ms: Number(ms), id, configs: configs.split(',') })));
+  void all.finally(() => (finished = true));
+  let mainReads = 0;
+  let mainGood = 0;
+  while (!finished) {
+    mainGood += await readBlocks(ctx, fd, mainReads, 8);
+    mainReads += 8;
+    // cached reads complete inline: give the loop a turn to hear the workers
+    await new Promise(setImmediate);
+  }
+  const results = await all;
+  ctx.destroy();
+  fs.closeSync(fd);
+  process.stdout.write(JSON.stringify({ results, mainReads, mainGood, threads0, threads: threadCount(), fds0, fds: fdCount() }) + '\n');
+}
+
+void main();

@@ -1,0 +1,2 @@
+// A worker that only loads the library, then exits.
+import '../../../src/index';
