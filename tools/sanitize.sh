@@ -25,7 +25,7 @@ rm -rf "$out"
 mkdir -p "$out"
 "$cc" "${flags[@]}" -Inative/core "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
 "$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
-  compat/libaio_shim.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
+  compat/libaio_shim.c compat/context_table.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
   -o "$out/aioring-libaio.so" -lpthread
 for fixture in lease_ring; do
   "$cc" "${flags[@]}" -Inative/core "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
