@@ -1,4 +1,4 @@
-// 19 differential conformance: the drop-in libaio in its default mode is
+// 18 differential conformance: the drop-in libaio in its default mode is
 // Debian's libaio. One C driver (test/fixtures/libaio_conformance.c, built
 // here with cc and -laio) runs each case twice in this run, plainly and
 // with the drop-in preloaded, and every line it prints must match: return
@@ -101,7 +101,7 @@ function canLoopMount(): boolean {
   return probe !== null;
 }
 
-describeKernel('19 differential conformance: the drop-in in its default mode is Debian\'s libaio', () => {
+describeKernel('18 differential conformance: the drop-in in its default mode is Debian\'s libaio', () => {
   let exe: string;
   let dir: string;
 
