@@ -1,12 +1,16 @@
 /*
- * The drop-in libaio: libaio's ABI (symbol versions LIBAIO_0.1, 0.4, 0.5)
- * over aioring contexts, for unmodified programs (LD_PRELOAD).
+ * The drop-in libaio: libaio's ABI (symbol versions LIBAIO_0.1, 0.4, 0.5),
+ * for unmodified programs (LD_PRELOAD).
  *
- * The context id a program gets is the address of the context's ring,
- * because programs read it: the legacy layout by default, exactly as the
- * kernel maps it, or v2 when the program asks (aioring_setup2) or its
- * environment says AIORING_RING=v2 (safe only for programs whose ring
- * readers check the magic or incompat_features; `aioring audit` tells).
+ * By default it is libaio: io_setup makes the kernel's own context, and
+ * every call on a kernel context is the system call Debian's libaio makes,
+ * with the same argument handling, so ids, rings, accounting, fork, mremap
+ * and raw system calls on the same context behave as with libaio. A
+ * program opts in to aioring's rings: AIORING_RING=v2 (the v2 ring) or
+ * AIORING_RING=legacy (aioring's engine behind the kernel's ring layout)
+ * for a whole program, aioring_setup2 for one context. The id of such a
+ * context is its ring's address, because programs read it; the context
+ * table (context_table.h) tells the two kinds of id apart on every call.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
@@ -17,13 +21,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "aioring.h"
 #include "atomics.h"
+#include "context_table.h"
 #include "engine.h"
 #include "legacy_ring.h"
 #include "system_info.h"
@@ -31,8 +38,8 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* A context of aioring's engine (an opt-in); kernel contexts have none. */
 struct shim_ctx {
-	struct shim_ctx *next;
 	void *id;                 /* what the program holds: the ring's address */
 	struct aior_ctx *engine;
 	struct aior_info info;
@@ -44,24 +51,46 @@ struct shim_ctx {
 	struct v2_ring ring;
 };
 
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shim_ctx *table;
-
-/* The context a program's id names, or NULL (never set up, or destroyed). */
-static struct shim_ctx *lookup(void *id)
+/*
+ * The kernel's path, as libaio takes it: the system call, its result cut
+ * to int, a failure returned as -errno with errno left as it was.
+ */
+static int kernel_call(long nr, long a, long b, long c, long d, long e, long f)
 {
-	struct shim_ctx *c;
+	int saved = errno;
+	int r = (int)syscall(nr, a, b, c, d, e, f);
 
-	if (id == NULL)
-		return NULL;
-	pthread_mutex_lock(&table_lock);
-	for (c = table; c && c->id != id; c = c->next)
-		;
-	pthread_mutex_unlock(&table_lock);
-	return c;
+	if (r < 0) {
+		r = -errno;
+		errno = saved;
+	}
+	return r;
 }
 
-EXPORT int io_destroy(void *id);
+/* Set once this process has made an engine context. */
+static int engine_used;
+
+/*
+ * libaio's one look at a ring from userspace: a zero timeout on a ring
+ * with the kernel's magic and nothing in it answers 0 with no system
+ * call. Like libaio, it reads the magic of any id that is not NULL, and
+ * so faults on a destroyed context's unmapped ring. A process that has
+ * had engine contexts skips it: an id of one destroyed is no longer in
+ * the table, and the engine's contract answers EINVAL for it, as the
+ * system call does.
+ */
+static int kernel_ring_is_empty(void *id, const struct timespec *timeout)
+{
+	const struct aio_ring *ring = id;
+
+	if (aior_load_relaxed(&engine_used))
+		return 0;
+	if (ring == NULL || aior_load_relaxed(&ring->magic) != AIO_RING_MAGIC)
+		return 0;
+	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
+		return 0;
+	return aior_load_relaxed(&ring->head) == aior_load_relaxed(&ring->tail);
+}
 
 static void wake(void *arg)
 {
@@ -125,39 +154,53 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 		v2_bind(&c->ring, c->info.ring, c->info.nr);
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
-	pthread_mutex_lock(&table_lock);
-	c->next = table;
-	table = c;
-	pthread_mutex_unlock(&table_lock);
+	aior_store_relaxed(&engine_used, 1);
+	r = context_table_insert(c->id, c);
+	if (r < 0) {
+		aior_destroy(c->engine);
+		close(c->wakefd);
+		pthread_mutex_destroy(&c->reap_lock);
+		free(c);
+		return r;
+	}
 	*ctxp = c->id;
 	return 0;
 }
 
-/* The ring layout this process runs with: AIORING_RING=v2 switches it whole. */
-static int env_flags(unsigned *flags)
+enum ring_choice {
+	RING_KERNEL,          /* the kernel's own contexts: libaio exactly */
+	RING_ENGINE_LEGACY,   /* aioring's engine, the kernel's ring layout */
+	RING_ENGINE_V2,       /* aioring's engine, the v2 ring */
+};
+
+/* What AIORING_RING asks of this process's io_setup calls. */
+static enum ring_choice ring_choice(void)
 {
+	static int warned;
 	const char *ring = getenv("AIORING_RING");
 
-	*flags = 0;
-	if (ring == NULL || *ring == 0 || strcmp(ring, "legacy") == 0)
-		return 0;
-	if (strcmp(ring, "v2") == 0) {
-		*flags = AIORING_SETUP_V2;
-		return 0;
-	}
-	return -EINVAL;
+	if (ring == NULL || *ring == 0 || strcmp(ring, "kernel") == 0)
+		return RING_KERNEL;
+	if (strcmp(ring, "legacy") == 0)
+		return RING_ENGINE_LEGACY;
+	if (strcmp(ring, "v2") == 0)
+		return RING_ENGINE_V2;
+	/* a typo must not pass unseen, nor stop a program that works without it */
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		fprintf(stderr, "aioring: AIORING_RING=%s is not kernel, legacy or v2; using the kernel's contexts\n",
+			ring);
+	return RING_KERNEL;
 }
 
 EXPORT int io_setup(int maxevents, void **ctxp)
 {
-	unsigned flags;
-	int r = env_flags(&flags);
+	enum ring_choice ring = ring_choice();
 
-	if (r < 0)
-		return r;
+	if (ring == RING_KERNEL)
+		return kernel_call(SYS_io_setup, maxevents, (long)ctxp, 0, 0, 0, 0);
 	if (maxevents <= 0)
 		return ctxp == NULL ? -EFAULT : -EINVAL;
-	return setup_ctx((unsigned)maxevents, flags, NULL, 0, ctxp);
+	return setup_ctx((unsigned)maxevents, ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : 0, NULL, 0, ctxp);
 }
 
 EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aioring_memory *memory,
@@ -169,34 +212,22 @@ EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aiori
 
 EXPORT unsigned aioring_features(void)
 {
-	void *probe = NULL;
+	aio_context_t probe = 0;
 	unsigned f = AIORING_FEATURE_V2 | AIORING_FEATURE_THREADS | AIORING_FEATURE_MEMORY;
-	struct shim_ctx *c;
 
-	if (io_setup(1, &probe) == 0) {
-		c = lookup(probe);
-		if (c && c->info.kernel)
-			f |= AIORING_FEATURE_KERNEL;
-		io_destroy(probe);
+	if (syscall(SYS_io_setup, 1, &probe) == 0) {
+		f |= AIORING_FEATURE_KERNEL;
+		syscall(SYS_io_destroy, probe);
 	}
 	return f;
 }
 
 EXPORT int io_destroy(void *id)
 {
-	struct shim_ctx **link, *c = NULL;
+	struct shim_ctx *c = context_table_remove(id);
 
-	pthread_mutex_lock(&table_lock);
-	for (link = &table; *link; link = &(*link)->next) {
-		if ((*link)->id == id && id != NULL) {
-			c = *link;
-			*link = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&table_lock);
 	if (c == NULL)
-		return -EINVAL;
+		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
 	close(c->wakefd);
@@ -207,9 +238,11 @@ EXPORT int io_destroy(void *id)
 
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
-	struct shim_ctx *c = lookup(id);
+	struct shim_ctx *c = context_table_find(id);
 
-	if (c == NULL || nr < 0)
+	if (c == NULL)
+		return kernel_call(SYS_io_submit, (long)id, nr, (long)iocbs, 0, 0, 0);
+	if (nr < 0)
 		return -EINVAL;
 	if (nr > 0 && iocbs == NULL)
 		return -EFAULT;
@@ -219,12 +252,11 @@ EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event);
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 {
-	struct shim_ctx *c = lookup(id);
+	struct shim_ctx *c = context_table_find(id);
 	int r;
 
-	(void)event;
 	if (c == NULL)
-		return -EINVAL;
+		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
 	if (iocb == NULL)
 		return -EFAULT;
 	r = aior_cancel(c->engine, iocb);
@@ -263,15 +295,14 @@ static void set_waiting(struct shim_ctx *c, int delta)
 		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
-static long get_events(void *id, long min_nr, long nr, struct io_event *events,
+static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
 		       const struct timespec *timeout, const sigset_t *sigmask)
 {
-	struct shim_ctx *c = lookup(id);
 	int64_t deadline = -1;
 	long got = 0;
 	int kfd;
 
-	if (c == NULL || min_nr < 0 || nr < 0 || min_nr > nr)
+	if (min_nr < 0 || nr < 0 || min_nr > nr)
 		return -EINVAL;
 	if (nr > 0 && events == NULL)
 		return -EFAULT;
@@ -339,22 +370,54 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout)
 {
-	return (int)get_events(id, min_nr, nr, events, timeout, NULL);
+	struct shim_ctx *c = context_table_find(id);
+
+	if (c != NULL)
+		return (int)get_events(c, min_nr, nr, events, timeout, NULL);
+	if (kernel_ring_is_empty(id, timeout))
+		return 0;
+	return kernel_call(SYS_io_getevents, (long)id, min_nr, nr, (long)events, (long)timeout, 0);
 }
 
+/* The raw system call's mask argument. */
 struct io_sigset {
 	const sigset_t *sigmask;
 	size_t ss_len;
 };
 
+/*
+ * libaio's signature: sigmask is a sigset_t, wrapped here for the kernel
+ * as libaio wraps it (with the kernel's sigset size, NULL kept as NULL).
+ * An engine context still reads its argument as the raw call's struct
+ * io_sigset (issue 12, item 2).
+ */
 EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events,
-			 struct timespec *timeout, struct io_sigset *sigmask)
+			 struct timespec *timeout, void *sigmask)
 {
-	return (int)get_events(id, min_nr, nr, events, timeout, sigmask ? sigmask->sigmask : NULL);
+	struct shim_ctx *c = context_table_find(id);
+	struct io_sigset wrapped = {sigmask, _NSIG / 8};
+
+	if (c != NULL) {
+		const struct io_sigset *raw = sigmask;
+
+		return (int)get_events(c, min_nr, nr, events, timeout, raw ? raw->sigmask : NULL);
+	}
+	if (kernel_ring_is_empty(id, timeout))
+		return 0;
+#ifdef SYS_io_pgetevents
+	return kernel_call(SYS_io_pgetevents, (long)id, min_nr, nr, (long)events, (long)timeout, (long)&wrapped);
+#else
+	(void)wrapped;
+	return -ENOSYS;
+#endif
 }
 
+/* libaio's queue calls, over the calls above, for every kind of context. */
 EXPORT int io_queue_init(int maxevents, void **ctxp)
 {
+	if (maxevents <= 0)
+		return -EINVAL;
+	*ctxp = NULL;
 	return io_setup(maxevents, ctxp);
 }
 
@@ -366,33 +429,31 @@ EXPORT int io_queue_release(void *id)
 /* libaio's callback convention: the iocb's data is the function to call. */
 typedef void (*io_callback_t)(void *ctx, struct iocb *iocb, long res, long res2);
 
+/* One event at a time until none is ready; 0 then, as libaio (not a count). */
 EXPORT int io_queue_run(void *id)
 {
-	struct timespec zero = {0, 0};
+	static struct timespec zero = {0, 0};
 	struct io_event ev;
-	int ran = 0, r;
+	int r;
 
-	if (lookup(id) == NULL)
-		return -EINVAL;
-	while ((r = (int)get_events(id, 0, 1, &ev, &zero, NULL)) > 0) {
+	while ((r = io_getevents_0_4(id, 0, 1, &ev, &zero)) == 1) {
 		io_callback_t cb = (io_callback_t)(uintptr_t)ev.data;
 
-		if (cb)
-			cb(id, (struct iocb *)(uintptr_t)ev.obj, (long)ev.res, (long)ev.res2);
-		ran++;
+		cb(id, (struct iocb *)(uintptr_t)ev.obj, (long)ev.res, (long)ev.res2);
 	}
-	return r < 0 ? r : ran;
+	return r;
 }
 
 EXPORT int io_queue_wait_0_4(void *id, struct timespec *timeout);
 EXPORT int io_queue_wait_0_4(void *id, struct timespec *timeout)
 {
-	return (int)get_events(id, 0, 0, NULL, timeout, NULL);
+	return io_getevents_0_4(id, 0, 0, NULL, timeout);
 }
 
 /*
  * Versioned names, as libaio has them: the 0.4 calls are the defaults, and
- * the 0.1 entry points stay for programs linked long ago.
+ * the 0.1 entry points stay for programs linked long ago. Their timeout is
+ * const, so, as libaio, they pass on a copy.
  */
 __asm__(".symver io_cancel_0_4,io_cancel@@LIBAIO_0.4");
 __asm__(".symver io_getevents_0_4,io_getevents@@LIBAIO_0.4");
@@ -400,7 +461,11 @@ __asm__(".symver io_queue_wait_0_4,io_queue_wait@@LIBAIO_0.4");
 EXPORT int io_getevents_0_1(void *id, long nr, struct io_event *events, const struct timespec *timeout);
 EXPORT int io_getevents_0_1(void *id, long nr, struct io_event *events, const struct timespec *timeout)
 {
-	return (int)get_events(id, 1, nr, events, timeout, NULL);
+	struct timespec copy;
+
+	if (timeout)
+		copy = *timeout;
+	return io_getevents_0_4(id, 1, nr, events, timeout ? &copy : NULL);
 }
 __asm__(".symver io_getevents_0_1,io_getevents@LIBAIO_0.1");
 
@@ -416,6 +481,10 @@ __asm__(".symver io_cancel_0_1,io_cancel@LIBAIO_0.1");
 EXPORT int io_queue_wait_0_1(void *id, const struct timespec *timeout);
 EXPORT int io_queue_wait_0_1(void *id, const struct timespec *timeout)
 {
-	return (int)get_events(id, 0, 0, NULL, timeout, NULL);
+	struct timespec copy;
+
+	if (timeout)
+		copy = *timeout;
+	return io_getevents_0_4(id, 0, 0, NULL, timeout ? &copy : NULL);
 }
 __asm__(".symver io_queue_wait_0_1,io_queue_wait@LIBAIO_0.1");

@@ -1,6 +1,7 @@
 // 16 the drop-in libaio under fio: unmodified fio --ioengine=libaio with the
-// shim preloaded, legacy ring and AIORING_RING=v2, verified with crc32c,
-// beside the same jobs on the kernel's own libaio.
+// shim preloaded, in its default mode (the kernel's contexts), on the
+// engine's legacy ring (AIORING_RING=legacy) and on AIORING_RING=v2,
+// verified with crc32c, beside the same jobs on the kernel's own libaio.
 import { spawnSync } from 'node:child_process';
 import { shimPath } from '../src/shim';
 import { directDir } from './helpers';
@@ -67,7 +68,8 @@ describeFio('16 the drop-in libaio under fio', () => {
   const dir = directDir();
   const modes: [string, NodeJS.ProcessEnv][] = [
     ["the kernel's libaio (baseline)", {}],
-    ['the shim, legacy ring', { LD_PRELOAD: shimPath }],
+    ["the shim, default (the kernel's contexts)", { LD_PRELOAD: shimPath }],
+    ['the shim, legacy ring', { LD_PRELOAD: shimPath, AIORING_RING: 'legacy' }],
     ['the shim, AIORING_RING=v2', { LD_PRELOAD: shimPath, AIORING_RING: 'v2' }],
   ];
   describe.each(modes)('%s', (_mode, env) => {

@@ -3,7 +3,8 @@
 //
 // Unmodified fio: randread 4 KiB, iodepth 32, direct=1, on one file of the
 // root filesystem, with the kernel's libaio and with the drop-in libaio
-// preloaded (legacy ring), for userspace_reap 0 and 1, rounds interleaved;
+// preloaded on its engine's legacy ring (AIORING_RING=legacy: the default
+// mode is the kernel's own contexts), for userspace_reap 0 and 1, rounds interleaved;
 // each row is the median round. Prints the shim/kernel IOPS ratios.
 import * as os from 'node:os';
 import yargs from 'yargs';
@@ -56,7 +57,7 @@ function main(): number {
               direct: true,
               // userspace_reap applies only when polling for a minimum of 0 events
               extra: [`--userspace_reap=${v.reap}`, ...(v.reap ? ['--iodepth_batch_complete_min=0'] : [])],
-              env: v.shim ? { LD_PRELOAD: shimPath } : {},
+              env: v.shim ? { LD_PRELOAD: shimPath, AIORING_RING: 'legacy' } : {},
             }),
           ),
         ),
