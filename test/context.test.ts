@@ -163,6 +163,20 @@ describe('11 contexts', () => {
   });
 
   test.each([
+    ['legacy', 0],
+    ['v2', SETUP_V2],
+  ])('%s: a batch refused for a bad iocb takes no slot, however often', async (_name, flags) => {
+    const c = ctxOf(8, { flags, backend: 'threadpool' });
+    for (let i = 0; i < 3 * c.capacity; i++) {
+      expect(thrown(() => c.submit([{ opcode: 'noop', fd: 0 }, { opcode: 'bogus' as 'noop', fd: 0 }]))).toMatchObject({ code: 'EINVAL' });
+    }
+    const all: IocbInit[] = Array.from({ length: c.capacity }, (_, i) => ({ opcode: 'noop', fd: 0, data: i }));
+    expect(c.submit(all)).toBe(c.capacity);
+    const events = await c.getEvents(c.capacity, c.capacity, 5000);
+    expect(events.map((e) => Number(e.data)).sort((a, b) => a - b)).toEqual(all.map((_, i) => i));
+  });
+
+  test.each([
     ['legacy', 0, legacyNr(1) - 1],
     ['v2', SETUP_V2, 8],
   ])('%s: EAGAIN once in-flight plus unreaped reach the capacity', async (_name, flags, capacity) => {

@@ -24,9 +24,9 @@ function attempt(fn: () => number): number | string {
 
 async function main(): Promise<void> {
   const ctx = setupNamed(process.argv[2]);
-  const internals = ctx as unknown as { ring: { u8: Uint8Array }; wait: Uint32Array };
+  const internals = ctx as unknown as { ring: { u8: Uint8Array }; waiters: { wait: Uint32Array } };
   const ring = internals.ring.u8.buffer as ArrayBuffer;
-  const wait = internals.wait.buffer as ArrayBuffer;
+  const wait = internals.waiters.wait.buffer as ArrayBuffer;
   const byteLengths = [ring.byteLength, wait.byteLength];
   await runWorker('requireOnly.js');
   const words = Array.from(new Uint32Array(ring, 0, 8));
