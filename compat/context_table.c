@@ -69,7 +69,7 @@ void *context_table_find(const void *id)
 				break;
 			}
 		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		aior_fence_acquire();
 		if (aior_load_relaxed(&seq) == before)
 			return found;
 	}
@@ -78,7 +78,7 @@ void *context_table_find(const void *id)
 static void begin_change(void)
 {
 	aior_store_relaxed(&seq, aior_load_relaxed(&seq) + 1);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	aior_fence_release();
 }
 
 static void end_change(void)

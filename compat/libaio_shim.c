@@ -186,7 +186,7 @@ static enum ring_choice ring_choice(void)
 	if (strcmp(ring, "v2") == 0)
 		return RING_ENGINE_V2;
 	/* a typo must not pass unseen, nor stop a program that works without it */
-	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+	if (!aior_exchange_relaxed(&warned, 1))
 		fprintf(stderr, "aioring: AIORING_RING=%s is not kernel, legacy or v2; using the kernel's contexts\n",
 			ring);
 	return RING_KERNEL;

@@ -22,6 +22,8 @@
 #define aior_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 /* a store ordered against every other sequentially consistent access */
 #define aior_store_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+/* Swap in v, returning what was there (relaxed: a once-only flag, orders nothing). */
+#define aior_exchange_relaxed(p, v) __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
 
 /* Counters: statistics are relaxed; counts others wait on are acq_rel. */
 #define aior_add_relaxed(p, v)   ((void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED))
@@ -33,6 +35,21 @@
 /* Set and clear bits of a waiter word (the waiter's half of the handshake). */
 #define aior_or_seq_cst(p, v)    ((void)__atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST))
 #define aior_and_seq_cst(p, v)   ((void)__atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST))
+
+/*
+ * Sequence-count fences (a seqlock): a reader's acquire fence keeps its
+ * relaxed reads of the protected data before its second read of the count;
+ * a writer's release fence keeps its odd count before the data it changes.
+ */
+static inline void aior_fence_acquire(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+static inline void aior_fence_release(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
 
 /* The full fence of the waiter handshake. */
 static inline void aior_fence(void)
