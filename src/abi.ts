@@ -60,6 +60,9 @@ export const AIORING_MAX_THREADS = 64;
 export const AIORING_CLAIM_RETRIES = 4096;
 /** an iocb's aio_reserved2 with this bit names registered buffer (aio_reserved2 & ~bit) */
 export const AIORING_REGISTERED_BUFFER = 0x8000_0000;
+export const AIORING_LEGACY_MAX_EVENTS_BYTES = 0x1000_0000;
+export const AIORING_MEMORY_ALIGN = 8;
+export const AIORING_PUBLISH_SPINS = 1024;
 
 // Backend names, as setup takes them and BackendInfo reports them.
 export const AIORING_BACKEND_AUTO = 'auto';

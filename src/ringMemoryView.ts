@@ -2,6 +2,7 @@
 // external one over a mapping), a SharedArrayBuffer, or any view of one
 // such as a Buffer. Index words are read and written with Atomics.
 import { types } from 'node:util';
+import { AIORING_MEMORY_ALIGN } from './abi';
 import { invalid } from './errors';
 
 export type RingMemoryLike = ArrayBuffer | SharedArrayBuffer | ArrayBufferView;
@@ -41,7 +42,7 @@ export function ringViews(memory: RingMemoryLike, options: RingViewOptions = {})
   if (!Number.isInteger(length) || length < 0 || offset + length > available) {
     throw invalid('byteLength runs past the buffer', 'byteLength');
   }
-  if ((base + offset) % 8 !== 0) throw invalid('ring memory must be 8-byte aligned', 'byteOffset');
+  if ((base + offset) % AIORING_MEMORY_ALIGN !== 0) throw invalid(`ring memory must be ${AIORING_MEMORY_ALIGN}-byte aligned`, 'byteOffset');
   const words = Math.floor(length / 4);
   return {
     u8: new Uint8Array(buffer, base + offset, length),

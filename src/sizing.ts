@@ -1,11 +1,12 @@
 // The kernel's ring sizing (fs/aio.c ioctx_alloc + aio_setup_ring).
 import * as os from 'node:os';
+import { AIORING_LEGACY_MAX_EVENTS_BYTES } from './abi';
 import { AioError, invalid } from './errors';
 import { AioRing, IoEvent } from './layout';
 import { addon } from './native';
 
-/** Largest doubled request count the kernel accepts (0x10000000 / 32). */
-const MAX_DOUBLED_EVENTS = 0x10000000 / IoEvent.size;
+/** Largest doubled request count the kernel accepts. */
+const MAX_DOUBLED_EVENTS = AIORING_LEGACY_MAX_EVENTS_BYTES / IoEvent.size;
 
 /** num_possible_cpus(), as the kernel counts them for ring sizing. */
 export function possibleCpus(): number {

@@ -22,6 +22,7 @@ import {
   AIORING_INCOMPAT_V2,
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
+  AIORING_PUBLISH_SPINS,
   AIORING_V2_MAX_LEASES,
   AIORING_V2_VERSION,
 } from './abi';
@@ -33,7 +34,6 @@ const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
-const PUBLISH_SPINS = 1024;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -381,7 +381,7 @@ export class V2Ring {
       if (((start - tail) >>> 0) > this.entries) throw invalid('publish out of reservation order', 'start');
       // otherwise an earlier reservation is still being written by a thread
       // that may be descheduled: after a while, sleep briefly to let it run
-      if (spins >= PUBLISH_SPINS) Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
+      if (spins >= AIORING_PUBLISH_SPINS) Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
     }
     Atomics.store(this.u32, TAIL, (start + n) >>> 0);
   }

@@ -104,8 +104,11 @@ function cStructs(): Record<string, Record<string, number>> {
       current = out[head[1]] = {};
       continue;
     }
-    const field = /^\/\*\s+(\d+)\s+\|\s+\d+ \*\/\s+.*?(\w+)(\[\d*\])?;$/.exec(line);
-    if (current && field && !field[2].startsWith('pad')) current[field[2]] = Number(field[1]);
+    // a bitfield prints as "offset: bit": kept as text, so no TypeScript byte offset can pass for it
+    const field = /^\/\*\s+(\d+)(:\s*\d+)?\s+\|\s+\d+ \*\/\s+.*?(\w+)(\[\d*\])?(\s*:\s*\d+)?;$/.exec(line);
+    if (current && field && !field[3].startsWith('pad')) {
+      (current as Record<string, number | string>)[field[3]] = field[2] ? `${field[1]}${field[2]} (a bitfield)` : Number(field[1]);
+    }
     const total = /total size \(bytes\):\s+(\d+)/.exec(line);
     if (current && total) current.size = Number(total[1]);
   }

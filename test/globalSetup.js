@@ -6,11 +6,13 @@
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { chmodBins } = require('../tools/build/binMode');
 
 module.exports = () => {
   const root = path.join(__dirname, '..');
   const run = (script, args) => execFileSync(process.execPath, [require.resolve(script), ...args], { cwd: root, stdio: 'inherit' });
   run('typescript/bin/tsc', ['-p', path.join(root, 'tsconfig.build.json')]);
+  chmodBins(root);
   const dropIn = path.join(root, 'build', 'Release', 'aioring-libaio.so');
   if (!fs.existsSync(dropIn)) throw new Error(`${dropIn} is not built: the test fixtures link it (run npm install or npm run build)`);
   const project = path.join(root, 'test', 'native');

@@ -82,7 +82,7 @@ public:
 		}
 		s.attach = info.Length() > 6 && info[6].ToBoolean();
 		if (s.memory) {
-			if (reinterpret_cast<uintptr_t>(s.memory) % AIOR_MEMORY_ALIGN)
+			if (reinterpret_cast<uintptr_t>(s.memory) % AIORING_MEMORY_ALIGN)
 				throw AioError(env, EINVAL, "io_setup", "ring memory must be 8-byte aligned",
 					       "memory");
 			size_t need = aior_ring_bytes(&s);

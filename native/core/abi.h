@@ -34,6 +34,16 @@
 /* iocb.aio_reserved2 naming registered buffer j is AIORING_REGISTERED_BUFFER | j. */
 #define AIORING_REGISTERED_BUFFER    0x80000000u
 
+/*
+ * The kernel's limit on a legacy ring's doubled request count, in bytes of
+ * events (fs/aio.c ioctx_alloc): more is -EINVAL.
+ */
+#define AIORING_LEGACY_MAX_EVENTS_BYTES 0x10000000u
+/* Caller-supplied ring memory is at least this aligned (64 keeps head and tail on lines of their own). */
+#define AIORING_MEMORY_ALIGN         8u
+/* Spins of a multi-producer publish waiting for its predecessor before it yields the CPU. */
+#define AIORING_PUBLISH_SPINS        1024
+
 /* Backend names, as the addon and the options take them. */
 #define AIORING_BACKEND_AUTO         "auto"
 #define AIORING_BACKEND_KERNEL       "kernel"

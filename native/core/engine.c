@@ -64,7 +64,7 @@ static int check_setup(const struct aior_setup *s)
 	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
 	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
 		return -EINVAL;
-	if (s->memory && ((uintptr_t)s->memory % AIOR_MEMORY_ALIGN ||
+	if (s->memory && ((uintptr_t)s->memory % AIORING_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
 		return -EINVAL;
 	if (s->attach && !s->memory)
@@ -492,7 +492,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	pthread_mutex_lock(&ctx->reqs.lock);
-	ctx->stopping = 1;
+	aior_store_release(&ctx->stopping, 1);   /* read unlocked by running polls */
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	/* before the pool: what the helper defers goes to the pool's queue */
 	aior_helper_stop(ctx);

@@ -39,15 +39,13 @@ enum aior_backend_mode {
 
 struct aior_ctx;
 
-#define AIOR_MEMORY_ALIGN 8
-
 struct aior_setup {
 	uint32_t nr_events;
 	uint32_t flags;                 /* AIORING_SETUP_* */
 	enum aior_backend_mode backend;
 	uint32_t threads;               /* pool size; 0: default */
 	/* Ring memory: NULL to map anonymous memory, or the caller's (at least
-	 * AIOR_MEMORY_ALIGN aligned, and 64 to keep head and tail on lines of
+	 * AIORING_MEMORY_ALIGN aligned, and 64 to keep head and tail on lines of
 	 * their own; at least aior_ring_bytes long). */
 	void *memory;
 	size_t memory_len;

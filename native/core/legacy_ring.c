@@ -19,7 +19,7 @@ int64_t legacy_nr(uint32_t nr_events, uint32_t cpus, uint32_t page_size, uint64_
 	if (n < 4 * cpus)
 		n = 4 * cpus;
 	n *= 2;
-	if (n > LEGACY_MAX_EVENTS_BYTES / sizeof(struct io_event))
+	if (n > AIORING_LEGACY_MAX_EVENTS_BYTES / sizeof(struct io_event))
 		return -EINVAL;
 	if (n == 0 || (aio_max_nr && nr_events > aio_max_nr))
 		return -EAGAIN;

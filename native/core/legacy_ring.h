@@ -19,8 +19,6 @@
 extern "C" {
 #endif
 
-#define LEGACY_MAX_EVENTS_BYTES 0x10000000u
-
 /*
  * The kernel's sizing: nr of the ring io_setup(nr_events) maps, for a given
  * count of possible CPUs and page size. Returns the nr, or -EINVAL for

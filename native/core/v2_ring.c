@@ -4,9 +4,6 @@
 #include "atomics.h"
 #include "v2_ring.h"
 
-/* Spins of a multi-producer publish before it yields the CPU. */
-#define V2_PUBLISH_SPINS 1024
-
 static int is_power_of_two(uint32_t x)
 {
 	return x && !(x & (x - 1));
@@ -256,7 +253,7 @@ int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
 	while ((tail = aior_load_acquire(r->tail)) != start) {
 		if (start - tail > r->entries)
 			return -EUCLEAN;
-		if (++spins < V2_PUBLISH_SPINS)
+		if (++spins < AIORING_PUBLISH_SPINS)
 			aior_cpu_relax();
 		else
 			sched_yield();

@@ -115,7 +115,10 @@ function runChild(kind: BenchKind, extra: string[]): Promise<unknown> {
       try {
         resolve(JSON.parse(out));
       } catch {
-        reject(new CommandFailure(`bench ${kind} failed (exit ${code}): ${err.trim().split('\n').pop() ?? 'no output'}`));
+        // an uncaught error's message, not the Node.js version line that ends its report
+        const lines = err.trim().split('\n');
+        const why = lines.find((l) => /^\w*Error: /.test(l)) ?? lines.pop() ?? 'no output';
+        reject(new CommandFailure(`bench ${kind} failed (exit ${code}): ${why}`));
       }
     });
   });
