@@ -18,6 +18,7 @@ import { V2Ring } from './v2Ring';
 import { BackendInfo, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
 import { openNative, parseSetup, SetupOptions } from './context/options';
+import { RequestQueue } from './context/queue';
 import { Slots } from './context/slots';
 import { Submitter } from './context/submit';
 import { Waiters } from './context/waiters';
@@ -26,6 +27,7 @@ export { SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, SETUP_FLAGS } from './c
 export type { SetupOptions } from './context/options';
 export type { BackendInfo, BackendName } from './context/backend';
 export type { IoEventResult } from './context/completions';
+export { TURN_BUDGET } from './context/budget';
 export { features } from './features';
 export type { Features } from './features';
 
@@ -49,6 +51,7 @@ export class AioContext {
   private native: NativeContext | null;
   private readonly slots: Slots;
   private readonly submitter: Submitter;
+  private readonly requests: RequestQueue;
   private readonly completions: Completions;
   private readonly waiters: Waiters;
 
@@ -66,7 +69,9 @@ export class AioContext {
     this.slots = new Slots(this.capacity, info.slabBase);
     this.completions = new Completions(this.ring, this.slots);
     this.submitter = new Submitter(this.slots, this.completions);
-    this.waiters = new Waiters(() => this.native, new Uint32Array(native.waitBuffer), info.waitIndex, this.completions);
+    this.requests = new RequestQueue(this.slots, this.submitter);
+    const wait = new Uint32Array(native.waitBuffer);
+    this.waiters = new Waiters(() => this.native, wait, info.waitIndex, this.completions, this.requests);
     this.backend = describeBackend(args.backend, args.flags, info);
   }
 
@@ -145,6 +150,9 @@ export class AioContext {
     return this.waiters.getEvents(min, max, timeoutMs);
   }
 
+  // The promise calls queue past the ring's room and past the turn's
+  // budget, and are submitted in call order (context/queue.ts).
+
   /** pread into buffer at position; resolves with the bytes read. */
   read(fd: number, buffer: ArrayBufferView, position = 0): Promise<number> {
     return this.one({ opcode: 'pread', fd, buffer, position }, 'read');
@@ -155,20 +163,31 @@ export class AioContext {
     return this.one({ opcode: 'pwrite', fd, buffer, position }, 'write');
   }
 
+  /** preadv into buffers at position; resolves with the bytes read. */
+  readv(fd: number, buffers: ArrayBufferView[], position = 0): Promise<number> {
+    return this.one({ opcode: 'preadv', fd, buffers, position }, 'readv');
+  }
+
+  /** pwritev buffers at position; resolves with the bytes written. */
+  writev(fd: number, buffers: ArrayBufferView[], position = 0): Promise<number> {
+    return this.one({ opcode: 'pwritev', fd, buffers, position }, 'writev');
+  }
+
   fsync(fd: number): Promise<number> {
     return this.one({ opcode: 'fsync', fd }, 'fsync');
+  }
+
+  /** fdatasync: the data and what reading it back needs, not every metadata change. */
+  datasync(fd: number): Promise<number> {
+    return this.one({ opcode: 'fdsync', fd }, 'fdatasync');
   }
 
   private one(cb: IocbInit, syscall: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const native = this.native;
       if (native === null) return reject(destroyed(syscall));
-      try {
-        this.submitter.request(native, cb, { resolve, reject, syscall });
-        this.waiters.arm();
-      } catch (e) {
-        reject(e);
-      }
+      this.requests.add(native, cb, { resolve, reject, syscall });
+      this.waiters.arm();
     });
   }
 

@@ -3,11 +3,13 @@
 // promise call's settles its promise here; every other is handed to reap
 // or getEvents, or queued until one asks. Each slot's iocb and promise are
 // recorded here at submit, so the per-event path reads them in place.
+// Every event reaped is a unit of the turn's budget (budget.ts).
 import { AioError, errnoName } from '../errors';
 import { EventBatch } from '../events';
 import { IocbInit } from '../iocb';
 import { LegacyRing } from '../legacyRing';
 import { V2Ring } from '../v2Ring';
+import { spend } from './budget';
 import { Slots } from './slots';
 
 /** A promise call waiting for its request's completion. */
@@ -101,13 +103,15 @@ export class Completions {
   }
 
   /**
-   * Reap everything ready. Events go to sink while it has room (the caller
-   * passes one only when the queue is empty, so order holds), the rest queue.
+   * Reap up to limit events (Infinity: everything ready). Events go to sink
+   * while it has room (the caller passes one only when the queue is empty,
+   * so order holds), the rest queue.
    */
-  collect(sink: EventSink | undefined): void {
-    for (;;) {
-      const n = this.reapRing(this.batch.capacity);
+  collect(sink: EventSink | undefined, limit: number): void {
+    for (let left = limit; left > 0; ) {
+      const n = this.reapRing(left);
       if (n === 0) break;
+      left -= n;
       for (let i = 0; i < n; i++) {
         const iocb = this.complete(i);
         if (iocb === undefined) continue;
@@ -147,6 +151,8 @@ export class Completions {
   private reapRing(max: number): number {
     const want = Math.min(max, this.batch.capacity);
     // two calls, so each stays monomorphic
-    return this.ring instanceof V2Ring ? this.ring.reap(this.batch, want) : this.ring.reap(this.batch, want);
+    const n = this.ring instanceof V2Ring ? this.ring.reap(this.batch, want) : this.ring.reap(this.batch, want);
+    spend(n);
+    return n;
   }
 }

@@ -1,11 +1,14 @@
 // Every way a request reaches the native submit: a batch of objects
 // (submit), a preallocated IocbArray (submitArray), and the promise calls
-// (read, write, fsync), which submit one object each and are settled by
-// its completion (completions.ts).
+// (read, write, readv, writev, fsync, datasync: queue.ts), which submit one
+// object each and are settled by its completion (completions.ts). Each
+// request queued is a unit of the turn's budget (budget.ts): a cached read
+// is served inside the call.
 import { checkCount, invalid } from '../errors';
 import { encodeIocb, IocbArray, IocbInit } from '../iocb';
 import { Iocb as IocbLayout } from '../layout';
 import { NativeContext } from '../native';
+import { spend } from './budget';
 import { Completions, Pending } from './completions';
 import { Slots } from './slots';
 
@@ -31,7 +34,9 @@ export class Submitter {
     checkCount(count, 'count');
     if (!(array instanceof IocbArray) || count > array.capacity) throw invalid('count exceeds the array', 'count', 'io_submit');
     if (count === 0) return 0;
-    return this.slots.submit(native, array.bytes, this.slots.room(count), undefined);
+    const queued = this.slots.submit(native, array.bytes, this.slots.room(count), undefined);
+    spend(queued);
+    return queued;
   }
 
   /** A promise call's request: pending settles when it completes; throws when it is not queued. */
@@ -48,6 +53,7 @@ export class Submitter {
     for (let k = 0; k < take; k++) buffers.push(encodeIocb(this.scratch, k, iocbs[k], k + 1));
     const queued = this.slots.submit(native, new Uint8Array(this.scratch.buffer, 0, take * IocbLayout.size), take, buffers);
     for (let k = 0; k < queued; k++) this.completions.expect(this.slots.hold(k, buffers[k]), iocbs[k], pending);
+    spend(queued);
     return queued;
   }
 }

@@ -5,10 +5,16 @@
 // looks at the ring once more, and sleeps; a producer rings (uv_async) only
 // when that bit is set, so a consumer that keeps up costs it nothing. While
 // armed, the native context holds the event loop open: for waiters, and for
-// promise calls whose completions have yet to arrive.
+// promise calls queued or whose completions have yet to arrive.
+//
+// Every way in (a promise call, getEvents, the producer's wake) serves
+// within the turn's budget (budget.ts): past it, the rest is served after
+// the event loop has turned.
 import { AIORING_V2_WAITER } from '../abi';
 import { NativeContext } from '../native';
+import { afterTurn, budgetLeft, budgetSpent } from './budget';
 import { Completions, EventSink, IoEventResult } from './completions';
+import { RequestQueue } from './queue';
 
 interface Waiter extends EventSink {
   readonly min: number;
@@ -22,15 +28,25 @@ export class Waiters {
   private readonly wait: Uint32Array;
   private readonly waitIndex: number;
   private readonly completions: Completions;
+  private readonly requests: RequestQueue;
   /** in arrival order; only the first may be partly filled */
   private readonly list: Waiter[] = [];
   private armed = false;
+  /** serving waits for the next turn (budget.ts) */
+  private deferred = false;
 
-  constructor(native: () => NativeContext | null, wait: Uint32Array, waitIndex: number, completions: Completions) {
+  constructor(
+    native: () => NativeContext | null,
+    wait: Uint32Array,
+    waitIndex: number,
+    completions: Completions,
+    requests: RequestQueue,
+  ) {
     this.native = native;
     this.wait = wait;
     this.waitIndex = waitIndex;
     this.completions = completions;
+    this.requests = requests;
   }
 
   /** Times a producer rang because a waiter had announced itself. */
@@ -38,11 +54,16 @@ export class Waiters {
     return Atomics.load(this.wait, this.waitIndex + 1);
   }
 
-  /** Events now when min are ready (or timeoutMs is 0); else wait for them. */
+  /**
+   * Events now when min are ready (or timeoutMs is 0); else wait for them.
+   * Once the turn's budget is spent, the answer comes in a later turn.
+   */
   getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
     const out: IoEventResult[] = [];
-    this.completions.drain(out, max);
-    if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
+    if (!budgetSpent()) {
+      this.completions.drain(out, max);
+      if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
+    }
     return new Promise((resolve) => {
       const w: Waiter = { min, max, out, resolve };
       if (timeoutMs !== undefined) {
@@ -61,24 +82,50 @@ export class Waiters {
       Atomics.or(this.wait, this.waitIndex, AIORING_V2_WAITER);
       native.holdLoop(true);
     }
-    this.pump();
+    this.serve();
     this.disarmIfIdle();
   }
 
   /** The producer rang. */
   wake(): void {
-    if (this.native() === null) return;
-    this.pump();
+    this.serve();
     this.disarmIfIdle();
   }
 
-  /** Reap everything ready: promises settle, waiters fill in order, the rest queues. */
+  /** destroy's last look: reap everything ready, budget or not, and submit nothing more. */
   pump(): void {
+    this.deliver(Infinity);
+  }
+
+  /**
+   * Within the turn's budget: reap (promises settle, waiters fill), and
+   * submit queued promise calls as that frees room; what is left waits for
+   * the next turn.
+   */
+  private serve(): void {
+    const native = this.native();
+    if (native === null) return;
+    do this.deliver(budgetLeft());
+    while (this.requests.length > 0 && this.requests.drain(native) > 0);
+    if (budgetSpent() && this.armed && !this.deferred) {
+      this.deferred = true;
+      afterTurn(this.resume);
+    }
+  }
+
+  private readonly resume = (): void => {
+    this.deferred = false;
+    this.serve();
+    this.disarmIfIdle();
+  };
+
+  /** Reap up to limit events: promises settle, waiters fill in order, the rest queues. */
+  private deliver(limit: number): void {
     // with nothing queued, events go straight to the first waiter while it
     // has room; once it is full, the rest queue behind (it stays full)
     const queue = this.completions.queue;
     const w0 = queue.length === 0 ? this.list[0] : undefined;
-    this.completions.collect(w0);
+    this.completions.collect(w0, limit);
     if (w0 !== undefined && w0.out.length >= w0.min) this.finish(w0);
     while (this.list.length > 0 && queue.length > 0) {
       const w = this.list[0];
@@ -88,9 +135,13 @@ export class Waiters {
     }
   }
 
-  /** destroy, before the native half goes: every waiter resolves with what has arrived. */
+  /**
+   * destroy, before the native half goes: every waiter resolves with what
+   * has arrived, every promise call still queued rejects.
+   */
   close(): void {
     for (const w of this.list.splice(0)) this.settle(w);
+    this.requests.close();
   }
 
   private finish(w: Waiter): void {
@@ -109,7 +160,8 @@ export class Waiters {
 
   private disarmIfIdle(): void {
     const native = this.native();
-    if (this.armed && this.list.length === 0 && this.completions.pendingCount === 0 && native !== null) {
+    const idle = this.list.length === 0 && this.completions.pendingCount === 0 && this.requests.length === 0;
+    if (this.armed && idle && native !== null) {
       this.armed = false;
       Atomics.and(this.wait, this.waitIndex, ~AIORING_V2_WAITER);
       native.holdLoop(false);
