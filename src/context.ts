@@ -8,9 +8,10 @@
 // to the native submit), completions (reaping and delivering events),
 // waiters (getEvents and the wake path) and backend (BackendInfo's words).
 import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
+import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
-import { IocbArray, IocbInit } from './iocb';
+import { IocbArray, IocbInit, pinned } from './iocb';
 import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
 import { addon, NativeContext } from './native';
@@ -114,9 +115,14 @@ export class AioContext {
     return this.submitter.array(this.live('io_submit'), array, count);
   }
 
-  /** Buffers an IocbArray refers to by index; held until destroy. Returns the first index. */
+  /**
+   * Buffers an IocbArray refers to by index; held until destroy and marked
+   * untransferable like every buffer given to a request. Returns the first index.
+   */
   registerBuffers(buffers: ArrayBufferView[]): number {
-    const first = this.live('aioring').registerBuffers(buffers);
+    const native = this.live('aioring');
+    if (!Array.isArray(buffers)) throw invalid('registerBuffers takes an array', 'buffers');
+    const first = native.registerBuffers(buffers.map((b) => pinned(b, 'buffers')));
     if (first + buffers.length > AIORING_REGISTERED_BUFFER) throw invalid('too many registered buffers', 'buffers');
     return first;
   }
@@ -143,7 +149,7 @@ export class AioContext {
       checkCount(min, 'min');
       checkCount(max, 'max');
       if (min > max || max === 0) throw invalid('need 0 <= min <= max and max >= 1', 'min', 'io_getevents');
-      if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) throw invalid('timeoutMs must be >= 0', 'timeoutMs', 'io_getevents');
+      checkTimeout(timeoutMs);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -153,32 +159,47 @@ export class AioContext {
   // The promise calls queue past the ring's room and past the turn's
   // budget, and are submitted in call order (context/queue.ts).
 
-  /** pread into buffer at position; resolves with the bytes read. */
-  read(fd: number, buffer: ArrayBufferView, position = 0): Promise<number> {
+  /**
+   * pread into buffer at position (a number or bigint; default 0); resolves
+   * with the bytes read. Bad arguments reject as node:fs's would.
+   */
+  read(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
+    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'read'));
+    if (bad) return bad;
     return this.one({ opcode: 'pread', fd, buffer, position }, 'read');
   }
 
-  /** pwrite buffer at position; resolves with the bytes written. */
-  write(fd: number, buffer: ArrayBufferView, position = 0): Promise<number> {
+  /** pwrite buffer at position (as read's); resolves with the bytes written. */
+  write(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
+    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'write'));
+    if (bad) return bad;
     return this.one({ opcode: 'pwrite', fd, buffer, position }, 'write');
   }
 
-  /** preadv into buffers at position; resolves with the bytes read. */
-  readv(fd: number, buffers: ArrayBufferView[], position = 0): Promise<number> {
+  /** preadv into buffers at position (a number or bigint; default 0); resolves with the bytes read. */
+  readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
+    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
+    if (bad) return bad;
     return this.one({ opcode: 'preadv', fd, buffers, position }, 'readv');
   }
 
-  /** pwritev buffers at position; resolves with the bytes written. */
-  writev(fd: number, buffers: ArrayBufferView[], position = 0): Promise<number> {
+  /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
+  writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
+    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
+    if (bad) return bad;
     return this.one({ opcode: 'pwritev', fd, buffers, position }, 'writev');
   }
 
   fsync(fd: number): Promise<number> {
+    const bad = rejection(() => checkFd(fd));
+    if (bad) return bad;
     return this.one({ opcode: 'fsync', fd }, 'fsync');
   }
 
   /** fdatasync: the data and what reading it back needs, not every metadata change. */
   datasync(fd: number): Promise<number> {
+    const bad = rejection(() => checkFd(fd));
+    if (bad) return bad;
     return this.one({ opcode: 'fdsync', fd }, 'fdatasync');
   }
 

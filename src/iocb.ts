@@ -3,7 +3,9 @@
 // for the k-th buffer of the call, AIORING_REGISTERED_BUFFER | j for
 // registered buffer j).
 // The addon checks and translates each into a real iocb it keeps to itself.
+import { markAsUntransferable } from 'node:worker_threads';
 import { AIORING_REGISTERED_BUFFER } from './abi';
+import { bitsField, dataField, fdField, positionField, sizeField } from './arguments';
 import { invalid } from './errors';
 import { writeU64 } from './events';
 import { Iocb as L } from './layout';
@@ -29,8 +31,8 @@ export interface IocbInit {
   buffer?: ArrayBufferView;
   /** preadv/pwritev: the buffers */
   buffers?: ArrayBufferView[];
-  /** file position; default 0 */
-  position?: number;
+  /** file position, a number or a bigint; default 0 (a context has no current position) */
+  position?: number | bigint;
   /** returned in the event's data; default 0 */
   data?: number | bigint;
   /** poll: the events mask (POLLIN = 1, POLLOUT = 4); default POLLIN */
@@ -61,17 +63,20 @@ export class IocbArray {
   }
 
   /** pread into registered buffer `buffer` at byte `bufferOffset`. */
-  setRead(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number, data: number): void {
+  setRead(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number | bigint, data: number | bigint): void {
     this.setRw(i, Opcode.pread, fd, buffer, bufferOffset, length, position, data);
   }
 
   /** pwrite from registered buffer `buffer` at byte `bufferOffset`. */
-  setWrite(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number, data: number): void {
+  setWrite(i: number, fd: number, buffer: number, bufferOffset: number, length: number, position: number | bigint, data: number | bigint): void {
     this.setRw(i, Opcode.pwrite, fd, buffer, bufferOffset, length, position, data);
   }
 
   /** A request with no buffer: fsync, fdsync, noop. */
-  setPlain(i: number, opcode: 'fsync' | 'fdsync' | 'noop', fd: number, data: number): void {
+  setPlain(i: number, opcode: 'fsync' | 'fdsync' | 'noop', fd: number, data: number | bigint): void {
+    if (opcode !== 'fsync' && opcode !== 'fdsync' && opcode !== 'noop') throw invalid(`setPlain takes fsync, fdsync or noop`, 'opcode', 'io_submit');
+    fdField(fd);
+    dataField(data);
     const w = this.clear(i);
     this.u32[w + L.aio_lio_opcode / 4] = Opcode[opcode];
     this.u32[w + L.aio_fildes / 4] = fd;
@@ -85,10 +90,15 @@ export class IocbArray {
     buffer: number,
     bufferOffset: number,
     length: number,
-    position: number,
-    data: number,
+    position: number | bigint,
+    data: number | bigint,
   ): void {
     if (!Number.isInteger(buffer) || buffer < 0 || buffer >= AIORING_REGISTERED_BUFFER) throw invalid('bad buffer index', 'buffer');
+    fdField(fd);
+    sizeField(bufferOffset, 'bufferOffset');
+    sizeField(length, 'length');
+    positionField(position);
+    dataField(data);
     const w = this.clear(i);
     this.u32[w + L.aio_lio_opcode / 4] = opcode;
     this.u32[w + L.aio_fildes / 4] = fd;
@@ -108,38 +118,55 @@ export class IocbArray {
 }
 
 /**
+ * The view the addon is given for a caller's buffer (a DataView as bytes),
+ * its ArrayBuffer marked untransferable: a postMessage or structuredClone
+ * that lists it copies it (Node 20) or throws (Node 21 and later) instead
+ * of detaching memory the I/O writes into. The mark is permanent.
+ */
+export function pinned(view: unknown, field: string): ArrayBufferView {
+  if (!ArrayBuffer.isView(view)) throw invalid(`${field} must be a Buffer, TypedArray or DataView`, field, 'io_submit');
+  markAsUntransferable(view.buffer);
+  return view instanceof DataView ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : view;
+}
+
+function hasOpcode(name: unknown): name is OpcodeName {
+  return typeof name === 'string' && Object.hasOwn(Opcode, name);
+}
+
+/**
  * Write a plain-object request as the addon reads it, into slot k of
- * scratch; returns the buffer argument for it (or undefined).
+ * scratch; returns what its slot holds until its event is delivered: the
+ * buffer, a copy of the buffers array (the caller may empty its own), or
+ * undefined.
  */
 export function encodeIocb(u32: Uint32Array, k: number, cb: IocbInit, bufferRef: number): ArrayBufferView | ArrayBufferView[] | undefined {
   const w = k * WORDS;
   u32.fill(0, w, w + WORDS);
-  if (cb === null || typeof cb !== 'object') throw invalid('an iocb must be an object', 'iocb');
-  const opcode = Opcode[cb.opcode];
-  if (opcode === undefined) throw invalid(`unknown opcode ${String(cb.opcode)}`, 'opcode', 'io_submit');
-  if (!Number.isInteger(cb.fd) || cb.fd < 0 || cb.fd > 0x7fff_ffff) throw invalid('fd must be a descriptor', 'fd', 'io_submit');
-  const position = cb.position ?? 0;
-  if (!Number.isSafeInteger(position) || position < 0) throw invalid('position must be an integer >= 0', 'position', 'io_submit');
-  u32[w + L.aio_lio_opcode / 4] = opcode;
-  u32[w + L.aio_fildes / 4] = cb.fd;
-  u32[w + L.aio_rw_flags / 4] = cb.rwFlags ?? 0;
-  writeU64(u32, w + L.aio_offset / 4, position);
-  writeU64(u32, w + L.aio_data / 4, cb.data ?? 0);
+  if (cb === null || typeof cb !== 'object') throw invalid('an iocb must be an object', 'iocb', 'io_submit');
+  if (!hasOpcode(cb.opcode)) throw invalid(`unknown opcode ${String(cb.opcode)}`, 'opcode', 'io_submit');
+  u32[w + L.aio_lio_opcode / 4] = Opcode[cb.opcode];
+  u32[w + L.aio_fildes / 4] = fdField(cb.fd);
+  u32[w + L.aio_rw_flags / 4] = bitsField(cb.rwFlags, 0, 32, 'rwFlags');
+  writeU64(u32, w + L.aio_offset / 4, positionField(cb.position));
+  writeU64(u32, w + L.aio_data / 4, dataField(cb.data));
   switch (cb.opcode) {
     case 'pread':
-    case 'pwrite':
-      if (!ArrayBuffer.isView(cb.buffer)) throw invalid(`${cb.opcode} needs a buffer`, 'buffer', 'io_submit');
-      writeU64(u32, w + L.aio_nbytes / 4, cb.buffer.byteLength);
+    case 'pwrite': {
+      const buffer = pinned(cb.buffer, 'buffer');
+      writeU64(u32, w + L.aio_nbytes / 4, buffer.byteLength);
       u32[w + L.aio_reserved2 / 4] = bufferRef;
-      return cb.buffer;
+      return buffer;
+    }
     case 'preadv':
-    case 'pwritev':
+    case 'pwritev': {
       if (!Array.isArray(cb.buffers)) throw invalid(`${cb.opcode} needs buffers`, 'buffers', 'io_submit');
-      writeU64(u32, w + L.aio_nbytes / 4, cb.buffers.length);
+      const buffers = cb.buffers.map((b) => pinned(b, 'buffers'));
+      writeU64(u32, w + L.aio_nbytes / 4, buffers.length);
       u32[w + L.aio_reserved2 / 4] = bufferRef;
-      return cb.buffers;
+      return buffers;
+    }
     case 'poll':
-      writeU64(u32, w + L.aio_buf / 4, cb.events ?? 1);
+      writeU64(u32, w + L.aio_buf / 4, bitsField(cb.events, 1, 16, 'events'));
       return undefined;
     default:
       return undefined;

@@ -1,0 +1,182 @@
+// 25 arguments: every argument is type-checked and nothing is coerced.
+// The node:fs-shaped calls (read, write, fsync) throw what node:fs throws
+// for the same bad argument, checked beside node:fs itself; the
+// io_submit-shaped ones (submit, IocbArray, getEvents) say EINVAL and name
+// the field, as io_submit and io_getevents would.
+import * as fs from 'node:fs';
+import { AioContext, IocbArray, IocbInit, setup } from '../../src/index';
+import { patternByte, patternFile, removeTempDirs, tempDir } from '../helpers';
+
+afterAll(removeTempDirs);
+
+function thrown(f: () => unknown): Record<string, unknown> {
+  try {
+    f();
+  } catch (e) {
+    const err = e as Error & Record<string, unknown>;
+    return { name: err.name, code: err.code, message: err.message, field: err.field };
+  }
+  throw new Error('did not throw');
+}
+
+async function rejected(p: Promise<unknown>): Promise<Record<string, unknown>> {
+  return p.then(
+    () => {
+      throw new Error('did not reject');
+    },
+    (e: Error & Record<string, unknown>) => ({ name: e.name, code: e.code, message: e.message, field: e.field }),
+  );
+}
+
+const shape = (e: Record<string, unknown>) => ({ name: e.name, code: e.code, message: e.message });
+
+describe('27 arguments', () => {
+  let ctx: AioContext;
+  let fd: number;
+  let file: string;
+
+  beforeAll(() => {
+    file = patternFile(tempDir(), 4);
+    fd = fs.openSync(file, 'r+');
+    ctx = setup(16);
+  });
+
+  afterAll(() => {
+    ctx.destroy();
+    fs.closeSync(fd);
+  });
+
+  const badFds: unknown[] = ['x', null, -1, 1.5, 2 ** 31, Number.NaN, 3n];
+  const badPositions: unknown[] = ['x', 1.5, -2, Number.NaN, 2 ** 53, {}, Number.POSITIVE_INFINITY];
+  const badBuffers: unknown[] = ['abc', 123, null, {}, [1, 2]];
+
+  test.each(badFds)('row 13: read, write and fsync with fd %p throw what node:fs throws', async (bad) => {
+    const buf = Buffer.alloc(8);
+    expect(shape(await rejected(ctx.read(bad as number, buf, 0)))).toEqual(shape(thrown(() => fs.readSync(bad as number, buf, 0, 8, 0))));
+    expect(shape(await rejected(ctx.write(bad as number, buf, 0)))).toEqual(shape(thrown(() => fs.writeSync(bad as number, buf, 0, 8, 0))));
+    // node:fs's fsync prints a bigint without its n (3n as "(3)"), unlike its read and write: ours prints it as they do
+    if (typeof bad !== 'bigint') expect(shape(await rejected(ctx.fsync(bad as number)))).toEqual(shape(thrown(() => fs.fsyncSync(bad as number))));
+  });
+
+  test.each(badPositions)('row 13: read and write with position %p throw what node:fs read throws', async (bad) => {
+    // node:fs's writeSync does not check its position (a non-number means the current one): ours does, as its read
+    const buf = Buffer.alloc(8);
+    const nodeRead = shape(thrown(() => fs.readSync(fd, buf, 0, 8, bad as number)));
+    expect(shape(await rejected(ctx.read(fd, buf, bad as number)))).toEqual(nodeRead);
+    expect(shape(await rejected(ctx.write(fd, buf, bad as number)))).toEqual(nodeRead);
+  });
+
+  test.each(badBuffers)('row 13: read into buffer %p throws what node:fs throws', async (bad) => {
+    expect(shape(await rejected(ctx.read(fd, bad as Buffer, 0)))).toEqual(shape(thrown(() => fs.readSync(fd, bad as Buffer, 0, 1, 0))));
+  });
+
+  test('row 13: write takes no string (node:fs would encode it): the same TypeError shape, naming what it takes', async () => {
+    expect(await rejected(ctx.write(fd, 'abc' as unknown as Buffer, 0))).toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: `The "buffer" argument must be an instance of Buffer, TypedArray, or DataView. Received type string ('abc')`,
+    });
+  });
+
+  test('node:fs positions: a bigint position reads there exactly; null and -1 (the current position) are EINVAL: a context has no file position', async () => {
+    const buf = Buffer.alloc(16);
+    expect(await ctx.read(fd, buf, 4096n * 2n + 3n)).toBe(16);
+    expect([...buf]).toEqual(Array.from({ length: 16 }, (_, i) => patternByte(2, 3 + i)));
+    const beyond = await rejected(ctx.read(fd, buf, 2n ** 63n));
+    expect(beyond).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    for (const current of [null, -1, -1n]) {
+      expect(await rejected(ctx.read(fd, buf, current as number))).toMatchObject({ code: 'EINVAL', field: 'position', name: 'AioError' });
+      expect(await rejected(ctx.write(fd, buf, current as number))).toMatchObject({ code: 'EINVAL', field: 'position' });
+    }
+    // node:fs takes a DataView too
+    const view = new DataView(new ArrayBuffer(4));
+    expect(await ctx.read(fd, view, 4096)).toBe(4);
+    expect(view.getUint8(1)).toBe(patternByte(1, 1));
+  });
+
+  test('row 13: a bad field of a submitted iocb is EINVAL naming it, never coerced', () => {
+    const buffer = Buffer.alloc(8);
+    const bad: [string, Record<string, unknown>][] = [
+      ['rwFlags', { opcode: 'pread', buffer, rwFlags: 'x' }],
+      ['rwFlags', { opcode: 'pread', buffer, rwFlags: -1 }],
+      ['data', { opcode: 'noop', data: 'abc' }],
+      ['data', { opcode: 'noop', data: 2n ** 64n + 5n }],
+      ['data', { opcode: 'noop', data: -1n }],
+      ['data', { opcode: 'noop', data: -1 }],
+      ['data', { opcode: 'noop', data: 1.5 }],
+      ['data', { opcode: 'noop', data: 2 ** 53 }],
+      ['events', { opcode: 'poll', events: 'x' }],
+      ['events', { opcode: 'poll', events: 0x1_0000 }],
+      ['opcode', { opcode: '__proto__' }],
+      ['opcode', { opcode: 'toString' }],
+      ['position', { opcode: 'pread', buffer, position: null }],
+      ['position', { opcode: 'pread', buffer, position: -1 }],
+      ['position', { opcode: 'pread', buffer, position: 'x' }],
+      ['position', { opcode: 'pread', buffer, position: 2n ** 63n }],
+      ['fd', { opcode: 'noop', fd: 'x' }],
+      ['buffers', { opcode: 'preadv', buffers: [buffer, 'x'] }],
+    ];
+    for (const [field, cb] of bad) {
+      const e = thrown(() => ctx.submit([{ fd, ...cb } as unknown as IocbInit]));
+      expect([field, cb, e.code, e.field]).toEqual([field, cb, 'EINVAL', field]);
+    }
+    expect(ctx.inflight).toBe(0);
+  });
+
+  test('data as a number or bigint comes back exactly; a bigint position is exact', async () => {
+    const buffer = Buffer.alloc(8);
+    const cookies = [0, 2 ** 53 - 1, 2n ** 64n - 1n, 2n ** 53n + 1n];
+    expect(ctx.submit(cookies.map((data) => ({ opcode: 'pread', fd, buffer, position: 4096n * 3n, data })))).toBe(4);
+    const events = await ctx.getEvents(4, 4, 10000);
+    expect(events.map((e) => e.data).sort()).toEqual([0, 2 ** 53 - 1, 2n ** 64n - 1n, 2n ** 53n + 1n].sort());
+    expect(buffer[0]).toBe(patternByte(3, 0));
+  });
+
+  test('row 13: IocbArray setters refuse what they cannot write exactly', () => {
+    const a = new IocbArray(2);
+    const ok = [0, fd, 0, 0, 8, 0, 0] as const;
+    const at = (k: number, v: unknown) => ok.map((x, i) => (i === k ? v : x)) as unknown as typeof ok;
+    const cases: [string, number, unknown][] = [
+      ['fd', 1, 'x'],
+      ['bufferOffset', 3, -1],
+      ['length', 4, 1.5],
+      ['position', 5, 'x'],
+      ['position', 5, -1],
+      ['data', 6, 'abc'],
+      ['data', 6, 2 ** 53],
+    ];
+    for (const [field, k, v] of cases) {
+      const e = thrown(() => a.setRead(...at(k, v)));
+      expect([field, v, e.code, e.field]).toEqual([field, v, 'EINVAL', field]);
+    }
+    expect(thrown(() => a.setPlain(0, 'noop', fd, 'abc' as unknown as number))).toMatchObject({ code: 'EINVAL', field: 'data' });
+    a.setRead(...ok);
+  });
+
+  test('row 10: getEvents with a timeout setTimeout cannot honour is EINVAL, without a TimeoutOverflowWarning; the longest it can still waits', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const c = setup(4);
+    try {
+      for (const t of [2 ** 31, 1e300, 'x', Number.POSITIVE_INFINITY]) {
+        expect(await rejected(c.getEvents(1, 1, t as number))).toMatchObject({ code: 'EINVAL', field: 'timeoutMs' });
+      }
+      let settled = false;
+      const longest = c.getEvents(1, 1, 2 ** 31 - 1).then((events) => {
+        settled = true;
+        return events;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(false);
+      c.destroy();
+      expect(await longest).toEqual([]);
+    } finally {
+      c.destroy();
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
+});
