@@ -160,7 +160,7 @@ describe('24 fairness: the event loop turns while a context is busy', () => {
           const again: IocbInit[] = [];
           for (const e of got) {
             const cb = e.iocb!;
-            if (e.res !== BLOCK || (cb.buffer as Buffer)[0] !== patternByte(cb.position! / BLOCK, 0)) bad++;
+            if (e.res !== BLOCK || (cb.buffer as Buffer)[0] !== patternByte(Number(cb.position!) / BLOCK, 0)) bad++;
             if (submitted < READS) {
               cb.position = ((submitted++ * 37) % BLOCKS) * BLOCK;
               again.push(cb);
