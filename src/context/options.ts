@@ -95,7 +95,7 @@ export function parseSetup(nrEvents: number, options: SetupOptions): ContextArgs
   }
   const backend = options.backend ?? AIORING_BACKEND_AUTO;
   const threads = options.threads ?? 0;
-  if (!BACKEND_NAMES.includes(backend)) throw invalid('backend is auto, kernel or threadpool', 'backend', 'io_setup');
+  if (!BACKEND_NAMES.includes(backend)) throw invalid(`backend is ${BACKEND_NAMES.slice(0, -1).join(', ')} or ${BACKEND_NAMES[BACKEND_NAMES.length - 1]}`, 'backend', 'io_setup');
   if (!Number.isInteger(threads) || threads < 0 || threads > AIORING_MAX_THREADS) {
     throw invalid(`threads must be in [0, ${AIORING_MAX_THREADS}]`, 'threads', 'io_setup');
   }

@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AIO_RING_COMPAT_FEATURES,
+  AIO_RING_INCOMPAT_FEATURES,
   AIO_RING_MAGIC,
   AioContext,
   AioRing,
@@ -159,7 +161,7 @@ function checkLayout(provider: ProviderName, s: Subject): CheckResult {
       (u32(b, AioRing.incompat_features) & AIORING_INCOMPAT_V2) !== 0 &&
       u32(b, V2Header.legacy_head) === u32(b, V2Header.legacy_tail) &&
       u32(b, AioRing.header_length) === V2Header.size;
-    return pass(provider, 'layout and magic', ok, ok ? 'magic 0xa10a10a2, incompat bit 0, legacy head == tail, header 512' : `header rejected (${bad ?? 'words'})`);
+    return pass(provider, 'layout and magic', ok, ok ? `magic 0x${AIORING_V2_MAGIC.toString(16)}, incompat bit ${Math.log2(AIORING_INCOMPAT_V2)}, legacy head == tail, header ${V2Header.size}` : `header rejected (${bad ?? 'words'})`);
   }
   const bad = validateLegacyHeader(words, b.byteLength);
   const ok =
@@ -168,7 +170,7 @@ function checkLayout(provider: ProviderName, s: Subject): CheckResult {
     u32(b, AioRing.compat_features) === 1 &&
     u32(b, AioRing.incompat_features) === 0 &&
     u32(b, AioRing.header_length) === AioRing.size;
-  return pass(provider, 'layout and magic', ok, ok ? 'magic 0xa10a10a1, compat 1, incompat 0, header_length 32' : `header rejected (${bad ?? 'words'})`);
+  return pass(provider, 'layout and magic', ok, ok ? `magic 0x${AIO_RING_MAGIC.toString(16)}, compat ${AIO_RING_COMPAT_FEATURES}, incompat ${AIO_RING_INCOMPAT_FEATURES}, header_length ${AioRing.size}` : `header rejected (${bad ?? 'words'})`);
 }
 
 function checkSizing(provider: ProviderName, scratch: Scratch): CheckResult {
