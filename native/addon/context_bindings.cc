@@ -8,6 +8,16 @@
 // (this call's buffers[k] as k + 1, or registered buffer j as
 // AIORING_REGISTERED_BUFFER | j). Each is checked here and translated into the private
 // slab, so nothing JavaScript writes later can change a queued request.
+//
+// Lifecycle. destroy() (or the collection of a context nobody destroyed,
+// or its environment's teardown) quiesces the engine on the JavaScript
+// thread: nothing is left in flight, the threads are joined, the buffers
+// are detached. The rest, io_destroy (an RCU grace period, 30-40 ms) and
+// the frees, runs on a thread of its own (Release), so the event loop never
+// waits for it. The addon holds the context's onWake callback (and through
+// it the context, and the buffers its requests use) strongly only while
+// JavaScript waits for a wakeup or requests are in flight: otherwise a
+// dropped context can be collected.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -38,11 +48,11 @@ struct Registered {
 }  // namespace
 
 /*
- * A quiesced context's release (aior_destroy) on a thread of its own. The
- * environment keeps it until the thread is joined: when the thread says it
- * is done (done, heard on the loop), at the next release if the loop has
- * not turned since (so a loop that never yields leaves no threads behind),
- * or at the environment's teardown.
+ * A quiesced context's release (aior_destroy, whose io_destroy waits) on
+ * a thread of its own. The environment keeps it until the thread is
+ * joined: when the thread says it is done (done, heard on the loop), at
+ * the next release if the loop has not turned since (so a loop that never
+ * yields leaves no threads behind), or at the environment's teardown.
  */
 struct Release {
 	napi_env env;
@@ -347,14 +357,38 @@ private:
 			uv_poll_stop(kpoll_);  // before the release closes the eventfd
 		aior_quiesce(ctx);
 		CloseAsync();
-		if (held_)
-			on_wake_.Unref();
 		held_ = false;
+		UpdateStrength();
 		std::vector<iocb>().swap(slab_);
 		std::vector<std::vector<struct iovec>>().swap(iovecs_);
 		Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
 		external_ = 0;
-		Release::Start(env, ctx, closed);
+		// without a kernel context nothing in the release waits: no thread for it
+		if (info_.kernel) {
+			Release::Start(env, ctx, closed);
+			return;
+		}
+		aior_destroy(ctx);
+		if (closed)
+			napi_resolve_deferred(env, closed, env.Undefined());
+	}
+
+	/*
+	 * Strong while a waiter holds the loop or requests are in flight (a
+	 * collection then would free the buffers they write into before the
+	 * finalizer could quiesce); weak otherwise, so a dropped context can be
+	 * collected. Looked at again on every submit, wait and inflight().
+	 */
+	void UpdateStrength()
+	{
+		bool strong = ctx_ && (held_ || aior_inflight(ctx_) > 0);
+		if (strong == strong_)
+			return;
+		if (strong)
+			on_wake_.Ref();
+		else
+			on_wake_.Unref();
+		strong_ = strong;
 	}
 
 	struct aior_ctx *Live(Napi::Env env)
@@ -391,6 +425,7 @@ private:
 			ptrs[k] = &slab_[slot];
 		}
 		long r = aior_submit(ctx, ptrs.data(), n);
+		UpdateStrength();
 		if (r < 0)
 			throw AioError(env, static_cast<int>(-r), "io_submit", strerror(static_cast<int>(-r)));
 		return Napi::Number::New(env, static_cast<double>(r));
@@ -493,13 +528,8 @@ private:
 	Napi::Value HoldLoop(const Napi::CallbackInfo &info)
 	{
 		bool hold = info[0].ToBoolean();
-		if (ctx_ && hold != held_) {
-			if (hold)
-				on_wake_.Ref();
-			else
-				on_wake_.Unref();
-		}
-		held_ = hold && ctx_;
+		held_ = hold;
+		UpdateStrength();
 		if (async_) {
 			if (hold)
 				uv_ref(reinterpret_cast<uv_handle_t *>(async_));
@@ -525,6 +555,7 @@ private:
 
 	Napi::Value Inflight(const Napi::CallbackInfo &info)
 	{
+		UpdateStrength();
 		return Napi::Number::New(info.Env(), ctx_ ? aior_inflight(ctx_) : 0);
 	}
 
@@ -614,6 +645,7 @@ private:
 	uint32_t wait_index_ = 0;
 	std::set<NativeContext *> *live_ = nullptr;  // EnvData(env).contexts of the env that made it
 	bool held_ = false;           /* a JavaScript waiter holds the loop (holdLoop) */
+	bool strong_ = false;         /* on_wake_ is held strongly (UpdateStrength) */
 	int64_t external_ = 0;        /* native bytes reported to V8 (AdjustExternalMemory) */
 	bool passthrough_ = false;    /* AIORING_SETUP_KERNEL_RING: the slab's iocbs go to the kernel as they are */
 };
