@@ -48,6 +48,11 @@ export class AioContext {
   readonly capacity: number;
   /** the ring's mapping when setup mapped a file for it */
   readonly mapping?: RingMapping;
+  /**
+   * Resolves once a destroyed context is gone: its kernel context (and the
+   * aio-nr it charged), memory and threads. destroy() returns before that.
+   */
+  readonly closed: Promise<void>;
 
   private native: NativeContext | null;
   private readonly slots: Slots;
@@ -55,10 +60,14 @@ export class AioContext {
   private readonly requests: RequestQueue;
   private readonly completions: Completions;
   private readonly waiters: Waiters;
+  /** held here: the addon holds it only while a waiter holds the loop, so a dropped context can be collected */
+  private readonly onWake = (): void => this.waiters.wake();
+  private close!: (released: Promise<void>) => void;
 
   constructor(nrEvents: number, options: SetupOptions = {}) {
     const args = parseSetup(nrEvents, options);
-    const { native, mapping } = openNative(args, () => this.waiters.wake());
+    this.closed = new Promise((resolve) => (this.close = resolve));
+    const { native, mapping } = openNative(args, this.onWake);
     const info = native.info;
     const v2 = (args.flags & AIORING_SETUP_V2) !== 0;
     this.native = native;
@@ -225,23 +234,25 @@ export class AioContext {
   }
 
   /**
-   * Wait for in-flight I/O (queued requests are cancelled with -ECANCELED),
-   * settle every pending promise and waiter with what arrived, then release
-   * the context. Calls afterwards are EINVAL.
+   * Cancel what may never complete (queued requests, polls: they complete
+   * with -ECANCELED), wait for the I/O that is running, settle every
+   * pending promise and waiter with what arrived, detach the ring; calls
+   * afterwards are EINVAL. The kernel's io_destroy and the frees finish in
+   * the background: `closed` resolves then.
    */
   destroy(): void {
     const native = this.native;
     if (native === null) return;
+    native.quiesce();
     if (this.flags & AIORING_SETUP_KERNEL_RING) {
-      // passthrough: only the ring tells what the kernel finished; its
-      // requests always complete, so reap until none is outstanding
+      // passthrough: only the ring tells what the kernel finished; what it
+      // still holds completes (its polls were cancelled), so reap until none is outstanding
       for (this.waiters.pump(); this.slots.outstanding > 0; this.waiters.pump()) Atomics.wait(napCell, 0, 0, 1);
     }
-    native.quiesce();
     this.waiters.pump();
     this.waiters.close();
     this.native = null;
-    native.destroy();
+    this.close(native.destroy());
     this.mapping?.release();
     this.slots.dropHeld();
   }

@@ -41,7 +41,8 @@ export interface NativeContext {
   inflight(): number;
   helperReads(): number;
   quiesce(): void;
-  destroy(): void;
+  /** resolves once the context's kernel context, memory and threads are gone */
+  destroy(): Promise<void>;
 }
 
 export interface Addon {

@@ -11,6 +11,7 @@
 namespace aioring {
 
 class NativeContext;
+struct Release;
 
 /*
  * What the addon keeps for one environment (the main thread and each worker
@@ -22,6 +23,8 @@ struct AddonData {
 	Napi::FunctionReference error_class;
 	// the contexts this environment made and has not destroyed
 	std::set<NativeContext *> contexts;
+	// destroyed contexts whose release has not been joined yet (context_bindings.cc)
+	std::set<Release *> releases;
 };
 AddonData &EnvData(Napi::Env env);
 

@@ -8,11 +8,23 @@
 // (this call's buffers[k] as k + 1, or registered buffer j as
 // AIORING_REGISTERED_BUFFER | j). Each is checked here and translated into the private
 // slab, so nothing JavaScript writes later can change a queued request.
+//
+// Lifecycle. destroy() (or the collection of a context nobody destroyed,
+// or its environment's teardown) quiesces the engine on the JavaScript
+// thread: nothing is left in flight, the threads are joined, the buffers
+// are detached. The rest, io_destroy (an RCU grace period, 30-40 ms) and
+// the frees, runs on a thread of its own (Release), so the event loop never
+// waits for it. The addon holds the context's onWake callback (and through
+// it the context, and the buffers its requests use) strongly only while
+// JavaScript waits for a wakeup or requests are in flight: otherwise a
+// dropped context can be collected.
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <set>
 #include <vector>
+#include <pthread.h>
 #include <sys/uio.h>
 #include <uv.h>
 #include "addon.h"
@@ -34,6 +46,99 @@ struct Registered {
 };
 
 }  // namespace
+
+/*
+ * A quiesced context's release (aior_destroy, whose io_destroy waits) on
+ * a thread of its own. The environment keeps it until the thread is
+ * joined: when the thread says it is done (done, heard on the loop), at
+ * the next release if the loop has not turned since (so a loop that never
+ * yields leaves no threads behind), or at the environment's teardown.
+ */
+struct Release {
+	napi_env env;
+	struct aior_ctx *ctx;
+	pthread_t thread;
+	bool joined;
+	uv_async_t done;
+	napi_deferred closed;  // resolved once released; null when nobody can wait for it
+	std::set<Release *> *pending;
+
+	static void *Run(void *arg)
+	{
+		auto *self = static_cast<Release *>(arg);
+		aior_destroy(self->ctx);
+		uv_async_send(&self->done);
+		return nullptr;
+	}
+
+	// Release ctx, already quiesced; closed (if not null) resolves when it is gone.
+	static void Start(Napi::Env env, struct aior_ctx *ctx, napi_deferred closed)
+	{
+		std::set<Release *> &pending = EnvData(env).releases;
+		Sweep(pending);
+		auto *self = new Release{env, ctx, {}, false, {}, closed, &pending};
+		uv_loop_t *loop = nullptr;
+		napi_get_uv_event_loop(env, &loop);
+		uv_async_init(loop, &self->done, &Release::OnDone);
+		self->done.data = self;
+		// a promise someone may await keeps the process up for the few ms left
+		if (!closed)
+			uv_unref(reinterpret_cast<uv_handle_t *>(&self->done));
+		pending.insert(self);
+		if (pthread_create(&self->thread, nullptr, &Release::Run, self) != 0) {
+			aior_destroy(ctx);
+			self->joined = true;
+			uv_async_send(&self->done);
+		}
+	}
+
+	// The environment's teardown: every release ends before it returns (no JavaScript runs any more).
+	static void JoinAll(std::set<Release *> &pending)
+	{
+		while (!pending.empty())
+			(*pending.begin())->Finish(false);
+	}
+
+private:
+	static void OnDone(uv_async_t *handle)
+	{
+		auto *self = static_cast<Release *>(handle->data);
+		Napi::Env env(self->env);
+		Napi::HandleScope scope(env);
+		// a callback scope, so the promise's continuations run now
+		Napi::AsyncContext context(env, "aioring.closed");
+		Napi::CallbackScope callback(env, context);
+		self->Finish(true);
+	}
+
+	static void Sweep(std::set<Release *> &pending)
+	{
+		std::vector<Release *> ended;
+		for (Release *r : pending)
+			if (!r->joined && pthread_tryjoin_np(r->thread, nullptr) == 0) {
+				r->joined = true;
+				ended.push_back(r);
+			}
+		for (Release *r : ended)
+			r->Finish(true);
+	}
+
+	// Join, settle and forget; the handle's close frees this.
+	void Finish(bool resolve)
+	{
+		if (!joined)
+			pthread_join(thread, nullptr);
+		joined = true;
+		pending->erase(this);
+		if (closed && resolve) {
+			napi_value undefined;
+			napi_get_undefined(env, &undefined);
+			napi_resolve_deferred(env, closed, undefined);
+		}
+		uv_close(reinterpret_cast<uv_handle_t *>(&done),
+			 [](uv_handle_t *h) { delete static_cast<Release *>(h->data); });
+	}
+};
 
 class NativeContext : public Napi::ObjectWrap<NativeContext> {
 public:
@@ -93,7 +198,8 @@ public:
 		}
 		if (info.Length() < 6 || !info[5].IsFunction())
 			throw AioError(env, EINVAL, "io_setup", "onWake must be a function");
-		on_wake_ = Napi::Persistent(info[5].As<Napi::Function>());
+		// weak until a waiter holds the loop: the callback references its context
+		on_wake_ = Napi::Weak(info[5].As<Napi::Function>());
 
 		async_ = new uv_async_t;
 		uv_loop_t *loop = nullptr;
@@ -106,6 +212,7 @@ public:
 		// a waiter polls the kernel's eventfd itself (kpoll_ below)
 		s.waits_on_kernel_fd = 1;
 
+		passthrough_ = s.flags & AIORING_SETUP_KERNEL_RING;
 		int r = aior_setup(&s, &ctx_);
 		if (r < 0) {
 			CloseAsync();
@@ -126,22 +233,45 @@ public:
 			reinterpret_cast<uintptr_t>(info_.wait_flags) & ~uintptr_t(system_page_size() - 1));
 		wait_ = Napi::Persistent(Napi::ArrayBuffer::New(env, page, system_page_size()));
 		wait_index_ = static_cast<uint32_t>((reinterpret_cast<uint8_t *>(info_.wait_flags) - page) / 4);
+		external_ = static_cast<int64_t>(info_.memory + slab_.size() * sizeof(iocb));
+		Napi::MemoryManagement::AdjustExternalMemory(env, external_);
 		// last: a constructor that throws leaves nothing registered
 		live_ = &EnvData(env).contexts;
 		live_->insert(this);
 	}
 
-	~NativeContext() { Shutdown(); }
+	/*
+	 * Collected without destroy(): the ring and wait buffers a caller may
+	 * still hold are detached first, as destroy does, so nothing reads the
+	 * memory the release unmaps. Runs after the collection, where
+	 * JavaScript objects may be touched (node-api defers such finalizers).
+	 */
+	void Finalize(Napi::Env env) override
+	{
+		if (!ctx_)
+			return;
+#ifdef DEBUG
+		fprintf(stderr, "aioring: a context was collected without destroy(); it was destroyed now\n");
+#endif
+		ring_.Value().Detach();
+		wait_.Value().Detach();
+		Shutdown(env, nullptr);
+	}
 
 	/*
 	 * An environment's teardown (a worker's exit, the process's): the
-	 * contexts it made and nobody destroyed still join their threads. No
+	 * contexts it made and nobody destroyed still join their threads, and
+	 * every release ends (in parallel: one grace period for all). No
 	 * JavaScript runs in it any more, so their buffers are left attached.
 	 */
-	static void DestroyAll(std::set<NativeContext *> &live)
+	static void DestroyAll(Napi::Env env)
 	{
-		while (!live.empty())
-			(*live.begin())->Shutdown();
+		AddonData &data = EnvData(env);
+		// first the releases destroy() started: no promise is resolved from here
+		Release::JoinAll(data.releases);
+		while (!data.contexts.empty())
+			(*data.contexts.begin())->Shutdown(env, nullptr);
+		Release::JoinAll(data.releases);
 	}
 
 private:
@@ -157,6 +287,9 @@ private:
 	{
 		Napi::Env env = Env();
 		Napi::HandleScope scope(env);
+		// collected with its context: nobody is left to wake
+		if (on_wake_.Value().IsEmpty())
+			return;
 		try {
 			on_wake_.MakeCallback(env.Global(), {});
 		} catch (const Napi::Error &e) {
@@ -208,9 +341,12 @@ private:
 		}
 	}
 
-	// Stop the engine (waits for in-flight I/O, joins threads) and leave
-	// this environment's registry.
-	void Shutdown()
+	/*
+	 * Quiesce the engine here (what is in flight completes or is cancelled,
+	 * threads are joined), leave this environment's registry and give the
+	 * rest to a Release; closed, if not null, resolves when it is done.
+	 */
+	void Shutdown(Napi::Env env, napi_deferred closed)
 	{
 		if (!ctx_)
 			return;
@@ -218,9 +354,41 @@ private:
 		struct aior_ctx *ctx = ctx_;
 		ctx_ = nullptr;
 		if (kpoll_)
-			uv_poll_stop(kpoll_);  // before aior_destroy closes the eventfd
-		aior_destroy(ctx);
+			uv_poll_stop(kpoll_);  // before the release closes the eventfd
+		aior_quiesce(ctx);
 		CloseAsync();
+		held_ = false;
+		UpdateStrength();
+		std::vector<iocb>().swap(slab_);
+		std::vector<std::vector<struct iovec>>().swap(iovecs_);
+		Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
+		external_ = 0;
+		// without a kernel context nothing in the release waits: no thread for it
+		if (info_.kernel) {
+			Release::Start(env, ctx, closed);
+			return;
+		}
+		aior_destroy(ctx);
+		if (closed)
+			napi_resolve_deferred(env, closed, env.Undefined());
+	}
+
+	/*
+	 * Strong while a waiter holds the loop or requests are in flight (a
+	 * collection then would free the buffers they write into before the
+	 * finalizer could quiesce); weak otherwise, so a dropped context can be
+	 * collected. Looked at again on every submit, wait and inflight().
+	 */
+	void UpdateStrength()
+	{
+		bool strong = ctx_ && (held_ || aior_inflight(ctx_) > 0);
+		if (strong == strong_)
+			return;
+		if (strong)
+			on_wake_.Ref();
+		else
+			on_wake_.Unref();
+		strong_ = strong;
 	}
 
 	struct aior_ctx *Live(Napi::Env env)
@@ -257,6 +425,7 @@ private:
 			ptrs[k] = &slab_[slot];
 		}
 		long r = aior_submit(ctx, ptrs.data(), n);
+		UpdateStrength();
 		if (r < 0)
 			throw AioError(env, static_cast<int>(-r), "io_submit", strerror(static_cast<int>(-r)));
 		return Napi::Number::New(env, static_cast<double>(r));
@@ -355,10 +524,12 @@ private:
 	}
 
 	// holdLoop(true) while JavaScript waits for a wakeup, so the process stays up
+	// (and the context with it: its onWake is held strongly meanwhile)
 	Napi::Value HoldLoop(const Napi::CallbackInfo &info)
 	{
 		bool hold = info[0].ToBoolean();
 		held_ = hold;
+		UpdateStrength();
 		if (async_) {
 			if (hold)
 				uv_ref(reinterpret_cast<uv_handle_t *>(async_));
@@ -384,6 +555,7 @@ private:
 
 	Napi::Value Inflight(const Napi::CallbackInfo &info)
 	{
+		UpdateStrength();
 		return Napi::Number::New(info.Env(), ctx_ ? aior_inflight(ctx_) : 0);
 	}
 
@@ -393,9 +565,16 @@ private:
 	}
 
 	// Finish all I/O into the ring (queued requests cancelled) and stop the
-	// threads; the ring stays readable until destroy().
+	// threads; the ring stays readable until destroy(). On the kernel's own
+	// ring, the polls JavaScript submitted are io_cancel'ed first: their
+	// events come through that ring, for JavaScript to reap.
 	Napi::Value Quiesce(const Napi::CallbackInfo &info)
 	{
+		if (ctx_ && passthrough_) {
+			for (iocb &cb : slab_)
+				if (cb.aio_lio_opcode == IOCB_CMD_POLL)
+					aior_cancel(ctx_, &cb);
+		}
 		if (ctx_)
 			aior_quiesce(ctx_);
 		return info.Env().Undefined();
@@ -406,17 +585,25 @@ private:
 	 * they view, so every view of them reads as empty from now on. Keeping
 	 * the mapping until the buffers are collected is not an option: the
 	 * kernel ring is unmapped by io_destroy itself, which destroy must not
-	 * put off (it ends the requests and gives back the aio-nr).
+	 * put off (it ends the requests and gives back the aio-nr). Returns a
+	 * promise that resolves once the context's kernel context, memory and
+	 * threads are gone.
 	 */
 	Napi::Value Destroy(const Napi::CallbackInfo &info)
 	{
+		Napi::Env env = info.Env();
+		napi_deferred closed;
+		napi_value promise;
+		napi_create_promise(env, &closed, &promise);
 		if (ctx_) {
 			ring_.Value().Detach();
 			wait_.Value().Detach();
-			Shutdown();
+			Shutdown(env, closed);
 			registered_.clear();
+		} else {
+			napi_resolve_deferred(env, closed, env.Undefined());
 		}
-		return info.Env().Undefined();
+		return Napi::Value(env, promise);
 	}
 
 	Napi::Value Ring(const Napi::CallbackInfo &info)
@@ -458,6 +645,9 @@ private:
 	uint32_t wait_index_ = 0;
 	std::set<NativeContext *> *live_ = nullptr;  // EnvData(env).contexts of the env that made it
 	bool held_ = false;           /* a JavaScript waiter holds the loop (holdLoop) */
+	bool strong_ = false;         /* on_wake_ is held strongly (UpdateStrength) */
+	int64_t external_ = 0;        /* native bytes reported to V8 (AdjustExternalMemory) */
+	bool passthrough_ = false;    /* AIORING_SETUP_KERNEL_RING: the slab's iocbs go to the kernel as they are */
 };
 
 // ringBytes(nrEvents, flags): the memory a context's ring needs
@@ -477,8 +667,7 @@ void InitContexts(Napi::Env env, Napi::Object exports)
 	exports.Set("NativeContext", NativeContext::Define(env));
 	exports.Set("ringBytes", Napi::Function::New(env, RingBytes));
 	// runs before node-api finalizes this environment's objects and data
-	std::set<NativeContext *> *live = &EnvData(env).contexts;
-	env.AddCleanupHook([live] { NativeContext::DestroyAll(*live); });
+	env.AddCleanupHook([env] { NativeContext::DestroyAll(env); });
 }
 
 }  // namespace aioring

@@ -180,7 +180,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	if (r < 0)
 		goto fail;
 	if (s->backend != AIOR_BACKEND_THREADPOOL) {
-		r = aior_kernel_start(ctx, ctx->capacity, s->waits_on_kernel_fd);
+		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
+		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
 		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
 			goto fail;
 	}
@@ -212,6 +213,8 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
 	info->read_helper = ctx->helper != NULL;
+	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
+		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)
@@ -475,8 +478,10 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 	struct aior_req *req;
 	int busy;
 
-	if (ctx == NULL || iocb == NULL || (ctx->flags & AIORING_SETUP_KERNEL_RING))
+	if (ctx == NULL || iocb == NULL)
 		return -EINVAL;
+	if (ctx->flags & AIORING_SETUP_KERNEL_RING)
+		return aior_kernel_cancel(ctx, iocb);
 	pthread_mutex_lock(&ctx->reqs.lock);
 	req = aior_pool_cancel(ctx, iocb);
 	busy = req == NULL && requests_busy(ctx, iocb);

@@ -75,6 +75,7 @@ struct aior_info {
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
 	int read_helper;         /* a read helper serves part of large cached runs */
+	size_t memory;           /* bytes it holds: the ring it mapped (or the kernel's), control page, request table */
 };
 
 /* Bytes of ring memory a setup needs (the caller-memory case). */
@@ -96,7 +97,9 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 /*
  * Cancel a request not yet started: it completes with -ECANCELED through
  * the ring and 0 is returned. -EAGAIN if it is running or with the
- * kernel, -EINVAL if no such request is in flight.
+ * kernel, -EINVAL if no such request is in flight. In passthrough mode
+ * this is io_cancel: 0 when the kernel cancels it (a poll: its event,
+ * with no events in res, comes through the ring), else its errno.
  */
 int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 
@@ -116,17 +119,20 @@ uint32_t aior_inflight(const struct aior_ctx *ctx);
 uint64_t aior_helper_reads(const struct aior_ctx *ctx);
 
 /*
- * Stop taking requests, cancel queued ones (they complete with -ECANCELED),
- * wait for the running ones to complete into the ring and join every
- * thread. The ring stays readable. Idempotent. In passthrough mode the
- * kernel's requests are the caller's to reap before this (the engine does
- * not see their completions).
+ * Stop taking requests, cancel queued ones (they complete with -ECANCELED)
+ * and those with the kernel that it can cancel (polls), wait for the
+ * running ones to complete into the ring and join every thread: nothing
+ * waits for an event that may never come. The ring stays readable.
+ * Idempotent. In passthrough mode the kernel's requests are the caller's
+ * to cancel (aior_cancel) and reap before this (the engine does not see
+ * their completions).
  */
 void aior_quiesce(struct aior_ctx *ctx);
 
 /*
  * aior_quiesce, then io_destroy (which waits for what the kernel still
- * holds) and free everything, the ring memory we mapped included. No
+ * holds, and an RCU grace period) and free everything, the ring memory we
+ * mapped included. After aior_quiesce, any thread may call it. No
  * aior_submit may run at the same time as aior_quiesce or aior_destroy
  * (a submit that began before the stop could still hand requests to the
  * pool or the read helper after they stopped); the addon runs both on the

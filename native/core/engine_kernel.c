@@ -19,6 +19,18 @@ static int passthrough(const struct aior_ctx *ctx)
 	return ctx->flags & AIORING_SETUP_KERNEL_RING;
 }
 
+static void backlog_submit(struct aior_ctx *ctx);
+
+/*
+ * A poll ended by io_cancel completes with no events (a poll that fired
+ * always reports at least one: the kernel adds POLLERR and POLLHUP to what
+ * was asked); the engine reports it as every cancelled request, -ECANCELED.
+ */
+static int64_t kernel_result(const struct aior_req *req, int64_t res)
+{
+	return req->cb.aio_lio_opcode == IOCB_CMD_POLL && res == 0 ? -ECANCELED : res;
+}
+
 void aior_kernel_move(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
@@ -37,15 +49,19 @@ void aior_kernel_move(struct aior_ctx *ctx)
 
 			if (req) {
 				reqs[m] = req;
-				res[m] = ev[i].res;
+				res[m] = kernel_result(req, ev[i].res);
 				res2[m++] = ev[i].res2;
 			}
 		}
 		/* one pass over the locks and one wakeup for the whole batch */
-		if (m)
+		if (m) {
+			aior_sub_acq_rel(&k->with_kernel, (uint32_t)m);
 			aior_complete_many(ctx, reqs, res, res2, m);
+		}
 	}
 	pthread_mutex_unlock(&k->ring_lock);
+	/* every completion gives the kernel room back: after each one, the backlog gets another try */
+	backlog_submit(ctx);
 }
 
 int aior_kernel_fd(const struct aior_ctx *ctx)
@@ -171,29 +187,126 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 	return 0;
 }
 
-long aior_kernel_submit(struct aior_ctx *ctx, struct aior_req **reqs, long n)
+/* io_submit a run as it is: how many the kernel took, or a negative errno. With reqs.lock held. */
+static long submit_run(struct aior_ctx *ctx, struct aior_req **reqs, long n)
 {
 	struct iocb *cbs[64];
 	long r, i;
 
+	for (i = 0; i < n; i++) {
+		request_set_state(reqs[i], REQ_KERNEL);
+		cbs[i] = &reqs[i]->cb;
+	}
+	r = syscall(SYS_io_submit, ctx->kernel.kctx, n, cbs);
+	if (r < 0)
+		r = -errno;
+	else
+		aior_add_acq_rel(&ctx->kernel.with_kernel, (uint32_t)r);
+	for (i = r < 0 ? 0 : r; i < n; i++)
+		request_set_state(reqs[i], REQ_FREE);
+	return r;
+}
+
+static void backlog_push(struct aior_kernel *k, struct aior_req **reqs, long n)
+{
+	for (long i = 0; i < n; i++) {
+		reqs[i]->state = REQ_QUEUED;
+		reqs[i]->next = NULL;
+		if (k->backlog_tail)
+			k->backlog_tail->next = reqs[i];
+		else
+			aior_store_release(&k->backlog, reqs[i]);
+		k->backlog_tail = reqs[i];
+	}
+}
+
+static struct aior_req *backlog_pop(struct aior_kernel *k)
+{
+	struct aior_req *req = k->backlog;
+
+	aior_store_release(&k->backlog, req->next);
+	if (k->backlog == NULL)
+		k->backlog_tail = NULL;
+	req->next = NULL;
+	return req;
+}
+
+long aior_kernel_submit(struct aior_ctx *ctx, struct aior_req **reqs, long n)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	long done = 0, r;
+
 	if (n > 64)
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
+	for (long i = 0; i < n; i++) {
 		struct iocb *cb = &reqs[i]->cb;
 
 		if (reqs[i]->iov)
 			cb->aio_buf = (uint64_t)(uintptr_t)reqs[i]->iov;
 		cb->aio_flags |= IOCB_FLAG_RESFD;
-		cb->aio_resfd = (uint32_t)ctx->kernel.eventfd;
-		request_set_state(reqs[i], REQ_KERNEL);
-		cbs[i] = cb;
+		cb->aio_resfd = (uint32_t)k->eventfd;
 	}
-	r = syscall(SYS_io_submit, ctx->kernel.kctx, n, cbs);
-	if (r < 0)
-		r = -errno;
-	for (i = r < 0 ? 0 : r; i < n; i++)
-		request_set_state(reqs[i], REQ_FREE);
-	return r;
+	/* behind a backlog: after it, to keep the order */
+	if (k->backlog) {
+		backlog_push(k, reqs, n);
+		return n;
+	}
+	while (done < n) {
+		r = submit_run(ctx, reqs + done, n - done);
+		if (r > 0) {
+			done += r;
+			continue;
+		}
+		/*
+		 * No room in the kernel while ours has some: it is in other CPUs'
+		 * caches, and comes back as what the kernel holds completes (the
+		 * mover then calls backlog_submit, under reqs.lock as here, so a
+		 * completion after this look still sees the backlog).
+		 */
+		if (r == -EAGAIN && aior_load_acquire(&k->with_kernel) > 0) {
+			backlog_push(k, reqs + done, n - done);
+			return n;
+		}
+		return done ? done : r;
+	}
+	return n;
+}
+
+/*
+ * Give the backlog to the kernel, in order, as far as it has room. A
+ * request it refuses for a reason of its own completes with that error,
+ * as io_submit would have reported it.
+ */
+static void backlog_submit(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+
+	/* the usual case, with no lock: nothing waits */
+	if (aior_load_acquire(&k->backlog) == NULL)
+		return;
+	pthread_mutex_lock(&ctx->reqs.lock);
+	while (k->backlog && !ctx->stopping) {
+		struct aior_req *run[KERNEL_RUN];
+		long n = 0, r;
+
+		for (struct aior_req *q = k->backlog; q && n < KERNEL_RUN; q = q->next)
+			run[n++] = q;
+		r = submit_run(ctx, run, n);
+		if (r == -EAGAIN && aior_load_acquire(&k->with_kernel) > 0)
+			break;
+		if (r > 0) {
+			while (r-- > 0)
+				backlog_pop(k);
+			continue;
+		}
+		/* nothing with the kernel and still no room: not what fs/aio.c does, but never wait for it */
+		struct aior_req *failed = backlog_pop(k);
+
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		aior_complete(ctx, failed, r, 0);
+		pthread_mutex_lock(&ctx->reqs.lock);
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
 }
 
 long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
@@ -218,6 +331,43 @@ long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *io
 	return n;
 }
 
+int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	struct io_event ev;
+
+	/* the event always comes through the ring: -EINPROGRESS says it will */
+	if (syscall(SYS_io_cancel, ctx->kernel.kctx, iocb, &ev) < 0 && errno != EINPROGRESS)
+		return -errno;
+	return 0;
+}
+
+/* Cancel the backlog, and whatever the kernel can cancel (its polls). */
+static void cancel_all(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	struct aior_req *backlog;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	backlog = k->backlog;
+	aior_store_release(&k->backlog, NULL);
+	k->backlog_tail = NULL;
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	while (backlog) {
+		struct aior_req *next = backlog->next;
+
+		aior_complete(ctx, backlog, -ECANCELED, 0);
+		backlog = next;
+	}
+	/* reads and writes are not cancellable (EINVAL): they complete on their own */
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+		struct io_event ev;
+
+		if (aior_load_acquire(&req->state) == REQ_KERNEL)
+			syscall(SYS_io_cancel, k->kctx, &req->cb, &ev);
+	}
+}
+
 void aior_kernel_stop(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
@@ -226,9 +376,11 @@ void aior_kernel_stop(struct aior_ctx *ctx)
 
 	if (!k->kctx)
 		return;
-	/* Kernel requests always complete: wait for the mover to bring them in. */
-	if (!passthrough(ctx))
+	/* What the kernel holds completes, or is cancelled: wait for the mover to bring it in. */
+	if (!passthrough(ctx)) {
+		cancel_all(ctx);
 		requests_wait_idle(ctx);
+	}
 	if (k->mover_running) {
 		aior_store_release(&k->mover_stop, 1);
 		w = write(k->eventfd, &one, sizeof(one));

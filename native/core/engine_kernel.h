@@ -40,17 +40,37 @@ struct aior_kernel {
 	int mover_stop;            /* atomic: set once by stop */
 	uint32_t service_calls;    /* consumers' aior_service calls (atomic) */
 	uint32_t service_seen;     /* the mover's own: its last look at service_calls */
+	/*
+	 * The kernel's context is io_setup(nr_events), as the caller asked, so
+	 * it charges the aio-nr io_setup would; its room is the ring's, but
+	 * part of it can sit in other CPUs' request caches (fs/aio.c's
+	 * reqs_available). Requests accepted for which io_submit found no room
+	 * wait here, in order, and go to the kernel as its others complete.
+	 * Under reqs.lock (backlog is also peeked without it, so stored atomically).
+	 */
+	struct aior_req *backlog, *backlog_tail;
+	uint32_t with_kernel;      /* atomic: requests io_submit took, not yet moved */
 };
 
 /* io_setup(nr_events) and the mover thread; 0 or a negative errno (then error says why). */
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd);
-/* io_submit a run of at most 64 requests, with reqs.lock held; how many it took, or a negative errno. */
+/*
+ * io_submit a run of at most 64 requests, with reqs.lock held: how many
+ * were taken (by the kernel, or into the backlog when the kernel had no
+ * room for them yet), or a negative errno.
+ */
 long aior_kernel_submit(struct aior_ctx *ctx, struct aior_req **reqs, long n);
 /* Passthrough: the caller's iocbs straight to io_submit, in runs of KERNEL_RUN. */
 long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 /* Move what the kernel's ring holds into the context's ring now (after any reaper already at it). */
 void aior_kernel_move(struct aior_ctx *ctx);
-/* Bring in what the kernel holds (moved mode) and stop the mover. */
+/* Passthrough: io_cancel one of the caller's iocbs (a poll's event then comes through the ring). */
+int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
+/*
+ * Moved mode: the backlog completes with -ECANCELED, everything with the
+ * kernel is io_cancel'ed (polls can be: their events come through the
+ * ring) and waited for. Then the mover stops.
+ */
 void aior_kernel_stop(struct aior_ctx *ctx);
 /* Then io_destroy: the kernel's ring is unmapped. */
 void aior_kernel_release(struct aior_ctx *ctx);

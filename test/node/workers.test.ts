@@ -1,28 +1,11 @@
 // 22 worker threads: contexts belong to the environment (main thread or
-// worker) that made them. Each scenario runs in a child process, so a
-// crash shows as its exit signal instead of taking jest down; the scripts
-// run compiled, so no thread of it loads the compiler.
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// worker) that made them. Each scenario runs in a child process (./child).
 import { features } from '../../src/context';
-import { compiledTree, describeKernel, patternFile, tempDir } from '../helpers';
+import { describeKernel, patternFile, tempDir } from '../helpers';
+import { child as run } from './child';
 
-const scripts = path.join('test', 'node', 'scripts');
-let compiled: string | undefined;
-
-/** Run scripts/<script>.ts (compiled) in a child node; it must exit 0 and print one JSON line. */
 function child(script: string, ...args: string[]): Record<string, unknown> {
-  compiled ??= compiledTree([
-    path.join('test', 'helpers.ts'),
-    ...fs.readdirSync(path.join(__dirname, 'scripts')).map((f) => path.join(scripts, f)),
-  ]);
-  const r = spawnSync(process.execPath, [path.join(compiled, scripts, `${script}.js`), ...args], {
-    encoding: 'utf8',
-    timeout: 60000,
-  });
-  expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
-  return JSON.parse(r.stdout);
+  return run(script, args);
 }
 
 function scenarios(configs: string[]): void {

@@ -133,6 +133,8 @@ async function soak(): Promise<Record<string, unknown>> {
   const { layout } = ctx;
   const backend = ctx.backend.name;
   ctx.destroy();
+  // its kernel context and eventfd go after destroy returns
+  await ctx.closed;
   const fdsAfter = fdCount();
   const threadsAfter = threadCount();
   fs.closeSync(fd);

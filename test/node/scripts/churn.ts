@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   }
   const results = await all;
   ctx.destroy();
+  await ctx.closed;
   fs.closeSync(fd);
   process.stdout.write(JSON.stringify({ results, mainReads, mainGood, threads0, threads: threadCount(), fds0, fds: fdCount() }) + '\n');
 }

@@ -11,6 +11,7 @@ export const BLOCKS = 16;
 /** The configurations the tests run: the default, the kernel ring passed through, and the rest. */
 export const CONFIGS: Record<string, SetupOptions> = {
   auto: { backend: 'auto' },
+  kernel: { backend: 'kernel' },
   'kernel-ring': { flags: SETUP_KERNEL_RING },
   threadpool: { backend: 'threadpool', threads: 2 },
   v2: { flags: SETUP_V2 },
@@ -47,4 +48,13 @@ export async function readBlocks(ctx: AioContext, fd: number, first: number, n: 
     if (e.res === BLOCK && [0, 1, 100, BLOCK - 1].every((k) => bufs[i][k] === patternByte(blocks[i], k))) good++;
   }
   return good;
+}
+
+/** What fn returns, or the name of what it throws. */
+export function attempt(fn: () => number): number | string {
+  try {
+    return fn();
+  } catch (e) {
+    return (e as Error).name;
+  }
 }

@@ -4,22 +4,13 @@
 // argv: config name. Prints a JSON report.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { runWorker, setupNamed } from './common';
+import { attempt, runWorker, setupNamed } from './common';
 
 function reply(worker: Worker, message: unknown, transfer: ArrayBuffer[] = []): Promise<unknown> {
   return new Promise((resolve) => {
     worker.once('message', resolve);
     worker.postMessage(message, transfer);
   });
-}
-
-/** What fn returns, or the name of what it throws. */
-function attempt(fn: () => number): number | string {
-  try {
-    return fn();
-  } catch (e) {
-    return (e as Error).name;
-  }
 }
 
 async function main(): Promise<void> {

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const exitCode = await exited;
   const laterGood = await readBlocks(later, fd, 0, 8);
   later.destroy();
+  await Promise.all([mine.closed, later.closed]);
   fs.closeSync(fd);
   process.stdout.write(JSON.stringify({ steps, exitCode, laterGood, threads0, threads: threadCount() }) + '\n');
 }

@@ -1,0 +1,101 @@
+// 24 lifecycle: destroy never hangs and never blocks the event loop on
+// io_destroy; dropped contexts are collected; a destroyed context holds no
+// memory; the aio-nr a context charges is what io_setup charges for the
+// same request. The scenarios run in child processes (./child), so a
+// hang is a kill, not a stuck jest.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
+import { addon } from '../../src/native';
+import { describeKernel, patternFile, tempDir } from '../helpers';
+import { child } from './child';
+
+const ECANCELED = 125;
+// generous: each scenario ends in well under a second when nothing hangs
+const HANG_MS = 30000;
+
+function fifo(): string {
+  const p = path.join(tempDir(), 'never-ready');
+  execFileSync('mkfifo', [p]);
+  return p;
+}
+
+function pollScenarios(configs: [string, number][]): void {
+  test.each(configs)('row 3: destroy with a poll in flight on %s returns; the poll completes with %i', (config, res) => {
+    const report = child('pollAtEnd', [config, 'destroy', fifo()], [], HANG_MS);
+    expect(report).toEqual({ queued: 1, events: [{ data: 7, res }] });
+  });
+
+  test.each(configs)('row 3: the process exits by itself with a poll in flight on %s and no destroy', (config) => {
+    expect(child('pollAtEnd', [config, 'exit', fifo()], [], HANG_MS)).toEqual({ queued: 1 });
+  });
+}
+
+describe('28 lifecycle', () => {
+  pollScenarios([
+    ['threadpool', -ECANCELED],
+    ['v2', -ECANCELED],
+  ]);
+
+  test('row 12: 2,000 setup/destroy rounds, a turn between each: the 1 ms timer fires while contexts finish closing; nothing is left', () => {
+    const report = child('setupLoop', ['turns', '2000', 'auto'], [], 120000);
+    const { start, after } = report as { start: { threads: number; kernelContexts: number }; after: { threads: number; kernelContexts: number } };
+    expect(report.rounds).toBe(2000);
+    // destroy returned before its context was closed, and the loop kept turning meanwhile
+    expect(report.ticksWhileClosing).toBeGreaterThan(0);
+    expect(after.threads).toBe(start.threads);
+    expect(after.kernelContexts).toBe(start.kernelContexts);
+  });
+
+  test('row 12: a loop that never yields sets up and destroys 300 contexts of 16,384 events without holding their memory', () => {
+    const report = child('setupLoop', ['noYield', '300', '16384']);
+    // each context holds about 3 MiB while it lives (ring, request table, iocb slab): 300 of them held would be ~1 GB
+    expect(report.rssGrowth).toBeLessThan(256 * 1024 * 1024);
+  });
+});
+
+describeKernel('24 lifecycle with kernel AIO', () => {
+  pollScenarios([
+    ['kernel', -ECANCELED],
+    // the kernel's own ring: a poll io_cancel ended completes as the kernel completes it, with no events
+    ['kernel-ring', 0],
+  ]);
+
+  test.each(['auto', 'kernel-ring'])('row 11: 40 %s contexts dropped without destroy are collected, with their threads and kernel contexts', (config) => {
+    const report = child('dropContexts', [config, '40', patternFile(tempDir(), 16)], ['--expose-gc'], 120000);
+    const { start, during, after } = report as Record<string, { threads: number; kernelContexts: number; aioNr: number }>;
+    expect(report.good).toBe(40);
+    expect(during.kernelContexts - start.kernelContexts).toBe(40);
+    expect(after.threads).toBe(start.threads);
+    expect(after.kernelContexts).toBe(start.kernelContexts);
+    // the ring kept past its context's collection was detached first
+    expect(report.keptRing).toBe('TypeError');
+  });
+
+  /** The aio-nr a setup charges: the median of 5, as other processes share the count. */
+  function charge(open: () => { destroy(): void; closed?: Promise<void> }): Promise<number> {
+    const aioNr = (): number => Number(fs.readFileSync('/proc/sys/fs/aio-nr', 'utf8'));
+    const run = async (left: number, seen: number[]): Promise<number[]> => {
+      if (left === 0) return seen;
+      const before = aioNr();
+      const c = open();
+      const charged = aioNr() - before;
+      c.destroy();
+      await c.closed;
+      return run(left - 1, [...seen, charged]);
+    };
+    return run(5, []).then((seen) => seen.sort((a, b) => a - b)[2]);
+  }
+
+  test.each<[string, SetupOptions]>([
+    ['auto', {}],
+    ['kernel', { backend: 'kernel' }],
+    ['kernel-ring', { flags: SETUP_KERNEL_RING }],
+    ['v2', { flags: SETUP_V2 }],
+  ])('row 14: a %s setup(64) charges the aio-nr io_setup(64) charges on this machine', async (_, options) => {
+    const kernel = await charge(() => new addon.KernelContext(64));
+    expect(kernel).toBeGreaterThan(0);
+    expect(await charge(() => setup(64, options))).toBe(kernel);
+  });
+});
