@@ -55,7 +55,7 @@ describe('22 the package', () => {
   test('the tarball holds the product only: no tests, fixtures, test addon or ring benchmark', () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths.filter((p) => !SHIPPED.test(p))).toEqual([]);
-    expect(paths.filter((p) => /bench-ring|ring_bindings|ring_threads|layout_exports|test_addon/.test(p))).toEqual([]);
+    expect(paths.filter((p) => /bench-ring|bench\/ring\.|ring_bindings|ring_threads|layout_exports|test_addon/.test(p))).toEqual([]);
     expect(paths).toContain('binding.gyp');
     expect(paths).toContain(path.normalize(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).bin.aioring));
   });
