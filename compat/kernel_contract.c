@@ -272,13 +272,28 @@ int contract_iocb(struct submit_checks *k, struct iocb *const *iocbs, long i, st
 	struct iocb *const *slot = iocbs + i;
 	struct iocb *user, cb;
 	unsigned op;
-	int acc, r;
+	int acc, r, key_ok;
 
 	if ((uintptr_t)iocbs + (uintptr_t)i * sizeof(*slot) < (uintptr_t)iocbs ||
 	    checked_readable(k, slot, sizeof(*slot)))
 		return -EFAULT;
 	user = *slot;
-	if (user == NULL || checked_readable(k, user, sizeof(*user)))
+	if (user == NULL)
+		return -EFAULT;
+	/*
+	 * The key's page probed for writing first: one probe where the kernel
+	 * reads the iocb and later writes its key, and a page it may write is
+	 * one it may read. Only a failed one needs the read probe, for the
+	 * kernel's order of errors.
+	 */
+	key_ok = probed(k, &user->aio_key, sizeof(user->aio_key), 1);
+	if (!key_ok && !user_writable(&user->aio_key, sizeof(user->aio_key))) {
+		remember(k, &user->aio_key, sizeof(user->aio_key), 1);
+		key_ok = 1;
+	}
+	if (key_ok)
+		aior_store_relaxed(&user->aio_key, 0);
+	if (checked_readable(k, user, sizeof(*user)))
 		return -EFAULT;
 	memcpy(&cb, user, sizeof(cb));
 	if (cb.aio_reserved2 || (int64_t)cb.aio_nbytes < 0)
@@ -294,12 +309,8 @@ int contract_iocb(struct submit_checks *k, struct iocb *const *iocbs, long i, st
 		if (r)
 			return r;
 	}
-	if (!probed(k, &user->aio_key, sizeof(user->aio_key), 1)) {
-		if (user_writable(&user->aio_key, sizeof(user->aio_key)))
-			return -EFAULT;
-		remember(k, &user->aio_key, sizeof(user->aio_key), 1);
-	}
-	aior_store_relaxed(&user->aio_key, 0);
+	if (!key_ok)
+		return -EFAULT;
 	op = cb.aio_lio_opcode;
 	acc = k->fd_flags & O_ACCMODE;
 	if (is_rw(op)) {

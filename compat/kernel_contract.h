@@ -32,7 +32,7 @@ int contract_setup_count(unsigned nr);
  * names one file).
  */
 struct submit_checks {
-	uintptr_t pages[8];
+	uintptr_t pages[32];
 	unsigned npages;
 	unsigned next;             /* where the next page goes, round robin */
 	int fd;
@@ -43,8 +43,11 @@ void submit_checks_init(struct submit_checks *k);
 
 /*
  * The iocb pointer at iocbs[i] read as the kernel reads it, and that iocb
- * checked as io_submit checks it before it queues (its aio_key set to 0,
- * as the kernel does): 0 with *out set, or the errno io_submit gives.
+ * checked as io_submit checks it before it queues: 0 with *out set, or the
+ * errno io_submit gives. Its aio_key is set to 0, as the kernel does, once
+ * the iocb is found writable (the kernel writes it only when the iocb's
+ * other checks pass: a program that set aio_key and then submits a bad
+ * iocb sees 0 there; io_prep_* leave 0 there anyway).
  */
 int contract_iocb(struct submit_checks *k, struct iocb *const *iocbs, long i, struct iocb **out);
 
