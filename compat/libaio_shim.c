@@ -11,6 +11,11 @@
  * for a whole program, aioring_setup2 for one context. The id of such a
  * context is its ring's address, because programs read it; the context
  * table (context_table.h) tells the two kinds of id apart on every call.
+ * Such a context keeps the kernel's call contract, all but the ring
+ * layout: every argument checked as the system call checks it
+ * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
+ * applied, foreign in a forked child, buffered I/O finished when io_submit
+ * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
