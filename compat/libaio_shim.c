@@ -11,12 +11,19 @@
  * for a whole program, aioring_setup2 for one context. The id of such a
  * context is its ring's address, because programs read it; the context
  * table (context_table.h) tells the two kinds of id apart on every call.
+ * Such a context keeps the kernel's call contract, all but the ring
+ * layout: every argument checked as the system call checks it
+ * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
+ * applied, foreign in a forked child, buffered I/O finished when io_submit
+ * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,25 +32,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "aioring.h"
 #include "atomics.h"
 #include "context_table.h"
 #include "engine.h"
+#include "kernel_contract.h"
 #include "legacy_ring.h"
 #include "system_info.h"
 #include "v2_ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* Buffered requests one io_submit waits for at once; a larger batch goes in parts. */
+#define AIORING_SYNC_BATCH 64
+
 /* A context of aioring's engine (an opt-in); kernel contexts have none. */
 struct shim_ctx {
 	void *id;                 /* what the program holds: the ring's address */
 	struct aior_ctx *engine;
+	unsigned generation;      /* the process's, at setup (fork moves it on) */
 	struct aior_info info;
 	int v2;
+	int async_buffered;       /* AIORING_SETUP_ASYNC_BUFFERED */
 	int wakefd;               /* producers ring it when a waiter announced itself */
 	pthread_mutex_t reap_lock; /* one reaper at a time, as the kernel's ring_lock */
 	int waiters;              /* under reap_lock */
@@ -67,29 +82,63 @@ static int kernel_call(long nr, long a, long b, long c, long d, long e, long f)
 	return r;
 }
 
-/* Set once this process has made an engine context. */
-static int engine_used;
+/*
+ * Moved on in the child of every fork: a context belongs to the address
+ * space that made it, so in the child the parent's contexts are foreign
+ * (EINVAL from every call, as the kernel's are) while its own work.
+ */
+static unsigned generation;
+
+static void forked(void)
+{
+	aior_store_relaxed(&generation, aior_load_relaxed(&generation) + 1);
+}
+
+static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
+
+static void hook_fork(void)
+{
+	pthread_atfork(NULL, NULL, forked);
+}
+
+/* The engine context id names in this process, or NULL: then the id is the kernel's. */
+static struct shim_ctx *engine_ctx(void *id)
+{
+	struct shim_ctx *c = context_table_find(id);
+
+	return c && c->generation == aior_load_relaxed(&generation) ? c : NULL;
+}
 
 /*
  * libaio's one look at a ring from userspace: a zero timeout on a ring
  * with the kernel's magic and nothing in it answers 0 with no system
  * call. Like libaio, it reads the magic of any id that is not NULL, and
- * so faults on a destroyed context's unmapped ring. A process that has
- * had engine contexts skips it: an id of one destroyed is no longer in
- * the table, and the engine's contract answers EINVAL for it, as the
- * system call does.
+ * so faults on a destroyed context's unmapped ring, an engine context's
+ * as a kernel one's (the engine unmaps the ring it mapped).
  */
 static int kernel_ring_is_empty(void *id, const struct timespec *timeout)
 {
 	const struct aio_ring *ring = id;
 
-	if (aior_load_relaxed(&engine_used))
-		return 0;
 	if (ring == NULL || aior_load_relaxed(&ring->magic) != AIO_RING_MAGIC)
 		return 0;
 	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
 		return 0;
 	return aior_load_relaxed(&ring->head) == aior_load_relaxed(&ring->tail);
+}
+
+/*
+ * libaio's look (kernel_ring_is_empty) at an engine context, once what the
+ * kernel finished is in: a zero timeout on an empty ring answers 0 before
+ * any check, the timeout read as libaio reads it. A v2 ring gets the same
+ * answer, so that the ring layout is all a v2 context changes.
+ */
+static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeout)
+{
+	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
+		return 0;
+	aior_service(c->engine);
+	return (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
 }
 
 static void wake(void *arg)
@@ -107,10 +156,18 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	struct shim_ctx *c;
 	int r;
 
-	if (ctxp == NULL)
+	/* as io_setup: read *ctxp, check it and the count, and write the id last */
+	if (user_readable(ctxp, sizeof(*ctxp)))
 		return -EFAULT;
-	if (*ctxp != NULL || nr_events == 0 || nr_events > INT32_MAX)
+	if (*ctxp != NULL || nr_events == 0)
 		return -EINVAL;
+	r = contract_setup_count(nr_events);
+	if (r < 0)
+		return r;
+	if (user_writable(ctxp, sizeof(*ctxp)))
+		return -EFAULT;
+	*ctxp = NULL; /* the probe wrote there: what it held, 0, until the id */
+	pthread_once(&fork_hook, hook_fork);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -148,13 +205,14 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	}
 	aior_info(c->engine, &c->info);
 	c->v2 = !!(flags & AIORING_SETUP_V2);
+	c->async_buffered = !!(flags & AIORING_SETUP_ASYNC_BUFFERED);
 	c->id = c->info.ring;
+	c->generation = aior_load_relaxed(&generation);
 	pthread_mutex_init(&c->reap_lock, NULL);
 	if (c->v2)
 		v2_bind(&c->ring, c->info.ring, c->info.nr);
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
-	aior_store_relaxed(&engine_used, 1);
 	r = context_table_insert(c->id, c);
 	if (r < 0) {
 		aior_destroy(c->engine);
@@ -196,24 +254,35 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 {
 	enum ring_choice ring = ring_choice();
 
+	int saved = errno, r;
+	const char *async = getenv("AIORING_ASYNC_BUFFERED");
+	unsigned flags = ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : AIORING_SETUP_KERNEL_REQS;
+
 	if (ring == RING_KERNEL)
 		return kernel_call(SYS_io_setup, maxevents, (long)ctxp, 0, 0, 0, 0);
-	if (maxevents <= 0)
-		return ctxp == NULL ? -EFAULT : -EINVAL;
-	return setup_ctx((unsigned)maxevents, ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : 0, NULL, 0, ctxp);
+	if (async && strcmp(async, "1") == 0)
+		flags |= AIORING_SETUP_ASYNC_BUFFERED;
+	/* the system call takes the count unsigned: a negative one is huge, EINVAL */
+	r = setup_ctx((unsigned)maxevents, flags, NULL, 0, ctxp);
+	errno = saved;
+	return r;
 }
 
 EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aioring_memory *memory,
 			  void **ctxp)
 {
-	return setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0,
-			 ctxp);
+	int saved = errno;
+	int r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
+
+	errno = saved;
+	return r;
 }
 
 EXPORT unsigned aioring_features(void)
 {
 	aio_context_t probe = 0;
-	unsigned f = AIORING_FEATURE_V2 | AIORING_FEATURE_THREADS | AIORING_FEATURE_MEMORY;
+	unsigned f = AIORING_FEATURE_V2 | AIORING_FEATURE_THREADS | AIORING_FEATURE_MEMORY |
+		     AIORING_FEATURE_ASYNC_BUFFERED;
 
 	if (syscall(SYS_io_setup, 1, &probe) == 0) {
 		f |= AIORING_FEATURE_KERNEL;
@@ -224,58 +293,229 @@ EXPORT unsigned aioring_features(void)
 
 EXPORT int io_destroy(void *id)
 {
-	struct shim_ctx *c = context_table_remove(id);
+	struct shim_ctx *c = engine_ctx(id);
+	int saved = errno;
 
-	if (c == NULL)
+	if (c == NULL || context_table_remove(id) != c)
 		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
 	close(c->wakefd);
 	pthread_mutex_destroy(&c->reap_lock);
 	free(c);
+	errno = saved;
 	return 0;
+}
+
+/*
+ * As the kernel's io_submit: at most the context's nr_events per call, and
+ * each iocb checked (kernel_contract.h) before the engine queues it; the
+ * engine gets the run of good ones, and the first bad one ends the call
+ * (its error if it was first).
+ */
+static void set_waiting(struct shim_ctx *c, int delta)
+{
+	c->waiters += delta;
+	if (c->waiters > 0)
+		aior_or_seq_cst(c->info.wait_flags, AIORING_V2_WAITER);
+	else
+		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
+}
+
+/* Where the engine's next completion goes in the ring (a free-running index for v2). */
+static uint32_t produced(const struct shim_ctx *c)
+{
+	if (c->v2)
+		return aior_load_acquire(c->ring.tail);
+	return aior_load_acquire(&((struct aio_ring *)c->info.ring)->tail);
+}
+
+static const struct io_event *event_at(const struct shim_ctx *c, uint32_t index)
+{
+	if (c->v2)
+		return v2_slot(&c->ring, index);
+	return &((struct aio_ring *)c->info.ring)->io_events[index];
+}
+
+/* Cross off sync[] the iocbs whose events the engine produced since *at; returns how many. */
+static long cross_off(const struct shim_ctx *c, uint32_t *at, struct iocb **sync, long n)
+{
+	uint32_t tail = produced(c);
+	long found = 0, i;
+
+	while (*at != tail) {
+		uint64_t obj = event_at(c, *at)->obj;
+
+		for (i = 0; i < n; i++)
+			if (sync[i] && (uint64_t)(uintptr_t)sync[i] == obj) {
+				sync[i] = NULL;
+				found++;
+				break;
+			}
+		*at = c->v2 ? *at + 1 : (*at + 1) % c->info.nr;
+	}
+	return found;
+}
+
+/*
+ * The kernel finishes a buffered read or write inside io_submit: wait
+ * until the engine has produced the event of each iocb left in sync[]
+ * (NULLs are skipped), from ring index from on (a reaper may take them
+ * meanwhile: they were produced).
+ */
+static void wait_produced(struct shim_ctx *c, uint32_t from, struct iocb **sync, long n)
+{
+	long left = 0, i;
+
+	for (i = 0; i < n; i++)
+		left += sync[i] != NULL;
+	for (;;) {
+		struct pollfd wake_fd = {c->wakefd, POLLIN, 0};
+		uint64_t drain;
+		int others;
+
+		aior_service(c->engine);
+		left -= cross_off(c, &from, sync, n);
+		if (left == 0)
+			return;
+		pthread_mutex_lock(&c->reap_lock);
+		set_waiting(c, 1);
+		pthread_mutex_unlock(&c->reap_lock);
+		left -= cross_off(c, &from, sync, n);
+		if (left > 0)
+			poll(&wake_fd, 1, -1);
+		pthread_mutex_lock(&c->reap_lock);
+		others = c->waiters - 1;
+		if (read(c->wakefd, &drain, sizeof(drain)) > 0 && others > 0)
+			wake(&c->wakefd); /* what was drained was theirs too */
+		set_waiting(c, -1);
+		pthread_mutex_unlock(&c->reap_lock);
+	}
+}
+
+/* Whether the kernel's io_submit would have finished this iocb before returning. */
+static int finished_in_submit(const struct submit_checks *k, const struct iocb *cb)
+{
+	unsigned op = cb->aio_lio_opcode;
+
+	return (op == IOCB_CMD_PREAD || op == IOCB_CMD_PWRITE || op == IOCB_CMD_PREADV ||
+		op == IOCB_CMD_PWRITEV) && !(k->fd_flags & O_DIRECT);
+}
+
+static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
+{
+	struct submit_checks k;
+	long done = 0;
+	int err = 0;
+
+	if (nr < 0)
+		return -EINVAL;
+	if (nr > (long)c->info.nr)
+		nr = (long)c->info.nr;
+	submit_checks_init(&k);
+	/* in parts of at most AIORING_SYNC_BATCH requests io_submit waits for */
+	while (done < nr && err == 0) {
+		struct iocb *sync[AIORING_SYNC_BATCH], *cb;
+		long good = 0, nsync = 0, taken, i, j;
+		uint32_t from;
+
+		while (done + good < nr) {
+			err = contract_iocb(&k, iocbs, done + good, &cb);
+			if (err)
+				break;
+			if (!c->async_buffered && finished_in_submit(&k, cb)) {
+				if (nsync == AIORING_SYNC_BATCH)
+					break;
+				sync[nsync++] = cb;
+			}
+			good++;
+		}
+		if (good == 0)
+			break;
+		from = produced(c);
+		taken = aior_submit(c->engine, iocbs + done, good);
+		if (taken <= 0) {
+			err = (int)taken;
+			break;
+		}
+		/* wait only for those the engine took: the first taken of the part */
+		for (i = 0; i < nsync; i++)
+			for (j = taken; j < good; j++)
+				if (iocbs[done + j] == sync[i])
+					sync[i] = NULL;
+		if (nsync)
+			wait_produced(c, from, sync, nsync);
+		done += taken;
+		if (taken < good)
+			break;
+	}
+	return done ? done : err;
 }
 
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
-	struct shim_ctx *c = context_table_find(id);
+	struct shim_ctx *c = engine_ctx(id);
+	int saved = errno;
+	long r;
 
 	if (c == NULL)
 		return kernel_call(SYS_io_submit, (long)id, nr, (long)iocbs, 0, 0, 0);
-	if (nr < 0)
-		return -EINVAL;
-	if (nr > 0 && iocbs == NULL)
-		return -EFAULT;
-	return (int)aior_submit(c->engine, iocbs, nr);
+	r = submit(c, nr, iocbs);
+	errno = saved;
+	return (int)r;
 }
 
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event);
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 {
-	struct shim_ctx *c = context_table_find(id);
-	int r;
+	struct shim_ctx *c = engine_ctx(id);
+	int saved = errno, r;
 
 	if (c == NULL)
 		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
-	if (iocb == NULL)
-		return -EFAULT;
-	r = aior_cancel(c->engine, iocb);
+	/* as the kernel: the iocb's key is read first */
+	r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : aior_cancel(c->engine, iocb);
+	errno = saved;
 	/* as the kernel since 4.19: the cancelled request completes through the ring */
 	return r == 0 ? -EINPROGRESS : r;
 }
 
-/* Reap up to max events from the context's ring: the kernel's algorithm. */
+/*
+ * Reap up to max events from the context's ring: the kernel's algorithm.
+ * As the kernel's copy_to_user, a destination it could not write is
+ * -EFAULT with the events left in the ring, and only when there is an
+ * event to copy.
+ */
 static long reap(struct shim_ctx *c, struct io_event *events, long max)
 {
-	int64_t n;
+	int64_t n, ready;
 
 	if (max <= 0)
 		return 0;
+	ready = c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy);
+	if (ready <= 0)
+		return 0;
+	if (user_writable(events, (size_t)(ready < max ? ready : max) * sizeof(*events)))
+		return -EFAULT;
 	if (!c->v2)
 		return legacy_reap(&c->legacy, events, (uint32_t)max);
 	/* v2: only io_getevents reads it, but from any thread: claim with CAS */
 	n = v2_claim_reap(&c->ring, events, max > UINT32_MAX ? UINT32_MAX : (uint32_t)max);
 	return n < 0 ? 0 : n;
+}
+
+/* Reap into events[*got..nr): nonzero when the call ends here (-EFAULT in *got if nothing came before). */
+static int reaped(struct shim_ctx *c, struct io_event *events, long nr, long *got)
+{
+	long n = reap(c, events + *got, nr - *got);
+
+	if (n >= 0) {
+		*got += n;
+		return 0;
+	}
+	if (*got == 0)
+		*got = n;
+	return 1;
 }
 
 static int64_t now_ns(void)
@@ -284,15 +524,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void set_waiting(struct shim_ctx *c, int delta)
-{
-	c->waiters += delta;
-	if (c->waiters > 0)
-		aior_or_seq_cst(c->info.wait_flags, AIORING_V2_WAITER);
-	else
-		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
 static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
@@ -304,8 +535,6 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 
 	if (min_nr < 0 || nr < 0 || min_nr > nr)
 		return -EINVAL;
-	if (nr > 0 && events == NULL)
-		return -EFAULT;
 	if (timeout) {
 		/*
 		 * As the kernel does (timespec64_to_ktime): tv_nsec is not checked,
@@ -327,22 +556,25 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 
 		/* what the kernel finished moves into the ring here, no thread hop */
 		aior_service(c->engine);
-		got += reap(c, events + got, nr - got);
+		if (reaped(c, events, nr, &got))
+			break;
 		if (got >= min_nr || got == nr)
 			break;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ns();
 
-			if (left <= 0)
+			/* with a mask, a signal it lets through still ends the call (-EINTR) */
+			if (left <= 0 && sigmask == NULL)
 				break;
+			if (left <= 0)
+				left = 0;
 			wait.tv_sec = left / 1000000000;
 			wait.tv_nsec = left % 1000000000;
 			waitp = &wait;
 		}
 		/* announce, then look once more before sleeping (the producer's fence pairs) */
 		set_waiting(c, 1);
-		got += reap(c, events + got, nr - got);
-		if (got >= min_nr || got == nr) {
+		if (reaped(c, events, nr, &got) || got >= min_nr || got == nr) {
 			set_waiting(c, -1);
 			break;
 		}
@@ -355,14 +587,38 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 		(void)rd;
 		if (interrupted) {
 			/* as the kernel: a signal ends the wait, EINTR if nothing came */
-			got += reap(c, events + got, nr - got);
-			if (got == 0)
+			if (!reaped(c, events, nr, &got) && got == 0)
 				got = -EINTR;
 			break;
 		}
+		if (waitp && waitp->tv_sec == 0 && waitp->tv_nsec == 0)
+			break;
 	}
 	pthread_mutex_unlock(&c->reap_lock);
 	return got;
+}
+
+/*
+ * io_getevents and io_pgetevents on an engine context: first libaio's own
+ * look at a ring with the kernel's magic (an engine context's legacy ring
+ * has it too), then the system call's order: the timeout and the mask are
+ * read before anything else, and errno is kept.
+ */
+static int engine_getevents(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
+			    const struct timespec *timeout, const sigset_t *sigmask)
+{
+	int saved = errno;
+	long r;
+
+	if (engine_ring_is_empty(c, timeout))
+		r = 0;
+	else if ((timeout && user_readable(timeout, sizeof(*timeout))) ||
+		 (sigmask && user_readable(sigmask, _NSIG / 8)))
+		r = -EFAULT;
+	else
+		r = get_events(c, min_nr, nr, events, timeout, sigmask);
+	errno = saved;
+	return (int)r;
 }
 
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
@@ -370,10 +626,10 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout)
 {
-	struct shim_ctx *c = context_table_find(id);
+	struct shim_ctx *c = engine_ctx(id);
 
 	if (c != NULL)
-		return (int)get_events(c, min_nr, nr, events, timeout, NULL);
+		return engine_getevents(c, min_nr, nr, events, timeout, NULL);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 	return kernel_call(SYS_io_getevents, (long)id, min_nr, nr, (long)events, (long)timeout, 0);
@@ -386,22 +642,18 @@ struct io_sigset {
 };
 
 /*
- * libaio's signature: sigmask is a sigset_t, wrapped here for the kernel
- * as libaio wraps it (with the kernel's sigset size, NULL kept as NULL).
- * An engine context still reads its argument as the raw call's struct
- * io_sigset (issue 12, item 2).
+ * libaio's signature: sigmask is a sigset_t, wrapped for the kernel as
+ * libaio wraps it (with the kernel's sigset size, NULL kept as NULL), and
+ * applied while an engine context waits, as the kernel applies it.
  */
 EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events,
 			 struct timespec *timeout, void *sigmask)
 {
-	struct shim_ctx *c = context_table_find(id);
+	struct shim_ctx *c = engine_ctx(id);
 	struct io_sigset wrapped = {sigmask, _NSIG / 8};
 
-	if (c != NULL) {
-		const struct io_sigset *raw = sigmask;
-
-		return (int)get_events(c, min_nr, nr, events, timeout, raw ? raw->sigmask : NULL);
-	}
+	if (c != NULL)
+		return engine_getevents(c, min_nr, nr, events, timeout, sigmask);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 #ifdef SYS_io_pgetevents

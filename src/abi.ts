@@ -15,13 +15,16 @@ export const AIORING_SETUP_NO_INLINE = 1 << 3;
 export const AIORING_SETUP_KERNEL_REQS = 1 << 4;
 /** Serve large runs of cached reads on the submitting thread only. */
 export const AIORING_SETUP_NO_READ_HELPER = 1 << 5;
-export const AIORING_SETUP_ALL = (1 << 6) - 1;
+/** Drop-in: buffered reads and writes complete after io_submit returns, not inside it. */
+export const AIORING_SETUP_ASYNC_BUFFERED = 1 << 6;
+export const AIORING_SETUP_ALL = (1 << 7) - 1;
 
 // What aioring_features() reports (the drop-in library's C API).
 export const AIORING_FEATURE_V2 = 1 << 0;
 export const AIORING_FEATURE_KERNEL = 1 << 1;
 export const AIORING_FEATURE_THREADS = 1 << 2;
 export const AIORING_FEATURE_MEMORY = 1 << 3;
+export const AIORING_FEATURE_ASYNC_BUFFERED = 1 << 4;
 
 // The legacy header (struct aio_ring of fs/aio.c).
 export const AIO_RING_MAGIC = 0xa10a10a1;

@@ -25,12 +25,20 @@ extern "C" {
  * batches, so io_submit says EAGAIN exactly where the kernel's would.
  */
 #define AIORING_SETUP_KERNEL_REQS (1u << 4)
+/*
+ * Buffered (not O_DIRECT) reads and writes complete when they complete,
+ * after io_submit has returned, instead of inside it as the kernel's do.
+ * For the whole program: AIORING_ASYNC_BUFFERED=1. A v2 ring records it
+ * in its header's setup flags.
+ */
+#define AIORING_SETUP_ASYNC_BUFFERED (1u << 6)
 
 /* Feature bits aioring_features reports. */
 #define AIORING_FEATURE_V2        (1u << 0)
 #define AIORING_FEATURE_KERNEL    (1u << 1)   /* kernel AIO works here */
 #define AIORING_FEATURE_THREADS   (1u << 2)   /* the thread pool backend */
 #define AIORING_FEATURE_MEMORY    (1u << 3)   /* caller-supplied ring memory */
+#define AIORING_FEATURE_ASYNC_BUFFERED (1u << 4) /* AIORING_SETUP_ASYNC_BUFFERED */
 
 /* The v2 ring's header magic and incompat bit, for readers. */
 #define AIORING_V2_MAGIC          0xa10a10a2u

@@ -21,7 +21,7 @@
  * helper thread takes part of each run of 8 or more (engine_helper.c).
  */
 #define AIORING_SETUP_NO_READ_HELPER (1u << 5)
-#define AIORING_SETUP_ALL            ((1u << 6) - 1)
+#define AIORING_SETUP_ALL            ((1u << 7) - 1)
 
 /* The most pool threads a context may ask for. */
 #define AIORING_MAX_THREADS          64

@@ -12,6 +12,16 @@
 // 100,000 writes then reads of one block, 2,000 contexts, io_destroy with
 // O_DIRECT I/O in flight from 100 threads); then seeded random call
 // sequences, shrunk to the shortest failing prefix on a mismatch.
+//
+// 18b: the same cases in the opt-in modes (AIORING_RING=legacy and v2,
+// aioring's engine behind the context): the kernel's call contract holds
+// there too, everything but the ring layout. A v2 ring's header is not the
+// kernel's, so in v2 mode the lines the driver prints by reading the
+// header as the kernel's (it checks neither magic nor incompat_features)
+// are left out of the comparison, and nothing else. The cases an opt-in
+// mode still gets wrong are listed in STILL_DIFFERENT with the reason:
+// each is run and its difference printed, not asserted (docs/COMPAT.md
+// lists them as remaining work).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -48,6 +58,7 @@ const CASES = [
   'eventfd',
   'rwf_nowait',
   'poll',
+  'pipe_read_in_submit',
   'queue_run',
   'many_writes',
   'many_contexts',
@@ -64,14 +75,54 @@ function buildDriver(): string {
   return exe;
 }
 
-/** Debian's libaio, or the drop-in preloaded in its default mode. */
-type Side = 'libaio' | 'drop-in';
+/** An opt-in mode of the drop-in: AIORING_RING's value. */
+type Mode = 'legacy' | 'v2';
+const MODES: Mode[] = ['legacy', 'v2'];
+
+let built: { exe: string; dir: string } | undefined;
+
+/** The driver, built once for both tiers, and a directory that takes O_DIRECT. */
+function driver(): { exe: string; dir: string } {
+  built ??= { exe: buildDriver(), dir: directDir() };
+  return built;
+}
+
+/** Debian's libaio, or the drop-in preloaded in its default mode or an opt-in mode. */
+type Side = 'libaio' | 'drop-in' | Mode;
+
+const NOT_IN_ENGINE = 'the engine (native/core) does it differently; the shim cannot fix it before the engine is called';
+/** What both opt-in modes still get wrong, and why. */
+const BOTH_MODES: Record<string, string> = {
+  cancel: `a cancelled poll completes -ECANCELED, not 0, and one the pool already runs is EAGAIN to io_cancel: ${NOT_IN_ENGINE}`,
+  poll: `a poll event's res is 1, not the revents mask (65): ${NOT_IN_ENGINE}`,
+  rwf_nowait: `an RWF_NOWAIT read of an empty pipe completes -ESPIPE, not -EAGAIN (the engine reads at an offset): ${NOT_IN_ENGINE}`,
+  mremap: 'an engine context is found by the address it was handed out at: the moved ring is not followed',
+  pipe_read_in_submit: `a read of a pipe completes -ESPIPE at once (the engine reads at an offset), where the kernel's io_submit waits for the byte: ${NOT_IN_ENGINE}`,
+};
+const STILL_DIFFERENT: Record<Mode, Record<string, string>> = {
+  legacy: BOTH_MODES,
+  v2: {
+    ...BOTH_MODES,
+    submit_counts: 'io_submit(LONG_MAX) on io_setup(4) takes 128, not 120: the engine counts requests per CPU as the kernel (AIORING_SETUP_KERNEL_REQS) on the legacy ring only',
+  },
+};
+/** Why the random sequences still differ in the opt-in modes: printed, not asserted. */
+const RANDOM_DIFFERENT =
+  'a stale id names a newer context only where the kernel maps the new ring at the old address, and the engine completes a batch of buffered reads and writes out of submission order';
+
+/** The lines that read a ring header as the kernel's without checking it: not compared for a v2 ring. */
+function comparable(lines: string[], side: Side): string[] {
+  return side === 'v2' ? lines.filter((l) => !/ ring nr=/.test(l)) : lines;
+}
 
 function run(exe: string, dir: string, side: Side, args: string[], extra: NodeJS.ProcessEnv = {}): string[] {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.AIORING_RING;
+  delete env.AIORING_ASYNC_BUFFERED;
   delete env.LD_PRELOAD;
-  if (side === 'drop-in') env.LD_PRELOAD = shimPath;
+  if (side !== 'libaio') env.LD_PRELOAD = shimPath;
+  if (side === 'legacy' || side === 'v2') env.AIORING_RING = side;
+  Object.assign(env, extra);
   const r = spawnSync(exe, [dir, ...args], { env, encoding: 'utf8', timeout: 120000, killSignal: 'SIGKILL' });
   expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
   return r.stdout.trimEnd().split('\n');
@@ -94,6 +145,17 @@ function smallFs(): { dir: string; remove: () => void } | null {
   return { dir, remove: () => execFileSync('umount', [dir]) };
 }
 
+/** The enospc case on a fresh small filesystem of its own. */
+function enospcOnFreshFs(exe: string, dir: string, side: Side): string[] {
+  const small = smallFs();
+  if (!small) throw new Error('no loop-mounted filesystem here (needs root, loop devices and mkfs.ext4)');
+  try {
+    return run(exe, dir, side, ['case', 'enospc'], { CONFORMANCE_SMALL_FS: small.dir });
+  } finally {
+    small.remove();
+  }
+}
+
 /** Whether this machine can loop-mount a filesystem image (root and loop devices). */
 function canLoopMount(): boolean {
   const probe = smallFs();
@@ -104,11 +166,7 @@ function canLoopMount(): boolean {
 describeKernel('18 differential conformance: the drop-in in its default mode is Debian\'s libaio', () => {
   let exe: string;
   let dir: string;
-
-  beforeAll(() => {
-    exe = buildDriver();
-    dir = directDir();
-  });
+  beforeAll(() => ({ exe, dir } = driver()));
 
   test('the driver lists every case this tier compares', () => {
     expect(run(exe, dir, 'libaio', ['list'])).toEqual(CASES);
@@ -124,18 +182,9 @@ describeKernel('18 differential conformance: the drop-in in its default mode is 
   const loop = canLoopMount() || process.env.AIORING_REQUIRE_LOOP === '1';
   if (!loop) process.stdout.write('skipping the ENOSPC case: no loop-mounted filesystem here (needs root and loop devices)\n');
   (loop ? test : test.skip)('enospc: a full filesystem (a fresh loop-mounted ext4 each side): every line the same', () => {
-    const onFreshFs = (side: Side): string[] => {
-      const small = smallFs();
-      if (!small) throw new Error('no loop-mounted filesystem here (needs root, loop devices and mkfs.ext4)');
-      try {
-        return run(exe, dir, side, ['case', 'enospc'], { CONFORMANCE_SMALL_FS: small.dir });
-      } finally {
-        small.remove();
-      }
-    };
-    const libaio = onFreshFs('libaio');
+    const libaio = enospcOnFreshFs(exe, dir, 'libaio');
     expect(libaio).toContain('enospc then -28');
-    expect(onFreshFs('drop-in')).toEqual(libaio);
+    expect(enospcOnFreshFs(exe, dir, 'drop-in')).toEqual(libaio);
   });
 
   test.each(SEEDS)(`random call sequence, seed %d, ${STEPS} steps: every line the same (shrunk on a mismatch)`, (seed) => {
@@ -152,5 +201,58 @@ describeKernel('18 differential conformance: the drop-in in its default mode is 
     }
     process.stdout.write(`seed ${seed}: the shortest failing sequence has ${bad} steps\n`);
     expect(sequence('drop-in', bad)).toEqual(sequence('libaio', bad));
+  });
+});
+
+describeKernel('18b differential conformance: the opt-in modes keep the kernel\'s call contract', () => {
+  let exe: string;
+  let dir: string;
+  beforeAll(() => ({ exe, dir } = driver()));
+
+  const asserted = (mode: Mode): string[] => CASES.filter((c) => c !== 'enospc' && !(c in STILL_DIFFERENT[mode]));
+  const listed = (mode: Mode): string[] => Object.keys(STILL_DIFFERENT[mode]);
+
+  describe.each(MODES)('AIORING_RING=%s', (mode) => {
+    test.each(asserted(mode))('%s: every line the same', (name) => {
+      const libaio = run(exe, dir, 'libaio', ['case', name]);
+      expect(libaio[libaio.length - 1]).toMatch(new RegExp(`^${name} end `));
+      expect(comparable(run(exe, dir, mode, ['case', name]), mode)).toEqual(comparable(libaio, mode));
+    });
+
+    test.each(listed(mode))('%s: still different (listed, not asserted)', (name) => {
+      const libaio = comparable(run(exe, dir, 'libaio', ['case', name]), mode);
+      const dropIn = comparable(run(exe, dir, mode, ['case', name]), mode);
+      const differing = dropIn.filter((l) => !libaio.includes(l)).concat(libaio.filter((l) => !dropIn.includes(l)).map((l) => `libaio: ${l}`));
+      process.stdout.write(
+        `AIORING_RING=${mode} ${name}: ${differing.length ? 'still differs' : 'the same this run'} (${STILL_DIFFERENT[mode][name]})\n` +
+          differing.map((l) => `  ${l}\n`).join(''),
+      );
+      expect(libaio[libaio.length - 1]).toMatch(new RegExp(`^${name} end `));
+    });
+
+    const loop = canLoopMount() || process.env.AIORING_REQUIRE_LOOP === '1';
+    (loop ? test : test.skip)('enospc: a full filesystem (a fresh loop-mounted ext4 each side): every line the same', () => {
+      const libaio = enospcOnFreshFs(exe, dir, 'libaio');
+      expect(libaio).toContain('enospc then -28');
+      expect(enospcOnFreshFs(exe, dir, mode)).toEqual(libaio);
+    });
+
+    test.each(SEEDS)(`random call sequence, seed %d, ${STEPS} steps: still different (listed, not asserted)`, (seed) => {
+      const libaio = comparable(run(exe, dir, 'libaio', ['random', String(seed), String(STEPS)]), mode);
+      const dropIn = comparable(run(exe, dir, mode, ['random', String(seed), String(STEPS)]), mode);
+      const first = dropIn.findIndex((l, i) => l !== libaio[i]);
+      process.stdout.write(
+        `AIORING_RING=${mode} random seed ${seed}: ${first < 0 ? 'the same this run' : `first differs at line ${first}: ${dropIn[first]} (libaio: ${libaio[first]})`} (${RANDOM_DIFFERENT})\n`,
+      );
+      expect(libaio[libaio.length - 1]).toMatch(/^final_destroy |^random /);
+    });
+  });
+
+  test('AIORING_ASYNC_BUFFERED=1 is negotiated: listed by aioring_features and recorded in a v2 ring header', () => {
+    expect(run(exe, dir, 'v2', ['features'])).toEqual(['features aioring_features=1 async_buffered=1', 'features v2_setup_async_buffered=0']);
+    expect(run(exe, dir, 'v2', ['features'], { AIORING_ASYNC_BUFFERED: '1' })).toEqual([
+      'features aioring_features=1 async_buffered=1',
+      'features v2_setup_async_buffered=1',
+    ]);
   });
 });

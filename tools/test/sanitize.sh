@@ -26,7 +26,7 @@ rm -rf "$out"
 mkdir -p "$out"
 "$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
 "$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
-  compat/libaio_shim.c compat/context_table.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
+  compat/libaio_shim.c compat/context_table.c compat/kernel_contract.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
   -o "$out/aioring-libaio.so" -lpthread
 # lease_ring stops the protocol through the core's test hook
 for fixture in lease_ring; do
