@@ -189,14 +189,15 @@ export class AioContext {
   readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
     if (bad) return bad;
-    return this.one({ opcode: 'preadv', fd, buffers, position }, 'readv');
+    // the array as it is now: a queued call must not see the caller empty or reuse it
+    return this.one({ opcode: 'preadv', fd, buffers: buffers.slice(), position }, 'readv');
   }
 
   /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
     if (bad) return bad;
-    return this.one({ opcode: 'pwritev', fd, buffers, position }, 'writev');
+    return this.one({ opcode: 'pwritev', fd, buffers: buffers.slice(), position }, 'writev');
   }
 
   fsync(fd: number): Promise<number> {

@@ -125,6 +125,8 @@ export class IocbArray {
  */
 export function pinned(view: unknown, field: string): ArrayBufferView {
   if (!ArrayBuffer.isView(view)) throw invalid(`${field} must be a Buffer, TypedArray or DataView`, field, 'io_submit');
+  // a resizable ArrayBuffer could shrink under the I/O, which no mark prevents
+  if ((view.buffer as { resizable?: boolean }).resizable) throw invalid(`${field} is a resizable ArrayBuffer, which could shrink under the I/O`, field, 'io_submit');
   markAsUntransferable(view.buffer);
   return view instanceof DataView ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : view;
 }

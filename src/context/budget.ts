@@ -6,13 +6,20 @@
 //
 // One budget per environment (main thread or worker), shared by all its
 // contexts: TURN_BUDGET units of work, a unit being one event reaped from a
-// ring or one request submitted. Once it is spent, work waits for a
-// setImmediate, which refills it; timers and I/O callbacks run first.
+// ring (plus one per BYTES_PER_UNIT it moved) or one request submitted.
+// Once it is spent, work waits for a setImmediate, which refills it; timers
+// and I/O callbacks run first.
 // Spending and checking are a subtraction and a compare: nothing is
 // allocated until the budget runs out.
 
 /** Units of work (events reaped, requests submitted) between two turns of the event loop. */
 export const TURN_BUDGET = 512;
+/**
+ * An event that moved more bytes costs one more unit per this many: a
+ * cached read is a copy on the thread that submits it, so a turn of large
+ * reads is bounded by bytes (about TURN_BUDGET * 64 KiB), not by count.
+ */
+export const BYTES_PER_UNIT = 64 * 1024;
 
 let left = TURN_BUDGET;
 /** work that found the budget spent, run in order by the next refill */

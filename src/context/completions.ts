@@ -9,7 +9,7 @@ import { EventBatch } from '../events';
 import { IocbInit } from '../iocb';
 import { LegacyRing } from '../legacyRing';
 import { V2Ring } from '../v2Ring';
-import { spend } from './budget';
+import { BYTES_PER_UNIT, spend } from './budget';
 import { Slots } from './slots';
 
 /** A promise call waiting for its request's completion. */
@@ -152,7 +152,12 @@ export class Completions {
     const want = Math.min(max, this.batch.capacity);
     // two calls, so each stays monomorphic
     const n = this.ring instanceof V2Ring ? this.ring.reap(this.batch, want) : this.ring.reap(this.batch, want);
-    spend(n);
+    let units = n;
+    for (let i = 0; i < n; i++) {
+      const res = this.batch.res(i);
+      if (res > BYTES_PER_UNIT) units += Math.floor(res / BYTES_PER_UNIT);
+    }
+    spend(units);
     return n;
   }
 }

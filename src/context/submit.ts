@@ -2,13 +2,13 @@
 // (submit), a preallocated IocbArray (submitArray), and the promise calls
 // (read, write, readv, writev, fsync, datasync: queue.ts), which submit one
 // object each and are settled by its completion (completions.ts). Each
-// request queued is a unit of the turn's budget (budget.ts): a cached read
-// is served inside the call.
+// request queued is a unit of the turn's budget (budget.ts), and a large
+// buffer one more per BYTES_PER_UNIT: a cached read is served inside the call.
 import { checkCount, invalid } from '../errors';
 import { encodeIocb, IocbArray, IocbInit } from '../iocb';
 import { Iocb as IocbLayout } from '../layout';
 import { NativeContext } from '../native';
-import { spend } from './budget';
+import { BYTES_PER_UNIT, spend } from './budget';
 import { Completions, Pending } from './completions';
 import { Slots } from './slots';
 
@@ -52,8 +52,13 @@ export class Submitter {
     const buffers: unknown[] = [];
     for (let k = 0; k < take; k++) buffers.push(encodeIocb(this.scratch, k, iocbs[k], k + 1));
     const queued = this.slots.submit(native, new Uint8Array(this.scratch.buffer, 0, take * IocbLayout.size), take, buffers);
-    for (let k = 0; k < queued; k++) this.completions.expect(this.slots.hold(k, buffers[k]), iocbs[k], pending);
-    spend(queued);
+    let units = queued;
+    for (let k = 0; k < queued; k++) {
+      this.completions.expect(this.slots.hold(k, buffers[k]), iocbs[k], pending);
+      const bytes = iocbs[k].buffer?.byteLength ?? 0;
+      if (bytes > BYTES_PER_UNIT) units += Math.floor(bytes / BYTES_PER_UNIT);
+    }
+    spend(units);
     return queued;
   }
 }

@@ -111,6 +111,31 @@ describe('25 backpressure: the promise calls queue past the ring', () => {
     }
   });
 
+  test('queued readv calls read into the buffers named at call time, whatever the caller does to its array after', async () => {
+    dropCache(file);
+    const ctx = ctxOf(4, { flags: SETUP_V2 });
+    const fd = fs.openSync(file, 'r');
+    try {
+      const halves = Array.from({ length: 2000 }, () => [Buffer.alloc(BLOCK / 2), Buffer.alloc(BLOCK / 2)]);
+      const calls = halves.map((pair, i) => () => {
+        const array = [...pair];
+        const p = ctx.readv(fd, array, positionOf(i));
+        array.length = 0; // emptied at once, as the docs allow
+        return p;
+      });
+      const outcome = await allSettled(calls);
+      expect(outcome.settled.filter((r) => r !== BLOCK)).toEqual([]);
+      const wrong = halves.filter((pair, i) => {
+        const block = positionOf(i) / BLOCK;
+        const got = Buffer.concat(pair);
+        return got.some((byte, k) => byte !== patternByte(block, k));
+      });
+      expect(wrong.length).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   test('5,000 concurrent writes go to the engine in call order (a one-thread pool runs them in the order submitted)', async () => {
     const ctx = ctxOf(4, { backend: 'threadpool', threads: 1 });
     const out = path.join(tempDir(), 'out');

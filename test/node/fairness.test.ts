@@ -139,6 +139,31 @@ describe('24 fairness: the event loop turns while a context is busy', () => {
     }
   });
 
+  test.each(configs)('large cached reads (16 MiB, %s): the budget counts bytes, so the loop turns every few reads', async (_, flags) => {
+    const BIG = 16 << 20;
+    const big = fs.openSync(patternFile(tempDir(), BIG / BLOCK), 'r');
+    const ctx = setup(64, { flags });
+    try {
+      const ROUNDS = 8;
+      fs.readFileSync(`/proc/self/fd/${big}`);
+      let bad = 0;
+      const seen = await beside(async () => {
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const buf = Buffer.alloc(BIG);
+            for (let i = 0; i < ROUNDS; i++) if ((await ctx.read(big, buf, 0)) !== BIG) bad++;
+          }),
+        );
+      });
+      expect(bad).toBe(0);
+      // each read costs 1 + 256 units of 512: at least one turn per two reads
+      expect(seen.turns).toBeGreaterThanOrEqual((4 * ROUNDS) / 2 - 1);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(big);
+    }
+  });
+
   test.each(configs)('row 5: a getEvents reap-and-resubmit loop while events are ready (%s): timers, immediates and a socket run', async (_, flags) => {
     const ctx = setup(64, { flags });
     try {
