@@ -94,6 +94,14 @@ describe('27 arguments', () => {
     expect(view.getUint8(1)).toBe(patternByte(1, 1));
   });
 
+  test('a resizable ArrayBuffer is refused, by the promise calls and by submit: resize() could shrink it under the I/O', async () => {
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+    const buf = new Uint8Array(new Resizable(16, { maxByteLength: 64 }));
+    expect(await rejected(ctx.read(fd, buf, 0))).toMatchObject({ code: 'EINVAL', field: 'buffer' });
+    expect(() => ctx.submit([{ opcode: 'pread', fd, buffer: buf, position: 0 }])).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'buffer' }));
+    expect(buf.byteLength).toBe(16);
+  });
+
   test('row 13: a bad field of a submitted iocb is EINVAL naming it, never coerced', () => {
     const buffer = Buffer.alloc(8);
     const bad: [string, Record<string, unknown>][] = [
