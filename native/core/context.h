@@ -8,15 +8,29 @@
  *   engine.c          setup, submit (routing), cancel, quiesce, destroy
  *   engine_helper.c   backend: the read helper thread (hands the pool what would block)
  *   engine_pool.c     backend: the thread pool
- *   engine_kernel.c   backend: kernel AIO and its mover thread
+ *   engine_kernel.c   backend: kernel AIO and the mover thread
+ *
+ * Each backend's threads are the process's, shared by every context (one
+ * pool, one read helper, one mover); each context has its own part of the
+ * backend's state below.
  *   completion.c      events into the context's ring, waking waiters
  *   requests.c        the request table and the ring's room
  *   io_exec.c         one request run on the calling thread
  *   legacy_ring.c, v2_ring.c, ring_memory.c, system_info.c, ring_error.c
  *
  * The pool and the kernel backend do not call each other; the pool never
- * calls the helper. A backend is started, given requests, stopped (what it
- * holds completes or is cancelled, its threads are joined) and released.
+ * calls the helper.
+ *
+ * The backend boundary, the same for every backend (a new one, as an
+ * io_uring backend, plugs in with these four and a part of its own here):
+ *   start(ctx, ...)   join the process's backend; its threads start
+ *                     lazily, with the first work of any context
+ *   submit(ctx, ...)  take requests, with reqs.lock held; never block
+ *   stop(ctx)         what the context holds completes or is cancelled
+ *                     (its own only: other contexts' work goes on); after
+ *                     it returns no backend thread touches the context
+ *   release(ctx)      leave; the last context out joins the threads
+ * Completions go through completion.c; no backend calls engine.c.
  */
 #ifndef AIOR_CONTEXT_H
 #define AIOR_CONTEXT_H
@@ -30,8 +44,6 @@
 #include "engine_pool.h"
 #include "requests.h"
 #include "ring_memory.h"
-
-struct aior_helper;
 
 struct aior_ctx {
 	/* set by aior_setup, read-only after */
@@ -51,7 +63,7 @@ struct aior_ctx {
 	struct aior_requests reqs;          /* requests.c */
 	struct aior_pool pool;              /* engine_pool.c */
 	struct aior_kernel kernel;          /* engine_kernel.c */
-	struct aior_helper *helper;         /* engine_helper.c, or NULL */
+	struct aior_helper_ctx helper;      /* engine_helper.c */
 };
 
 #endif

@@ -209,10 +209,10 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
 	info->kernel = k->kctx != 0;
-	info->threads = ctx->pool.nthreads;
+	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
-	info->read_helper = ctx->helper != NULL;
+	info->read_helper = ctx->helper.user;
 	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
 		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
 }
@@ -277,7 +277,7 @@ static int is_rw(uint16_t op)
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 {
 	uint16_t op = cb->aio_lio_opcode;
-	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.nthreads;
+	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit;
 	int fl;
 
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
@@ -329,7 +329,7 @@ static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 			res[ns++] = r;
 		}
 		/* the first read came from the cache: the rest likely will, share them */
-		if (i == 0 && r >= 0 && ctx->helper && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
+		if (i == 0 && r >= 0 && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
 			given = aior_helper_give(ctx, reqs + 1, n - 1);
 	}
 	if (ns)
