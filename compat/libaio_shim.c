@@ -179,6 +179,7 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	}
 	memset(&s, 0, sizeof(s));
 	s.nr_events = nr_events;
+	s.kernel_events = nr_events;
 	/*
 	 * A v2 ring gets at least the room the kernel's ring would have had
 	 * (io_setup(n) gives nr - 1 >= 2n): programs sized against the kernel

@@ -181,7 +181,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		goto fail;
 	if (s->backend != AIOR_BACKEND_THREADPOOL) {
 		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
-		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
+		r = aior_kernel_start(ctx, s->kernel_events ? s->kernel_events : s->nr_events,
+				      s->waits_on_kernel_fd);
 		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
 			goto fail;
 	}

@@ -43,7 +43,9 @@ struct aior_setup {
 	uint32_t nr_events;
 	uint32_t flags;                 /* AIORING_SETUP_* */
 	enum aior_backend_mode backend;
-	uint32_t threads;               /* pool size; 0: default */
+	uint32_t threads;               /* pool workers it may occupy at once; 0: default */
+	/* io_setup's count for its kernel context (0: nr_events): what the program asked */
+	uint32_t kernel_events;
 	/* Ring memory: NULL to map anonymous memory, or the caller's (at least
 	 * AIORING_MEMORY_ALIGN aligned, and 64 to keep head and tail on lines of
 	 * their own; at least aior_ring_bytes long). */
