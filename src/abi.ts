@@ -72,3 +72,4 @@ export const AIORING_BACKEND_AUTO = 'auto';
 export const AIORING_BACKEND_KERNEL = 'kernel';
 export const AIORING_BACKEND_THREADPOOL = 'threadpool';
 export const AIORING_BACKEND_KERNEL_RING = 'kernel-ring';
+export const AIORING_BACKEND_URING = 'uring';

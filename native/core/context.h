@@ -28,6 +28,7 @@
 #include "engine_helper.h"
 #include "engine_kernel.h"
 #include "engine_pool.h"
+#include "engine_uring.h"
 #include "requests.h"
 #include "ring_memory.h"
 
@@ -52,6 +53,7 @@ struct aior_ctx {
 	struct aior_pool pool;              /* engine_pool.c */
 	struct aior_kernel kernel;          /* engine_kernel.c */
 	struct aior_helper *helper;         /* engine_helper.c, or NULL */
+	struct aior_uring uring;            /* engine_uring.c */
 };
 
 #endif
