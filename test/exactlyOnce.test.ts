@@ -2,14 +2,14 @@
 // backend and each ring layout; every read completes exactly once, with its
 // own data cookie, the full size, and the bytes of the file at its position.
 // Then a smaller run through the object form with O_DIRECT and the default
-// backend (O_DIRECT goes to kernel AIO).
+// backend (O_DIRECT goes to kernel AIO). io_uring has the million reads too.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, BackendName, setup, SETUP_V2 } from '../src/context';
 import { EventBatch } from '../src/events';
 import { IocbArray, IocbInit } from '../src/iocb';
-import { describeKernel, directDir, rng, tempDir, TMPFS_MAGIC } from './helpers';
+import { describeKernel, describeUring, directDir, rng, tempDir, TMPFS_MAGIC } from './helpers';
 
 const FILE_SIZE = 8 << 20;
 const MAX_READ = 16384;
@@ -299,3 +299,20 @@ describeKernel('13 exactly once: kernel AIO', () => {
   });
 });
 
+
+describeUring('13 exactly once: io_uring', () => {
+  let fd: number;
+  beforeAll(() => {
+    fd = fs.openSync(writePatternFile(tempDir()), 'r');
+  });
+  afterAll(() => fs.closeSync(fd));
+
+  // the registered arena is an io_uring fixed buffer: every read is READ_FIXED
+  test('1,000,000 random buffered reads through io_uring (fixed buffers), legacy ring: each completes once, right cookie, size and data', async () => {
+    await zeroAllocRun(fd, 'uring', 0, 0x13d1);
+  });
+
+  test('1,000,000 random buffered reads through io_uring (fixed buffers), v2 ring: each completes once, right cookie, size and data', async () => {
+    await zeroAllocRun(fd, 'uring', SETUP_V2, 0x13d2);
+  });
+});
