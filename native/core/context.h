@@ -9,6 +9,7 @@
  *   engine_helper.c   backend: the read helper thread (hands the pool what would block)
  *   engine_pool.c     backend: the thread pool
  *   engine_kernel.c   backend: kernel AIO and its mover thread
+ *   engine_uring.c    backend: io_uring (liburing) and its reaper thread
  *   completion.c      events into the context's ring, waking waiters
  *   requests.c        the request table and the ring's room
  *   io_exec.c         one request run on the calling thread
