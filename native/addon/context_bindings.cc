@@ -222,8 +222,10 @@ public:
 		}
 		aior_info(ctx_, &info_);
 		int kfd = aior_kernel_fd(ctx_);
+		if (kfd < 0)
+			kfd = aior_uring_fd(ctx_);
 		if (kfd >= 0) {
-			// a waiter hears the kernel's eventfd directly: one wakeup, not two
+			// a waiter hears the kernel's (or io_uring's) eventfd directly: one wakeup, not two
 			kpoll_ = new uv_poll_t;
 			uv_poll_init(loop, kpoll_, kfd);
 			kpoll_->data = this;
@@ -323,6 +325,7 @@ private:
 			return;
 		}
 		aior_service(self->ctx_);
+		aior_uring_service(self->ctx_);
 		self->Wake();
 	}
 

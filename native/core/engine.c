@@ -226,6 +226,16 @@ int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_
 	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_register_buffers(ctx, iov, n) : 0;
 }
 
+int aior_uring_fd(const struct aior_ctx *ctx)
+{
+	return aior_uring_eventfd(ctx);
+}
+
+void aior_uring_service(struct aior_ctx *ctx)
+{
+	aior_uring_take(ctx);
+}
+
 int aior_uring_available(void)
 {
 	return aior_uring_probe();

@@ -123,6 +123,15 @@ int aior_service(struct aior_ctx *ctx);
  */
 int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
 
+/*
+ * The uring backend's eventfd (signalled per completion), or -1: a
+ * consumer about to sleep may wait on it itself and then call
+ * aior_uring_service, which clears it and moves the CQ into the ring on
+ * the consumer's thread (no hop through the reaper).
+ */
+int aior_uring_fd(const struct aior_ctx *ctx);
+void aior_uring_service(struct aior_ctx *ctx);
+
 /* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
 int aior_uring_available(void);
 

@@ -91,6 +91,23 @@ void aior_uring_reap(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&u->cq_lock);
 }
 
+int aior_uring_eventfd(const struct aior_ctx *ctx)
+{
+	return ctx->uring.started ? ctx->uring.eventfd : -1;
+}
+
+void aior_uring_take(struct aior_ctx *ctx)
+{
+	uint64_t count;
+	ssize_t r;
+
+	if (!ctx->uring.started)
+		return;
+	r = read(ctx->uring.eventfd, &count, sizeof(count));
+	(void)r;
+	aior_uring_reap(ctx);
+}
+
 /* Submit what waits in the SQ; with reqs.lock held. */
 static void submit_queued(struct aior_uring *u)
 {

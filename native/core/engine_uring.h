@@ -77,6 +77,10 @@ int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
  * a read or write that lies inside one becomes READ_FIXED / WRITE_FIXED.
  */
 int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+/* The eventfd registered with the ring, or -1 without one. */
+int aior_uring_eventfd(const struct aior_ctx *ctx);
+/* For a consumer that woke on it: clear the eventfd and move the CQ now. */
+void aior_uring_take(struct aior_ctx *ctx);
 /* Cancel polls, wait for everything else to complete into the ring, join the reaper. */
 void aior_uring_stop(struct aior_ctx *ctx);
 /* Then close the ring and the eventfd. */
@@ -117,6 +121,15 @@ static inline int aior_uring_register_buffers(struct aior_ctx *ctx, const struct
 	(void)iov;
 	(void)n;
 	return 0;
+}
+static inline int aior_uring_eventfd(const struct aior_ctx *ctx)
+{
+	(void)ctx;
+	return -1;
+}
+static inline void aior_uring_take(struct aior_ctx *ctx)
+{
+	(void)ctx;
 }
 static inline void aior_uring_stop(struct aior_ctx *ctx)
 {
