@@ -14,6 +14,8 @@
 #define URING_MAX_SQ 1024u
 /* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the reaper's next look takes over. */
 #define SUBMIT_RETRIES 64
+/* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
+#define URING_MAX_RW 0x7ffff000u
 
 static uint32_t pow2_at_least(uint32_t n, uint32_t cap)
 {
@@ -208,7 +210,8 @@ static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req
 	const struct iocb *cb = &req->cb;
 	int fd = (int)cb->aio_fildes;
 	void *buf = (void *)(uintptr_t)cb->aio_buf;
-	unsigned len = (unsigned)cb->aio_nbytes;
+	/* an iovec count for the vectored ones (at most 1024: check_iocb) */
+	unsigned len = cb->aio_nbytes > URING_MAX_RW ? URING_MAX_RW : (unsigned)cb->aio_nbytes;
 	int fixed;
 
 	switch (cb->aio_lio_opcode) {
