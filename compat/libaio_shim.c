@@ -16,6 +16,10 @@
  * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
  * applied, foreign in a forked child, buffered I/O finished when io_submit
  * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
+ * AIORING_BACKEND=uring puts such contexts on io_uring (buffered and
+ * O_DIRECT I/O alike; AIORING_RING unset then means legacy); where
+ * io_uring_setup fails they keep the engine's default backend, with a word
+ * on stderr.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
@@ -149,6 +153,40 @@ static void wake(void *arg)
 	(void)r;
 }
 
+/* Whether AIORING_BACKEND asks for io_uring; a typo is said once and ignored. */
+static int uring_asked(void)
+{
+	static int warned;
+	const char *backend = getenv("AIORING_BACKEND");
+
+	if (backend == NULL || *backend == 0 || strcmp(backend, "auto") == 0)
+		return 0;
+	if (strcmp(backend, "uring") == 0)
+		return 1;
+	if (!aior_exchange_relaxed(&warned, 1))
+		fprintf(stderr, "aioring: AIORING_BACKEND=%s is not auto or uring; using auto\n", backend);
+	return 0;
+}
+
+/* aior_setup on io_uring when asked, else (or where io_uring_setup fails) the default backend. */
+static int engine_setup(struct aior_setup *s, struct aior_ctx **engine)
+{
+	static int warned;
+	int r;
+
+	if (uring_asked()) {
+		s->backend = AIOR_BACKEND_URING;
+		r = aior_setup(s, engine);
+		if (r == 0)
+			return 0;
+		if (!aior_exchange_relaxed(&warned, 1))
+			fprintf(stderr, "aioring: AIORING_BACKEND=uring: io_uring_setup failed (%s); using auto\n",
+				strerror(-r));
+	}
+	s->backend = AIOR_BACKEND_AUTO;
+	return aior_setup(s, engine);
+}
+
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
 		     void **ctxp)
 {
@@ -193,12 +231,11 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 			s.nr_events = (unsigned)(nr - 1);
 	}
 	s.flags = flags;
-	s.backend = AIOR_BACKEND_AUTO;
 	s.memory = memory;
 	s.memory_len = memory_len;
 	s.wake = wake;
 	s.wake_arg = &c->wakefd;
-	r = aior_setup(&s, &c->engine);
+	r = engine_setup(&s, &c->engine);
 	if (r < 0) {
 		close(c->wakefd);
 		free(c);
@@ -238,6 +275,9 @@ static enum ring_choice ring_choice(void)
 	static int warned;
 	const char *ring = getenv("AIORING_RING");
 
+	/* io_uring is behind the engine's rings only */
+	if ((ring == NULL || *ring == 0) && uring_asked())
+		return RING_ENGINE_LEGACY;
 	if (ring == NULL || *ring == 0 || strcmp(ring, "kernel") == 0)
 		return RING_KERNEL;
 	if (strcmp(ring, "legacy") == 0)
@@ -289,6 +329,8 @@ EXPORT unsigned aioring_features(void)
 		f |= AIORING_FEATURE_KERNEL;
 		syscall(SYS_io_destroy, probe);
 	}
+	if (aior_uring_available() == 0)
+		f |= AIORING_FEATURE_URING;
 	return f;
 }
 

@@ -19,18 +19,25 @@ flags=(-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g -O1 -fno-omit-fra
 mapfile -t core < <(python3 -c "
 exec('gypi = (' + open('native/core/core.gypi').read() + ')')
 print('\n'.join('native/core/' + f for f in gypi['targets'][0]['sources']))")
+# the uring backend, where the build finds liburing.a as core.gypi does
+uring_lib=()
+if [ -f "$(pkg-config --variable=libdir liburing 2>/dev/null)/liburing.a" ]; then
+  core+=(native/core/engine_uring.c)
+  flags+=(-DAIORING_HAVE_URING)
+  uring_lib=(-l:liburing.a)
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 rm -rf "$out"
 mkdir -p "$out"
-"$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
+"$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" "${uring_lib[@]}" -lpthread
 "$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
   compat/libaio_shim.c compat/context_table.c compat/kernel_contract.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
-  -o "$out/aioring-libaio.so" -lpthread
+  -o "$out/aioring-libaio.so" "${uring_lib[@]}" -lpthread
 # lease_ring stops the protocol through the core's test hook
 for fixture in lease_ring; do
-  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
+  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" "${uring_lib[@]}" -lpthread
 done
 for fixture in ring_readers libaio_semantics aioring_setup2; do
   "$cc" "${flags[@]}" -Icompat/include "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \
@@ -53,6 +60,10 @@ for ring in legacy v2; do
     AIORING_RING=$ring run "$out/ring_readers" "$reader" shim 200
   done
   AIORING_RING=$ring run "$out/libaio_semantics" shim
+  if [ ${#uring_lib[@]} -gt 0 ]; then
+    AIORING_RING=$ring AIORING_BACKEND=uring run "$out/ring_readers" libaio shim 200
+    AIORING_RING=$ring AIORING_BACKEND=uring run "$out/libaio_semantics" shim
+  fi
 done
 run "$out/aioring_setup2"
 
