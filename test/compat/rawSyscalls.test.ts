@@ -13,14 +13,13 @@
 // exclusive one serves. And what `aioring audit` says of these binaries.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { shimPath } from '../../src/shim';
 import { aioring, json } from '../cliRun';
 import { describeKernel, directDir, tempDir } from '../helpers';
+import { Side, sideEnv } from './sides';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 type Variant = 'syscall()' | 'inline';
-type Side = 'libaio' | 'drop-in' | 'legacy' | 'v2';
 const VARIANTS: Variant[] = ['syscall()', 'inline'];
 const DROP_IN_SIDES: Side[] = ['drop-in', 'legacy', 'v2'];
 const KERNEL_RING = /^kernel ring=/;
@@ -56,12 +55,7 @@ interface Run {
 /** The fixture on one side; deny runs it under deny_dispatch with that mode. */
 function run(variant: Variant, side: Side, deny?: 'all' | 'inclusive'): Run {
   const { exe, dir, deny: launcher } = fixtures();
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.AIORING_RING;
-  delete env.AIORING_ASYNC_BUFFERED;
-  delete env.LD_PRELOAD;
-  if (side !== 'libaio') env.LD_PRELOAD = shimPath;
-  if (side === 'legacy' || side === 'v2') env.AIORING_RING = side;
+  const env = sideEnv(side);
   const [command, args] = deny ? [launcher, [deny, exe[variant], dir]] : [exe[variant], [dir]];
   const r = spawnSync(command, args, { env, encoding: 'utf8', timeout: 120000, killSignal: 'SIGKILL' });
   expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
