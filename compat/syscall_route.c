@@ -133,21 +133,11 @@ static int route_io(long nr, const long a[6], long *result)
 	return 1;
 }
 
-/*
- * libc's syscall(), interposed. The arguments are read as six longs, as
- * libc's own reads them: a caller that passed fewer leaves garbage in the
- * rest, which the kernel ignores as it does for libc.
- */
-EXPORT long syscall(long nr, ...)
+/* The interposed syscall() with its six arguments: the raw io_* route, or libc's syscall(). */
+__attribute__((used)) static long route_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	va_list ap;
-	long a[6], r;
-	int i;
+	long a[6] = {a0, a1, a2, a3, a4, a5}, r;
 
-	va_start(ap, nr);
-	for (i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
 	if (route_io(nr, a, &r)) {
 		if (r < 0) {
 			errno = (int)-r;
@@ -155,8 +145,40 @@ EXPORT long syscall(long nr, ...)
 		}
 		return r;
 	}
-	return libc_syscall()(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return libc_syscall()(nr, a0, a1, a2, a3, a4, a5);
 }
+
+#if defined(__x86_64__)
+/*
+ * libc's syscall(), interposed: the arguments are taken as six longs, as
+ * libc's own takes them, whatever the caller passed (the kernel ignores
+ * the rest). A jump, not C's va_arg: the sixth sits on the caller's stack
+ * exactly where route_syscall's seventh parameter is read from, and a
+ * caller that passed fewer has no such slot of its own for va_arg to read.
+ */
+__asm__(".text\n"
+	".globl syscall\n"
+	".type syscall, @function\n"
+	"syscall:\n"
+#ifdef __CET__
+	"\tendbr64\n"
+#endif
+	"\tjmp route_syscall\n"
+	".size syscall, .-syscall\n");
+#else
+EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+	int i;
+
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	return route_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+#endif
 
 /*
  * The dispatch route. The dispatched range is the text of the objects
