@@ -1,7 +1,42 @@
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include "context.h"
 #include "io_exec.h"
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int is_sync(uint16_t op)
+{
+	return op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC;
+}
+
+/* Run a sync and record it, before its event is published. */
+static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct aior_pool *pool = &ctx->pool;
+	uint64_t start = monotonic_ns();
+	int64_t res = aior_execute(req, &ctx->stopping);
+	uint64_t end = monotonic_ns();
+	uint64_t k;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	k = pool->fsyncs + pool->fdatasyncs;
+	pool->syncs[k % AIOR_SYNC_RECORDS] = (struct aior_sync_record){
+		(int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start, end};
+	if (req->cb.aio_lio_opcode == IOCB_CMD_FSYNC)
+		pool->fsyncs++;
+	else
+		pool->fdatasyncs++;
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return res;
+}
 
 static void *worker(void *arg)
 {
@@ -24,7 +59,8 @@ static void *worker(void *arg)
 			pool->queue_tail = NULL;
 		req->state = REQ_RUNNING;
 		pthread_mutex_unlock(&ctx->reqs.lock);
-		aior_complete(ctx, req, aior_execute(req, &ctx->stopping), 0);
+		aior_complete(ctx, req, is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req)
+								  : aior_execute(req, &ctx->stopping), 0);
 	}
 }
 
@@ -100,6 +136,22 @@ void aior_pool_stop(struct aior_ctx *ctx)
 	for (uint32_t i = 0; i < pool->nthreads; i++)
 		pthread_join(pool->threads[i], NULL);
 	pool->nthreads = 0;
+}
+
+void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out)
+{
+	struct aior_pool *pool = &ctx->pool;
+	uint64_t total, first;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	total = pool->fsyncs + pool->fdatasyncs;
+	first = total > AIOR_SYNC_RECORDS ? total - AIOR_SYNC_RECORDS : 0;
+	out->fsyncs = pool->fsyncs;
+	out->fdatasyncs = pool->fdatasyncs;
+	out->nrecords = (uint32_t)(total - first);
+	for (uint64_t k = first; k < total; k++)
+		out->records[k - first] = pool->syncs[k % AIOR_SYNC_RECORDS];
+	pthread_mutex_unlock(&ctx->reqs.lock);
 }
 
 void aior_pool_release(struct aior_ctx *ctx)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <linux/aio_abi.h>
+#include "engine.h"
 
 struct aior_ctx;
 struct aior_req;
@@ -24,6 +25,9 @@ struct aior_pool {
 	struct aior_req *queue_head, *queue_tail;  /* under reqs.lock */
 	pthread_t *threads;                        /* NULL: never started */
 	uint32_t nthreads;
+	/* the syncs the workers ran (aior_syncs), under reqs.lock */
+	uint64_t fsyncs, fdatasyncs;
+	struct aior_sync_record syncs[AIOR_SYNC_RECORDS];  /* a ring: sync k at k % AIOR_SYNC_RECORDS */
 };
 
 /* 0, or a negative errno (the threads started so far run until stopped). */
