@@ -14,7 +14,8 @@
 //   scan     a sequential read of a large file (1 GiB) through
 //            createReadStream vs fs.createReadStream, cold (the file's pages
 //            dropped first: posix_fadvise DONTNEED, by dd iflag=nocache) and
-//            hot (read once before).
+//            hot (read once before); ours also on a context with
+//            inlineReads: false (no RWF_NOWAIT try on the calling thread).
 // Each Node runner also reports the longest a 1 ms timer waited while it
 // ran. CPU: process.cpuUsage() (every thread of this process).
 import { spawnSync } from 'node:child_process';
@@ -243,14 +244,17 @@ function dropCache(file: string): void {
   if (r.status !== 0) throw new Error(`dd iflag=nocache failed: ${r.stderr}`);
 }
 
-async function scanRow(file: string, ours: boolean, cold: boolean, sizeBytes: number): Promise<Row> {
+/** A scan runner: node:fs's stream, or ours on a context that tries buffered reads inline first (the default) or not. */
+type Scanner = 'node' | 'aioring' | 'aioring, inlineReads: false';
+
+async function scanRow(file: string, scanner: Scanner, cold: boolean, sizeBytes: number): Promise<Row> {
   if (cold) dropCache(file);
   else warmCache(file);
   const fd = fs.openSync(file, 'r');
-  const ctx = ours ? setup(64) : undefined;
+  const ctx = scanner === 'node' ? undefined : setup(64, { inlineReads: scanner === 'aioring' });
   try {
     const m = await timed(() => scanThrough(ctx ? createReadStream(ctx, fd) : fs.createReadStream('', { fd }), sizeBytes));
-    const name = `${ours ? 'aioring createReadStream' : 'fs.createReadStream'}, ${cold ? 'cold' : 'hot'}`;
+    const name = `${scanner === 'node' ? 'fs.createReadStream' : `${scanner} createReadStream`}, ${cold ? 'cold' : 'hot'}`;
     return row('scan', name, m, 'MB/s', sizeBytes / 1e6 / m.seconds);
   } finally {
     ctx?.destroy();
@@ -283,7 +287,9 @@ async function measureRound(f: Files, seconds: number, parts: Part[], fio: boole
     for (const ours of [false, true]) rows.push(await appendRow(freshFile(f.dir, 'append'), ours, f.appendBytes));
   }
   if (parts.includes('scan')) {
-    for (const cold of [true, false]) for (const ours of [false, true]) rows.push(await scanRow(f.scan, ours, cold, f.scanBytes));
+    for (const cold of [true, false]) {
+      for (const scanner of ['node', 'aioring', 'aioring, inlineReads: false'] as Scanner[]) rows.push(await scanRow(f.scan, scanner, cold, f.scanBytes));
+    }
   }
   return rows;
 }
@@ -360,6 +366,11 @@ async function main(): Promise<number> {
     { label: 'O_DIRECT write IOPS vs fs.promises', value: ratio('aioring 32 loops of await ctx.write', 'fs.promises 32 loops of await write'), target: null },
     { label: 'append MB/s vs fs.createWriteStream', value: ratio('aioring createWriteStream', 'fs.createWriteStream'), target: null },
     { label: 'cold scan MB/s vs fs.createReadStream', value: ratio('aioring createReadStream, cold', 'fs.createReadStream, cold'), target: null },
+    {
+      label: 'cold scan, inlineReads: false, vs fs',
+      value: ratio('aioring, inlineReads: false createReadStream, cold', 'fs.createReadStream, cold'),
+      target: null,
+    },
     { label: 'hot scan MB/s vs fs.createReadStream', value: ratio('aioring createReadStream, hot', 'fs.createReadStream, hot'), target: null },
   ].filter((r) => r.value !== null);
   const machine = {
