@@ -8,13 +8,13 @@
 // to the native submit), completions (reaping and delivering events),
 // waiters (getEvents and the wake path) and backend (BackendInfo's words).
 import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
-import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
+import { bitsField, checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
 import { IocbArray, IocbInit, pinned } from './iocb';
 import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
-import { addon, NativeContext } from './native';
+import { addon, NativeContext, SyncStats } from './native';
 import { V2Ring } from './v2Ring';
 import { BackendInfo, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
@@ -31,6 +31,7 @@ export type { IoEventResult } from './context/completions';
 export { TURN_BUDGET } from './context/budget';
 export { features } from './features';
 export type { Features } from './features';
+export type { SyncRecord, SyncStats } from './native';
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -211,6 +212,28 @@ export class AioContext {
     const bad = rejection(() => checkFd(fd));
     if (bad) return bad;
     return this.one({ opcode: 'fdsync', fd }, 'fdatasync');
+  }
+
+  /**
+   * pwritev2: write (one buffer) or writev (an array) with rwFlags, e.g.
+   * RWF_DSYNC, which makes the data durable before it resolves.
+   */
+  pwritev2(fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint, rwFlags: number): Promise<number> {
+    const vectored = Array.isArray(buffer);
+    const syscall = vectored ? 'writev' : 'write';
+    const bad = rejection(() => {
+      if (vectored) checkFsVectored(fd, buffer, position, syscall);
+      else checkFsReadWrite(fd, buffer, position, syscall);
+      bitsField(rwFlags, 0, 32, 'rwFlags');
+    });
+    if (bad) return bad;
+    if (vectored) return this.one({ opcode: 'pwritev', fd, buffers: buffer.slice(), position, rwFlags }, syscall);
+    return this.one({ opcode: 'pwrite', fd, buffer, position, rwFlags }, syscall);
+  }
+
+  /** The fsync and fdatasync calls the engine ran for this context, the last 256 timed. */
+  syncStats(): SyncStats {
+    return this.live('fsync').syncStats();
   }
 
   private one(cb: IocbInit, syscall: string): Promise<number> {

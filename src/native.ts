@@ -32,6 +32,21 @@ export interface NativeContextInfo {
   slabBase: number;
 }
 
+/** A sync the engine ran: its fd, and its start and end in CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()). */
+export interface SyncRecord {
+  fd: number;
+  op: 'fsync' | 'fdatasync';
+  start: bigint;
+  end: bigint;
+}
+
+/** The fsync and fdatasync calls a context's engine made, and the last 256 of them, oldest first. */
+export interface SyncStats {
+  fsyncs: number;
+  fdatasyncs: number;
+  records: SyncRecord[];
+}
+
 export interface NativeContext {
   readonly ring: ArrayBuffer;
   readonly waitBuffer: ArrayBuffer;
@@ -42,6 +57,7 @@ export interface NativeContext {
   holdLoop(hold: boolean): void;
   inflight(): number;
   helperReads(): number;
+  syncStats(): SyncStats;
   quiesce(): void;
   /** resolves once the context's kernel context, memory and threads are gone */
   destroy(): Promise<void>;

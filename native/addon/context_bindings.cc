@@ -152,6 +152,7 @@ public:
 			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
 			 InstanceMethod("inflight", &NativeContext::Inflight),
 			 InstanceMethod("helperReads", &NativeContext::HelperReads),
+			 InstanceMethod("syncStats", &NativeContext::SyncStats),
 			 InstanceMethod("quiesce", &NativeContext::Quiesce),
 			 InstanceMethod("destroy", &NativeContext::Destroy),
 			 InstanceAccessor("ring", &NativeContext::Ring, nullptr),
@@ -572,6 +573,32 @@ private:
 	Napi::Value HelperReads(const Napi::CallbackInfo &info)
 	{
 		return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(aior_helper_reads(ctx_)) : 0);
+	}
+
+	// { fsyncs, fdatasyncs, records: [{ fd, op, start, end }] }, times as
+	// bigint nanoseconds of CLOCK_MONOTONIC (process.hrtime.bigint()'s clock).
+	Napi::Value SyncStats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		auto stats = std::make_unique<aior_sync_stats>();
+		Napi::Object out = Napi::Object::New(env);
+		Napi::Array records = Napi::Array::New(env);
+
+		if (ctx_)
+			aior_syncs(ctx_, stats.get());
+		out.Set("fsyncs", Napi::Number::New(env, static_cast<double>(stats->fsyncs)));
+		out.Set("fdatasyncs", Napi::Number::New(env, static_cast<double>(stats->fdatasyncs)));
+		for (uint32_t i = 0; i < stats->nrecords; i++) {
+			const aior_sync_record &r = stats->records[i];
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("fd", Napi::Number::New(env, r.fd));
+			o.Set("op", Napi::String::New(env, r.opcode == IOCB_CMD_FSYNC ? "fsync" : "fdatasync"));
+			o.Set("start", Napi::BigInt::New(env, r.start_ns));
+			o.Set("end", Napi::BigInt::New(env, r.end_ns));
+			records.Set(i, o);
+		}
+		out.Set("records", records);
+		return out;
 	}
 
 	// Finish all I/O into the ring (queued requests cancelled) and stop the

@@ -144,6 +144,29 @@ uint32_t aior_inflight(const struct aior_ctx *ctx);
 uint64_t aior_helper_reads(const struct aior_ctx *ctx);
 
 /*
+ * The fsync and fdatasync calls the engine made itself (the pool runs
+ * them; with backend "kernel" the kernel does, and they are not counted):
+ * how many of each, and the last AIOR_SYNC_RECORDS of them with their
+ * start and end on CLOCK_MONOTONIC, oldest first. A record is written
+ * before the request's event is published.
+ */
+#define AIOR_SYNC_RECORDS 256
+
+struct aior_sync_record {
+	int32_t fd;
+	uint16_t opcode;         /* IOCB_CMD_FSYNC or IOCB_CMD_FDSYNC */
+	uint64_t start_ns, end_ns;
+};
+
+struct aior_sync_stats {
+	uint64_t fsyncs, fdatasyncs;
+	uint32_t nrecords;
+	struct aior_sync_record records[AIOR_SYNC_RECORDS];
+};
+
+void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out);
+
+/*
  * Stop taking requests, cancel queued ones (they complete with -ECANCELED)
  * and those with the kernel that it can cancel (polls), wait for the
  * running ones to complete into the ring and join every thread: nothing
