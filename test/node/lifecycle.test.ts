@@ -15,8 +15,8 @@ const ECANCELED = 125;
 // generous: each scenario ends in well under a second when nothing hangs
 const HANG_MS = 30000;
 
-function fifo(): string {
-  const p = path.join(tempDir(), 'never-ready');
+function fifo(name = 'never-ready'): string {
+  const p = path.join(tempDir(), name);
   execFileSync('mkfifo', [p]);
   return p;
 }
@@ -32,11 +32,31 @@ function pollScenarios(configs: [string, number][]): void {
   });
 }
 
+function dropScenarios(configs: string[]): void {
+  test.each(configs)('a dropped %s context whose requests completed unreaped is collected; one with a poll running only after the poll ends; GC during completions', (config) => {
+    const report = child('dropUnreaped', [config, patternFile(tempDir(), 16), fifo(), fifo('ready')], ['--expose-gc'], 120000);
+    const { start, duringPoll, after, afterChurn } = report as Record<string, { threads: number; kernelContexts: number; aioNr: number }>;
+    expect(report.queued).toEqual([4, 4, 1]);
+    // the running poll holds its context (and the buffers its request would use); the completed ones do not
+    expect(report.afterUnreaped).toEqual(['unreaped-1', 'unreaped-2']);
+    // and what it holds: its threads, or (on the kernel's own ring, which has none) its kernel context
+    expect(duringPoll.threads + duringPoll.kernelContexts).toBeGreaterThan(start.threads + start.kernelContexts);
+    expect(report.afterPoll).toEqual(['running', 'unreaped-1', 'unreaped-2']);
+    for (const now of [after, afterChurn]) {
+      expect(now.threads).toBe(start.threads);
+      expect(now.kernelContexts).toBe(start.kernelContexts);
+    }
+    expect(report.good).toBe(25);
+  });
+}
+
 describe('28 lifecycle', () => {
   pollScenarios([
     ['threadpool', -ECANCELED],
     ['v2', -ECANCELED],
   ]);
+
+  dropScenarios(['auto', 'threadpool', 'v2']);
 
   test('row 12: 2,000 setup/destroy rounds, a turn between each: the 1 ms timer fires while contexts finish closing; nothing is left', () => {
     const report = child('setupLoop', ['turns', '2000', 'auto'], [], 120000);
@@ -61,6 +81,7 @@ describeKernel('24 lifecycle with kernel AIO', () => {
     // the kernel's own ring: a poll io_cancel ended completes as the kernel completes it, with no events
     ['kernel-ring', 0],
   ]);
+  dropScenarios(['kernel', 'kernel-ring']);
 
   test.each(['auto', 'kernel-ring'])('row 11: 40 %s contexts dropped without destroy are collected, with their threads and kernel contexts', (config) => {
     const report = child('dropContexts', [config, '40', patternFile(tempDir(), 16)], ['--expose-gc'], 120000);
