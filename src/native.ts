@@ -48,7 +48,7 @@ export interface NativeContext {
 export interface Addon {
   setErrorClass(ctor: typeof AioError): void;
   legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
-  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
+  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number; iovMax: number };
   hugePageSize(): number;
   RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
   KernelContext: new (nrEvents: number) => NativeKernelContext;
