@@ -6,10 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
+import { legacyRingBytes, setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
 import { addon } from '../../src/native';
+import { testAddon } from '../native';
 import { describeKernel, patternFile, tempDir } from '../helpers';
-import { child } from './child';
+import { child, childWithStderr } from './child';
 
 const ECANCELED = 125;
 // generous: each scenario ends in well under a second when nothing hangs
@@ -57,6 +58,34 @@ describe('28 lifecycle', () => {
   ]);
 
   dropScenarios(['auto', 'threadpool', 'v2']);
+
+  test.each([
+    ['aioring', 5],
+    ['fs,AIO*', 5],
+    ['', 0],
+    ['aioringx', 0],
+  ])('NODE_DEBUG=%p: each dropped context collected without destroy warns on stderr (%i of 5)', (debug, warnings) => {
+    const { report, stderr } = childWithStderr('dropContexts', ['threadpool', '5', patternFile(tempDir(), 16)], ['--expose-gc'], 60000, { NODE_DEBUG: debug });
+    expect(report.good).toBe(5);
+    const lines = stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(warnings);
+    for (const l of lines) expect(l).toMatch(/^AIORING \d+: a context was collected without destroy\(\); it was destroyed now$/);
+  });
+
+  test('the native memory a context holds is reported to V8 (AdjustExternalMemory) while it lives, and taken back by destroy', async () => {
+    // process.memoryUsage().external counts ArrayBuffer backing stores, not what addons report: node-api's own count is read
+    const reported = () => testAddon.reportedExternalMemory();
+    const before = reported();
+    const ctx = setup(16384, { backend: 'threadpool' });
+    const during = reported();
+    ctx.destroy();
+    await ctx.closed;
+    // at least its ring and its iocb slab (64 bytes an event)
+    const held = legacyRingBytes(ctx.capacity + 1) + 64 * ctx.capacity;
+    expect(during - before).toBeGreaterThanOrEqual(held);
+    // V8 counts ArrayBuffers there too: the context's JavaScript ones stay until they are collected
+    expect(during - reported()).toBeGreaterThanOrEqual(held);
+  });
 
   test('row 12: 2,000 setup/destroy rounds, a turn between each: the 1 ms timer fires while contexts finish closing; nothing is left', () => {
     const report = child('setupLoop', ['turns', '2000', 'auto'], [], 120000);
