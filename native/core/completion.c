@@ -19,13 +19,13 @@ static void signal_resfd(int fd)
  * The embedder asked to hear when the last request in flight completes
  * (aior_notify_idle): the producer that brings the count to 0 rings wake,
  * once. Pairs with aior_notify_idle: each side writes its word, fences and
- * reads the other's, so at least one of them sees the context idle.
+ * reads the other's, so at least one of them sees the context idle. Called
+ * after aior_wake_waiters, whose fence follows this producer's write.
  */
 static void wake_if_idle(struct aior_ctx *ctx)
 {
 	struct aior_completion *c = &ctx->completion;
 
-	aior_fence();
 	if (aior_load_relaxed(&c->idle_wanted) && aior_load_acquire(&ctx->reqs.inflight) == 0 &&
 	    aior_exchange_relaxed(&c->idle_wanted, 0) && c->wake)
 		c->wake(c->wake_arg);
