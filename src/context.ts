@@ -22,6 +22,7 @@ import { openNative, parseSetup, SetupOptions } from './context/options';
 import { RequestQueue } from './context/queue';
 import { Slots } from './context/slots';
 import { Submitter } from './context/submit';
+import { IOV_MAX, writeInPieces } from './context/vectors';
 import { Waiters } from './context/waiters';
 
 export { SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, SETUP_FLAGS } from './context/options';
@@ -186,19 +187,29 @@ export class AioContext {
     return this.one({ opcode: 'pwrite', fd, buffer, position }, 'write');
   }
 
-  /** preadv into buffers at position (a number or bigint; default 0); resolves with the bytes read. */
+  /**
+   * preadv into buffers at position (a number or bigint; default 0); resolves
+   * with the bytes read. As node:fs: no buffers is EINVAL, and past IOV_MAX
+   * buffers only the first IOV_MAX are read into.
+   */
   readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
     if (bad) return bad;
-    // the array as it is now: a queued call must not see the caller empty or reuse it
-    return this.one({ opcode: 'preadv', fd, buffers: buffers.slice(), position }, 'readv');
+    // the array as it is now (a queued call must not see the caller empty or
+    // reuse it), and as node:fs no more than IOV_MAX of it (context/vectors.ts)
+    return this.one({ opcode: 'preadv', fd, buffers: buffers.slice(0, IOV_MAX), position }, 'readv');
   }
 
-  /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
+  /**
+   * pwritev buffers at position (a number or bigint; default 0); resolves
+   * with the bytes written. As node:fs: past IOV_MAX buffers they are
+   * written IOV_MAX at a time, in order (context/vectors.ts).
+   */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
     if (bad) return bad;
-    return this.one({ opcode: 'pwritev', fd, buffers: buffers.slice(), position }, 'writev');
+    if (buffers.length <= IOV_MAX) return this.one({ opcode: 'pwritev', fd, buffers: buffers.slice(), position }, 'writev');
+    return writeInPieces(buffers.slice(), position, (piece, at) => this.one({ opcode: 'pwritev', fd, buffers: piece, position: at }, 'writev'));
   }
 
   fsync(fd: number): Promise<number> {

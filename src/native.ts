@@ -66,7 +66,7 @@ export interface NativeContext {
 export interface Addon {
   setErrorClass(ctor: typeof AioError): void;
   legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
-  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
+  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number; iovMax: number };
   /** 0 where io_uring works in this process, else its errno (ENOSYS: built without liburing) */
   uringProbe(): number;
   hugePageSize(): number;

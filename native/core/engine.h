@@ -57,7 +57,7 @@ struct aior_setup {
 	 * of formatting a new one; its layout must be the one flags ask for,
 	 * and a v2 ring's features no more than AIORING_FEAT_USER_REAP. */
 	int attach;
-	/* Called from a producer thread when a waiter announced itself. */
+	/* Called from a producer thread when a waiter announced itself (or once after aior_notify_idle). */
 	void (*wake)(void *arg);
 	void *wake_arg;
 	/*
@@ -139,6 +139,14 @@ int aior_uring_available(void);
 
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
+
+/*
+ * Ask for one call of the setup's wake, from the producer that completes
+ * the last request in flight: 1 if requests are in flight now (the call
+ * comes when they have completed), 0 if none is (a call may still come).
+ * Not for passthrough, whose completions the engine does not see.
+ */
+int aior_notify_idle(struct aior_ctx *ctx);
 
 /* Reads the read helper thread has served so far (0 without one). */
 uint64_t aior_helper_reads(const struct aior_ctx *ctx);
