@@ -84,7 +84,7 @@ describeClients('32 real libaio clients through the drop-in', () => {
     });
   });
 
-  describe('qemu-io: O_DIRECT writes and reads in flight at once, each block its own pattern, read back with -P', () => {
+  describe('qemu-io: O_DIRECT writes and reads submitted without waiting, each block its own pattern, read back with -P', () => {
     const blocks = 256;
     const pattern = (i: number): number => (i * 37 + 1) & 0xff;
     function commands(depth: number, size: number): string[] {
@@ -119,7 +119,7 @@ describeClients('32 real libaio clients through the drop-in', () => {
       [16, 4096],
       [256, 4096],
       [32, 65536],
-    ])('depth %i, %i-byte blocks: as Debian libaio, every pattern verified (v2 below)', (depth, size) => {
+    ])('%i between flushes, %i-byte blocks: as Debian libaio, every pattern verified (v2 below)', (depth, size) => {
       const result = differential(engineLegacyAndDefault, workload(depth, size));
       expect(result.reference).toMatchObject({ status: 0, verifyFailures: [] });
       expect(result.reference.completions).toHaveLength(2 * blocks);
