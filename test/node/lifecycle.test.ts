@@ -67,6 +67,7 @@ describe('28 lifecycle', () => {
   ])('NODE_DEBUG=%p: each dropped context collected without destroy warns on stderr (%i of 5)', (debug, warnings) => {
     const { report, stderr } = childWithStderr('dropContexts', ['threadpool', '5', patternFile(tempDir(), 16)], ['--expose-gc'], 60000, { NODE_DEBUG: debug });
     expect(report.good).toBe(5);
+    expect(report.collected).toBe(5);
     const lines = stderr.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(warnings);
     for (const l of lines) expect(l).toMatch(/^AIORING \d+: a context was collected without destroy\(\); it was destroyed now$/);
