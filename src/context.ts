@@ -11,7 +11,7 @@ import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 
 import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
-import { IocbArray, IocbInit, pinned } from './iocb';
+import { IocbArray, IocbInit, Opcode, pinned } from './iocb';
 import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
 import { addon, NativeContext } from './native';
@@ -19,7 +19,7 @@ import { V2Ring } from './v2Ring';
 import { BackendInfo, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
 import { openNative, parseSetup, SetupOptions } from './context/options';
-import { RequestQueue } from './context/queue';
+import { newRequest, Reply, Request, RequestQueue } from './context/queue';
 import { Slots } from './context/slots';
 import { Submitter } from './context/submit';
 import { Waiters } from './context/waiters';
@@ -79,7 +79,7 @@ export class AioContext {
     this.slots = new Slots(this.capacity, info.slabBase);
     this.completions = new Completions(this.ring, this.slots);
     this.submitter = new Submitter(this.slots, this.completions);
-    this.requests = new RequestQueue(this.slots, this.submitter);
+    this.requests = new RequestQueue(this.slots, this.submitter, () => this.waiters.arm());
     const wait = new Uint32Array(native.waitBuffer);
     this.waiters = new Waiters(() => this.native, wait, info.waitIndex, this.completions, this.requests);
     this.backend = describeBackend(args.backend, args.flags, info);
@@ -88,6 +88,11 @@ export class AioContext {
   private live(syscall: string): NativeContext {
     if (this.native === null) throw destroyed(syscall);
     return this.native;
+  }
+
+  /** destroy() was called. */
+  get destroyed(): boolean {
+    return this.native === null;
   }
 
   /** Times a producer rang because a waiter had announced itself. */
@@ -166,7 +171,8 @@ export class AioContext {
   }
 
   // The promise calls queue past the ring's room and past the turn's
-  // budget, and are submitted in call order (context/queue.ts).
+  // budget, and are submitted in call order, every call of one turn in one
+  // native submit (context/queue.ts).
 
   /**
    * pread into buffer at position (a number or bigint; default 0); resolves
@@ -175,14 +181,14 @@ export class AioContext {
   read(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'read'));
     if (bad) return bad;
-    return this.one({ opcode: 'pread', fd, buffer, position }, 'read');
+    return this.transfer(Opcode.pread, fd, buffer, position, 'read');
   }
 
   /** pwrite buffer at position (as read's); resolves with the bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'write'));
     if (bad) return bad;
-    return this.one({ opcode: 'pwrite', fd, buffer, position }, 'write');
+    return this.transfer(Opcode.pwrite, fd, buffer, position, 'write');
   }
 
   /** preadv into buffers at position (a number or bigint; default 0); resolves with the bytes read. */
@@ -190,36 +196,66 @@ export class AioContext {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
     if (bad) return bad;
     // the array as it is now: a queued call must not see the caller empty or reuse it
-    return this.one({ opcode: 'preadv', fd, buffers: buffers.slice(), position }, 'readv');
+    return this.transfer(Opcode.preadv, fd, buffers.slice(), position, 'readv');
   }
 
   /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
     if (bad) return bad;
-    return this.one({ opcode: 'pwritev', fd, buffers: buffers.slice(), position }, 'writev');
+    return this.transfer(Opcode.pwritev, fd, buffers.slice(), position, 'writev');
   }
 
   fsync(fd: number): Promise<number> {
     const bad = rejection(() => checkFd(fd));
     if (bad) return bad;
-    return this.one({ opcode: 'fsync', fd }, 'fsync');
+    return this.transfer(Opcode.fsync, fd, undefined, 0, 'fsync');
   }
 
   /** fdatasync: the data and what reading it back needs, not every metadata change. */
   datasync(fd: number): Promise<number> {
     const bad = rejection(() => checkFd(fd));
     if (bad) return bad;
-    return this.one({ opcode: 'fdsync', fd }, 'fdatasync');
+    return this.transfer(Opcode.fdsync, fd, undefined, 0, 'fdatasync');
   }
 
-  private one(cb: IocbInit, syscall: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const native = this.native;
-      if (native === null) return reject(destroyed(syscall));
-      this.requests.add(native, cb, { resolve, reject, syscall });
-      this.waiters.arm();
-    });
+  private transfer(
+    opcode: number,
+    fd: number,
+    data: ArrayBufferView | ArrayBufferView[] | undefined,
+    position: number | bigint,
+    syscall: string,
+  ): Promise<number> {
+    const r = newRequest();
+    r.opcode = opcode;
+    r.fd = fd;
+    r.data = data;
+    r.length = data !== undefined && !Array.isArray(data) ? data.byteLength : 0;
+    r.position = position;
+    r.syscall = syscall;
+    r.reply = Reply.Count;
+    return this.enqueue<number>(r);
+  }
+
+  /**
+   * A filled request record (context/queue.ts): queued now, submitted with
+   * the rest of this turn's calls; its promise settles with its completion.
+   * The way in for src/files/.
+   */
+  enqueue<T>(r: Request): Promise<T> {
+    const p = r.promise<T>();
+    if (this.native === null) {
+      r.reject(destroyed(r.syscall));
+      return p;
+    }
+    try {
+      Submitter.pin(r);
+    } catch (e) {
+      r.reject(e as AioError);
+      return p;
+    }
+    this.requests.add(r);
+    return p;
   }
 
   /**

@@ -19,3 +19,7 @@ export { AioContext, setup, alignedBuffer, features, SETUP_V2, SETUP_KERNEL_RING
 export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features } from './context';
 export { IocbArray, Opcode } from './iocb';
 export type { IocbInit, OpcodeName } from './iocb';
+export { FileHandle } from './files/handle';
+export type { ReadResult, WriteResult } from './files/handle';
+export { open, readFile, writeFile, defaultContext, DEFAULT_CONTEXT_EVENTS } from './files/open';
+export type { OpenOptions, ReadFileOptions, WriteFileOptions } from './files/open';
