@@ -7,7 +7,12 @@
 //     best counts) vs fs.promises FileHandle.read (32 concurrent loops) and
 //     fs.read (32 outstanding callback chains); fio psync and fio libaio
 //     with direct=0 as reference rows;
-//   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio --direct=1.
+//   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio --direct=1;
+//   - the everyday path: 32 loops of `await handle.read(buf, 0, len, pos)`
+//     on a handle from aioring's open(), vs fs.promises and fs.read, and
+//     those two again in a child process with Node's own io_uring
+//     (UV_USE_IO_URING=1). Each Node runner also reports the longest wait
+//     of a 1 ms interval timer while it ran.
 // Every runner reads the same precomputed random offsets (so RNG cost is not
 // measured) and keeps 32 reads outstanding. CPU per I/O: process.cpuUsage()
 // (user + system, every thread of this process, the pools included) for the
@@ -17,7 +22,8 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, BackendName, EventBatch, IocbArray, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
+import { spawnSync } from 'node:child_process';
+import { alignedBuffer, BackendName, EventBatch, IocbArray, open, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
 import { createFile, DEPTH, fioVersion, Measured, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult, warmCache } from './support';
 
 const BLOCK = 4096;
@@ -208,11 +214,79 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
   });
 }
 
+// --- the everyday path ----------------------------------------------------
+
+/** 32 loops of awaited FileHandle reads on a handle from aioring's open(). */
+async function runEveryday(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
+  const fh = await open(file, 'r');
+  try {
+    let oi = 0;
+    let ios = 0;
+    const cpu0 = cpuSeconds();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    const loop = async (): Promise<void> => {
+      const buf = Buffer.alloc(BLOCK);
+      while (performance.now() < deadline) {
+        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+        if (bytesRead !== BLOCK) throw new Error(`aioring FileHandle read ${bytesRead} bytes`);
+        ios++;
+      }
+    };
+    const loops: Promise<void>[] = [];
+    for (let i = 0; i < DEPTH; i++) loops.push(loop());
+    await Promise.all(loops);
+    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+  } finally {
+    await fh.close();
+  }
+}
+
+type Peer = 'fs.promises' | 'fs.read';
+
+/** A peer in a child process with UV_USE_IO_URING=1: libuv's io_uring serves its reads. */
+function runPeerWithUring(peer: Peer, file: string, seconds: number, seed: number): Measured & { timerMs: number } {
+  const r = spawnSync(process.execPath, [__filename, '--peer', peer, '--file', file, '--seconds', String(seconds), '--seed', String(seed)], {
+    encoding: 'utf8',
+    env: { ...process.env, UV_USE_IO_URING: '1' },
+  });
+  if (r.status !== 0) throw new Error(`${peer} with io_uring: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/**
+ * The longest a 1 ms interval timer waited past its time while run ran:
+ * what a Node program's timers and sockets see of the runner.
+ */
+async function withTimer<T>(run: () => Promise<T>): Promise<T & { timerMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  try {
+    const out = await run();
+    longest = Math.max(longest, performance.now() - last);
+    return { ...out, timerMs: longest };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 // --- fio --------------------------------------------------------------------
 
 // --- one round ------------------------------------------------------------------
 
-type Part = 'hot' | 'direct';
+type Part = 'hot' | 'direct' | 'everyday';
+
+/** A row with the longest 1 ms timer wait of its runner (Node runners only). */
+type Row = Result & { timerMs?: number };
+
+function timed(name: string, m: Measured & { timerMs: number }): Row {
+  return { ...toResult(name, m), timerMs: m.timerMs };
+}
 
 /** The sum of two runs of one runner, as one longer run. */
 function combined(a: Measured, b: Measured): Measured {
@@ -232,8 +306,26 @@ async function measureRound(
   withFio: boolean,
   parts: Part[],
   log: (s: string) => void,
-): Promise<Result[]> {
-  const results: Result[] = [];
+  seed: number,
+): Promise<Row[]> {
+  const results: Row[] = [];
+  if (parts.includes('everyday')) {
+    warmCache(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      log('everyday: aioring open() + await read...');
+      results.push(timed('everyday: aioring FileHandle.read', await withTimer(() => runEveryday(file, offsets, seconds))));
+      log('everyday: fs.promises...');
+      results.push(timed('everyday: fs.promises FileHandle.read', await withTimer(() => runFsPromises(file, offsets, seconds))));
+      log('everyday: fs.read...');
+      results.push(timed('everyday: fs.read callbacks', await withTimer(() => runFsRead(fd, offsets, seconds))));
+    } finally {
+      fs.closeSync(fd);
+    }
+    log('everyday: peers with UV_USE_IO_URING=1...');
+    results.push(timed('everyday: fs.promises, io_uring', runPeerWithUring('fs.promises', file, seconds, seed)));
+    results.push(timed('everyday: fs.read, io_uring', runPeerWithUring('fs.read', file, seconds, seed)));
+  }
   if (parts.includes('hot')) {
     // the O_DIRECT part of the last round left the cache alone for a while,
     // and a proactive reclaimer (DAMON here) may have paged some of it out
@@ -287,14 +379,17 @@ async function main(): Promise<number> {
     .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
     .option('rounds', { type: 'number', default: 3, describe: 'rounds of every runner; each row is its median round' })
-    .option('only', { choices: ['hot', 'direct'] as const, describe: 'measure only the page-cache-hot or only the O_DIRECT part' })
+    .option('only', { choices: ['hot', 'direct', 'everyday'] as const, describe: 'measure only one part: page-cache-hot, O_DIRECT or the everyday path' })
+    .option('peer', { choices: ['fs.promises', 'fs.read'] as const, hidden: true, describe: 'run one peer on --file and print its JSON (the io_uring rows)' })
+    .option('file', { type: 'string', hidden: true })
     .strict()
     .parseSync();
+  if (argv.peer) return runPeer(argv.peer, argv.file!, argv.seconds, argv.seed);
   if (!(argv.seconds > 0)) throw new Error('--seconds must be > 0');
   if (!Number.isInteger(argv.rounds) || argv.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
   if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
 
-  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'direct'];
+  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'direct', 'everyday'];
   const sizeBytes = argv.size << 20;
   const fio = fioVersion();
   const dir = pickDir(argv.dir);
@@ -315,23 +410,26 @@ async function main(): Promise<number> {
 
   // every runner runs once per round, rounds interleaved, so a slow spell
   // of the machine does not land on one runner only; each row is the median
-  const rounds: Result[][] = [];
+  const rounds: Row[][] = [];
   try {
     for (let round = 0; round < argv.rounds; round++) {
       log(`round ${round + 1} of ${argv.rounds}`);
-      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, log));
+      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, log, argv.seed));
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     cleanup();
   }
-  const results = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
+  const results: Row[] = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
   const named = (prefix: string): Result[] => results.filter((r) => r.name.startsWith(prefix));
   const hot = named('aioring hot');
   const direct = named('aioring direct');
-  const fsPromises = named('fs.promises')[0];
-  const fsRead = named('fs.read')[0];
+  const fsPromises: Result | undefined = named('fs.promises')[0];
+  const fsRead: Result | undefined = named('fs.read')[0];
+  const everyday: Row | undefined = named('everyday: aioring')[0];
+  const everydayPromises: Row | undefined = named('everyday: fs.promises FileHandle')[0];
+  const everydayRead: Row | undefined = named('everyday: fs.read callbacks')[0];
   const fioDirect: Result | undefined = named('fio libaio direct')[0];
 
   const best = (rs: Result[]): Result | undefined => (rs.length ? rs.reduce((a, b) => (b.iops > a.iops ? b : a)) : undefined);
@@ -339,8 +437,11 @@ async function main(): Promise<number> {
   const bestDirect = best(direct);
   const ratio = (x: number): number => +x.toFixed(2);
   const ratios = {
-    hotVsFsPromises: bestHot ? ratio(bestHot.iops / fsPromises.iops) : null,
-    hotVsFsRead: bestHot ? ratio(bestHot.iops / fsRead.iops) : null,
+    hotVsFsPromises: bestHot && fsPromises ? ratio(bestHot.iops / fsPromises.iops) : null,
+    hotVsFsRead: bestHot && fsRead ? ratio(bestHot.iops / fsRead.iops) : null,
+    everydayVsFsPromises: everyday && everydayPromises ? ratio(everyday.iops / everydayPromises.iops) : null,
+    everydayVsFsRead: everyday && everydayRead ? ratio(everyday.iops / everydayRead.iops) : null,
+    everydayCpuVsFsRead: everyday && everydayRead ? ratio(everyday.cpuSecondsPerIo / everydayRead.cpuSecondsPerIo) : null,
     directVsFio: bestDirect && fioDirect ? ratio(bestDirect.iops / fioDirect.iops) : null,
     directCpuVsFio: bestDirect && fioDirect ? ratio(bestDirect.cpuSecondsPerIo / fioDirect.cpuSecondsPerIo) : null,
   };
@@ -370,11 +471,14 @@ async function main(): Promise<number> {
     `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner,` +
       ` median of ${argv.rounds} interleaved rounds`,
     '',
-    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
+    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)} ${'1 ms timer, longest wait'.padStart(26)}`,
   ];
   for (const r of results) {
     const mark = r === bestHot || r === bestDirect ? ' *' : '';
-    lines.push(`${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)}${mark}`);
+    const timer = r.timerMs === undefined ? '' : `${r.timerMs.toFixed(1)} ms`;
+    lines.push(
+      `${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)} ${timer.padStart(26)}${mark}`,
+    );
   }
   lines.push('(* the best aioring candidate, used in the ratios)', '');
   const row = (label: string, value: number | null, target: string, met: boolean | null): string =>
@@ -386,6 +490,16 @@ async function main(): Promise<number> {
   lines.push(row('hot IOPS vs fs.promises', ratios.hotVsFsPromises, '>= 5x', atLeast(ratios.hotVsFsPromises, 5)));
   lines.push(row('hot IOPS vs fs.read', ratios.hotVsFsRead, '>= 2.5x', atLeast(ratios.hotVsFsRead, 2.5)));
   lines.push(row('O_DIRECT IOPS vs fio libaio', ratios.directVsFio, '>= 0.9x', atLeast(ratios.directVsFio, 0.9)));
+  lines.push(row('everyday IOPS vs fs.promises', ratios.everydayVsFsPromises, '>= 4x', atLeast(ratios.everydayVsFsPromises, 4)));
+  lines.push(row('everyday IOPS vs fs.read', ratios.everydayVsFsRead, '>= 2x', atLeast(ratios.everydayVsFsRead, 2)));
+  lines.push(
+    row(
+      'everyday CPU/IO vs fs.read',
+      ratios.everydayCpuVsFsRead,
+      '<= 1x',
+      ratios.everydayCpuVsFsRead === null ? null : ratios.everydayCpuVsFsRead <= 1,
+    ),
+  );
   lines.push(
     row(
       'O_DIRECT CPU/IO vs fio libaio',
@@ -398,6 +512,21 @@ async function main(): Promise<number> {
   if (!fio) {
     process.stderr.write(`${missingFio}\n`);
     return 1;
+  }
+  return 0;
+}
+
+/** --peer: one peer's run, as JSON on stdout, for the parent's io_uring rows. */
+async function runPeer(peer: Peer, file: string, seconds: number, seed: number): Promise<number> {
+  const blocks = fs.statSync(file).size / BLOCK;
+  const offsets = randomOffsets(blocks, seed);
+  warmCache(file);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const m = await withTimer(() => (peer === 'fs.promises' ? runFsPromises(file, offsets, seconds) : runFsRead(fd, offsets, seconds)));
+    process.stdout.write(`${JSON.stringify(m)}\n`);
+  } finally {
+    fs.closeSync(fd);
   }
   return 0;
 }
