@@ -8,7 +8,7 @@
 // to the native submit), completions (reaping and delivering events),
 // waiters (getEvents and the wake path) and backend (BackendInfo's words).
 import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
-import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
+import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
 import { IocbArray, IocbInit, Opcode, pinned } from './iocb';
@@ -172,50 +172,69 @@ export class AioContext {
 
   // The promise calls queue past the ring's room and past the turn's
   // budget, and are submitted in call order, every call of one turn in one
-  // native submit (context/queue.ts).
+  // native submit (context/queue.ts). Their checks throw into a try, not a
+  // closure: the promise is all a call allocates.
 
   /**
    * pread into buffer at position (a number or bigint; default 0); resolves
    * with the bytes read. Bad arguments reject as node:fs's would.
    */
   read(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'read'));
-    if (bad) return bad;
+    try {
+      checkFsReadWrite(fd, buffer, position, 'read');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.transfer(Opcode.pread, fd, buffer, position, 'read');
   }
 
   /** pwrite buffer at position (as read's); resolves with the bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'write'));
-    if (bad) return bad;
+    try {
+      checkFsReadWrite(fd, buffer, position, 'write');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.transfer(Opcode.pwrite, fd, buffer, position, 'write');
   }
 
   /** preadv into buffers at position (a number or bigint; default 0); resolves with the bytes read. */
   readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
-    if (bad) return bad;
+    try {
+      checkFsVectored(fd, buffers, position, 'readv');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     // the array as it is now: a queued call must not see the caller empty or reuse it
     return this.transfer(Opcode.preadv, fd, buffers.slice(), position, 'readv');
   }
 
   /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
-    if (bad) return bad;
+    try {
+      checkFsVectored(fd, buffers, position, 'writev');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.transfer(Opcode.pwritev, fd, buffers.slice(), position, 'writev');
   }
 
   fsync(fd: number): Promise<number> {
-    const bad = rejection(() => checkFd(fd));
-    if (bad) return bad;
+    try {
+      checkFd(fd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.transfer(Opcode.fsync, fd, undefined, 0, 'fsync');
   }
 
   /** fdatasync: the data and what reading it back needs, not every metadata change. */
   datasync(fd: number): Promise<number> {
-    const bad = rejection(() => checkFd(fd));
-    if (bad) return bad;
+    try {
+      checkFd(fd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.transfer(Opcode.fdsync, fd, undefined, 0, 'fdatasync');
   }
 

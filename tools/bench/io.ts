@@ -161,26 +161,35 @@ async function runAioring(c: Candidate, fd: number, offsets: Float64Array, secon
 
 // --- Node's own fs ----------------------------------------------------------
 
+interface ReadsInto {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** DEPTH loops of awaited handle.read(buf, 0, BLOCK, pos), as a Node user writes them. */
+async function awaitLoops(name: string, fh: ReadsInto, offsets: Float64Array, seconds: number): Promise<Measured> {
+  let oi = 0;
+  let ios = 0;
+  const cpu0 = cpuSeconds();
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const loop = async (): Promise<void> => {
+    const buf = Buffer.alloc(BLOCK);
+    while (performance.now() < deadline) {
+      const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+      if (bytesRead !== BLOCK) throw new Error(`${name} read ${bytesRead} bytes`);
+      ios++;
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < DEPTH; i++) loops.push(loop());
+  await Promise.all(loops);
+  return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+}
+
 async function runFsPromises(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
   const fh = await fs.promises.open(file, 'r');
   try {
-    let oi = 0;
-    let ios = 0;
-    const cpu0 = cpuSeconds();
-    const t0 = performance.now();
-    const deadline = t0 + seconds * 1000;
-    const loop = async (): Promise<void> => {
-      const buf = Buffer.alloc(BLOCK);
-      while (performance.now() < deadline) {
-        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
-        if (bytesRead !== BLOCK) throw new Error(`fs.promises read ${bytesRead} bytes`);
-        ios++;
-      }
-    };
-    const loops: Promise<void>[] = [];
-    for (let i = 0; i < DEPTH; i++) loops.push(loop());
-    await Promise.all(loops);
-    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+    return await awaitLoops('fs.promises', fh, offsets, seconds);
   } finally {
     await fh.close();
   }
@@ -220,23 +229,7 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
 async function runEveryday(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
   const fh = await open(file, 'r');
   try {
-    let oi = 0;
-    let ios = 0;
-    const cpu0 = cpuSeconds();
-    const t0 = performance.now();
-    const deadline = t0 + seconds * 1000;
-    const loop = async (): Promise<void> => {
-      const buf = Buffer.alloc(BLOCK);
-      while (performance.now() < deadline) {
-        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
-        if (bytesRead !== BLOCK) throw new Error(`aioring FileHandle read ${bytesRead} bytes`);
-        ios++;
-      }
-    };
-    const loops: Promise<void>[] = [];
-    for (let i = 0; i < DEPTH; i++) loops.push(loop());
-    await Promise.all(loops);
-    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+    return await awaitLoops('aioring FileHandle', fh, offsets, seconds);
   } finally {
     await fh.close();
   }
