@@ -62,6 +62,9 @@ export interface WriteFileOptions extends WholeOptions, OpenOptions {
 }
 
 /** node:fs/promises' readFile: a path (opened and closed here) or a FileHandle (from its position). */
+export function readFile(file: fs.PathLike | FileHandle, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Buffer>;
+export function readFile(file: fs.PathLike | FileHandle, options: BufferEncoding | (ReadFileOptions & { encoding: BufferEncoding })): Promise<string>;
+export function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string>;
 export async function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string> {
   const o = wholeOptions<ReadFileOptions>(options);
   if (file instanceof FileHandle) return readWhole(file, o);
