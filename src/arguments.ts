@@ -122,16 +122,6 @@ function checkFsPosition(position: unknown, syscall: string, vectored = false): 
   }
 }
 
-/** Run check; its error as a rejected promise, for the promise calls. */
-export function rejection(check: () => void): Promise<never> | undefined {
-  try {
-    check();
-    return undefined;
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
 // --- io_submit-shaped calls: EINVAL naming the field ---
 
 /** A descriptor number. */

@@ -22,3 +22,7 @@ export { createReadStream, createWriteStream, AioReadStream, AioWriteStream, STR
 export type { ReadStreamOptions, WriteStreamOptions } from './files/streams';
 export { IocbArray, Opcode } from './iocb';
 export type { IocbInit, OpcodeName } from './iocb';
+export { FileHandle } from './files/handle';
+export type { ReadResult, WriteResult } from './files/handle';
+export { open, readFile, writeFile, defaultContext, DEFAULT_CONTEXT_EVENTS } from './files/open';
+export type { OpenOptions, ReadFileOptions, WriteFileOptions } from './files/open';

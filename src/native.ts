@@ -83,6 +83,8 @@ export interface Addon {
   ) => NativeContext;
   ringBytes(nrEvents: number, flags: number): number;
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
+  /** the address of the view's first byte modulo 2^20 (a TypedArray's; O_DIRECT's checks) */
+  addressLowBits(view: ArrayBufferView): number;
 }
 
 /**

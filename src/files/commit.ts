@@ -9,7 +9,7 @@
 // writes has ended. A group with an fsync call in it runs fsync, which
 // serves its datasync calls too. A failed sync rejects every call it was
 // to serve, each with an error of its own.
-import { checkFd, rejection } from '../arguments';
+import { checkFd } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError } from '../errors';
 
@@ -56,8 +56,11 @@ function next(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file
 }
 
 function commit(ctx: AioContext, fd: number, full: boolean, syscall: string): Promise<void> {
-  const bad = rejection(() => checkFd(fd));
-  if (bad) return bad;
+  try {
+    checkFd(fd);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   return new Promise((resolve, reject) => {
     let files = contexts.get(ctx);
     if (files === undefined) contexts.set(ctx, (files = new Map()));
