@@ -180,17 +180,12 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	memset(&s, 0, sizeof(s));
 	s.nr_events = nr_events;
 	/*
-	 * A v2 ring gets at least the room the kernel's ring would have had
-	 * (io_setup(n) gives nr - 1 >= 2n): programs sized against the kernel
-	 * go past their queue depth for a moment (fio does, around verify) and
-	 * would meet an EAGAIN the kernel never gives them.
+	 * AIORING_SETUP_KERNEL_REQS: a v2 ring takes what the kernel's ring
+	 * would (io_setup(n) gives nr - 1 >= 2n) and counts as the kernel
+	 * counts: programs sized against the kernel go past their queue depth
+	 * for a moment (fio does, around verify) and meet EAGAIN where the
+	 * kernel gives it.
 	 */
-	if (flags & AIORING_SETUP_V2) {
-		int64_t nr = legacy_nr(nr_events, system_possible_cpus(), system_page_size(), 0);
-
-		if (nr > (int64_t)nr_events + 1)
-			s.nr_events = (unsigned)(nr - 1);
-	}
 	s.flags = flags;
 	s.backend = AIOR_BACKEND_AUTO;
 	s.memory = memory;
@@ -256,7 +251,7 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 
 	int saved = errno, r;
 	const char *async = getenv("AIORING_ASYNC_BUFFERED");
-	unsigned flags = ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : AIORING_SETUP_KERNEL_REQS;
+	unsigned flags = AIORING_SETUP_KERNEL_REQS | (ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : 0);
 
 	if (ring == RING_KERNEL)
 		return kernel_call(SYS_io_setup, maxevents, (long)ctxp, 0, 0, 0, 0);
@@ -272,8 +267,12 @@ EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aiori
 			  void **ctxp)
 {
 	int saved = errno;
-	int r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
+	int r;
 
+	/* a v2 ring from here keeps the kernel's count, as AIORING_RING=v2's */
+	if (flags & AIORING_SETUP_V2)
+		flags |= AIORING_SETUP_KERNEL_REQS;
+	r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
 	errno = saved;
 	return r;
 }
@@ -473,8 +472,11 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 
 	if (c == NULL)
 		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
-	/* as the kernel: the iocb's key is read first */
-	r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : aior_cancel(c->engine, iocb);
+	/* as the kernel: the iocb's key is read first, and must be KIOCB_KEY (0) */
+	if (user_readable(iocb, sizeof(*iocb)))
+		r = -EFAULT;
+	else
+		r = iocb->aio_key != 0 ? -EINVAL : aior_cancel_kernel(c->engine, iocb);
 	errno = saved;
 	/* as the kernel since 4.19: the cancelled request completes through the ring */
 	return r == 0 ? -EINPROGRESS : r;

@@ -27,14 +27,31 @@ static uint32_t round_up_pow2(uint32_t n)
 }
 
 /* legacy: the kernel's nr for nr_events; v2: the next power of two */
+/*
+ * The requests a context takes at once: nr_events, or with
+ * AIORING_SETUP_KERNEL_REQS what the kernel's io_setup(nr_events) ring
+ * holds (nr - 1), counted as fs/aio.c counts them (requests.c).
+ */
+static int64_t kernel_capacity(const struct aior_setup *s)
+{
+	int64_t nr;
+
+	if (!(s->flags & AIORING_SETUP_KERNEL_REQS))
+		return s->nr_events;
+	nr = legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
+	return nr < 0 ? nr : nr - 1;
+}
+
 static int64_t ring_nr(const struct aior_setup *s)
 {
 	if (s->nr_events == 0)
 		return -EINVAL;
 	if (s->flags & AIORING_SETUP_V2) {
-		if (s->nr_events > AIORING_V2_MAX_ENTRIES)
-			return -EINVAL;
-		return round_up_pow2(s->nr_events < 2 ? 2 : s->nr_events);
+		int64_t want = kernel_capacity(s);
+
+		if (want < 0 || want > AIORING_V2_MAX_ENTRIES)
+			return want < 0 ? want : -EINVAL;
+		return round_up_pow2(want < 2 ? 2 : (uint32_t)want);
 	}
 	return legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
 }
@@ -61,8 +78,8 @@ static int check_setup(const struct aior_setup *s)
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
 	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
 		return -EINVAL;
-	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
-	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
+	/* passthrough has the kernel's real accounting */
+	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (s->flags & AIORING_SETUP_KERNEL_RING))
 		return -EINVAL;
 	if (s->memory && ((uintptr_t)s->memory % AIORING_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
@@ -119,7 +136,8 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 		}
 		v2_bind(&ring, ctx->ring, nr);
 		v2_producer_init(&ctx->completion.v2, &ring);
-		ctx->capacity = nr;
+		/* a power of two in size, it takes what the kernel's ring would with KERNEL_REQS */
+		ctx->capacity = (uint32_t)kernel_capacity(s);
 		ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
 		ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
 	} else {
@@ -453,6 +471,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
+		req->cancelled = 0;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
@@ -473,23 +492,71 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	return done ? done : err;
 }
 
-int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+/* The running poll of this iocb, or NULL (under reqs.lock). */
+static struct aior_req *running_poll(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->state == REQ_RUNNING && req->user == iocb && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+			return req;
+	}
+	return NULL;
+}
+
+/* The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: the queued poll taken out, or NULL. */
+static struct aior_req *kernel_cancel_locked(struct aior_ctx *ctx, const struct iocb *iocb, int *found)
+{
+	struct aior_req *req = aior_pool_cancel(ctx, iocb), *running;
+
+	if (req && req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
+		*found = 1;
+		return req;
+	}
+	if (req)
+		aior_pool_submit(ctx, req); /* not cancellable: back in the queue */
+	/* cancelled once already: no longer the kernel's to cancel (EINVAL) */
+	running = running_poll(ctx, iocb);
+	*found = running && !aior_load_relaxed(&running->cancelled);
+	if (*found)
+		aior_store_release(&running->cancelled, 1); /* its thread completes it with 0 */
+	return NULL;
+}
+
+static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 {
 	struct aior_req *req;
-	int busy;
+	int found;
 
 	if (ctx == NULL || iocb == NULL)
 		return -EINVAL;
 	if (ctx->flags & AIORING_SETUP_KERNEL_RING)
 		return aior_kernel_cancel(ctx, iocb);
 	pthread_mutex_lock(&ctx->reqs.lock);
-	req = aior_pool_cancel(ctx, iocb);
-	busy = req == NULL && requests_busy(ctx, iocb);
+	if (as_kernel) {
+		req = kernel_cancel_locked(ctx, iocb, &found);
+	} else {
+		req = aior_pool_cancel(ctx, iocb);
+		found = req != NULL;
+		if (!found && requests_busy(ctx, iocb)) {
+			pthread_mutex_unlock(&ctx->reqs.lock);
+			return -EAGAIN;
+		}
+	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
-	if (req == NULL)
-		return busy ? -EAGAIN : -EINVAL;
-	aior_complete(ctx, req, -ECANCELED, 0);
-	return 0;
+	if (req)
+		aior_complete(ctx, req, as_kernel ? 0 : -ECANCELED, 0);
+	return found ? 0 : -EINVAL;
+}
+
+int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 0);
+}
+
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 1);
 }
 
 void aior_quiesce(struct aior_ctx *ctx)

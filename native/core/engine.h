@@ -104,6 +104,14 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 
 /*
+ * io_cancel as the kernel's (fs/aio.c): only a poll can be cancelled; it
+ * completes through the ring with res 0, queued or already waiting, and 0
+ * is returned (the system call's -EINPROGRESS). -EINVAL for anything
+ * else, a read or a write included: the kernel lets them finish.
+ */
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb);
+
+/*
  * The eventfd the kernel signals on each completion, or -1 without kernel
  * AIO. A consumer about to sleep may wait on it itself (one wakeup, kernel
  * to consumer) and then call aior_service, which clears it and moves what

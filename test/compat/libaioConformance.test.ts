@@ -90,22 +90,11 @@ function driver(): { exe: string; dir: string } {
 /** Debian's libaio, or the drop-in preloaded in its default mode or an opt-in mode. */
 type Side = 'libaio' | 'drop-in' | Mode;
 
-const NOT_IN_ENGINE = 'the engine (native/core) does it differently; the shim cannot fix it before the engine is called';
 /** What both opt-in modes still get wrong, and why. */
 const BOTH_MODES: Record<string, string> = {
-  cancel: `a cancelled poll completes -ECANCELED, not 0, and one the pool already runs is EAGAIN to io_cancel: ${NOT_IN_ENGINE}`,
-  poll: `a poll event's res is 1, not the revents mask (65): ${NOT_IN_ENGINE}`,
-  rwf_nowait: `an RWF_NOWAIT read of an empty pipe completes -ESPIPE, not -EAGAIN (the engine reads at an offset): ${NOT_IN_ENGINE}`,
   mremap: 'an engine context is found by the address it was handed out at: the moved ring is not followed',
-  pipe_read_in_submit: `a read of a pipe completes -ESPIPE at once (the engine reads at an offset), where the kernel's io_submit waits for the byte: ${NOT_IN_ENGINE}`,
 };
-const STILL_DIFFERENT: Record<Mode, Record<string, string>> = {
-  legacy: BOTH_MODES,
-  v2: {
-    ...BOTH_MODES,
-    submit_counts: 'io_submit(LONG_MAX) on io_setup(4) takes 128, not 120: the engine counts requests per CPU as the kernel (AIORING_SETUP_KERNEL_REQS) on the legacy ring only',
-  },
-};
+const STILL_DIFFERENT: Record<Mode, Record<string, string>> = { legacy: BOTH_MODES, v2: BOTH_MODES };
 /** Why the random sequences still differ in the opt-in modes: printed, not asserted. */
 const RANDOM_DIFFERENT =
   'a stale id names a newer context only where the kernel maps the new ring at the old address, and the engine completes a batch of buffered reads and writes out of submission order';
