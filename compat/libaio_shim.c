@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,10 +136,15 @@ static int kernel_ring_is_empty(void *id, const struct timespec *timeout)
  */
 static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeout)
 {
+	int empty;
+
 	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
 		return 0;
 	aior_service(c->engine);
-	return (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
+	pthread_mutex_lock(&c->reap_lock);
+	empty = (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
+	pthread_mutex_unlock(&c->reap_lock);
+	return empty;
 }
 
 static void wake(void *arg)
@@ -192,6 +198,7 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	s.memory_len = memory_len;
 	s.wake = wake;
 	s.wake_arg = &c->wakefd;
+	s.private_waiters = 1; /* its io_getevents is the only waiter, and mremap may move the ring */
 	r = aior_setup(&s, &c->engine);
 	if (r < 0) {
 		close(c->wakefd);
@@ -321,7 +328,7 @@ static void set_waiting(struct shim_ctx *c, int delta)
 		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
-/* Where the engine's next completion goes in the ring (a free-running index for v2). */
+/* Where the engine's next completion goes in the ring (a free-running index for v2); under reap_lock. */
 static uint32_t produced(const struct shim_ctx *c)
 {
 	if (c->v2)
@@ -337,11 +344,13 @@ static const struct io_event *event_at(const struct shim_ctx *c, uint32_t index)
 }
 
 /* Cross off sync[] the iocbs whose events the engine produced since *at; returns how many. */
-static long cross_off(const struct shim_ctx *c, uint32_t *at, struct iocb **sync, long n)
+static long cross_off(struct shim_ctx *c, uint32_t *at, struct iocb **sync, long n)
 {
-	uint32_t tail = produced(c);
+	uint32_t tail;
 	long found = 0, i;
 
+	pthread_mutex_lock(&c->reap_lock); /* the ring stays where it is (mremap) */
+	tail = produced(c);
 	while (*at != tail) {
 		uint64_t obj = event_at(c, *at)->obj;
 
@@ -353,6 +362,7 @@ static long cross_off(const struct shim_ctx *c, uint32_t *at, struct iocb **sync
 			}
 		*at = c->v2 ? *at + 1 : (*at + 1) % c->info.nr;
 	}
+	pthread_mutex_unlock(&c->reap_lock);
 	return found;
 }
 
@@ -431,7 +441,9 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 		}
 		if (good == 0)
 			break;
+		pthread_mutex_lock(&c->reap_lock);
 		from = produced(c);
+		pthread_mutex_unlock(&c->reap_lock);
 		taken = aior_submit(c->engine, iocbs + done, good);
 		if (taken <= 0) {
 			err = (int)taken;
@@ -665,6 +677,85 @@ EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events
 	return -ENOSYS;
 #endif
 }
+
+struct ring_move {
+	void *from, *to;
+	size_t len;
+	int flags;
+};
+
+static int move_mapping(void *arg, void **to)
+{
+	struct ring_move *m = arg;
+	void *r = (void *)syscall(SYS_mremap, m->from, m->len, m->len, m->flags, m->to);
+
+	if (r == MAP_FAILED)
+		return -errno;
+	*to = r;
+	return 0;
+}
+
+/*
+ * An engine ring moved by the program, as the kernel's aio_ring_mremap
+ * follows its own: the context's id becomes the new address (the old one
+ * is EINVAL from then on), and the engine writes its completions there,
+ * no longer at the old address, from the moment mremap returns. The whole
+ * ring, at its size: a partial move or a resize of it is EINVAL.
+ */
+static void *move_ring(struct shim_ctx *c, size_t old_len, size_t new_len, int flags, void *target)
+{
+	size_t page = (size_t)system_page_size();
+	struct ring_move m = {c->id, target, c->info.ring_len, flags};
+	int r;
+
+	if ((old_len + page - 1) / page != c->info.ring_len / page || new_len != old_len ||
+	    !(flags & MREMAP_MAYMOVE) || (flags & MREMAP_DONTUNMAP)) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	pthread_mutex_lock(&c->reap_lock);
+	r = aior_ring_move(c->engine, move_mapping, &m);
+	if (r == 0) {
+		context_table_remove(c->id);
+		aior_info(c->engine, &c->info);
+		c->id = c->info.ring;
+		if (c->v2)
+			v2_bind(&c->ring, c->info.ring, c->info.nr);
+		else
+			legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
+		r = context_table_insert(c->id, c);
+	}
+	pthread_mutex_unlock(&c->reap_lock);
+	if (r < 0) {
+		errno = -r;
+		return MAP_FAILED;
+	}
+	return c->id;
+}
+
+EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...);
+EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	struct shim_ctx *c = engine_ctx(old);
+	void *target = NULL;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		target = va_arg(ap, void *);
+		va_end(ap);
+	}
+	/* the same size, not fixed: nothing moves */
+	if (c == NULL || (new_len == old_len && !(flags & MREMAP_FIXED)))
+		return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, target);
+	return move_ring(c, old_len, new_len, flags, target);
+}
+/* as glibc's own name and version for it (libaio.map), so the program's reference binds here */
+#if defined(__x86_64__)
+__asm__(".symver mremap_interposed,mremap@@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver mremap_interposed,mremap@@GLIBC_2.17");
+#endif
 
 /* libaio's queue calls, over the calls above, for every kind of context. */
 EXPORT int io_queue_init(int maxevents, void **ctxp)

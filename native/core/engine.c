@@ -138,15 +138,15 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 		v2_producer_init(&ctx->completion.v2, &ring);
 		/* a power of two in size, it takes what the kernel's ring would with KERNEL_REQS */
 		ctx->capacity = (uint32_t)kernel_capacity(s);
-		ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
-		ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		if (!s->private_waiters) {
+			ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
+			ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		}
 	} else {
 		if (!s->attach)
 			legacy_format(ctx->ring, nr);
 		legacy_producer_init(&ctx->completion.legacy, ctx->ring, nr);
 		ctx->capacity = nr - 1;
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 	}
 	return 0;
 }
@@ -181,10 +181,11 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		goto fail;
 	}
 
+	/* a legacy ring has no room for them; setup_ring moves a v2 ring's into its header */
+	ctx->completion.wait_flags = &ctx->control->wait_flags;
+	ctx->completion.wakeups = &ctx->control->wakeups;
 	if (s->flags & AIORING_SETUP_KERNEL_RING) {
 		/* passthrough: the context's ring is the kernel's own */
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
 		if (r < 0)
 			goto fail;
@@ -233,6 +234,31 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->read_helper = ctx->helper != NULL;
 	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
 		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
+}
+
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg)
+{
+	uintptr_t waiters = (uintptr_t)ctx->completion.wait_flags, ring = (uintptr_t)ctx->ring;
+	void *to;
+	int r;
+
+	if ((ctx->flags & AIORING_SETUP_KERNEL_RING) || ctx->mem.addr != ctx->ring ||
+	    (waiters >= ring && waiters < ring + ctx->ring_len))
+		return -EINVAL;
+	/* requests_available reads head under the one, producers write under the other */
+	pthread_mutex_lock(&ctx->reqs.lock);
+	pthread_mutex_lock(&ctx->completion.lock);
+	r = move(arg, &to);
+	if (r == 0) {
+		ctx->ring = ctx->mem.addr = to;
+		if (ctx->is_v2)
+			v2_bind(&ctx->completion.v2.ring, to, ctx->nr);
+		else
+			ctx->completion.legacy.ring = to;
+	}
+	pthread_mutex_unlock(&ctx->completion.lock);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)

@@ -62,6 +62,12 @@ struct aior_setup {
 	 * wakeup a completion burst instead of two).
 	 */
 	int waits_on_kernel_fd;
+	/*
+	 * Waiters announce themselves in the engine's own page, not in the v2
+	 * header: for an embedder that is the ring's only waiter (the drop-in's
+	 * io_getevents) and may move the ring (aior_ring_move).
+	 */
+	int private_waiters;
 };
 
 /* What a context ended up with. */
@@ -119,6 +125,15 @@ int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb);
  */
 int aior_kernel_fd(const struct aior_ctx *ctx);
 int aior_service(struct aior_ctx *ctx);
+
+/*
+ * Follow the ring to where move puts it (mremap: 0 and *to, or -errno),
+ * called with every producer held off: no event, tail or waiter word is
+ * written to the old address once move has returned. Only for a ring the
+ * engine mapped whose waiter words are not in it (a legacy ring, or v2
+ * with private_waiters): else -EINVAL. Returns move's result.
+ */
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg);
 
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
