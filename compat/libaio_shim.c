@@ -49,8 +49,13 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* Buffered requests one io_submit waits for at once; a larger batch goes in parts. */
-#define AIORING_SYNC_BATCH 64
+/*
+ * Buffered requests one io_submit waits for at once; a larger batch goes
+ * in parts. One: the kernel finishes each before it looks at the next, so
+ * their events are in the ring in submission order, where an engine
+ * running several at once would put them as they finish.
+ */
+#define AIORING_SYNC_BATCH 1
 
 /* A context of aioring's engine (an opt-in); kernel contexts have none. */
 struct shim_ctx {
@@ -102,11 +107,26 @@ static void hook_fork(void)
 	pthread_atfork(NULL, NULL, forked);
 }
 
-/* The engine context id names in this process, or NULL: then the id is the kernel's. */
-static struct shim_ctx *engine_ctx(void *id)
-{
-	struct shim_ctx *c = context_table_find(id);
+/*
+ * What the context table holds for the id of an engine's own kernel
+ * context: the program never had it, so it names nothing (as a stale id
+ * the kernel did not reuse), never the engine's kernel context.
+ */
+static char engine_internal;
 
+/*
+ * The engine context *id names in this process, or NULL: then *id is the
+ * kernel's (made NULL, which names nothing, for an engine's own).
+ */
+static struct shim_ctx *engine_ctx(void **id)
+{
+	void *found = context_table_find(*id);
+	struct shim_ctx *c = found;
+
+	if (found == &engine_internal) {
+		*id = NULL;
+		return NULL;
+	}
 	return c && c->generation == aior_load_relaxed(&generation) ? c : NULL;
 }
 
@@ -153,6 +173,12 @@ static void wake(void *arg)
 	ssize_t r = write(*(int *)arg, &one, sizeof(one));
 
 	(void)r;
+}
+
+/* Whether the engine has a kernel context of its own (not the program's ring: passthrough). */
+static int has_internal_id(const struct shim_ctx *c)
+{
+	return c->info.kernel_id && (void *)(uintptr_t)c->info.kernel_id != c->id;
 }
 
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
@@ -206,6 +232,13 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 		return r;
 	}
 	aior_info(c->engine, &c->info);
+	if (c->info.kernel_error == EAGAIN) {
+		/* aio-nr had no room for it: the kernel's io_setup would have said so */
+		aior_destroy(c->engine);
+		close(c->wakefd);
+		free(c);
+		return -EAGAIN;
+	}
 	c->v2 = !!(flags & AIORING_SETUP_V2);
 	c->async_buffered = !!(flags & AIORING_SETUP_ASYNC_BUFFERED);
 	c->id = c->info.ring;
@@ -216,6 +249,9 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
 	r = context_table_insert(c->id, c);
+	if (r == 0 && has_internal_id(c) &&
+	    (r = context_table_insert((void *)(uintptr_t)c->info.kernel_id, &engine_internal)) < 0)
+		context_table_remove(c->id);
 	if (r < 0) {
 		aior_destroy(c->engine);
 		close(c->wakefd);
@@ -299,11 +335,13 @@ EXPORT unsigned aioring_features(void)
 
 EXPORT int io_destroy(void *id)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno;
 
 	if (c == NULL || context_table_remove(id) != c)
 		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
+	if (has_internal_id(c))
+		context_table_remove((void *)(uintptr_t)c->info.kernel_id);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
 	close(c->wakefd);
@@ -444,7 +482,8 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 		pthread_mutex_lock(&c->reap_lock);
 		from = produced(c);
 		pthread_mutex_unlock(&c->reap_lock);
-		taken = aior_submit(c->engine, iocbs + done, good);
+		/* the flags contract_iocb read for the last descriptor: no second fcntl in the engine */
+		taken = aior_submit_known(c->engine, iocbs + done, good, k.fd, k.fd_flags);
 		if (taken <= 0) {
 			err = (int)taken;
 			break;
@@ -465,7 +504,7 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno;
 	long r;
 
@@ -479,7 +518,7 @@ EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event);
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno, r;
 
 	if (c == NULL)
@@ -640,7 +679,7 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 
 	if (c != NULL)
 		return engine_getevents(c, min_nr, nr, events, timeout, NULL);
@@ -663,7 +702,7 @@ struct io_sigset {
 EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events,
 			 struct timespec *timeout, void *sigmask)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	struct io_sigset wrapped = {sigmask, _NSIG / 8};
 
 	if (c != NULL)
@@ -736,7 +775,7 @@ static void *move_ring(struct shim_ctx *c, size_t old_len, size_t new_len, int f
 EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...);
 EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-	struct shim_ctx *c = engine_ctx(old);
+	struct shim_ctx *c = engine_ctx(&old);
 	void *target = NULL;
 	va_list ap;
 

@@ -228,6 +228,7 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
 	info->kernel = k->kctx != 0;
+	info->kernel_id = k->kctx;
 	info->threads = ctx->pool.nthreads;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
@@ -318,7 +319,7 @@ static int is_rw(uint16_t op)
  * also refuses at once whatever would block, O_DIRECT included); the rest
  * goes to the pool. Only the auto mode needs to look at the file's flags.
  */
-static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
 {
 	uint16_t op = cb->aio_lio_opcode;
 	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.nthreads;
@@ -327,7 +328,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->kernel.kctx && is_rw(op)) {
-		fl = fcntl((int)cb->aio_fildes, F_GETFL);
+		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
 		if (fl >= 0 && (fl & O_DIRECT))
 			return ROUTE_KERNEL;
 	}
@@ -449,6 +450,11 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
+	return aior_submit_known(ctx, iocbs, n, -1, 0);
+}
+
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
+{
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
 	long done = 0, lost;
 	int err = 0;
@@ -482,7 +488,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			break;
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
-		route = route_of(ctx, user);
+		route = route_of(ctx, user, fd, fd_flags);
 		err = check_iocb(user, route == ROUTE_POOL);
 		if (err)
 			break;

@@ -77,6 +77,7 @@ struct aior_info {
 	uint32_t capacity;       /* events in flight + unreaped at most */
 	uint32_t nr;             /* legacy nr, or v2 entries */
 	int kernel;              /* a kernel AIO context exists */
+	uint64_t kernel_id;      /* its id, the kernel's ring address (0: none) */
 	uint32_t threads;        /* pool threads (0: none) */
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
@@ -99,6 +100,13 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info);
  * (the ring cannot take more), -EBADF, -EINVAL.
  */
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
+
+/*
+ * aior_submit with the status flags of descriptor fd known to the caller
+ * (fcntl(fd, F_GETFL) = fd_flags, read in this same call): the engine
+ * does not ask again for the requests on fd. fd -1: nothing known.
+ */
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags);
 
 /*
  * Cancel a request not yet started: it completes with -ECANCELED through
