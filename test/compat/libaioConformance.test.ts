@@ -160,7 +160,9 @@ function sameSequences(exe: string, dir: string, side: Side, seed: number, extra
   const sequence = (s: Side, steps: number): string[] =>
     comparable(run(exe, dir, s, ['random', String(seed), String(steps)], extra), side);
   const same = (steps: number): boolean => JSON.stringify(sequence('libaio', steps)) === JSON.stringify(sequence(side, steps));
-  if (same(STEPS)) return;
+  const libaio = sequence('libaio', STEPS);
+  const other = sequence(side, STEPS);
+  if (JSON.stringify(libaio) === JSON.stringify(other)) return;
   let good = 0;
   let bad = STEPS;
   while (bad - good > 1) {
@@ -169,7 +171,10 @@ function sameSequences(exe: string, dir: string, side: Side, seed: number, extra
     else bad = mid;
   }
   process.stdout.write(`${side} seed ${seed}: the shortest failing sequence has ${bad} steps\n`);
-  expect(sequence(side, bad)).toEqual(sequence('libaio', bad));
+  const shrunk = { libaio: sequence('libaio', bad), other: sequence(side, bad) };
+  // a difference that did not come back while shrinking still fails, on the whole sequence
+  if (JSON.stringify(shrunk.libaio) === JSON.stringify(shrunk.other)) expect(other).toEqual(libaio);
+  else expect(shrunk.other).toEqual(shrunk.libaio);
 }
 
 describeKernel('18 differential conformance: the drop-in in its default mode is Debian\'s libaio', () => {
