@@ -66,6 +66,12 @@ struct aior_setup {
 	 * wakeup a completion burst instead of two).
 	 */
 	int waits_on_kernel_fd;
+	/*
+	 * Waiters announce themselves in the engine's own page, not in the v2
+	 * header: for an embedder that is the ring's only waiter (the drop-in's
+	 * io_getevents) and may move the ring (aior_ring_move).
+	 */
+	int private_waiters;
 };
 
 /* What a context ended up with. */
@@ -75,6 +81,7 @@ struct aior_info {
 	uint32_t capacity;       /* events in flight + unreaped at most */
 	uint32_t nr;             /* legacy nr, or v2 entries */
 	int kernel;              /* a kernel AIO context exists */
+	uint64_t kernel_id;      /* its id, the kernel's ring address (0: none) */
 	uint32_t threads;        /* pool threads (0: none) */
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
@@ -101,6 +108,13 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info);
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 
 /*
+ * aior_submit with the status flags of descriptor fd known to the caller
+ * (fcntl(fd, F_GETFL) = fd_flags, read in this same call): the engine
+ * does not ask again for the requests on fd. fd -1: nothing known.
+ */
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags);
+
+/*
  * Cancel a request not yet started: it completes with -ECANCELED through
  * the ring and 0 is returned. -EAGAIN if it is running or with the
  * kernel, -EINVAL if no such request is in flight. In passthrough mode
@@ -108,6 +122,14 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
  * with no events in res, comes through the ring), else its errno.
  */
 int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
+
+/*
+ * io_cancel as the kernel's (fs/aio.c): only a poll can be cancelled; it
+ * completes through the ring with res 0, queued or already waiting, and 0
+ * is returned (the system call's -EINPROGRESS). -EINVAL for anything
+ * else, a read or a write included: the kernel lets them finish.
+ */
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb);
 
 /*
  * The eventfd the kernel signals on each completion, or -1 without kernel
@@ -136,6 +158,15 @@ void aior_uring_service(struct aior_ctx *ctx);
 
 /* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
 int aior_uring_available(void);
+
+/*
+ * Follow the ring to where move puts it (mremap: 0 and *to, or -errno),
+ * called with every producer held off: no event, tail or waiter word is
+ * written to the old address once move has returned. Only for a ring the
+ * engine mapped whose waiter words are not in it (a legacy ring, or v2
+ * with private_waiters): else -EINVAL. Returns move's result.
+ */
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg);
 
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
