@@ -36,6 +36,22 @@ export interface BenchCellResult {
   p50Ns: number;
   p99Ns: number;
   outOfOrder: number;
+  /** reap calls that found events, per event */
+  reapsPerEvent: number;
+  /** reap calls that found none, per event */
+  emptyReapsPerEvent: number;
+  /** the producer's waits for room, per event */
+  fullWaitsPerEvent: number;
+}
+
+/** A C producer thread publishing into a ring whose memory JavaScript reads. */
+export interface RingProducer {
+  /** the ring's memory, formatted for the layout */
+  readonly memory: ArrayBuffer;
+  /** starts the thread (pinned to CPU 0): events numbered from 0, flat out */
+  start(): void;
+  /** waits for the thread: its own time and its waits for room */
+  join(): { seconds: number; fullWaits: number };
 }
 
 export interface TestAddon {
@@ -48,6 +64,9 @@ export interface TestAddon {
   NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
   NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
   benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;
+  RingProducer: new (layout: string, entries: number, events: number) => RingProducer;
+  /** calls fn with Node's thread pinned to cpu, then restores its affinity */
+  runPinned<T>(cpu: number, fn: () => T): T;
   stressV2(
     entries: number,
     producers: number,

@@ -7,11 +7,16 @@
 // out (median of --repeat runs); latency paces it at one event per
 // --period ns so p50/p99 measure the ring, not a full queue. A second table
 // measures the v2 index spacing: consumer head 128 bytes after the
-// producer's tail (the layout) vs 64 bytes (adjacent lines).
+// producer's tail (the layout) vs 64 bytes (adjacent lines). A third
+// measures the consumer written in TypeScript: LegacyRing / V2Ring reaping
+// on Node's thread out of the memory a C producer thread publishes into,
+// beside the C consumer's figure for the same cell.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BenchCellResult, testAddon } from '../../test/native';
+import { EventBatch, LegacyRing, V2Ring } from '../../src';
 
 const BATCHES = [1, 4, 32, 256];
 const SIZES = [128, 4096];
@@ -23,6 +28,19 @@ interface Cell {
   eventsPerSec: number;
   p50Ns: number;
   p99Ns: number;
+  /** reap calls that found events / found none, producer waits: per event */
+  reapsPerEvent: number;
+  emptyReapsPerEvent: number;
+  fullWaitsPerEvent: number;
+}
+
+interface JsCell {
+  layout: string;
+  batch: number;
+  entries: number;
+  jsEventsPerSec: number;
+  cEventsPerSec: number;
+  jsVsC: number;
 }
 
 function median(xs: number[]): number {
@@ -44,6 +62,55 @@ function measure(layout: string, batch: number, entries: number, events: number,
     eventsPerSec: Math.round(median(runs.map((r) => r.eventsPerSec))),
     p50Ns: Math.round(paced.p50Ns),
     p99Ns: Math.round(paced.p99Ns),
+    reapsPerEvent: +median(runs.map((r) => r.reapsPerEvent)).toFixed(4),
+    emptyReapsPerEvent: +median(runs.map((r) => r.emptyReapsPerEvent)).toFixed(4),
+    fullWaitsPerEvent: +median(runs.map((r) => r.fullWaitsPerEvent)).toFixed(4),
+  };
+}
+
+// One run of the TypeScript consumer: reap(batch) until every event came,
+// checking the sequence as the C consumer does. Events per second.
+function jsConsume(layout: string, batch: number, entries: number, events: number): number {
+  const producer = new testAddon.RingProducer(layout, entries, events);
+  const ring = layout === 'legacy' ? new LegacyRing(producer.memory) : new V2Ring(producer.memory);
+  const out = new EventBatch(batch);
+  let outOfOrder = 0;
+  const seconds = testAddon.runPinned(1, () => {
+    producer.start();
+    const t0 = process.hrtime.bigint();
+    for (let got = 0; got < events; ) {
+      const n = ring.reap(out, batch);
+      for (let i = 0; i < n; i++) if (out.data(i) !== got + i) outOfOrder++;
+      got += n;
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  });
+  producer.join();
+  if (outOfOrder !== 0) throw new Error(`the TypeScript ${layout} consumer saw events out of order: the ring is broken`);
+  return events / seconds;
+}
+
+function measureJs(c: Cell, events: number, repeat: number): JsCell {
+  const runs: number[] = [];
+  for (let i = 0; i < repeat; i++) runs.push(jsConsume(c.layout, c.batch, c.entries, events));
+  const js = Math.round(median(runs));
+  return { layout: c.layout, batch: c.batch, entries: c.entries, jsEventsPerSec: js, cEventsPerSec: c.eventsPerSec, jsVsC: +(js / c.eventsPerSec).toFixed(2) };
+}
+
+// The CPU as /proc/cpuinfo names it, and the hypervisor if there is one.
+function machineInfo(): Record<string, string | number> {
+  const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const field = (name: string): string => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1] ?? 'unknown';
+  const flags = field('flags').split(' ');
+  return {
+    cpus: os.cpus().length,
+    vendor: field('vendor_id'),
+    model: field('model name'),
+    family: field('cpu family'),
+    modelNumber: field('model'),
+    virtualised: flags.includes('hypervisor') ? 'yes' : 'no',
+    kernel: os.release(),
+    node: process.version,
   };
 }
 
@@ -57,6 +124,7 @@ function main(): void {
     .parseSync();
 
   const cells: Cell[] = [];
+  const jsCells: JsCell[] = [];
   const ratios: { batch: number; entries: number; v2VsLegacy: number }[] = [];
   const spacing: { batch: number; entries: number; spacing128: number; spacing64: number; ratio: number }[] = [];
   for (const entries of SIZES) {
@@ -65,6 +133,7 @@ function main(): void {
       const v2 = measure('v2', batch, entries, argv.events, argv.repeat, argv.period);
       const adjacent = measure('v2-adjacent', batch, entries, argv.events, argv.repeat, argv.period);
       cells.push(legacy, v2);
+      jsCells.push(measureJs(legacy, argv.events, argv.repeat), measureJs(v2, argv.events, argv.repeat));
       ratios.push({ batch, entries, v2VsLegacy: +(v2.eventsPerSec / legacy.eventsPerSec).toFixed(2) });
       spacing.push({
         batch,
@@ -75,15 +144,17 @@ function main(): void {
       });
     }
   }
-  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), node: process.version };
+  const machine = machineInfo();
 
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ machine, cells, ratios, spacing })}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, cells, ratios, spacing, js: jsCells })}\n`);
     return;
   }
   const mops = (x: number): string => (x / 1e6).toFixed(1).padStart(7);
   const lines = [
-    `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}`,
+    `machine: ${machine.cpus} CPUs, ${machine.vendor} ${machine.model} (family ${machine.family} model ${machine.modelNumber}${
+      machine.virtualised === 'yes' ? ', virtualised' : ''
+    }), Linux ${machine.kernel}, Node ${machine.node}`,
     `events/s in millions (median of ${argv.repeat} x ${argv.events}); latency ns at one event per ${argv.period} ns`,
     '',
     'entries batch |  legacy      v2   v2/legacy | legacy p50  p99 |   v2 p50  p99',
@@ -106,6 +177,19 @@ function main(): void {
         s.ratio.toFixed(2) + 'x'
       ).padStart(7)}`,
     );
+  }
+  lines.push('', 'reap calls per event (found events / found none), producer waits for room per event', 'entries batch | legacy reaps empty  waits |     v2 reaps empty  waits');
+  for (const r of ratios) {
+    const l = cells.find((c) => c.layout === 'legacy' && c.batch === r.batch && c.entries === r.entries)!;
+    const v = cells.find((c) => c.layout === 'v2' && c.batch === r.batch && c.entries === r.entries)!;
+    const f = (x: number): string => x.toFixed(3).padStart(6);
+    lines.push(`${String(r.entries).padStart(7)} ${String(r.batch).padStart(5)} |       ${f(l.reapsPerEvent)} ${f(l.emptyReapsPerEvent)} ${f(l.fullWaitsPerEvent)} |        ${f(v.reapsPerEvent)} ${f(v.emptyReapsPerEvent)} ${f(v.fullWaitsPerEvent)}`);
+  }
+  lines.push('', 'TypeScript consumer (LegacyRing / V2Ring.reap on Node\'s thread) vs the C consumer, same ring, C producer', 'entries batch | legacy   js      c   js/c |     v2   js      c   js/c');
+  for (const r of ratios) {
+    const l = jsCells.find((c) => c.layout === 'legacy' && c.batch === r.batch && c.entries === r.entries)!;
+    const v = jsCells.find((c) => c.layout === 'v2' && c.batch === r.batch && c.entries === r.entries)!;
+    lines.push(`${String(r.entries).padStart(7)} ${String(r.batch).padStart(5)} |   ${mops(l.jsEventsPerSec)}${mops(l.cEventsPerSec)} ${(l.jsVsC.toFixed(2) + 'x').padStart(6)} |   ${mops(v.jsEventsPerSec)}${mops(v.cEventsPerSec)} ${(v.jsVsC.toFixed(2) + 'x').padStart(6)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

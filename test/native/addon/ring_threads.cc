@@ -139,6 +139,12 @@ struct BenchResult {
 	double seconds = 0;
 	std::vector<uint64_t> latencies;
 	uint64_t out_of_order = 0;
+	// how often each side looked at the other's index: the consumer's reap
+	// calls (those that found events, and those that found none) and the
+	// producer's waits for room
+	uint64_t reaps = 0;
+	uint64_t empty_reaps = 0;
+	uint64_t full_waits = 0;
 };
 
 // The consumer's side: reap up to batch events a call, check the sequence.
@@ -152,9 +158,11 @@ void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
 	while (got < events) {
 		uint32_t n = reap(buf.data(), batch);
 		if (n == 0) {
+			res.empty_reaps++;
 			idle.Wait();
 			continue;
 		}
+		res.reaps++;
 		idle.Reset();
 		uint64_t now = StampAfterLoads();
 		for (uint32_t i = 0; i < n; i++) {
@@ -168,13 +176,106 @@ void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
 	}
 }
 
+// One ring for a benchmark run, formatted for its layout. The legacy ring
+// has entries slots; v2 binds head where the layout (or the variant) puts it.
+class RingUnderTest {
+public:
+	RingUnderTest(Layout layout, uint32_t entries) : layout_(layout), entries_(entries)
+	{
+		bool legacy = layout == Layout::Legacy;
+		bytes_ = legacy ? legacy_ring_bytes(entries, 4096) : v2_ring_bytes(entries);
+		mem_ = AllocRing(bytes_);
+		base_ = mem_.get();
+		if (!mem_)
+			return;
+		if (legacy) {
+			legacy_format(Legacy(), entries);
+			return;
+		}
+		uint8_t *base = base_;
+		v2_format(base, bytes_, entries, 0, 0);
+		if (layout == Layout::V2Adjacent)
+			v2_bind_spaced(&v2_, base, entries, reinterpret_cast<uint32_t *>(base + 128 + AIORING_CACHELINE));
+		else if (layout == Layout::V2SameLine)
+			v2_bind_spaced(&v2_, base, entries, reinterpret_cast<uint32_t *>(base + 128 + sizeof(uint32_t)));
+		else
+			v2_bind(&v2_, base, entries);
+	}
+	bool Ok() const { return base_ != nullptr; }
+	bool IsLegacy() const { return layout_ == Layout::Legacy; }
+	size_t Size() const { return bytes_; }
+	uint32_t Entries() const { return entries_; }
+	struct aio_ring *Legacy() const { return reinterpret_cast<struct aio_ring *>(base_); }
+	const struct v2_ring *V2() const { return &v2_; }
+	// Gives the memory away (to an external ArrayBuffer that frees it, and
+	// outlives this ring).
+	uint8_t *Release() { return mem_.release(); }
+
+private:
+	Layout layout_;
+	uint32_t entries_;
+	size_t bytes_ = 0;
+	RingMemoryPtr mem_;
+	uint8_t *base_ = nullptr;
+	struct v2_ring v2_ = {};
+};
+
+// The producer's side, flat out (period 0) or paced: events numbered from 0,
+// each stamped when it is written. Returns how often it waited for room.
+uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period)
+{
+	uint32_t space = 0, refill = Refill(ring.Entries());
+	uint64_t full_waits = 0;
+	Backoff full;
+	Pacer pace(period);
+	if (ring.IsLegacy()) {
+		struct legacy_producer p;
+		legacy_producer_init(&p, ring.Legacy(), ring.Entries());
+		for (uint64_t i = 0; i < events; i++) {
+			pace.Wait();
+			if (space == 0) {
+				full.Reset();
+				while ((space = legacy_space(&p)) < refill) {
+					full_waits++;
+					full.Wait();
+				}
+			}
+			struct io_event ev = {i, 0, 0, static_cast<int64_t>(Stamp())};
+			legacy_produce(&p, &ev);
+			space--;
+		}
+		return full_waits;
+	}
+	struct v2_producer p;
+	v2_producer_init(&p, ring.V2());
+	for (uint64_t i = 0; i < events; i++) {
+		pace.Wait();
+		if (space == 0) {
+			full.Reset();
+			int64_t got;
+			while ((got = v2_reserve(&p, refill)) < refill) {
+				full_waits++;
+				full.Wait();
+			}
+			space = static_cast<uint32_t>(got);
+		}
+		space--;
+		struct io_event *slot = v2_slot(&p.ring, p.tail);
+		slot->data = i;
+		slot->obj = 0;
+		slot->res = 0;
+		slot->res2 = static_cast<int64_t>(Stamp());
+		v2_publish(&p, 1);
+	}
+	return full_waits;
+}
+
 BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t events,
 		     uint64_t period)
 {
 	BenchResult res;
-	bool legacy = layout == Layout::Legacy;
-	RingMemoryPtr mem = AllocRing(legacy ? legacy_ring_bytes(entries, 4096) : v2_ring_bytes(entries));
-	if (!mem)
+	RingUnderTest ring(layout, entries);
+	if (!ring.Ok())
 		return res;
 	std::atomic<int> ready{0};
 	auto start_together = [&ready]() {
@@ -182,92 +283,32 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 		while (ready.load() < 2)
 			aior_cpu_relax();
 	};
-	uint64_t t0 = 0;
-
-	if (legacy) {
-		auto *ring = reinterpret_cast<struct aio_ring *>(mem.get());
-		legacy_format(ring, entries);
-		std::thread producer([&]() {
-			PinTo(0);
-			struct legacy_producer p;
-			legacy_producer_init(&p, ring, entries);
-			uint32_t space = 0, refill = Refill(entries);
-			Backoff full;
-			start_together();
-			Pacer pace(period);
-			for (uint64_t i = 0; i < events; i++) {
-				pace.Wait();
-				if (space == 0) {
-					full.Reset();
-					while ((space = legacy_space(&p)) < refill)
-						full.Wait();
-				}
-				struct io_event ev = {i, 0, 0, static_cast<int64_t>(Stamp())};
-				legacy_produce(&p, &ev);
-				space--;
-			}
-		});
-		PinTo(1);
-		struct legacy_consumer c;
-		legacy_consumer_init(&c, ring, entries);
+	std::thread producer([&]() {
+		PinTo(0);
 		start_together();
-		t0 = NowNs();
+		res.full_waits = Produce(ring, events, period);
+	});
+	PinTo(1);
+	start_together();
+	uint64_t t0 = NowNs();
+	if (ring.IsLegacy()) {
+		struct legacy_consumer c;
+		legacy_consumer_init(&c, ring.Legacy(), entries);
 		ConsumeLoop(events, batch,
 			    [&c](struct io_event *out, uint32_t max) { return legacy_reap(&c, out, max); },
 			    res);
-		res.seconds = (NowNs() - t0) / 1e9;
-		producer.join();
 	} else {
-		v2_format(mem.get(), v2_ring_bytes(entries), entries, 0, 0);
-		struct v2_ring r;
-		if (layout == Layout::V2Adjacent)
-			v2_bind_spaced(&r, mem.get(), entries,
-				       reinterpret_cast<uint32_t *>(mem.get() + 128 + AIORING_CACHELINE));
-		else if (layout == Layout::V2SameLine)
-			v2_bind_spaced(&r, mem.get(), entries,
-				       reinterpret_cast<uint32_t *>(mem.get() + 128 + sizeof(uint32_t)));
-		else
-			v2_bind(&r, mem.get(), entries);
-		std::thread producer([&]() {
-			PinTo(0);
-			struct v2_producer p;
-			v2_producer_init(&p, &r);
-			uint32_t space = 0, refill = Refill(entries);
-			Backoff full;
-			start_together();
-			Pacer pace(period);
-			for (uint64_t i = 0; i < events; i++) {
-				pace.Wait();
-				if (space == 0) {
-					full.Reset();
-					int64_t got;
-					while ((got = v2_reserve(&p, refill)) < refill)
-						full.Wait();
-					space = static_cast<uint32_t>(got);
-				}
-				space--;
-				struct io_event *slot = v2_slot(&p.ring, p.tail);
-				slot->data = i;
-				slot->obj = 0;
-				slot->res = 0;
-				slot->res2 = static_cast<int64_t>(Stamp());
-				v2_publish(&p, 1);
-			}
-		});
-		PinTo(1);
 		struct v2_consumer c;
-		v2_consumer_init(&c, &r);
-		start_together();
-		t0 = NowNs();
+		v2_consumer_init(&c, ring.V2());
 		ConsumeLoop(events, batch,
 			    [&c](struct io_event *out, uint32_t max) {
 				    int64_t n = v2_reap(&c, out, max);
 				    return n > 0 ? static_cast<uint32_t>(n) : 0u;
 			    },
 			    res);
-		res.seconds = (NowNs() - t0) / 1e9;
-		producer.join();
 	}
+	res.seconds = (NowNs() - t0) / 1e9;
+	producer.join();
 	return res;
 }
 
@@ -280,51 +321,158 @@ uint64_t Percentile(std::vector<uint64_t> &v, double q)
 	return v[k];
 }
 
+Layout ParseLayout(const Napi::CallbackInfo &info, size_t at)
+{
+	std::string name = info[at].IsString() ? info[at].As<Napi::String>().Utf8Value() : "";
+	if (name == "legacy")
+		return Layout::Legacy;
+	if (name == "v2")
+		return Layout::V2;
+	if (name == "v2-adjacent")
+		return Layout::V2Adjacent;
+	if (name == "v2-same-line")
+		return Layout::V2SameLine;
+	throw AioError(info.Env(), EINVAL, "aioring", "layout is legacy, v2, v2-adjacent or v2-same-line",
+		       "layout");
+}
+
+bool BadShape(uint32_t entries, uint64_t events)
+{
+	bool pow2 = entries && !(entries & (entries - 1));
+	return entries < 2 || entries > (1u << 20) || !pow2 || events == 0;
+}
+
+// Runs fn with the calling thread pinned to cpu, then gives the thread its
+// own affinity back. (A consumer on a fresh std::thread ran at half the
+// speed of one on Node's own thread on this machine.)
+template <typename Fn>
+void Pinned(unsigned cpu, Fn fn)
+{
+	cpu_set_t saved;
+	bool restore = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
+	PinTo(cpu);
+	fn();
+	if (restore)
+		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+}
+
+// A C producer thread for a consumer written in JavaScript: the ring's
+// memory is an ArrayBuffer JS reads with LegacyRing / V2Ring while the
+// thread publishes events numbered from 0, flat out, pinned to CPU 0.
+class RingProducer : public Napi::ObjectWrap<RingProducer> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "RingProducer",
+				   {InstanceMethod<&RingProducer::Start>("start"),
+				    InstanceMethod<&RingProducer::Join>("join"),
+				    InstanceAccessor<&RingProducer::Memory>("memory")});
+	}
+
+	explicit RingProducer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingProducer>(info)
+	{
+		Napi::Env env = info.Env();
+		Layout layout = ParseLayout(info, 0);
+		uint32_t entries = ArgU32(info, 1, "entries");
+		events_ = ArgU64(info, 2, "events");
+		if (BadShape(entries, events_))
+			throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
+		ring_ = std::make_unique<RingUnderTest>(layout, entries);
+		if (!ring_->Ok())
+			throw AioError(env, ENOMEM, "aioring", "no memory for the ring");
+		size_t size = ring_->Size();
+		Napi::ArrayBuffer memory = Napi::ArrayBuffer::New(
+			env, ring_->Release(), size, [](Napi::Env, void *data) { free(data); });
+		memory_ = Napi::Persistent(memory);
+	}
+
+	~RingProducer() override { Stop(); }
+
+private:
+	Napi::Value Memory(const Napi::CallbackInfo &) { return memory_.Value(); }
+
+	Napi::Value Start(const Napi::CallbackInfo &info)
+	{
+		if (thread_.joinable() || done_)
+			throw AioError(info.Env(), EINVAL, "aioring", "a producer runs once");
+		thread_ = std::thread([this]() {
+			PinTo(0);
+			uint64_t t0 = NowNs();
+			full_waits_ = Produce(*ring_, events_, 0);
+			seconds_ = (NowNs() - t0) / 1e9;
+		});
+		return info.Env().Undefined();
+	}
+
+	// -> {seconds, fullWaits}: the producer's own time and waits for room
+	Napi::Value Join(const Napi::CallbackInfo &info)
+	{
+		Stop();
+		Napi::Object o = Napi::Object::New(info.Env());
+		o.Set("seconds", seconds_);
+		o.Set("fullWaits", static_cast<double>(full_waits_));
+		return o;
+	}
+
+	void Stop()
+	{
+		if (thread_.joinable()) {
+			thread_.join();
+			done_ = true;
+		}
+	}
+
+	std::unique_ptr<RingUnderTest> ring_;
+	Napi::Reference<Napi::ArrayBuffer> memory_;
+	std::thread thread_;
+	uint64_t events_ = 0;
+	bool done_ = false;
+	double seconds_ = 0;
+	uint64_t full_waits_ = 0;
+};
+
+// runPinned(cpu, fn): calls fn with Node's thread pinned to cpu.
+static Napi::Value RunPinned(const Napi::CallbackInfo &info)
+{
+	uint32_t cpu = ArgU32(info, 0, "cpu");
+	if (!info[1].IsFunction())
+		throw AioError(info.Env(), EINVAL, "aioring", "fn must be a function", "fn");
+	Napi::Function fn = info[1].As<Napi::Function>();
+	Napi::Value result;
+	Pinned(cpu, [&]() { result = fn.Call({}); });
+	return result;
+}
+
 }  // namespace
 
 // benchRing(layout, batch, entries, events, periodNs = 0)
-//   -> {eventsPerSec, p50Ns, p99Ns, outOfOrder}
+//   -> {eventsPerSec, p50Ns, p99Ns, outOfOrder, reapsPerEvent,
+//       emptyReapsPerEvent, fullWaitsPerEvent}
 // periodNs 0 runs the producer flat out (throughput); otherwise it publishes
 // one event per period, so latency is the ring's and not a full queue's.
+// The consumer runs on Node's thread, pinned to CPU 1 for the run.
 static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-	Layout layout;
-	if (name == "legacy")
-		layout = Layout::Legacy;
-	else if (name == "v2")
-		layout = Layout::V2;
-	else if (name == "v2-adjacent")
-		layout = Layout::V2Adjacent;
-	else if (name == "v2-same-line")
-		layout = Layout::V2SameLine;
-	else
-		throw AioError(env, EINVAL, "aioring", "layout is legacy, v2, v2-adjacent or v2-same-line",
-			       "layout");
+	Layout layout = ParseLayout(info, 0);
 	uint32_t batch = ArgU32(info, 1, "batch");
 	uint32_t entries = ArgU32(info, 2, "entries");
 	uint64_t events = ArgU64(info, 3, "events");
-	bool pow2 = entries && !(entries & (entries - 1));
-	if (batch == 0 || batch > 65536 || entries < 2 || entries > (1u << 20) || !pow2 || events == 0)
+	if (batch == 0 || batch > 65536 || BadShape(entries, events))
 		throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
 	uint64_t period_ns = info.Length() > 4 ? ArgU64(info, 4, "periodNs") : 0;
 	double per_ns = StampsPerNs();
 	BenchResult r;
-	// on threads of its own: the consumer pins itself, and must not pin Node's
-	// The consumer runs on this thread, pinned for the run; Node's thread gets
-	// its own affinity back afterwards. (On a fresh std::thread the same
-	// consumer ran at half the speed on this machine.)
-	cpu_set_t saved;
-	bool restore = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
-	r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns));
-	if (restore)
-		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	Pinned(1, [&]() { r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns)); });
+	double n = static_cast<double>(events);
 	Napi::Object o = Napi::Object::New(env);
-	o.Set("eventsPerSec", events / r.seconds);
+	o.Set("eventsPerSec", n / r.seconds);
 	o.Set("p50Ns", Percentile(r.latencies, 0.50) / per_ns);
 	o.Set("p99Ns", Percentile(r.latencies, 0.99) / per_ns);
 	o.Set("outOfOrder", static_cast<double>(r.out_of_order));
+	o.Set("reapsPerEvent", r.reaps / n);
+	o.Set("emptyReapsPerEvent", r.empty_reaps / n);
+	o.Set("fullWaitsPerEvent", r.full_waits / n);
 	return o;
 }
 
@@ -428,6 +576,8 @@ void InitRingThreads(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("benchRing", Napi::Function::New(env, BenchRing));
 	exports.Set("stressV2", Napi::Function::New(env, StressV2));
+	exports.Set("RingProducer", RingProducer::Define(env));
+	exports.Set("runPinned", Napi::Function::New(env, RunPinned));
 }
 
 }  // namespace aioring
