@@ -67,6 +67,8 @@ export interface TestAddon {
   RingProducer: new (layout: string, entries: number, events: number) => RingProducer;
   /** calls fn with Node's thread pinned to cpu, then restores its affinity */
   runPinned<T>(cpu: number, fn: () => T): T;
+  /** ns for one cache line to go from CPU 1 to CPU 0 and back */
+  lineRoundTrip(rounds: number): number;
   stressV2(
     entries: number,
     producers: number,

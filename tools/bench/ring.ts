@@ -98,7 +98,20 @@ function measureJs(c: Cell, events: number, repeat: number): JsCell {
 }
 
 // The CPU as /proc/cpuinfo names it, and the hypervisor if there is one.
-function machineInfo(): Record<string, string | number> {
+interface Machine {
+  cpus: number;
+  vendor: string;
+  model: string;
+  family: string;
+  modelNumber: string;
+  virtualised: string;
+  kernel: string;
+  node: string;
+  /** one cache line from CPU 1 to CPU 0 and back, ns */
+  lineRoundTripNs: number;
+}
+
+function machineInfo(): Machine {
   const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const field = (name: string): string => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1] ?? 'unknown';
   const flags = field('flags').split(' ');
@@ -111,6 +124,7 @@ function machineInfo(): Record<string, string | number> {
     virtualised: flags.includes('hypervisor') ? 'yes' : 'no',
     kernel: os.release(),
     node: process.version,
+    lineRoundTripNs: +median([1, 2, 3].map(() => testAddon.lineRoundTrip(200_000))).toFixed(1),
   };
 }
 
@@ -155,6 +169,7 @@ function main(): void {
     `machine: ${machine.cpus} CPUs, ${machine.vendor} ${machine.model} (family ${machine.family} model ${machine.modelNumber}${
       machine.virtualised === 'yes' ? ', virtualised' : ''
     }), Linux ${machine.kernel}, Node ${machine.node}`,
+    `a cache line from CPU 1 to CPU 0 and back: ${machine.lineRoundTripNs} ns`,
     `events/s in millions (median of ${argv.repeat} x ${argv.events}); latency ns at one event per ${argv.period} ns`,
     '',
     'entries batch |  legacy      v2   v2/legacy | legacy p50  p99 |   v2 p50  p99',

@@ -431,6 +431,39 @@ private:
 	uint64_t full_waits_ = 0;
 };
 
+// lineRoundTrip(rounds) -> ns: one cache line passed back and forth between
+// a thread on CPU 0 and one on CPU 1, each waiting for the other's write:
+// what a line costs to move between the two CPUs the ring benchmark uses (a
+// few ns when they share a core's caches, 50-200 ns across cores).
+static Napi::Value LineRoundTrip(const Napi::CallbackInfo &info)
+{
+	uint32_t rounds = ArgU32(info, 0, "rounds");
+	if (rounds == 0)
+		throw AioError(info.Env(), EINVAL, "aioring", "rounds must be positive", "rounds");
+	alignas(AIORING_CACHELINE) static uint32_t line[AIORING_CACHELINE / sizeof(uint32_t)];
+	aior_store_relaxed(&line[0], 0u);
+	double seconds = 0;
+	std::thread echo([rounds]() {
+		PinTo(0);
+		for (uint32_t i = 0; i < rounds; i++) {
+			while (aior_load_acquire(&line[0]) != 2 * i + 1)
+				aior_cpu_relax();
+			aior_store_release(&line[0], 2 * i + 2);
+		}
+	});
+	Pinned(1, [&]() {
+		uint64_t t0 = NowNs();
+		for (uint32_t i = 0; i < rounds; i++) {
+			aior_store_release(&line[0], 2 * i + 1);
+			while (aior_load_acquire(&line[0]) != 2 * i + 2)
+				aior_cpu_relax();
+		}
+		seconds = (NowNs() - t0) / 1e9;
+	});
+	echo.join();
+	return Napi::Number::New(info.Env(), seconds * 1e9 / rounds);
+}
+
 // runPinned(cpu, fn): calls fn with Node's thread pinned to cpu.
 static Napi::Value RunPinned(const Napi::CallbackInfo &info)
 {
@@ -578,6 +611,7 @@ void InitRingThreads(Napi::Env env, Napi::Object exports)
 	exports.Set("stressV2", Napi::Function::New(env, StressV2));
 	exports.Set("RingProducer", RingProducer::Define(env));
 	exports.Set("runPinned", Napi::Function::New(env, RunPinned));
+	exports.Set("lineRoundTrip", Napi::Function::New(env, LineRoundTrip));
 }
 
 }  // namespace aioring
