@@ -16,6 +16,10 @@
  * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
  * applied, foreign in a forked child, buffered I/O finished when io_submit
  * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
+ * AIORING_BACKEND=uring puts such contexts on io_uring (buffered and
+ * O_DIRECT I/O alike; AIORING_RING unset then means legacy); where
+ * io_uring_setup fails they keep the engine's default backend, with a word
+ * on stderr.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
@@ -43,6 +47,7 @@
 #include "engine.h"
 #include "kernel_contract.h"
 #include "legacy_ring.h"
+#include "syscall_route.h"
 #include "system_info.h"
 #include "v2_ring.h"
 
@@ -149,6 +154,40 @@ static void wake(void *arg)
 	(void)r;
 }
 
+/* Whether AIORING_BACKEND asks for io_uring; a typo is said once and ignored. */
+static int uring_asked(void)
+{
+	static int warned;
+	const char *backend = getenv("AIORING_BACKEND");
+
+	if (backend == NULL || *backend == 0 || strcmp(backend, "auto") == 0)
+		return 0;
+	if (strcmp(backend, "uring") == 0)
+		return 1;
+	if (!aior_exchange_relaxed(&warned, 1))
+		fprintf(stderr, "aioring: AIORING_BACKEND=%s is not auto or uring; using auto\n", backend);
+	return 0;
+}
+
+/* aior_setup on io_uring when asked, else (or where io_uring_setup fails) the default backend. */
+static int engine_setup(struct aior_setup *s, struct aior_ctx **engine)
+{
+	static int warned;
+	int r;
+
+	if (uring_asked()) {
+		s->backend = AIOR_BACKEND_URING;
+		r = aior_setup(s, engine);
+		if (r == 0)
+			return 0;
+		if (!aior_exchange_relaxed(&warned, 1))
+			fprintf(stderr, "aioring: AIORING_BACKEND=uring: io_uring_setup failed (%s); using auto\n",
+				strerror(-r));
+	}
+	s->backend = AIOR_BACKEND_AUTO;
+	return aior_setup(s, engine);
+}
+
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
 		     void **ctxp)
 {
@@ -179,6 +218,7 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	}
 	memset(&s, 0, sizeof(s));
 	s.nr_events = nr_events;
+	s.kernel_events = nr_events;
 	/*
 	 * A v2 ring gets at least the room the kernel's ring would have had
 	 * (io_setup(n) gives nr - 1 >= 2n): programs sized against the kernel
@@ -192,12 +232,11 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 			s.nr_events = (unsigned)(nr - 1);
 	}
 	s.flags = flags;
-	s.backend = AIOR_BACKEND_AUTO;
 	s.memory = memory;
 	s.memory_len = memory_len;
 	s.wake = wake;
 	s.wake_arg = &c->wakefd;
-	r = aior_setup(&s, &c->engine);
+	r = engine_setup(&s, &c->engine);
 	if (r < 0) {
 		close(c->wakefd);
 		free(c);
@@ -237,6 +276,9 @@ static enum ring_choice ring_choice(void)
 	static int warned;
 	const char *ring = getenv("AIORING_RING");
 
+	/* io_uring is behind the engine's rings only */
+	if ((ring == NULL || *ring == 0) && uring_asked())
+		return RING_ENGINE_LEGACY;
 	if (ring == NULL || *ring == 0 || strcmp(ring, "kernel") == 0)
 		return RING_KERNEL;
 	if (strcmp(ring, "legacy") == 0)
@@ -250,6 +292,9 @@ static enum ring_choice ring_choice(void)
 	return RING_KERNEL;
 }
 
+/* Set at load: AIORING_RING asked for the engine, and the raw io_* calls could not follow. */
+static int switch_refused;
+
 EXPORT int io_setup(int maxevents, void **ctxp)
 {
 	enum ring_choice ring = ring_choice();
@@ -258,7 +303,7 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 	const char *async = getenv("AIORING_ASYNC_BUFFERED");
 	unsigned flags = ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : AIORING_SETUP_KERNEL_REQS;
 
-	if (ring == RING_KERNEL)
+	if (ring == RING_KERNEL || switch_refused)
 		return kernel_call(SYS_io_setup, maxevents, (long)ctxp, 0, 0, 0, 0);
 	if (async && strcmp(async, "1") == 0)
 		flags |= AIORING_SETUP_ASYNC_BUFFERED;
@@ -268,11 +313,15 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 	return r;
 }
 
+static const struct raw_io_ops raw_ops;
+
 EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aioring_memory *memory,
 			  void **ctxp)
 {
-	int saved = errno;
-	int r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
+	int saved = errno, r;
+
+	syscall_route_start(&raw_ops, NULL);
+	r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
 
 	errno = saved;
 	return r;
@@ -288,6 +337,8 @@ EXPORT unsigned aioring_features(void)
 		f |= AIORING_FEATURE_KERNEL;
 		syscall(SYS_io_destroy, probe);
 	}
+	if (aior_uring_available() == 0)
+		f |= AIORING_FEATURE_URING;
 	return f;
 }
 
@@ -599,18 +650,18 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 }
 
 /*
- * io_getevents and io_pgetevents on an engine context: first libaio's own
- * look at a ring with the kernel's magic (an engine context's legacy ring
- * has it too), then the system call's order: the timeout and the mask are
+ * io_getevents and io_pgetevents on an engine context: first (peek) libaio's
+ * own look at a ring with the kernel's magic (an engine context's legacy
+ * ring has it too; the raw system call makes none), then the system call's order: the timeout and the mask are
  * read before anything else, and errno is kept.
  */
 static int engine_getevents(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
-			    const struct timespec *timeout, const sigset_t *sigmask)
+			    const struct timespec *timeout, const sigset_t *sigmask, int peek)
 {
 	int saved = errno;
 	long r;
 
-	if (engine_ring_is_empty(c, timeout))
+	if (peek && engine_ring_is_empty(c, timeout))
 		r = 0;
 	else if ((timeout && user_readable(timeout, sizeof(*timeout))) ||
 		 (sigmask && user_readable(sigmask, _NSIG / 8)))
@@ -629,7 +680,7 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 	struct shim_ctx *c = engine_ctx(id);
 
 	if (c != NULL)
-		return engine_getevents(c, min_nr, nr, events, timeout, NULL);
+		return engine_getevents(c, min_nr, nr, events, timeout, NULL, 1);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 	return kernel_call(SYS_io_getevents, (long)id, min_nr, nr, (long)events, (long)timeout, 0);
@@ -653,7 +704,7 @@ EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events
 	struct io_sigset wrapped = {sigmask, _NSIG / 8};
 
 	if (c != NULL)
-		return engine_getevents(c, min_nr, nr, events, timeout, sigmask);
+		return engine_getevents(c, min_nr, nr, events, timeout, sigmask, 1);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 #ifdef SYS_io_pgetevents
@@ -740,3 +791,39 @@ EXPORT int io_queue_wait_0_1(void *id, const struct timespec *timeout)
 	return io_getevents_0_4(id, 0, 0, NULL, timeout ? &copy : NULL);
 }
 __asm__(".symver io_queue_wait_0_1,io_queue_wait@LIBAIO_0.1");
+
+/*
+ * Raw io_* system calls on engine contexts (syscall_route.h): routed here
+ * from the start of a process that opts in with AIORING_RING, and from the
+ * first aioring_setup2 (which is not refused: such a program knows it has
+ * an aioring context).
+ */
+static int raw_is_engine(void *id)
+{
+	return engine_ctx(id) != NULL;
+}
+
+static int raw_getevents(void *id, long min_nr, long nr, struct io_event *events,
+			 struct timespec *timeout, const sigset_t *sigmask)
+{
+	struct shim_ctx *c = engine_ctx(id);
+
+	if (c == NULL)
+		return -EINVAL; /* destroyed since it was looked up: the kernel's answer for it */
+	return engine_getevents(c, min_nr, nr, events, timeout, sigmask, 0);
+}
+
+static const struct raw_io_ops raw_ops = {
+	raw_is_engine, io_destroy, io_submit, io_cancel_0_4, raw_getevents,
+};
+
+__attribute__((constructor)) static void route_raw_calls(void)
+{
+	char opt_in[32];
+
+	if (ring_choice() == RING_KERNEL)
+		return;
+	snprintf(opt_in, sizeof(opt_in), "AIORING_RING=%s", getenv("AIORING_RING"));
+	if (syscall_route_start(&raw_ops, opt_in) < 0)
+		switch_refused = 1;
+}

@@ -25,6 +25,7 @@ export const AIORING_FEATURE_KERNEL = 1 << 1;
 export const AIORING_FEATURE_THREADS = 1 << 2;
 export const AIORING_FEATURE_MEMORY = 1 << 3;
 export const AIORING_FEATURE_ASYNC_BUFFERED = 1 << 4;
+export const AIORING_FEATURE_URING = 1 << 5;
 
 // The legacy header (struct aio_ring of fs/aio.c).
 export const AIO_RING_MAGIC = 0xa10a10a1;
@@ -72,3 +73,4 @@ export const AIORING_BACKEND_AUTO = 'auto';
 export const AIORING_BACKEND_KERNEL = 'kernel';
 export const AIORING_BACKEND_THREADPOOL = 'threadpool';
 export const AIORING_BACKEND_KERNEL_RING = 'kernel-ring';
+export const AIORING_BACKEND_URING = 'uring';

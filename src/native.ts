@@ -26,6 +26,8 @@ export interface NativeContextInfo {
   threads: number;
   kernelError: number;
   readHelper: boolean;
+  /** an io_uring serves every request */
+  uring: boolean;
   waitIndex: number;
   slabBase: number;
 }
@@ -49,6 +51,8 @@ export interface Addon {
   setErrorClass(ctor: typeof AioError): void;
   legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
   systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
+  /** 0 where io_uring works in this process, else its errno (ENOSYS: built without liburing) */
+  uringProbe(): number;
   hugePageSize(): number;
   RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
   KernelContext: new (nrEvents: number) => NativeKernelContext;

@@ -237,8 +237,9 @@ describe('16 the read helper', () => {
       const batch = readBatch(ctx, new Array(BATCH).fill(fd), BATCH, 0x1660 + round);
       expect(ctx.submitArray(batch.arr, BATCH)).toBe(BATCH);
     }
-    // the pool's two threads, and the helper once a large run started it
-    expect(threadCount()).toBe(threads0 + 2 + (twoCpus ? 1 : 0));
+    // the process's helper once a large run started it, and pool workers (at most the context's 2) for what would block
+    expect(threadCount()).toBeGreaterThanOrEqual(threads0 + (twoCpus ? 1 : 0));
+    expect(threadCount()).toBeLessThanOrEqual(threads0 + 2 + (twoCpus ? 1 : 0));
     ctx.destroy();
     expect(threadCount()).toBe(threads0);
   });

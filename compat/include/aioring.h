@@ -39,6 +39,7 @@ extern "C" {
 #define AIORING_FEATURE_THREADS   (1u << 2)   /* the thread pool backend */
 #define AIORING_FEATURE_MEMORY    (1u << 3)   /* caller-supplied ring memory */
 #define AIORING_FEATURE_ASYNC_BUFFERED (1u << 4) /* AIORING_SETUP_ASYNC_BUFFERED */
+#define AIORING_FEATURE_URING     (1u << 5)   /* io_uring works here (AIORING_BACKEND=uring) */
 
 /* The v2 ring's header magic and incompat bit, for readers. */
 #define AIORING_V2_MAGIC          0xa10a10a2u

@@ -173,10 +173,12 @@ public:
 			s.backend = AIOR_BACKEND_KERNEL;
 		else if (backend == AIORING_BACKEND_THREADPOOL)
 			s.backend = AIOR_BACKEND_THREADPOOL;
+		else if (backend == AIORING_BACKEND_URING)
+			s.backend = AIOR_BACKEND_URING;
 		else
 			throw AioError(env, EINVAL, "io_setup",
-				       "backend is " AIORING_BACKEND_AUTO ", " AIORING_BACKEND_KERNEL
-				       " or " AIORING_BACKEND_THREADPOOL,
+				       "backend is " AIORING_BACKEND_AUTO ", " AIORING_BACKEND_KERNEL ", "
+				       AIORING_BACKEND_THREADPOOL " or " AIORING_BACKEND_URING,
 				       "backend");
 		s.threads = ArgU32(info, 3, "threads");
 		if (info.Length() > 4 && !info[4].IsUndefined()) {
@@ -220,8 +222,10 @@ public:
 		}
 		aior_info(ctx_, &info_);
 		int kfd = aior_kernel_fd(ctx_);
+		if (kfd < 0)
+			kfd = aior_uring_fd(ctx_);
 		if (kfd >= 0) {
-			// a waiter hears the kernel's eventfd directly: one wakeup, not two
+			// a waiter hears the kernel's (or io_uring's) eventfd directly: one wakeup, not two
 			kpoll_ = new uv_poll_t;
 			uv_poll_init(loop, kpoll_, kfd);
 			kpoll_->data = this;
@@ -321,6 +325,7 @@ private:
 			return;
 		}
 		aior_service(self->ctx_);
+		aior_uring_service(self->ctx_);
 		self->Wake();
 	}
 
@@ -508,7 +513,7 @@ private:
 	Napi::Value RegisterBuffers(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		Live(env);
+		struct aior_ctx *ctx = Live(env);
 		if (!info[0].IsArray())
 			throw AioError(env, EINVAL, "aioring", "registerBuffers takes an array", "buffers");
 		auto list = info[0].As<Napi::Array>();
@@ -520,6 +525,11 @@ private:
 			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
 			registered_.push_back({vb.data, vb.length, Napi::Persistent(b.As<Napi::Object>())});
 		}
+		// io_uring's fixed buffers; where they cannot be pinned, ordinary reads and writes
+		std::vector<struct iovec> iov;
+		for (const Registered &r : registered_)
+			iov.push_back({r.data, r.length});
+		aior_register_buffers(ctx, iov.data(), static_cast<uint32_t>(iov.size()));
 		return Napi::Number::New(env, static_cast<double>(first));
 	}
 
@@ -626,6 +636,7 @@ private:
 		o.Set("threads", info_.threads);
 		o.Set("kernelError", info_.kernel_error);
 		o.Set("readHelper", info_.read_helper != 0);
+		o.Set("uring", info_.uring != 0);
 		o.Set("waitIndex", wait_index_);
 		o.Set("slabBase", static_cast<double>(reinterpret_cast<uintptr_t>(slab_.data())));
 		return o;

@@ -2,6 +2,7 @@
 // nr for a request, and the CPU count, page size and aio-max-nr it uses.
 #include "addon.h"
 extern "C" {
+#include "engine.h"
 #include "legacy_ring.h"
 #include "system_info.h"
 }
@@ -27,10 +28,17 @@ static Napi::Value SystemInfo(const Napi::CallbackInfo &info)
 	return o;
 }
 
+// 0 where io_uring works in this process, else the errno (ENOSYS: built without liburing)
+static Napi::Value UringProbe(const Napi::CallbackInfo &info)
+{
+	return Napi::Number::New(info.Env(), -aior_uring_available());
+}
+
 void InitSystem(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("legacyNr", Napi::Function::New(env, LegacyNr));
 	exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+	exports.Set("uringProbe", Napi::Function::New(env, UringProbe));
 }
 
 }  // namespace aioring

@@ -8,15 +8,31 @@
  *   engine.c          setup, submit (routing), cancel, quiesce, destroy
  *   engine_helper.c   backend: the read helper thread (hands the pool what would block)
  *   engine_pool.c     backend: the thread pool
- *   engine_kernel.c   backend: kernel AIO and its mover thread
+ *   engine_kernel.c   backend: kernel AIO and the mover thread
+ *   engine_uring.c    backend: io_uring (liburing) and its reaper thread
+ *
+ * The pool's, the read helper's and the mover's threads are the process's,
+ * shared by every context (one pool, one read helper, one mover); each
+ * context has its own part of the backend's state below. The io_uring
+ * backend has one ring and one reaper thread per context.
  *   completion.c      events into the context's ring, waking waiters
  *   requests.c        the request table and the ring's room
  *   io_exec.c         one request run on the calling thread
  *   legacy_ring.c, v2_ring.c, ring_memory.c, system_info.c, ring_error.c
  *
  * The pool and the kernel backend do not call each other; the pool never
- * calls the helper. A backend is started, given requests, stopped (what it
- * holds completes or is cancelled, its threads are joined) and released.
+ * calls the helper.
+ *
+ * The backend boundary, the same for every backend (a new one, as an
+ * io_uring backend, plugs in with these four and a part of its own here):
+ *   start(ctx, ...)   join the process's backend; its threads start
+ *                     lazily, with the first work of any context
+ *   submit(ctx, ...)  take requests, with reqs.lock held; never block
+ *   stop(ctx)         what the context holds completes or is cancelled
+ *                     (its own only: other contexts' work goes on); after
+ *                     it returns no backend thread touches the context
+ *   release(ctx)      leave; the last context out joins the threads
+ * Completions go through completion.c; no backend calls engine.c.
  */
 #ifndef AIOR_CONTEXT_H
 #define AIOR_CONTEXT_H
@@ -28,10 +44,9 @@
 #include "engine_helper.h"
 #include "engine_kernel.h"
 #include "engine_pool.h"
+#include "engine_uring.h"
 #include "requests.h"
 #include "ring_memory.h"
-
-struct aior_helper;
 
 struct aior_ctx {
 	/* set by aior_setup, read-only after */
@@ -51,7 +66,8 @@ struct aior_ctx {
 	struct aior_requests reqs;          /* requests.c */
 	struct aior_pool pool;              /* engine_pool.c */
 	struct aior_kernel kernel;          /* engine_kernel.c */
-	struct aior_helper *helper;         /* engine_helper.c, or NULL */
+	struct aior_helper_ctx helper;      /* engine_helper.c */
+	struct aior_uring uring;            /* engine_uring.c */
 };
 
 #endif

@@ -56,10 +56,10 @@ static int check_setup(const struct aior_setup *s)
 
 	if (s->flags & ~AIORING_SETUP_ALL)
 		return -EINVAL;
-	if (s->backend > AIOR_BACKEND_THREADPOOL || s->threads > AIORING_MAX_THREADS)
+	if (s->backend > AIOR_BACKEND_URING || s->threads > AIORING_MAX_THREADS)
 		return -EINVAL;
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
-	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
+	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->backend == AIOR_BACKEND_URING || s->memory))
 		return -EINVAL;
 	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
 	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
@@ -177,15 +177,18 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	r = setup_ring(ctx, s, (uint32_t)nr);
 	if (r == 0)
 		r = requests_setup(ctx);
+	if (r == 0 && s->backend == AIOR_BACKEND_URING)
+		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
-	if (s->backend != AIOR_BACKEND_THREADPOOL) {
+	if (s->backend != AIOR_BACKEND_THREADPOOL && s->backend != AIOR_BACKEND_URING) {
 		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
-		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
+		r = aior_kernel_start(ctx, s->kernel_events ? s->kernel_events : s->nr_events,
+				      s->waits_on_kernel_fd);
 		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
 			goto fail;
 	}
-	if (s->backend != AIOR_BACKEND_KERNEL) {
+	if (s->backend != AIOR_BACKEND_KERNEL && s->backend != AIOR_BACKEND_URING) {
 		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
 		if (r == 0)
 			r = aior_helper_start(ctx);
@@ -209,12 +212,34 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
 	info->kernel = k->kctx != 0;
-	info->threads = ctx->pool.nthreads;
+	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
-	info->read_helper = ctx->helper != NULL;
+	info->read_helper = ctx->helper.user;
+	info->uring = ctx->uring.started;
+	info->uring_error = ctx->uring.error;
 	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
 		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
+}
+
+int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n)
+{
+	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_register_buffers(ctx, iov, n) : 0;
+}
+
+int aior_uring_fd(const struct aior_ctx *ctx)
+{
+	return aior_uring_eventfd(ctx);
+}
+
+void aior_uring_service(struct aior_ctx *ctx)
+{
+	aior_uring_take(ctx);
+}
+
+int aior_uring_available(void)
+{
+	return aior_uring_probe();
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)
@@ -256,7 +281,7 @@ static int check_iocb(const struct iocb *cb, int check_fd)
 	return 0;
 }
 
-enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE };
+enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE, ROUTE_URING };
 
 static int is_read(uint16_t op)
 {
@@ -277,9 +302,11 @@ static int is_rw(uint16_t op)
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 {
 	uint16_t op = cb->aio_lio_opcode;
-	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.nthreads;
+	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit;
 	int fl;
 
+	if (ctx->mode == AIOR_BACKEND_URING)
+		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->kernel.kctx && is_rw(op)) {
@@ -329,7 +356,7 @@ static int serve_inline(struct aior_ctx *ctx, struct aior_req **reqs, int n,
 			res[ns++] = r;
 		}
 		/* the first read came from the cache: the rest likely will, share them */
-		if (i == 0 && r >= 0 && ctx->helper && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
+		if (i == 0 && r >= 0 && n > AIOR_HELPER_MIN_RUN && one_fd(reqs, n))
 			given = aior_helper_give(ctx, reqs + 1, n - 1);
 	}
 	if (ns)
@@ -439,7 +466,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
 		route = route_of(ctx, user);
-		err = check_iocb(user, route == ROUTE_POOL);
+		err = check_iocb(user, route == ROUTE_POOL || route == ROUTE_URING);
 		if (err)
 			break;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
@@ -456,6 +483,10 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
+		} else if (route == ROUTE_URING) {
+			err = aior_uring_queue(ctx, req);
+			if (err)
+				break;
 		} else if (route == ROUTE_INLINE) {
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
@@ -465,7 +496,12 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	}
 	lost = flush_runs(ctx, &rs, &err);
 	done -= lost;
+	if (ctx->mode == AIOR_BACKEND_URING)
+		aior_uring_flush(ctx);
 	pthread_mutex_unlock(&ctx->reqs.lock);
+	/* what io_uring finished inside io_uring_enter (cached reads): in now, no thread hop */
+	if (ctx->mode == AIOR_BACKEND_URING && done)
+		aior_uring_reap(ctx);
 
 	/* buffered kernel AIO finished inside io_submit: bring it in now */
 	if (rs.kernel_used)
@@ -482,6 +518,8 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 		return -EINVAL;
 	if (ctx->flags & AIORING_SETUP_KERNEL_RING)
 		return aior_kernel_cancel(ctx, iocb);
+	if (ctx->mode == AIOR_BACKEND_URING)
+		return aior_uring_cancel(ctx, iocb);
 	pthread_mutex_lock(&ctx->reqs.lock);
 	req = aior_pool_cancel(ctx, iocb);
 	busy = req == NULL && requests_busy(ctx, iocb);
@@ -503,6 +541,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	aior_helper_stop(ctx);
 	aior_pool_stop(ctx);
 	aior_kernel_stop(ctx);
+	aior_uring_stop(ctx);
 }
 
 void aior_destroy(struct aior_ctx *ctx)
@@ -511,6 +550,7 @@ void aior_destroy(struct aior_ctx *ctx)
 		return;
 	aior_quiesce(ctx);
 	aior_kernel_release(ctx);
+	aior_uring_release(ctx);
 	aior_helper_release(ctx);
 	aior_pool_release(ctx);
 	requests_release(ctx);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "layout.h"
 
 #ifdef __cplusplus
@@ -35,6 +36,7 @@ enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,
 	AIOR_BACKEND_KERNEL,
 	AIOR_BACKEND_THREADPOOL,
+	AIOR_BACKEND_URING,             /* every request through io_uring (engine_uring.c) */
 };
 
 struct aior_ctx;
@@ -43,7 +45,9 @@ struct aior_setup {
 	uint32_t nr_events;
 	uint32_t flags;                 /* AIORING_SETUP_* */
 	enum aior_backend_mode backend;
-	uint32_t threads;               /* pool size; 0: default */
+	uint32_t threads;               /* pool workers it may occupy at once; 0: default */
+	/* io_setup's count for its kernel context (0: nr_events): what the program asked */
+	uint32_t kernel_events;
 	/* Ring memory: NULL to map anonymous memory, or the caller's (at least
 	 * AIORING_MEMORY_ALIGN aligned, and 64 to keep head and tail on lines of
 	 * their own; at least aior_ring_bytes long). */
@@ -75,6 +79,8 @@ struct aior_info {
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
 	int read_helper;         /* a read helper serves part of large cached runs */
+	int uring;               /* an io_uring serves every request */
+	int uring_error;         /* errno io_uring_setup failed with, 0 if it did not */
 	size_t memory;           /* bytes it holds: the ring it mapped (or the kernel's), control page, request table */
 };
 
@@ -111,6 +117,25 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
  */
 int aior_kernel_fd(const struct aior_ctx *ctx);
 int aior_service(struct aior_ctx *ctx);
+
+/*
+ * The caller's registered buffers, all of them each time: with io_uring,
+ * reads and writes inside one run as fixed buffers. 0 or a negative errno
+ * (then they run as ordinary reads and writes); 0 for other backends.
+ */
+int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+
+/*
+ * The uring backend's eventfd (signalled per completion), or -1: a
+ * consumer about to sleep may wait on it itself and then call
+ * aior_uring_service, which clears it and moves the CQ into the ring on
+ * the consumer's thread (no hop through the reaper).
+ */
+int aior_uring_fd(const struct aior_ctx *ctx);
+void aior_uring_service(struct aior_ctx *ctx);
+
+/* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
+int aior_uring_available(void);
 
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);

@@ -14,6 +14,9 @@
  * the helper said it sleeps (the waiter's announcement, as io_uring's
  * SQPOLL thread does), so a busy helper costs the submitter no syscall.
  *
+ * One helper serves every context of the process: each handoff names its
+ * context, and a context's stop waits only for what it handed over itself.
+ *
  * Events of one run may then arrive out of submission order (the helper's
  * part can finish first), as they may from a pool of several threads; a
  * context with a one-thread pool, which completes in submission order, has
@@ -46,29 +49,58 @@
 #define SHARE_MAX 14
 #define SHARE_START 8
 
-/* The context's helper (ctx->helper), owned by this file. */
+/* The process's one helper, owned by this file. */
 struct aior_helper {
 	/*
-	 * The submitter's line, under producer_lock (a submitter that cannot
+	 * The submitters' line, under producer_lock (a submitter that cannot
 	 * take it gives nothing); tail is read by the helper with acquire.
+	 * users (contexts that may hand over) is under producer_lock too.
 	 */
 	pthread_mutex_t producer_lock;
 	uint32_t tail;
 	uint32_t share;
 	uint32_t started;
 	uint32_t start_failed;
+	uint32_t users;
 	pthread_t thread;
 	/*
-	 * The helper's line: head, sleeping and served are the helper
-	 * thread's; stop is set by aior_helper_stop, wake_seq by every wake.
+	 * The helper's line: head and sleeping are the helper thread's; stop
+	 * is set when the last context leaves, wake_seq by every wake.
 	 */
 	uint32_t head __attribute__((aligned(64)));
 	uint32_t sleeping;
 	uint32_t wake_seq;         /* the futex word: bumped by every wake */
 	uint32_t stop;
-	uint64_t served;           /* read by aior_helper_reads, relaxed */
 	struct aior_req *queue[AIOR_HELPER_QUEUE] __attribute__((aligned(64)));
+	struct aior_ctx *owner[AIOR_HELPER_QUEUE];
 };
+
+static struct aior_helper helper = {.producer_lock = PTHREAD_MUTEX_INITIALIZER, .share = SHARE_START};
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&helper.producer_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&helper.producer_lock);
+}
+
+/* The child has no helper thread; its own contexts start one. */
+static void fork_child(void)
+{
+	pthread_mutex_init(&helper.producer_lock, NULL);
+	helper.started = helper.start_failed = helper.users = 0;
+	helper.sleeping = helper.stop = 0;
+	helper.head = helper.tail;
+}
+
+static void helper_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 static void futex_wait(uint32_t *word, uint32_t expected)
 {
@@ -127,7 +159,7 @@ static void wake(struct aior_helper *h)
 	futex_wake(&h->wake_seq);
 }
 
-/* Run what was taken: served ones complete together, the rest go to the pool. */
+/* Run what one context handed over: served ones complete together, the rest go to the pool. */
 static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 {
 	struct aior_req *deferred[AIOR_HELPER_QUEUE];
@@ -147,7 +179,7 @@ static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 	}
 	if (ns) {
 		aior_complete_many(ctx, reqs, res, NULL, ns);
-		aior_add_relaxed(&ctx->helper->served, (uint64_t)ns);
+		aior_add_relaxed(&ctx->helper.served, (uint64_t)ns);
 	}
 	if (nd) {
 		pthread_mutex_lock(&ctx->reqs.lock);
@@ -155,13 +187,15 @@ static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 			aior_pool_submit(ctx, deferred[i]);
 		pthread_mutex_unlock(&ctx->reqs.lock);
 	}
+	/* the last look at ctx: its stop waits for pending to reach 0 */
+	aior_sub_acq_rel(&ctx->helper.pending, (uint32_t)n);
 }
 
 static void *helper_main(void *arg)
 {
-	struct aior_ctx *ctx = arg;
-	struct aior_helper *h = ctx->helper;
+	struct aior_helper *h = arg;
 	struct aior_req *taken[AIOR_HELPER_QUEUE];
+	struct aior_ctx *owners[AIOR_HELPER_QUEUE];
 	uint32_t head = h->head;
 
 	for (;;) {
@@ -177,10 +211,17 @@ static void *helper_main(void *arg)
 			if (tail == head)
 				return NULL;
 		}
-		for (; head != tail; head++)
-			taken[n++] = h->queue[head % AIOR_HELPER_QUEUE];
+		for (; head != tail; head++, n++) {
+			taken[n] = h->queue[head % AIOR_HELPER_QUEUE];
+			owners[n] = h->owner[head % AIOR_HELPER_QUEUE];
+		}
 		aior_store_release(&h->head, head);
-		serve(ctx, taken, n);
+		/* in runs of one context each */
+		for (int i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && owners[j] == owners[i]; j++)
+				;
+			serve(owners[i], taken + i, j - i);
+		}
 	}
 }
 
@@ -196,26 +237,24 @@ static int usable_cpus(void)
 
 int aior_helper_start(struct aior_ctx *ctx)
 {
-	struct aior_helper *h;
-
 	/* a one-thread pool runs everything in submission order: so must its reads */
 	if ((ctx->flags & AIORING_SETUP_NO_READ_HELPER) || (ctx->flags & AIORING_SETUP_NO_INLINE) ||
-	    ctx->pool.nthreads < 2 || usable_cpus() < 2)
+	    ctx->pool.limit < 2 || usable_cpus() < 2)
 		return 0;
-	h = aligned_alloc(64, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	*h = (struct aior_helper){.share = SHARE_START};
-	pthread_mutex_init(&h->producer_lock, NULL);
-	ctx->helper = h;
+	pthread_once(&helper_once, helper_init);
+	pthread_mutex_lock(&helper.producer_lock);
+	helper.users++;
+	ctx->helper.user = 1;
+	ctx->helper.enabled = 1;
+	pthread_mutex_unlock(&helper.producer_lock);
 	return 0;
 }
 
 /* Called with producer_lock held: the thread starts with the first large run. */
-static int start_thread(struct aior_ctx *ctx, struct aior_helper *h)
+static int start_thread(struct aior_helper *h)
 {
-	if (!h->started && !h->stop && !h->start_failed) {
-		h->started = pthread_create(&h->thread, NULL, helper_main, ctx) == 0;
+	if (!h->started && !h->start_failed) {
+		h->started = pthread_create(&h->thread, NULL, helper_main, h) == 0;
 		h->start_failed = !h->started;
 	}
 	return h->started;
@@ -223,13 +262,13 @@ static int start_thread(struct aior_ctx *ctx, struct aior_helper *h)
 
 int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 {
-	struct aior_helper *h = ctx->helper;
+	struct aior_helper *h = &helper;
 	uint32_t head, backlog, room;
 	int give;
 
-	if (!h || n < AIOR_HELPER_MIN_RUN || pthread_mutex_trylock(&h->producer_lock))
+	if (!ctx->helper.enabled || n < AIOR_HELPER_MIN_RUN || pthread_mutex_trylock(&h->producer_lock))
 		return 0;
-	if (!start_thread(ctx, h)) {
+	if (!ctx->helper.enabled || !start_thread(h)) {
 		pthread_mutex_unlock(&h->producer_lock);
 		return 0;
 	}
@@ -248,9 +287,12 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 		pthread_mutex_unlock(&h->producer_lock);
 		return 0;
 	}
+	aior_add_acq_rel(&ctx->helper.pending, (uint32_t)give);
 	/* the run's last ones: the submitter serves the first, in order */
-	for (int i = 0; i < give; i++)
+	for (int i = 0; i < give; i++) {
 		h->queue[(h->tail + (uint32_t)i) % AIOR_HELPER_QUEUE] = reqs[n - give + i];
+		h->owner[(h->tail + (uint32_t)i) % AIOR_HELPER_QUEUE] = ctx;
+	}
 	aior_store_release(&h->tail, h->tail + (uint32_t)give);
 	aior_fence();
 	if (aior_load_acquire(&h->sleeping))
@@ -261,31 +303,36 @@ int aior_helper_give(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 
 uint64_t aior_helper_reads(const struct aior_ctx *ctx)
 {
-	return ctx->helper ? aior_load_relaxed(&ctx->helper->served) : 0;
+	return aior_load_relaxed(&ctx->helper.served);
 }
 
 void aior_helper_stop(struct aior_ctx *ctx)
 {
-	struct aior_helper *h = ctx->helper;
-
-	if (!h)
+	if (!ctx->helper.enabled)
 		return;
-	pthread_mutex_lock(&h->producer_lock);
-	/* it serves what it was given before it looks at stop */
-	aior_store_seq_cst(&h->stop, 1);
-	if (h->started) {
-		wake(h);
-		pthread_join(h->thread, NULL);
-		h->started = 0;
-	}
-	pthread_mutex_unlock(&h->producer_lock);
+	pthread_mutex_lock(&helper.producer_lock);
+	ctx->helper.enabled = 0;
+	pthread_mutex_unlock(&helper.producer_lock);
+	/* the helper serves a batch of cached reads without blocking: a short wait */
+	while (aior_load_acquire(&ctx->helper.pending))
+		sched_yield();
 }
 
 void aior_helper_release(struct aior_ctx *ctx)
 {
-	if (!ctx->helper)
+	struct aior_helper *h = &helper;
+
+	if (!ctx->helper.user)
 		return;
-	pthread_mutex_destroy(&ctx->helper->producer_lock);
-	free(ctx->helper);
-	ctx->helper = NULL;
+	ctx->helper.user = 0;
+	pthread_mutex_lock(&h->producer_lock);
+	if (--h->users == 0 && h->started) {
+		/* it serves what it was given before it looks at stop */
+		aior_store_seq_cst(&h->stop, 1);
+		wake(h);
+		pthread_join(h->thread, NULL);
+		h->started = 0;
+		aior_store_relaxed(&h->stop, 0);
+	}
+	pthread_mutex_unlock(&h->producer_lock);
 }

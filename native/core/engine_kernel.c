@@ -1,8 +1,22 @@
+/*
+ * The kernel backend and the process's one mover thread.
+ *
+ * A context's stop must know the mover no longer touches it, though the
+ * mover may hold an event for it from before it left the epoll. Stops
+ * take tickets (asked) and the mover, after each round, publishes the
+ * ticket it read when the round began (acked): a stop that has left the
+ * epoll and sees its ticket acked knows a whole round began after it left,
+ * so every earlier round, the one holding a stale event included, is over.
+ */
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "atomics.h"
 #include "context.h"
@@ -10,7 +24,9 @@
 
 #define MOVE_BATCH 64
 /* How long the mover leaves new completions to a waiting consumer. */
-#define MOVER_GRACE_US 200
+#define MOVER_GRACE_NS 200000
+/* epoll events taken per round */
+#define MOVER_EVENTS 64
 /* pause-loops the mover keeps looking after a batch (a few tens of µs) */
 #define MOVER_LINGER_SPINS 20000
 
@@ -111,39 +127,253 @@ static void mover_linger(struct aior_ctx *ctx)
 	}
 }
 
-static void *mover(void *arg)
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;      /* users, started, the descriptors: start and stop only */
+	int epfd;                  /* every registered context's eventfd, edge-triggered */
+	int ctlfd;                 /* an eventfd in the epoll too: stop tickets and the end */
+	pthread_t thread;
+	int started;
+	uint32_t users;            /* contexts registered */
+	uint32_t generation;       /* changes in a child of fork: the parent's contexts are not registered */
+	uint32_t asked;            /* atomic: the last stop ticket taken (under lock) */
+	uint32_t acked;            /* atomic, a futex word: the ticket read when the last finished round began */
+	uint32_t stop;             /* atomic: the last context left */
+} mover = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .ctlfd = -1, .generation = 1};
+
+static void mover_fork_prepare(void)
 {
-	struct aior_ctx *ctx = arg;
-	struct aior_kernel *k = &ctx->kernel;
+	pthread_mutex_lock(&mover.lock);
+}
 
-	for (;;) {
-		struct pollfd p = {k->eventfd, POLLIN, 0};
-		uint64_t count;
+static void mover_fork_parent(void)
+{
+	pthread_mutex_unlock(&mover.lock);
+}
 
-		/* non-blocking: a waiting JavaScript thread may read it first */
-		if (poll(&p, 1, -1) < 0)
-			continue;
-		/*
-		 * A consumer waiting in io_getevents (or getEvents) services the
-		 * eventfd itself: step aside for it rather than race it for the
-		 * kernel's ring, and take over only what it left.
-		 */
-		if (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER)
-			usleep(MOVER_GRACE_US);
-		if (read(k->eventfd, &count, sizeof(count)) < 0) {
-			if (aior_load_acquire(&k->mover_stop))
-				return NULL;
-			continue;
-		}
-		if (passthrough(ctx)) {
-			aior_wake_waiters(ctx);
-		} else {
-			aior_kernel_move(ctx);
+/* The child has no mover; the epoll it inherited is the parent's, so it lets go of it. */
+static void mover_fork_child(void)
+{
+	pthread_mutex_init(&mover.lock, NULL);
+	if (mover.started) {
+		close(mover.epfd);
+		close(mover.ctlfd);
+	}
+	mover.epfd = mover.ctlfd = -1;
+	mover.started = 0;
+	mover.users = 0;
+	mover.stop = 0;
+	mover.acked = mover.asked;
+	mover.generation++;
+}
+
+static void mover_init(void)
+{
+	pthread_atfork(mover_fork_prepare, mover_fork_parent, mover_fork_child);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* What the kernel finished for one context: into its ring (or, passthrough, its waiters woken). */
+static void serve_ready(struct aior_ctx *ctx, int alone)
+{
+	uint64_t count;
+
+	/* non-blocking: a waiting consumer may have read it first, and moved the events itself */
+	if (read(ctx->kernel.eventfd, &count, sizeof(count)) < 0)
+		return;
+	if (passthrough(ctx)) {
+		aior_wake_waiters(ctx);
+	} else {
+		aior_kernel_move(ctx);
+		/* lingering on one context would delay the others' events */
+		if (alone)
 			mover_linger(ctx);
+	}
+}
+
+/* Wait for events, at most until the first deferred context is due: how many, or 0. */
+static int wait_events(struct epoll_event *evs, struct aior_ctx *deferred)
+{
+	struct timespec t, *tp = NULL;
+	uint64_t due = UINT64_MAX, now;
+	int n;
+
+	for (struct aior_ctx *c = deferred; c; c = c->kernel.defer_next)
+		if (c->kernel.defer_until < due)
+			due = c->kernel.defer_until;
+	if (deferred) {
+		now = now_ns();
+		due = due > now ? due - now : 0;
+		t = (struct timespec){(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+		tp = &t;
+	}
+	n = (int)syscall(SYS_epoll_pwait2, mover.epfd, evs, MOVER_EVENTS, tp, NULL, 0);
+	/* before 5.11: millisecond timeouts */
+	if (n < 0 && errno == ENOSYS)
+		n = epoll_wait(mover.epfd, evs, MOVER_EVENTS, tp ? (int)(due / 1000000u) + 1 : -1);
+	return n < 0 ? 0 : n;
+}
+
+/* Serve the deferred contexts that are due; drop the ones that left. Returns the list kept. */
+static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
+{
+	struct aior_ctx *kept = NULL, *next;
+	uint64_t now = now_ns();
+
+	for (struct aior_ctx *c = deferred; c; c = next) {
+		struct aior_kernel *k = &c->kernel;
+
+		next = k->defer_next;
+		if (!aior_load_acquire(&k->detached) && k->defer_until > now) {
+			k->defer_next = kept;
+			kept = c;
+			continue;
 		}
-		if (aior_load_acquire(&k->mover_stop))
+		k->deferred = 0;
+		k->defer_next = NULL;
+		if (!aior_load_acquire(&k->detached))
+			serve_ready(c, 0);
+	}
+	return kept;
+}
+
+static void *mover_main(void *arg)
+{
+	struct epoll_event evs[MOVER_EVENTS];
+	struct aior_ctx *ready[MOVER_EVENTS], *deferred = NULL;
+	uint32_t acked = aior_load_acquire(&mover.acked);
+
+	(void)arg;
+	for (;;) {
+		int n = wait_events(evs, deferred), nready = 0;
+		/* the ticket this round answers: stops that left the epoll before it began */
+		uint32_t seen = aior_load_acquire(&mover.asked);
+
+		for (int i = 0; i < n; i++) {
+			struct aior_ctx *ctx = evs[i].data.ptr;
+			uint64_t count;
+
+			if (ctx == NULL) {
+				if (read(mover.ctlfd, &count, sizeof(count)) < 0)
+					continue;
+				continue;
+			}
+			if (aior_load_acquire(&ctx->kernel.detached) || ctx->kernel.deferred)
+				continue;
+			/*
+			 * A consumer waiting in io_getevents (or getEvents) services the
+			 * eventfd itself: step aside for it rather than race it for the
+			 * kernel's ring, and take over only what it left.
+			 */
+			if (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER) {
+				ctx->kernel.deferred = 1;
+				ctx->kernel.defer_until = now_ns() + MOVER_GRACE_NS;
+				ctx->kernel.defer_next = deferred;
+				deferred = ctx;
+				continue;
+			}
+			ready[nready++] = ctx;
+		}
+		for (int i = 0; i < nready; i++)
+			serve_ready(ready[i], nready == 1 && deferred == NULL);
+		if (deferred)
+			deferred = serve_deferred(deferred);
+		if (seen != acked) {
+			acked = seen;
+			aior_store_release(&mover.acked, acked);
+			syscall(SYS_futex, &mover.acked, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		}
+		if (aior_load_acquire(&mover.stop))
 			return NULL;
 	}
+}
+
+/* Join the mover's epoll, starting the mover with the first context; 0 or a negative errno. */
+static int mover_register(struct aior_ctx *ctx)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = ctx};
+	struct epoll_event ctl = {.events = EPOLLIN, .data.ptr = NULL};
+	int r = 0;
+
+	pthread_once(&mover.once, mover_init);
+	pthread_mutex_lock(&mover.lock);
+	if (!mover.started) {
+		mover.epfd = epoll_create1(EPOLL_CLOEXEC);
+		mover.ctlfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (mover.epfd < 0 || mover.ctlfd < 0 || epoll_ctl(mover.epfd, EPOLL_CTL_ADD, mover.ctlfd, &ctl) < 0 ||
+		    (r = pthread_create(&mover.thread, NULL, mover_main, NULL)) != 0) {
+			r = r ? -r : -errno;
+			if (mover.epfd >= 0)
+				close(mover.epfd);
+			if (mover.ctlfd >= 0)
+				close(mover.ctlfd);
+			mover.epfd = mover.ctlfd = -1;
+			pthread_mutex_unlock(&mover.lock);
+			return r;
+		}
+		mover.started = 1;
+	}
+	if (epoll_ctl(mover.epfd, EPOLL_CTL_ADD, ctx->kernel.eventfd, &ev) < 0) {
+		r = -errno;
+	} else {
+		mover.users++;
+		ctx->kernel.registered = 1;
+		ctx->kernel.mover_generation = mover.generation;
+	}
+	pthread_mutex_unlock(&mover.lock);
+	return r;
+}
+
+static void ring_ctl(void)
+{
+	uint64_t one = 1;
+	ssize_t w = write(mover.ctlfd, &one, sizeof(one));
+
+	(void)w;
+}
+
+/* Leave the epoll and wait until the mover is past any event it held for ctx; the last out joins it. */
+static void mover_unregister(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	uint32_t ticket, acked;
+
+	if (!k->registered)
+		return;
+	k->registered = 0;
+	pthread_mutex_lock(&mover.lock);
+	if (k->mover_generation != mover.generation) {
+		pthread_mutex_unlock(&mover.lock);
+		return;
+	}
+	aior_store_release(&k->detached, 1);
+	epoll_ctl(mover.epfd, EPOLL_CTL_DEL, k->eventfd, NULL);
+	ticket = mover.asked + 1;
+	aior_store_seq_cst(&mover.asked, ticket);
+	ring_ctl();
+	pthread_mutex_unlock(&mover.lock);
+	while ((int32_t)((acked = aior_load_acquire(&mover.acked)) - ticket) < 0)
+		syscall(SYS_futex, &mover.acked, FUTEX_WAIT_PRIVATE, acked, NULL, NULL, 0);
+
+	pthread_mutex_lock(&mover.lock);
+	if (k->mover_generation == mover.generation && --mover.users == 0) {
+		aior_store_release(&mover.stop, 1);
+		ring_ctl();
+		pthread_join(mover.thread, NULL);
+		close(mover.epfd);
+		close(mover.ctlfd);
+		mover.epfd = mover.ctlfd = -1;
+		mover.started = 0;
+		aior_store_relaxed(&mover.stop, 0);
+	}
+	pthread_mutex_unlock(&mover.lock);
 }
 
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
@@ -178,13 +408,10 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 	/* passthrough: what the mover does, the embedder's waiters do themselves */
 	if (passthrough(ctx) && k->waits_on_fd)
 		return 0;
-	r = pthread_create(&k->mover, NULL, mover, ctx);
-	if (r) {
-		k->error = r;
-		return -r;
-	}
-	k->mover_running = 1;
-	return 0;
+	r = mover_register(ctx);
+	if (r < 0)
+		k->error = -r;
+	return r;
 }
 
 /* io_submit a run as it is: how many the kernel took, or a negative errno. With reqs.lock held. */
@@ -371,8 +598,6 @@ static void cancel_all(struct aior_ctx *ctx)
 void aior_kernel_stop(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
-	uint64_t one = 1;
-	ssize_t w;
 
 	if (!k->kctx)
 		return;
@@ -381,13 +606,7 @@ void aior_kernel_stop(struct aior_ctx *ctx)
 		cancel_all(ctx);
 		requests_wait_idle(ctx);
 	}
-	if (k->mover_running) {
-		aior_store_release(&k->mover_stop, 1);
-		w = write(k->eventfd, &one, sizeof(one));
-		(void)w;
-		pthread_join(k->mover, NULL);
-		k->mover_running = 0;
-	}
+	mover_unregister(ctx);
 }
 
 void aior_kernel_release(struct aior_ctx *ctx)

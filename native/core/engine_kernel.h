@@ -1,9 +1,10 @@
 /*
- * The kernel AIO backend. Every request carries IOCB_FLAG_RESFD with our
- * eventfd; a mover thread waits on it, then reaps the kernel's own ring
- * in userspace (legacy_reap: no syscall per event) and completes each
- * event into the context's ring. In passthrough mode the kernel's ring is
- * the context's ring, and the mover only wakes waiters.
+ * The kernel AIO backend. Every request carries IOCB_FLAG_RESFD with the
+ * context's eventfd; the process's one mover thread waits on all of them
+ * (one epoll, edge-triggered), then reaps each ready context's kernel
+ * ring in userspace (legacy_reap: no syscall per event) and completes
+ * each event into the context's ring. In passthrough mode the kernel's
+ * ring is the context's ring, and the mover only wakes waiters.
  */
 #ifndef AIOR_ENGINE_KERNEL_H
 #define AIOR_ENGINE_KERNEL_H
@@ -35,9 +36,13 @@ struct aior_kernel {
 	int waits_on_fd;           /* aior_setup's waits_on_kernel_fd: no mover in passthrough */
 	pthread_mutex_t ring_lock; /* one reaper of the kernel's ring at a time */
 	struct legacy_consumer ring;  /* the kernel's ring, under ring_lock */
-	pthread_t mover;
-	int mover_running;         /* written by start and stop only */
-	int mover_stop;            /* atomic: set once by stop */
+	int registered;            /* with the mover (its epoll): written by start and stop only */
+	uint32_t mover_generation; /* the mover's (see fork) when registered */
+	int detached;              /* atomic: set by stop before it leaves the epoll */
+	/* the mover's own: a context whose consumer waits is left to it a little */
+	int deferred;
+	uint64_t defer_until;      /* CLOCK_MONOTONIC ns */
+	struct aior_ctx *defer_next;
 	uint32_t service_calls;    /* consumers' aior_service calls (atomic) */
 	uint32_t service_seen;     /* the mover's own: its last look at service_calls */
 	/*
@@ -52,7 +57,10 @@ struct aior_kernel {
 	uint32_t with_kernel;      /* atomic: requests io_submit took, not yet moved */
 };
 
-/* io_setup(nr_events) and the mover thread; 0 or a negative errno (then error says why). */
+/*
+ * io_setup(nr_events), and the context's eventfd joins the mover's epoll
+ * (the mover starts with the first); 0 or a negative errno (then error says why).
+ */
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd);
 /*
  * io_submit a run of at most 64 requests, with reqs.lock held: how many
@@ -69,7 +77,8 @@ int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 /*
  * Moved mode: the backlog completes with -ECANCELED, everything with the
  * kernel is io_cancel'ed (polls can be: their events come through the
- * ring) and waited for. Then the mover stops.
+ * ring) and waited for. Then the context leaves the mover, which does not
+ * touch it after this returns; the last context out joins the mover.
  */
 void aior_kernel_stop(struct aior_ctx *ctx);
 /* Then io_destroy: the kernel's ring is unmapped. */

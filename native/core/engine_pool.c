@@ -1,112 +1,389 @@
+/*
+ * The process's one thread pool (engine_pool.h says what it promises).
+ *
+ * The lock order is a context's reqs.lock, then the pool lock: a submit
+ * queues with its reqs.lock held; a worker holds only the pool lock, and
+ * none while it runs and completes a request. A context stays in the
+ * ready list while it has queued work and is below its limit; runnable
+ * counts the requests that could start now, across all contexts, so the
+ * pool wakes or starts a worker only for work one could take.
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+#include "atomics.h"
 #include "context.h"
 #include "io_exec.h"
 
-static void *worker(void *arg)
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_EXITED, SLOT_JOINING };
+
+struct worker {
+	pthread_t thread;
+	enum slot_state state;
+	int retire;                /* leave at the next look: the last context was released */
+	int idle;                  /* counted in pool.idle */
+};
+
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;
+	pthread_cond_t work;       /* work became runnable, or retire */
+	pthread_cond_t done;       /* a stopping context's last running request finished */
+	struct aior_ctx *ready_head, *ready_tail;
+	uint32_t runnable;         /* requests that could start now */
+	uint32_t idle;             /* workers waiting for work */
+	uint32_t wakeups;          /* workers signalled or started, not yet looking */
+	uint32_t live;             /* workers alive and not retiring (atomic for aior_pool_workers) */
+	uint32_t users;            /* contexts started in this process */
+	uint32_t generation;       /* changes in a child of fork: the parent's contexts are not its users */
+	struct worker slots[AIOR_POOL_MAX_WORKERS];
+} pool = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1};
+
+static void init_conds(void)
 {
-	struct aior_ctx *ctx = arg;
-	struct aior_pool *pool = &ctx->pool;
+	pthread_condattr_t attr;
 
-	for (;;) {
-		struct aior_req *req;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool.work, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_cond_init(&pool.done, NULL);
+}
 
-		pthread_mutex_lock(&ctx->reqs.lock);
-		while (!pool->queue_head && !ctx->stopping)
-			pthread_cond_wait(&pool->work, &ctx->reqs.lock);
-		req = pool->queue_head;
-		if (req == NULL) {
-			pthread_mutex_unlock(&ctx->reqs.lock);
-			return NULL;
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&pool.lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* The child has none of the workers: it starts from an empty pool. */
+static void fork_child(void)
+{
+	uint32_t generation = pool.generation + 1;
+
+	pthread_mutex_init(&pool.lock, NULL);
+	init_conds();
+	pool.ready_head = pool.ready_tail = NULL;
+	pool.runnable = pool.idle = pool.wakeups = pool.live = pool.users = 0;
+	for (int i = 0; i < AIOR_POOL_MAX_WORKERS; i++)
+		pool.slots[i] = (struct worker){.state = SLOT_FREE};
+	pool.generation = generation;
+}
+
+static void pool_init(void)
+{
+	init_conds();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static uint32_t runnable_of(const struct aior_pool *p)
+{
+	uint32_t room = p->active < p->limit ? p->limit - p->active : 0;
+
+	if (p->stopping)
+		return 0;
+	return p->queued < room ? p->queued : room;
+}
+
+static void unlink_ready(struct aior_ctx *ctx)
+{
+	struct aior_pool *p = &ctx->pool;
+
+	if (!p->linked)
+		return;
+	if (p->prev)
+		p->prev->pool.next = p->next;
+	else
+		pool.ready_head = p->next;
+	if (p->next)
+		p->next->pool.prev = p->prev;
+	else
+		pool.ready_tail = p->prev;
+	p->prev = p->next = NULL;
+	p->linked = 0;
+}
+
+static void link_ready(struct aior_ctx *ctx)
+{
+	struct aior_pool *p = &ctx->pool;
+
+	p->prev = pool.ready_tail;
+	p->next = NULL;
+	if (pool.ready_tail)
+		pool.ready_tail->pool.next = ctx;
+	else
+		pool.ready_head = ctx;
+	pool.ready_tail = ctx;
+	p->linked = 1;
+}
+
+/*
+ * After a change to a context's queue, count or limit: keep the ready
+ * list and the runnable count true. before is its runnable_of before the
+ * change. At the end of the list when it is (re)linked: round robin.
+ */
+static void requeue(struct aior_ctx *ctx, uint32_t before)
+{
+	uint32_t after = runnable_of(&ctx->pool);
+
+	pool.runnable += after - before;
+	unlink_ready(ctx);
+	if (after)
+		link_ready(ctx);
+}
+
+static void *worker_main(void *arg);
+
+static int spawn(void)
+{
+	for (int i = 0; i < AIOR_POOL_MAX_WORKERS; i++) {
+		struct worker *w = &pool.slots[i];
+
+		if (w->state == SLOT_EXITED)
+			pthread_join(w->thread, NULL);
+		else if (w->state != SLOT_FREE)
+			continue;
+		*w = (struct worker){.state = SLOT_RUNNING};
+		if (pthread_create(&w->thread, NULL, worker_main, w)) {
+			w->state = SLOT_FREE;
+			return -EAGAIN;
 		}
-		pool->queue_head = req->next;
-		if (pool->queue_head == NULL)
-			pool->queue_tail = NULL;
-		req->state = REQ_RUNNING;
-		pthread_mutex_unlock(&ctx->reqs.lock);
-		aior_complete(ctx, req, aior_execute(req, &ctx->stopping), 0);
+		aior_store_relaxed(&pool.live, pool.live + 1);
+		pool.wakeups++;
+		return 0;
 	}
+	return -EAGAIN;
+}
+
+/* Work became runnable: wake an idle worker for it, or start one. Under the pool lock. */
+static void ensure_worker(void)
+{
+	if (pool.runnable <= pool.wakeups)
+		return;
+	if (pool.idle > pool.wakeups) {
+		pool.wakeups++;
+		pthread_cond_signal(&pool.work);
+		return;
+	}
+	if (pool.live < AIOR_POOL_MAX_WORKERS)
+		spawn();
+}
+
+static void consume_wakeup(void)
+{
+	if (pool.wakeups)
+		pool.wakeups--;
+}
+
+/* Wait for a ready context: 0, or -1 to leave (idle too long, or retiring). Under the pool lock. */
+static int wait_for_work(struct worker *w)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += AIOR_POOL_IDLE_MS / 1000;
+	deadline.tv_nsec += (long)(AIOR_POOL_IDLE_MS % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (!pool.ready_head && !w->retire) {
+		int r;
+
+		w->idle = 1;
+		pool.idle++;
+		r = pthread_cond_timedwait(&pool.work, &pool.lock, &deadline);
+		if (w->idle) {
+			w->idle = 0;
+			pool.idle--;
+		}
+		consume_wakeup();
+		if (r == ETIMEDOUT && !pool.ready_head && !w->retire) {
+			w->state = SLOT_EXITED;
+			aior_store_relaxed(&pool.live, pool.live - 1);
+			return -1;
+		}
+	}
+	return w->retire ? -1 : 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_mutex_lock(&pool.lock);
+	consume_wakeup();
+	while (wait_for_work(w) == 0) {
+		struct aior_ctx *ctx = pool.ready_head;
+		struct aior_pool *p = &ctx->pool;
+		uint32_t before = runnable_of(p);
+		struct aior_req *req = p->queue_head;
+
+		p->queue_head = req->next;
+		if (p->queue_head == NULL)
+			p->queue_tail = NULL;
+		p->queued--;
+		p->active++;
+		requeue(ctx, before);
+		request_set_state(req, REQ_RUNNING);
+		pthread_mutex_unlock(&pool.lock);
+
+		aior_complete(ctx, req, aior_execute(req, &ctx->stopping), 0);
+
+		pthread_mutex_lock(&pool.lock);
+		before = runnable_of(p);
+		p->active--;
+		requeue(ctx, before);
+		/* the last look at ctx: a stopping context may be freed once active is 0 */
+		if (p->active == 0 && p->stopping)
+			pthread_cond_broadcast(&pool.done);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return NULL;
 }
 
 int aior_pool_start(struct aior_ctx *ctx, uint32_t threads)
 {
-	struct aior_pool *pool = &ctx->pool;
-
-	pool->threads = calloc(threads, sizeof(pthread_t));
-	if (!pool->threads)
-		return -ENOMEM;
-	pthread_cond_init(&pool->work, NULL);
-	for (; pool->nthreads < threads; pool->nthreads++) {
-		int r = pthread_create(&pool->threads[pool->nthreads], NULL, worker, ctx);
-
-		if (r)
-			return -r;
-	}
+	pthread_once(&pool.once, pool_init);
+	pthread_mutex_lock(&pool.lock);
+	ctx->pool = (struct aior_pool){.limit = threads, .generation = pool.generation};
+	pool.users++;
+	pthread_mutex_unlock(&pool.lock);
 	return 0;
+}
+
+/* A context inherited from the parent of a fork starts over in the child's pool. */
+static void adopt(struct aior_ctx *ctx)
+{
+	if (ctx->pool.generation != pool.generation)
+		ctx->pool = (struct aior_pool){.limit = ctx->pool.limit, .generation = pool.generation};
 }
 
 void aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 {
-	struct aior_pool *pool = &ctx->pool;
+	struct aior_pool *p = &ctx->pool;
+	uint32_t before;
 
-	req->state = REQ_QUEUED;
+	request_set_state(req, REQ_QUEUED);
 	req->next = NULL;
-	if (pool->queue_tail)
-		pool->queue_tail->next = req;
+	pthread_mutex_lock(&pool.lock);
+	adopt(ctx);
+	before = runnable_of(p);
+	if (p->queue_tail)
+		p->queue_tail->next = req;
 	else
-		pool->queue_head = req;
-	pool->queue_tail = req;
-	pthread_cond_signal(&pool->work);
+		p->queue_head = req;
+	p->queue_tail = req;
+	p->queued++;
+	if (runnable_of(p) != before) {
+		/* a context already waiting keeps its place in the round */
+		if (p->linked)
+			pool.runnable += runnable_of(p) - before;
+		else
+			requeue(ctx, before);
+		ensure_worker();
+	}
+	pthread_mutex_unlock(&pool.lock);
 }
 
 struct aior_req *aior_pool_cancel(struct aior_ctx *ctx, const struct iocb *user)
 {
-	struct aior_pool *pool = &ctx->pool;
-	struct aior_req **link, *req;
+	struct aior_pool *p = &ctx->pool;
+	struct aior_req **link, *req = NULL, *prev = NULL;
 
-	for (link = &pool->queue_head; *link; link = &(*link)->next) {
+	pthread_mutex_lock(&pool.lock);
+	adopt(ctx);
+	for (link = &p->queue_head; *link; prev = *link, link = &(*link)->next) {
 		if ((*link)->user != user)
 			continue;
+		uint32_t before = runnable_of(p);
+
 		req = *link;
 		*link = req->next;
-		if (pool->queue_tail == req) {
-			pool->queue_tail = NULL;
-			for (struct aior_req *q = pool->queue_head; q; q = q->next)
-				pool->queue_tail = q;
-		}
-		return req;
+		if (p->queue_tail == req)
+			p->queue_tail = prev;
+		p->queued--;
+		if (runnable_of(p) != before)
+			requeue(ctx, before);
+		break;
 	}
-	return NULL;
+	pthread_mutex_unlock(&pool.lock);
+	return req;
 }
 
 void aior_pool_stop(struct aior_ctx *ctx)
 {
-	struct aior_pool *pool = &ctx->pool;
+	struct aior_pool *p = &ctx->pool;
 	struct aior_req *queued;
 
-	if (!pool->threads)
+	if (!p->limit)
 		return;
-	pthread_mutex_lock(&ctx->reqs.lock);
-	queued = pool->queue_head;
-	pool->queue_head = pool->queue_tail = NULL;
-	pthread_cond_broadcast(&pool->work);
-	pthread_mutex_unlock(&ctx->reqs.lock);
+	pthread_mutex_lock(&pool.lock);
+	adopt(ctx);
+	pool.runnable -= runnable_of(p);
+	p->stopping = 1;
+	unlink_ready(ctx);
+	queued = p->queue_head;
+	p->queue_head = p->queue_tail = NULL;
+	p->queued = 0;
+	while (p->active)
+		pthread_cond_wait(&pool.done, &pool.lock);
+	pthread_mutex_unlock(&pool.lock);
 	while (queued) {
 		struct aior_req *next = queued->next;
 
 		aior_complete(ctx, queued, -ECANCELED, 0);
 		queued = next;
 	}
-	for (uint32_t i = 0; i < pool->nthreads; i++)
-		pthread_join(pool->threads[i], NULL);
-	pool->nthreads = 0;
 }
 
 void aior_pool_release(struct aior_ctx *ctx)
 {
-	if (!ctx->pool.threads)
+	struct worker *leaving[AIOR_POOL_MAX_WORKERS];
+	int n = 0;
+
+	if (!ctx->pool.limit)
 		return;
-	pthread_cond_destroy(&ctx->pool.work);
-	free(ctx->pool.threads);
-	ctx->pool.threads = NULL;
+	pthread_mutex_lock(&pool.lock);
+	if (ctx->pool.generation == pool.generation && --pool.users == 0) {
+		/* nothing is queued or running: every worker leaves, and is joined here */
+		for (int i = 0; i < AIOR_POOL_MAX_WORKERS; i++) {
+			struct worker *w = &pool.slots[i];
+
+			if (w->state == SLOT_RUNNING) {
+				w->retire = 1;
+				if (w->idle) {
+					w->idle = 0;
+					pool.idle--;
+				}
+				aior_store_relaxed(&pool.live, pool.live - 1);
+			} else if (w->state != SLOT_EXITED) {
+				continue;
+			}
+			w->state = SLOT_JOINING;
+			leaving[n++] = w;
+		}
+		pool.wakeups = 0;
+		pthread_cond_broadcast(&pool.work);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	for (int i = 0; i < n; i++)
+		pthread_join(leaving[i]->thread, NULL);
+	if (n) {
+		pthread_mutex_lock(&pool.lock);
+		for (int i = 0; i < n; i++)
+			leaving[i]->state = SLOT_FREE;
+		pthread_mutex_unlock(&pool.lock);
+	}
+	ctx->pool.limit = 0;
+}
+
+uint32_t aior_pool_workers(void)
+{
+	return aior_load_relaxed(&pool.live);
 }

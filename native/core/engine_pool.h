@@ -1,39 +1,62 @@
 /*
- * The thread pool backend: workers take requests in submission order, run
- * them with the ordinary syscalls, and complete them into the ring
- * themselves. Used for buffered files, whose kernel AIO would run
- * synchronously inside io_submit, and whenever io_setup is unavailable.
+ * The thread pool backend: one pool per process, shared by every context.
+ * Workers run requests with the ordinary syscalls and complete them into
+ * their context's ring themselves. Used for buffered files, whose kernel
+ * AIO would run synchronously inside io_submit, and whenever io_setup is
+ * unavailable.
+ *
+ * Workers start when work is queued and none is idle (at most
+ * AIOR_POOL_MAX_WORKERS), leave after AIOR_POOL_IDLE_MS idle, and all are
+ * joined when the last context using the pool is released. Fairness: the
+ * contexts with queued work wait in one round-robin list, a worker takes
+ * one request from the first and puts it back at the end, and no context
+ * occupies more workers at once than its own limit (aior_setup's threads):
+ * a busy context cannot starve the others, and a limit of 1 keeps a
+ * context's requests in submission order.
  */
 #ifndef AIOR_ENGINE_POOL_H
 #define AIOR_ENGINE_POOL_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <linux/aio_abi.h>
 
 struct aior_ctx;
 struct aior_req;
 
+/* Workers in the process at most (a pool request may block one: a poll does). */
+#define AIOR_POOL_MAX_WORKERS 64
+/* How long a worker waits for work before it leaves. */
+#define AIOR_POOL_IDLE_MS 1000
+
 /*
- * Owned by engine_pool.c. The queue is under the context's request lock
- * (reqs.lock), which also guards the states the workers set; threads and
- * nthreads are written only by aior_pool_start and aior_pool_stop.
+ * A context's part of the pool, owned by engine_pool.c: every field is
+ * under the process-wide pool lock, but limit (set by aior_pool_start).
  */
 struct aior_pool {
-	pthread_cond_t work;                       /* a request was queued, or stop */
-	struct aior_req *queue_head, *queue_tail;  /* under reqs.lock */
-	pthread_t *threads;                        /* NULL: never started */
-	uint32_t nthreads;
+	uint32_t limit;                            /* workers it may occupy at once; 0: no pool */
+	uint32_t generation;                       /* the pool's (see fork) when it started */
+	struct aior_req *queue_head, *queue_tail;  /* queued, in submission order */
+	uint32_t queued;
+	uint32_t active;                           /* workers running its requests */
+	int linked, stopping;
+	struct aior_ctx *prev, *next;              /* the ready list */
 };
 
-/* 0, or a negative errno (the threads started so far run until stopped). */
+/* Join the pool with a limit of threads workers at once; 0, or a negative errno. */
 int aior_pool_start(struct aior_ctx *ctx, uint32_t threads);
 /* Queue a request for the workers; called with reqs.lock held. */
 void aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req);
 /* Take a request still queued for the caller's iocb off the queue, or NULL; with reqs.lock held. */
 struct aior_req *aior_pool_cancel(struct aior_ctx *ctx, const struct iocb *user);
-/* Queued requests complete with -ECANCELED, running ones finish; the threads are joined. */
+/*
+ * Queued requests complete with -ECANCELED; the context's running ones
+ * finish (other contexts' are not waited for). No worker touches the
+ * context after it returns.
+ */
 void aior_pool_stop(struct aior_ctx *ctx);
+/* Leave the pool; the last context out joins every worker. */
 void aior_pool_release(struct aior_ctx *ctx);
+/* Workers alive in the process now. */
+uint32_t aior_pool_workers(void);
 
 #endif

@@ -42,7 +42,10 @@ export interface SetupOptions {
   memory?: 'anonymous' | { path: string; attach?: boolean } | RingMemoryLike;
   /** whether this process reaps from the ring itself (flaw F6); default true */
   userReap?: boolean;
-  /** auto (default): O_DIRECT to kernel AIO, the rest to the pool */
+  /**
+   * auto (default): O_DIRECT to kernel AIO, the rest to the pool; uring:
+   * every request through io_uring (features().backends.uring says where)
+   */
   backend?: BackendName;
   /** thread pool size; default 4 */
   threads?: number;

@@ -25,8 +25,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { shimPath } from '../../src/shim';
 import { describeKernel, directDir, tempDir } from '../helpers';
+import { Mode, Side, sideEnv } from './sides';
 
 const SOURCE = path.join(__dirname, '..', 'fixtures', 'libaio_conformance.c');
 const CASES = [
@@ -75,8 +75,6 @@ function buildDriver(): string {
   return exe;
 }
 
-/** An opt-in mode of the drop-in: AIORING_RING's value. */
-type Mode = 'legacy' | 'v2';
 const MODES: Mode[] = ['legacy', 'v2'];
 
 let built: { exe: string; dir: string } | undefined;
@@ -87,8 +85,6 @@ function driver(): { exe: string; dir: string } {
   return built;
 }
 
-/** Debian's libaio, or the drop-in preloaded in its default mode or an opt-in mode. */
-type Side = 'libaio' | 'drop-in' | Mode;
 
 const NOT_IN_ENGINE = 'the engine (native/core) does it differently; the shim cannot fix it before the engine is called';
 /** What both opt-in modes still get wrong, and why. */
@@ -116,13 +112,7 @@ function comparable(lines: string[], side: Side): string[] {
 }
 
 function run(exe: string, dir: string, side: Side, args: string[], extra: NodeJS.ProcessEnv = {}): string[] {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.AIORING_RING;
-  delete env.AIORING_ASYNC_BUFFERED;
-  delete env.LD_PRELOAD;
-  if (side !== 'libaio') env.LD_PRELOAD = shimPath;
-  if (side === 'legacy' || side === 'v2') env.AIORING_RING = side;
-  Object.assign(env, extra);
+  const env = { ...sideEnv(side), ...extra };
   const r = spawnSync(exe, [dir, ...args], { env, encoding: 'utf8', timeout: 120000, killSignal: 'SIGKILL' });
   expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
   return r.stdout.trimEnd().split('\n');

@@ -50,8 +50,10 @@ export interface FioRun {
   file: string;
   sizeBytes: number;
   seconds: number;
-  engine: 'libaio' | 'psync';
+  engine: 'libaio' | 'io_uring' | 'psync';
   direct: boolean;
+  /** drop the file's page cache before the job (fio's posix_fadvise DONTNEED) */
+  cold?: boolean;
   /** extra fio options, e.g. --userspace_reap=1 */
   extra?: string[];
   /** environment for fio, e.g. LD_PRELOAD of the drop-in libaio */
@@ -59,7 +61,7 @@ export interface FioRun {
 }
 
 /** One fio randread job of 4 KiB reads; IOPS and CPU from its JSON. */
-export function runFio({ file, sizeBytes, seconds, engine, direct, extra = [], env = {} }: FioRun): Measured {
+export function runFio({ file, sizeBytes, seconds, engine, direct, cold = false, extra = [], env = {} }: FioRun): Measured {
   const args = [
     '--name=x',
     `--filename=${file}`,
@@ -71,12 +73,12 @@ export function runFio({ file, sizeBytes, seconds, engine, direct, extra = [], e
     '--time_based',
     '--output-format=json',
     `--size=${sizeBytes}`,
-    // fio drops the file's page cache before a job by default: keep it hot
-    '--invalidate=0',
+    // fio drops the file's page cache before a job by default: keep it hot unless cold
+    `--invalidate=${cold ? 1 : 0}`,
     ...extra,
   ];
   // psync is synchronous: one read at a time whatever the depth
-  if (engine === 'libaio') args.splice(4, 0, `--iodepth=${DEPTH}`);
+  if (engine !== 'psync') args.splice(4, 0, `--iodepth=${DEPTH}`);
   const r = spawnSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`fio ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   // fio may print notes before the JSON
@@ -124,6 +126,12 @@ export function createFile(dir: string, sizeBytes: number): string {
     fs.closeSync(fd);
   }
   return file;
+}
+
+/** Drop the file's pages from the page cache (GNU dd's posix_fadvise DONTNEED of the whole file). */
+export function dropCache(file: string): void {
+  const r = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dd iflag=nocache failed (${r.status}): ${r.stderr}`);
 }
 
 /** Read the whole file once so the hot runners find it in the page cache. */
