@@ -148,8 +148,10 @@ struct BenchResult {
 };
 
 // The consumer's side: reap up to batch events a call, check the sequence.
+// The reap's stamp is taken once for a batch holding a sampled event (every
+// reap when stamp_every).
 template <typename Reap>
-void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
+void ConsumeLoop(uint64_t events, uint32_t batch, bool stamp_every, Reap reap, BenchResult &res)
 {
 	std::vector<struct io_event> buf(batch);
 	uint64_t got = 0;
@@ -164,13 +166,16 @@ void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
 		}
 		res.reaps++;
 		idle.Reset();
-		uint64_t now = StampAfterLoads();
+		uint64_t now = stamp_every ? StampAfterLoads() : 0;
 		for (uint32_t i = 0; i < n; i++) {
-			uint64_t stamp = static_cast<uint64_t>(buf[i].res2);
 			if (buf[i].data != got + i)
 				res.out_of_order++;
-			if (buf[i].data % kSample == 0)
-				res.latencies.push_back(now > stamp ? now - stamp : 0);
+			if (buf[i].data % kSample != 0)
+				continue;
+			if (now == 0)
+				now = StampAfterLoads();
+			uint64_t stamp = static_cast<uint64_t>(buf[i].res2);
+			res.latencies.push_back(now > stamp ? now - stamp : 0);
 		}
 		got += n;
 	}
@@ -220,58 +225,106 @@ private:
 	struct v2_ring v2_ = {};
 };
 
-// The producer's side, flat out (period 0) or paced: events numbered from 0,
-// each stamped when it is written. Returns how often it waited for room.
-uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period)
+// How the producer publishes and what the run stamps. publish 1 writes and
+// publishes one event at a time, as the kernel's aio_complete does; more
+// writes up to that many events into a local batch and hands the batch to
+// legacy_produce_many / v2_produce_many, one store of tail for all of them,
+// as the engine's aior_complete_many does. stamp_every stamps every event
+// (and the consumer every reap), not only the one in kSample it samples: the
+// instrumented variant that shows what the rdtsc calls cost the run.
+struct ProducerShape {
+	uint32_t publish = 1;
+	bool stamp_every = false;
+};
+
+inline int64_t StampOf(uint64_t i, bool every)
 {
-	uint32_t space = 0, refill = Refill(ring.Entries());
-	uint64_t full_waits = 0;
-	Backoff full;
-	Pacer pace(period);
-	if (ring.IsLegacy()) {
-		struct legacy_producer p;
-		legacy_producer_init(&p, ring.Legacy(), ring.Entries());
-		for (uint64_t i = 0; i < events; i++) {
-			pace.Wait();
-			if (space == 0) {
-				full.Reset();
-				while ((space = legacy_space(&p)) < refill) {
-					full_waits++;
-					full.Wait();
-				}
-			}
-			struct io_event ev = {i, 0, 0, static_cast<int64_t>(Stamp())};
-			legacy_produce(&p, &ev);
-			space--;
+	return every || i % kSample == 0 ? static_cast<int64_t>(Stamp()) : 0;
+}
+
+// Free slots for the producer once the ring had none: at least refill of
+// them, waiting (with the shared back-off) until there are.
+class Room {
+public:
+	explicit Room(uint32_t entries) : refill_(Refill(entries)) {}
+	template <typename Free>
+	uint32_t Wait(Free free)
+	{
+		uint32_t space;
+		full_.Reset();
+		while ((space = free(refill_)) < refill_) {
+			waits++;
+			full_.Wait();
 		}
-		return full_waits;
+		return space;
 	}
-	struct v2_producer p;
-	v2_producer_init(&p, ring.V2());
+	uint64_t waits = 0;
+
+private:
+	uint32_t refill_;
+	Backoff full_;
+};
+
+// The producer's side, flat out (period 0) or paced: events numbered from 0.
+// Returns how often it waited for room.
+uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period, ProducerShape shape)
+{
+	Room room(ring.Entries());
+	Pacer pace(period);
+	uint32_t space = 0;
+	struct legacy_producer lp;
+	struct v2_producer vp;
+	bool legacy = ring.IsLegacy();
+	auto free = [&](uint32_t want) -> uint32_t {
+		if (legacy)
+			return legacy_space(&lp);
+		int64_t got = v2_reserve(&vp, want);
+		return got > 0 ? static_cast<uint32_t>(got) : 0;
+	};
+	if (legacy)
+		legacy_producer_init(&lp, ring.Legacy(), ring.Entries());
+	else
+		v2_producer_init(&vp, ring.V2());
+	if (shape.publish > 1) {
+		std::vector<struct io_event> batch(shape.publish);
+		for (uint64_t i = 0; i < events;) {
+			if (space == 0)
+				space = room.Wait(free);
+			uint32_t n = static_cast<uint32_t>(std::min<uint64_t>({shape.publish, space, events - i}));
+			for (uint32_t k = 0; k < n; k++)
+				batch[k] = {i + k, 0, 0, StampOf(i + k, shape.stamp_every)};
+			if (legacy)
+				legacy_produce_many(&lp, batch.data(), n);
+			else
+				v2_produce_many(&vp, batch.data(), n);
+			space -= n;
+			i += n;
+		}
+		return room.waits;
+	}
 	for (uint64_t i = 0; i < events; i++) {
 		pace.Wait();
-		if (space == 0) {
-			full.Reset();
-			int64_t got;
-			while ((got = v2_reserve(&p, refill)) < refill) {
-				full_waits++;
-				full.Wait();
-			}
-			space = static_cast<uint32_t>(got);
-		}
+		if (space == 0)
+			space = room.Wait(free);
 		space--;
-		struct io_event *slot = v2_slot(&p.ring, p.tail);
+		int64_t stamp = StampOf(i, shape.stamp_every);
+		if (legacy) {
+			struct io_event ev = {i, 0, 0, stamp};
+			legacy_produce(&lp, &ev);
+			continue;
+		}
+		struct io_event *slot = v2_slot(&vp.ring, vp.tail);
 		slot->data = i;
 		slot->obj = 0;
 		slot->res = 0;
-		slot->res2 = static_cast<int64_t>(Stamp());
-		v2_publish(&p, 1);
+		slot->res2 = stamp;
+		v2_publish(&vp, 1);
 	}
-	return full_waits;
+	return room.waits;
 }
 
 BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t events,
-		     uint64_t period)
+		     uint64_t period, ProducerShape shape)
 {
 	BenchResult res;
 	RingUnderTest ring(layout, entries);
@@ -286,7 +339,7 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 	std::thread producer([&]() {
 		PinTo(0);
 		start_together();
-		res.full_waits = Produce(ring, events, period);
+		res.full_waits = Produce(ring, events, period, shape);
 	});
 	PinTo(1);
 	start_together();
@@ -294,13 +347,13 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 	if (ring.IsLegacy()) {
 		struct legacy_consumer c;
 		legacy_consumer_init(&c, ring.Legacy(), entries);
-		ConsumeLoop(events, batch,
+		ConsumeLoop(events, batch, shape.stamp_every,
 			    [&c](struct io_event *out, uint32_t max) { return legacy_reap(&c, out, max); },
 			    res);
 	} else {
 		struct v2_consumer c;
 		v2_consumer_init(&c, ring.V2());
-		ConsumeLoop(events, batch,
+		ConsumeLoop(events, batch, shape.stamp_every,
 			    [&c](struct io_event *out, uint32_t max) {
 				    int64_t n = v2_reap(&c, out, max);
 				    return n > 0 ? static_cast<uint32_t>(n) : 0u;
@@ -336,6 +389,26 @@ Layout ParseLayout(const Napi::CallbackInfo &info, size_t at)
 		       "layout");
 }
 
+// {publish = 1, stampEvery = false} at info[at], if given.
+ProducerShape ParseShape(const Napi::CallbackInfo &info, size_t at)
+{
+	ProducerShape shape;
+	if (info.Length() <= at || info[at].IsUndefined())
+		return shape;
+	if (!info[at].IsObject())
+		throw AioError(info.Env(), EINVAL, "aioring", "options must be an object", "options");
+	Napi::Object o = info[at].As<Napi::Object>();
+	Napi::Value publish = o.Get("publish");
+	if (!publish.IsUndefined()) {
+		double n = publish.IsNumber() ? publish.As<Napi::Number>().DoubleValue() : 0;
+		if (n < 1 || n > 4096 || n != static_cast<uint32_t>(n))
+			throw AioError(info.Env(), EINVAL, "aioring", "publish must be 1 to 4096", "publish");
+		shape.publish = static_cast<uint32_t>(n);
+	}
+	shape.stamp_every = o.Get("stampEvery").ToBoolean().Value();
+	return shape;
+}
+
 bool BadShape(uint32_t entries, uint64_t events)
 {
 	bool pow2 = entries && !(entries & (entries - 1));
@@ -359,6 +432,7 @@ void Pinned(unsigned cpu, Fn fn)
 // A C producer thread for a consumer written in JavaScript: the ring's
 // memory is an ArrayBuffer JS reads with LegacyRing / V2Ring while the
 // thread publishes events numbered from 0, flat out, pinned to CPU 0.
+// new RingProducer(layout, entries, events, {publish, stampEvery} = {}).
 class RingProducer : public Napi::ObjectWrap<RingProducer> {
 public:
 	static Napi::Function Define(Napi::Env env)
@@ -375,6 +449,7 @@ public:
 		Layout layout = ParseLayout(info, 0);
 		uint32_t entries = ArgU32(info, 1, "entries");
 		events_ = ArgU64(info, 2, "events");
+		shape_ = ParseShape(info, 3);
 		if (BadShape(entries, events_))
 			throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
 		ring_ = std::make_unique<RingUnderTest>(layout, entries);
@@ -398,7 +473,7 @@ private:
 		thread_ = std::thread([this]() {
 			PinTo(0);
 			uint64_t t0 = NowNs();
-			full_waits_ = Produce(*ring_, events_, 0);
+			full_waits_ = Produce(*ring_, events_, 0, shape_);
 			seconds_ = (NowNs() - t0) / 1e9;
 		});
 		return info.Env().Undefined();
@@ -426,6 +501,7 @@ private:
 	Napi::Reference<Napi::ArrayBuffer> memory_;
 	std::thread thread_;
 	uint64_t events_ = 0;
+	ProducerShape shape_;
 	bool done_ = false;
 	double seconds_ = 0;
 	uint64_t full_waits_ = 0;
@@ -478,11 +554,12 @@ static Napi::Value RunPinned(const Napi::CallbackInfo &info)
 
 }  // namespace
 
-// benchRing(layout, batch, entries, events, periodNs = 0)
+// benchRing(layout, batch, entries, events, periodNs = 0, {publish, stampEvery} = {})
 //   -> {eventsPerSec, p50Ns, p99Ns, outOfOrder, reapsPerEvent,
 //       emptyReapsPerEvent, fullWaitsPerEvent}
 // periodNs 0 runs the producer flat out (throughput); otherwise it publishes
-// one event per period, so latency is the ring's and not a full queue's.
+// one event per period, so latency is the ring's and not a full queue's
+// (and publish is 1). publish and stampEvery: ProducerShape.
 // The consumer runs on Node's thread, pinned to CPU 1 for the run.
 static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 {
@@ -493,10 +570,13 @@ static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 	uint64_t events = ArgU64(info, 3, "events");
 	if (batch == 0 || batch > 65536 || BadShape(entries, events))
 		throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
-	uint64_t period_ns = info.Length() > 4 ? ArgU64(info, 4, "periodNs") : 0;
+	uint64_t period_ns = info.Length() > 4 && !info[4].IsUndefined() ? ArgU64(info, 4, "periodNs") : 0;
+	ProducerShape shape = ParseShape(info, 5);
+	if (period_ns != 0)
+		shape.publish = 1;
 	double per_ns = StampsPerNs();
 	BenchResult r;
-	Pinned(1, [&]() { r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns)); });
+	Pinned(1, [&]() { r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns), shape); });
 	double n = static_cast<double>(events);
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("eventsPerSec", n / r.seconds);
