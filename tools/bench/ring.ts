@@ -187,8 +187,10 @@ function main(): void {
   const burstRatios = burst.map((p) => ({ batch: p.batch, entries: p.entries, v2VsLegacy: ratio(p) }));
   const stampedRatios = stamped.map((p) => ({ batch: p.batch, entries: p.entries, v2VsLegacy: ratio(p) }));
 
+  const targets = { each: targetsOf(main), burst: targetsOf(burst), jsVsCAt32And256: jsTarget(jsCells) };
+
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ machine, cells, ratios, burstRatios, stampedRatios, spacing, js: jsCells })}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, targets, cells, ratios, burstRatios, stampedRatios, spacing, js: jsCells })}\n`);
     return;
   }
   const mops = (x: number): string => (x / 1e6).toFixed(1).padStart(7);
@@ -250,7 +252,34 @@ function main(): void {
       )} ${(v.jsVsC.toFixed(2) + 'x').padStart(6)}`,
     );
   }
+  for (const [name, t] of [
+    ['each event', targets.each],
+    [`bursts of ${argv.burst}`, targets.burst],
+  ] as const) {
+    lines.push(
+      `${name}: v2/legacy at least ${t.minV2VsLegacy.toFixed(2)}x, at batch 1 ${t.batch1V2VsLegacy.map((x) => x.toFixed(2) + 'x').join(' and ')}, best v2 cell ${mops(
+        t.bestV2EventsPerSec,
+      ).trim()} M/s`,
+    );
+  }
+  lines.push(`TypeScript consumer at batch 32 and 256: at least ${targets.jsVsCAt32And256.toFixed(2)}x the C consumer`);
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// What issue 15 asks of a table: v2 >= 1.0x legacy in every cell, >= 1.3x
+// at batch 1, the best v2 cell >= 120 M events/s.
+function targetsOf(pairs: Pair[]): { minV2VsLegacy: number; batch1V2VsLegacy: number[]; bestV2EventsPerSec: number } {
+  const r = (p: Pair): number => +(p.v2.eventsPerSec / p.legacy.eventsPerSec).toFixed(2);
+  return {
+    minV2VsLegacy: Math.min(...pairs.map(r)),
+    batch1V2VsLegacy: pairs.filter((p) => p.batch === 1).map(r),
+    bestV2EventsPerSec: Math.max(...pairs.map((p) => p.v2.eventsPerSec)),
+  };
+}
+
+// ... and of the TypeScript consumer: >= 0.5x the C one at batch 32 and 256.
+function jsTarget(js: JsCell[]): number {
+  return Math.min(...js.filter((c) => c.batch >= 32).map((c) => c.jsVsC));
 }
 
 main();
