@@ -69,16 +69,13 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 		}
 		pthread_mutex_unlock(&ctx->reqs.lock);
 
+		/* the chunk's events, then one store of tail for all of them */
 		pthread_mutex_lock(&c->lock);
-		for (int i = 0; i < k; i++) {
-			if (!ctx->is_v2) {
-				legacy_produce(&c->legacy, &ev[i]);
-			} else if (v2_reserve(&c->v2, 1) == 1) {
-				*v2_slot(&c->v2.ring, c->v2.tail) = ev[i];
-				v2_publish(&c->v2, 1);
-			}
-			/* else the consumer corrupted head: v2_reserve refuses, the event is dropped */
-		}
+		if (!ctx->is_v2)
+			legacy_produce_many(&c->legacy, ev, (uint32_t)k);
+		else
+			(void)v2_produce_many(&c->v2, ev, (uint32_t)k);
+		/* v2 publishes fewer only when the consumer corrupted head: the rest are dropped */
 		pthread_mutex_unlock(&c->lock);
 
 		for (int i = 0; i < k; i++)

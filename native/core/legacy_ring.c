@@ -110,6 +110,24 @@ void legacy_produce(struct legacy_producer *p, const struct io_event *ev)
 	aior_store_release(&p->ring->tail, tail);
 }
 
+void legacy_produce_many(struct legacy_producer *p, const struct io_event *ev, uint32_t n)
+{
+	uint32_t tail = p->tail;
+
+	while (n > 0) {
+		uint32_t chunk = p->nr - tail < n ? p->nr - tail : n;
+
+		memcpy(&p->ring->io_events[tail], ev, chunk * sizeof(*ev));
+		ev += chunk;
+		n -= chunk;
+		tail += chunk;
+		if (tail == p->nr)
+			tail = 0;
+	}
+	aior_store_relaxed(&p->tail, tail);
+	aior_store_release(&p->ring->tail, tail);
+}
+
 uint32_t legacy_count(const struct legacy_consumer *c)
 {
 	uint32_t head = aior_load_relaxed(&c->ring->head);

@@ -65,6 +65,12 @@ uint32_t legacy_space(const struct legacy_producer *p);
  * (legacy_space, or in-flight counting as the engine does).
  */
 void legacy_produce(struct legacy_producer *p, const struct io_event *ev);
+/*
+ * n events written from tail on (wrapping at nr), then tail published once:
+ * a batch of completions as the engine's aior_complete_many has them. No
+ * space check either; n must fit what the caller accounted.
+ */
+void legacy_produce_many(struct legacy_producer *p, const struct io_event *ev, uint32_t n);
 
 /* aio_read_events_ring: copy up to max events out, write head back. */
 uint32_t legacy_reap(struct legacy_consumer *c, struct io_event *out, uint32_t max);

@@ -213,6 +213,22 @@ int v2_produce(struct v2_producer *p, const struct io_event *ev)
 	return 0;
 }
 
+int64_t v2_produce_many(struct v2_producer *p, const struct io_event *ev, uint32_t n)
+{
+	int64_t room = v2_reserve(p, n);
+	uint32_t at, chunk;
+
+	if (room <= 0)
+		return room;
+	at = p->tail & p->ring.mask;
+	chunk = p->ring.entries - at < room ? p->ring.entries - at : (uint32_t)room;
+	memcpy(&p->ring.events[at], ev, chunk * sizeof(*ev));
+	if (room > chunk)
+		memcpy(p->ring.events, ev + chunk, (room - chunk) * sizeof(*ev));
+	v2_publish(p, (uint32_t)room);
+	return room;
+}
+
 int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start)
 {
 	uint32_t *reserve = &r->hdr->prod_reserve;
@@ -288,7 +304,8 @@ static void copy_out(const struct v2_ring *r, uint32_t first, uint32_t n, struct
 	uint32_t chunk = r->entries - at < n ? r->entries - at : n;
 
 	memcpy(out, &r->events[at], chunk * sizeof(*out));
-	memcpy(out + chunk, r->events, (n - chunk) * sizeof(*out));
+	if (n > chunk)
+		memcpy(out + chunk, r->events, (n - chunk) * sizeof(*out));
 }
 
 int64_t v2_reap(struct v2_consumer *c, struct io_event *out, uint32_t max)

@@ -103,6 +103,12 @@ int64_t v2_reserve(struct v2_producer *p, uint32_t want);
 void v2_publish(struct v2_producer *p, uint32_t n);
 /* reserve + copy + publish of one event; 0, -EAGAIN when full, -EUCLEAN. */
 int v2_produce(struct v2_producer *p, const struct io_event *ev);
+/*
+ * reserve + copy + publish of up to n events with one store of tail (a
+ * batch of completions, as aior_complete_many has them): how many were
+ * published (fewer when the ring has less room), or -EUCLEAN.
+ */
+int64_t v2_produce_many(struct v2_producer *p, const struct io_event *ev, uint32_t n);
 
 /*
  * Several producers (a ring formatted with AIORING_FEAT_MULTI_PRODUCER;

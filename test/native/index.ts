@@ -12,6 +12,8 @@ export interface NativeLayout {
 
 export interface NativeLegacyRing {
   produce(data: number, res: number): number;
+  /** events firstData .. firstData + n - 1 with one publication of tail: n, or -EAGAIN without room for all */
+  produceMany(firstData: number, n: number, res: number): number;
   space(): number;
   count(): number;
   reap(max: number): Float64Array;
@@ -19,6 +21,8 @@ export interface NativeLegacyRing {
 
 export interface NativeV2Ring {
   produce(data: number, res: number): number;
+  /** up to n events firstData .. with one publication of tail: how many, or -EUCLEAN */
+  produceMany(firstData: number, n: number, res: number): number;
   reserve(want: number): number;
   write(index: number, data: number, res: number): void;
   publish(n: number): number;
@@ -31,11 +35,35 @@ export interface NativeV2Ring {
   claimReap(max: number): Float64Array;
 }
 
+/** How the benchmark's producer publishes (ring_threads.cc, ProducerShape). */
+export interface ProducerShape {
+  /** events written per store of tail: 1 as aio_complete, more as aior_complete_many */
+  publish?: number;
+  /** stamp every event and every reap, not only the sampled ones */
+  stampEvery?: boolean;
+}
+
 export interface BenchCellResult {
   eventsPerSec: number;
   p50Ns: number;
   p99Ns: number;
   outOfOrder: number;
+  /** reap calls that found events, per event */
+  reapsPerEvent: number;
+  /** reap calls that found none, per event */
+  emptyReapsPerEvent: number;
+  /** the producer's waits for room, per event */
+  fullWaitsPerEvent: number;
+}
+
+/** A C producer thread publishing into a ring whose memory JavaScript reads. */
+export interface RingProducer {
+  /** the ring's memory, formatted for the layout */
+  readonly memory: ArrayBuffer;
+  /** starts the thread (pinned to CPU 0): events numbered from 0, flat out */
+  start(): void;
+  /** waits for the thread: its own time and its waits for room */
+  join(): { seconds: number; fullWaits: number };
 }
 
 export interface TestAddon {
@@ -49,7 +77,12 @@ export interface TestAddon {
   reportedExternalMemory(): number;
   NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
   NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
-  benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;
+  benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number, shape?: ProducerShape): BenchCellResult;
+  RingProducer: new (layout: string, entries: number, events: number, shape?: ProducerShape) => RingProducer;
+  /** calls fn with Node's thread pinned to cpu, then restores its affinity */
+  runPinned<T>(cpu: number, fn: () => T): T;
+  /** ns for one cache line to go from CPU 1 to CPU 0 and back */
+  lineRoundTrip(rounds: number): number;
   stressV2(
     entries: number,
     producers: number,

@@ -7,11 +7,21 @@
 // out (median of --repeat runs); latency paces it at one event per
 // --period ns so p50/p99 measure the ring, not a full queue. A second table
 // measures the v2 index spacing: consumer head 128 bytes after the
-// producer's tail (the layout) vs 64 bytes (adjacent lines).
+// producer's tail (the layout) vs 64 bytes (adjacent lines). A third
+// measures the consumer written in TypeScript: LegacyRing / V2Ring reaping
+// on Node's thread out of the memory a C producer thread publishes into,
+// beside the C consumer's figure for the same cell. The producer publishes
+// one event at a time (the kernel's aio_complete) in the main table; a
+// further table has it hand batches of up to --burst events to
+// legacy_produce_many / v2_produce_many, one store of tail each (the
+// engine's aior_complete_many), and an instrumented one stamps every event
+// and reap with rdtsc, to show what the stamps cost.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BenchCellResult, testAddon } from '../../test/native';
+import { BenchCellResult, ProducerShape, testAddon } from '../../test/native';
+import { EventBatch, LegacyRing, V2Ring } from '../../src';
 
 const BATCHES = [1, 4, 32, 256];
 const SIZES = [128, 4096];
@@ -20,9 +30,26 @@ interface Cell {
   layout: string;
   batch: number;
   entries: number;
+  /** events per store of tail (1: aio_complete), and whether every event was stamped */
+  publish: number;
+  stampEvery: boolean;
   eventsPerSec: number;
   p50Ns: number;
   p99Ns: number;
+  /** reap calls that found events / found none, producer waits: per event */
+  reapsPerEvent: number;
+  emptyReapsPerEvent: number;
+  fullWaitsPerEvent: number;
+}
+
+interface JsCell {
+  layout: string;
+  batch: number;
+  entries: number;
+  publish: number;
+  jsEventsPerSec: number;
+  cEventsPerSec: number;
+  jsVsC: number;
 }
 
 function median(xs: number[]): number {
@@ -30,10 +57,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(layout: string, batch: number, entries: number, events: number, repeat: number, period: number): Cell {
+function measure(layout: string, batch: number, entries: number, events: number, repeat: number, period: number, shape: ProducerShape = {}): Cell {
   const runs: BenchCellResult[] = [];
-  for (let i = 0; i < repeat; i++) runs.push(testAddon.benchRing(layout, batch, entries, events));
-  const paced = testAddon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period);
+  for (let i = 0; i < repeat; i++) runs.push(testAddon.benchRing(layout, batch, entries, events, 0, shape));
+  const paced = testAddon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period, shape);
   if (runs.some((r) => r.outOfOrder !== 0) || paced.outOfOrder !== 0) {
     throw new Error(`${layout} delivered events out of order: the ring is broken`);
   }
@@ -41,11 +68,78 @@ function measure(layout: string, batch: number, entries: number, events: number,
     layout,
     batch,
     entries,
+    publish: shape.publish ?? 1,
+    stampEvery: shape.stampEvery ?? false,
     eventsPerSec: Math.round(median(runs.map((r) => r.eventsPerSec))),
     p50Ns: Math.round(paced.p50Ns),
     p99Ns: Math.round(paced.p99Ns),
+    reapsPerEvent: +median(runs.map((r) => r.reapsPerEvent)).toFixed(4),
+    emptyReapsPerEvent: +median(runs.map((r) => r.emptyReapsPerEvent)).toFixed(4),
+    fullWaitsPerEvent: +median(runs.map((r) => r.fullWaitsPerEvent)).toFixed(4),
   };
 }
+
+// One run of the TypeScript consumer: reap(batch) until every event came,
+// checking the sequence as the C consumer does. Events per second.
+function jsConsume(layout: string, batch: number, entries: number, events: number, shape: ProducerShape): number {
+  const producer = new testAddon.RingProducer(layout, entries, events, shape);
+  const ring = layout === 'legacy' ? new LegacyRing(producer.memory) : new V2Ring(producer.memory);
+  const out = new EventBatch(batch);
+  let outOfOrder = 0;
+  const seconds = testAddon.runPinned(1, () => {
+    producer.start();
+    const t0 = process.hrtime.bigint();
+    for (let got = 0; got < events; ) {
+      const n = ring.reap(out, batch);
+      for (let i = 0; i < n; i++) if (out.data(i) !== got + i) outOfOrder++;
+      got += n;
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  });
+  producer.join();
+  if (outOfOrder !== 0) throw new Error(`the TypeScript ${layout} consumer saw events out of order: the ring is broken`);
+  return events / seconds;
+}
+
+function measureJs(c: Cell, events: number, repeat: number): JsCell {
+  const runs: number[] = [];
+  for (let i = 0; i < repeat; i++) runs.push(jsConsume(c.layout, c.batch, c.entries, events, { publish: c.publish }));
+  const js = Math.round(median(runs));
+  return { layout: c.layout, batch: c.batch, entries: c.entries, publish: c.publish, jsEventsPerSec: js, cEventsPerSec: c.eventsPerSec, jsVsC: +(js / c.eventsPerSec).toFixed(2) };
+}
+
+// The CPU as /proc/cpuinfo names it, and the hypervisor if there is one.
+interface Machine {
+  cpus: number;
+  vendor: string;
+  model: string;
+  family: string;
+  modelNumber: string;
+  virtualised: string;
+  kernel: string;
+  node: string;
+  /** one cache line from CPU 1 to CPU 0 and back, ns */
+  lineRoundTripNs: number;
+}
+
+function machineInfo(): Machine {
+  const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const field = (name: string): string => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1] ?? 'unknown';
+  const flags = field('flags').split(' ');
+  return {
+    cpus: os.cpus().length,
+    vendor: field('vendor_id'),
+    model: field('model name'),
+    family: field('cpu family'),
+    modelNumber: field('model'),
+    virtualised: flags.includes('hypervisor') ? 'yes' : 'no',
+    kernel: os.release(),
+    node: process.version,
+    lineRoundTripNs: +median([1, 2, 3].map(() => testAddon.lineRoundTrip(200_000))).toFixed(1),
+  };
+}
+
+type Pair = { batch: number; entries: number; legacy: Cell; v2: Cell };
 
 function main(): void {
   const argv = yargs(hideBin(process.argv))
@@ -53,19 +147,31 @@ function main(): void {
     .option('events', { type: 'number', default: 4_000_000, describe: 'events per throughput run' })
     .option('repeat', { type: 'number', default: 3, describe: 'throughput runs per cell (median)' })
     .option('period', { type: 'number', default: 2000, describe: 'ns between events in the latency run' })
+    .option('burst', { type: 'number', default: 32, describe: 'events a batch-publishing producer writes per store of tail' })
     .strict()
     .parseSync();
 
   const cells: Cell[] = [];
-  const ratios: { batch: number; entries: number; v2VsLegacy: number }[] = [];
+  const jsCells: JsCell[] = [];
+  const main: Pair[] = [];
+  const burst: Pair[] = [];
+  const stamped: Pair[] = [];
   const spacing: { batch: number; entries: number; spacing128: number; spacing64: number; ratio: number }[] = [];
   for (const entries of SIZES) {
     for (const batch of BATCHES) {
-      const legacy = measure('legacy', batch, entries, argv.events, argv.repeat, argv.period);
-      const v2 = measure('v2', batch, entries, argv.events, argv.repeat, argv.period);
+      // the variants of one cell run back to back, so they see the same machine
+      const cell = (layout: string, shape: ProducerShape = {}): Cell => {
+        const c = measure(layout, batch, entries, argv.events, argv.repeat, argv.period, shape);
+        cells.push(c);
+        return c;
+      };
+      const legacy = cell('legacy');
+      const v2 = cell('v2');
       const adjacent = measure('v2-adjacent', batch, entries, argv.events, argv.repeat, argv.period);
-      cells.push(legacy, v2);
-      ratios.push({ batch, entries, v2VsLegacy: +(v2.eventsPerSec / legacy.eventsPerSec).toFixed(2) });
+      main.push({ batch, entries, legacy, v2 });
+      burst.push({ batch, entries, legacy: cell('legacy', { publish: argv.burst }), v2: cell('v2', { publish: argv.burst }) });
+      stamped.push({ batch, entries, legacy: cell('legacy', { stampEvery: true }), v2: cell('v2', { stampEvery: true }) });
+      jsCells.push(measureJs(legacy, argv.events, argv.repeat), measureJs(v2, argv.events, argv.repeat));
       spacing.push({
         batch,
         entries,
@@ -75,39 +181,105 @@ function main(): void {
       });
     }
   }
-  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), node: process.version };
+  const machine = machineInfo();
+  const ratio = (p: Pair): number => +(p.v2.eventsPerSec / p.legacy.eventsPerSec).toFixed(2);
+  const ratios = main.map((p) => ({ batch: p.batch, entries: p.entries, v2VsLegacy: ratio(p) }));
+  const burstRatios = burst.map((p) => ({ batch: p.batch, entries: p.entries, v2VsLegacy: ratio(p) }));
+  const stampedRatios = stamped.map((p) => ({ batch: p.batch, entries: p.entries, v2VsLegacy: ratio(p) }));
+
+  const targets = { each: targetsOf(main), burst: targetsOf(burst), jsVsCAt32And256: jsTarget(jsCells) };
 
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ machine, cells, ratios, spacing })}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, targets, cells, ratios, burstRatios, stampedRatios, spacing, js: jsCells })}\n`);
     return;
   }
   const mops = (x: number): string => (x / 1e6).toFixed(1).padStart(7);
+  const head = (p: { entries: number; batch: number }): string => `${String(p.entries).padStart(7)} ${String(p.batch).padStart(5)}`;
   const lines = [
-    `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}`,
+    `machine: ${machine.cpus} CPUs, ${machine.vendor} ${machine.model} (family ${machine.family} model ${machine.modelNumber}${
+      machine.virtualised === 'yes' ? ', virtualised' : ''
+    }), Linux ${machine.kernel}, Node ${machine.node}`,
+    `a cache line from CPU 1 to CPU 0 and back: ${machine.lineRoundTripNs} ns`,
     `events/s in millions (median of ${argv.repeat} x ${argv.events}); latency ns at one event per ${argv.period} ns`,
     '',
+    'producer publishes each event (aio_complete)',
     'entries batch |  legacy      v2   v2/legacy | legacy p50  p99 |   v2 p50  p99',
   ];
-  for (const r of ratios) {
-    const l = cells.find((c) => c.layout === 'legacy' && c.batch === r.batch && c.entries === r.entries)!;
-    const v = cells.find((c) => c.layout === 'v2' && c.batch === r.batch && c.entries === r.entries)!;
+  for (const p of main) {
+    const { legacy: l, v2: v } = p;
     lines.push(
-      `${String(r.entries).padStart(7)} ${String(r.batch).padStart(5)} | ${mops(l.eventsPerSec)} ${mops(v.eventsPerSec)} ${(
-        r.v2VsLegacy.toFixed(2) + 'x'
-      ).padStart(11)} | ${String(l.p50Ns).padStart(10)} ${String(l.p99Ns).padStart(4)} | ${String(v.p50Ns).padStart(8)} ${String(
-        v.p99Ns,
-      ).padStart(4)}`,
+      `${head(p)} | ${mops(l.eventsPerSec)} ${mops(v.eventsPerSec)} ${(ratio(p).toFixed(2) + 'x').padStart(11)} | ${String(l.p50Ns).padStart(10)} ${String(
+        l.p99Ns,
+      ).padStart(4)} | ${String(v.p50Ns).padStart(8)} ${String(v.p99Ns).padStart(4)}`,
     );
+  }
+  for (const [title, pairs] of [
+    [`producer publishes up to ${argv.burst} events per store of tail (aior_complete_many)`, burst],
+    ['instrumented: every event and every reap stamped with rdtsc', stamped],
+  ] as const) {
+    lines.push('', title, 'entries batch |  legacy      v2   v2/legacy');
+    for (const p of pairs) lines.push(`${head(p)} | ${mops(p.legacy.eventsPerSec)} ${mops(p.v2.eventsPerSec)} ${(ratio(p).toFixed(2) + 'x').padStart(11)}`);
   }
   lines.push('', 'v2 index spacing: head 128 bytes after tail (layout) vs 64 bytes', 'entries batch |    128      64  128/64');
-  for (const s of spacing) {
+  for (const s of spacing) lines.push(`${head(s)} | ${mops(s.spacing128)} ${mops(s.spacing64)} ${(s.ratio.toFixed(2) + 'x').padStart(7)}`);
+  lines.push(
+    '',
+    'reap calls per event (found events / found none), producer waits for room per event; each event, then bursts',
+    'entries batch | legacy reaps empty  waits |     v2 reaps empty  waits',
+  );
+  const f = (x: number): string => x.toFixed(3).padStart(6);
+  for (const pairs of [main, burst]) {
+    for (const p of pairs) {
+      const { legacy: l, v2: v } = p;
+      lines.push(
+        `${head(p)} |       ${f(l.reapsPerEvent)} ${f(l.emptyReapsPerEvent)} ${f(l.fullWaitsPerEvent)} |        ${f(v.reapsPerEvent)} ${f(v.emptyReapsPerEvent)} ${f(
+          v.fullWaitsPerEvent,
+        )}`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    "TypeScript consumer (LegacyRing / V2Ring.reap on Node's thread) vs the C consumer, same ring, C producer publishing each event",
+    'entries batch | legacy   js      c   js/c |     v2   js      c   js/c',
+  );
+  for (const p of main) {
+    const l = jsCells.find((c) => c.layout === 'legacy' && c.batch === p.batch && c.entries === p.entries)!;
+    const v = jsCells.find((c) => c.layout === 'v2' && c.batch === p.batch && c.entries === p.entries)!;
     lines.push(
-      `${String(s.entries).padStart(7)} ${String(s.batch).padStart(5)} | ${mops(s.spacing128)} ${mops(s.spacing64)} ${(
-        s.ratio.toFixed(2) + 'x'
-      ).padStart(7)}`,
+      `${head(p)} |   ${mops(l.jsEventsPerSec)}${mops(l.cEventsPerSec)} ${(l.jsVsC.toFixed(2) + 'x').padStart(6)} |   ${mops(v.jsEventsPerSec)}${mops(
+        v.cEventsPerSec,
+      )} ${(v.jsVsC.toFixed(2) + 'x').padStart(6)}`,
     );
   }
+  for (const [name, t] of [
+    ['each event', targets.each],
+    [`bursts of ${argv.burst}`, targets.burst],
+  ] as const) {
+    lines.push(
+      `${name}: v2/legacy at least ${t.minV2VsLegacy.toFixed(2)}x, at batch 1 ${t.batch1V2VsLegacy.map((x) => x.toFixed(2) + 'x').join(' and ')}, best v2 cell ${mops(
+        t.bestV2EventsPerSec,
+      ).trim()} M/s`,
+    );
+  }
+  lines.push(`TypeScript consumer at batch 32 and 256: at least ${targets.jsVsCAt32And256.toFixed(2)}x the C consumer`);
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// What issue 15 asks of a table: v2 >= 1.0x legacy in every cell, >= 1.3x
+// at batch 1, the best v2 cell >= 120 M events/s.
+function targetsOf(pairs: Pair[]): { minV2VsLegacy: number; batch1V2VsLegacy: number[]; bestV2EventsPerSec: number } {
+  const r = (p: Pair): number => +(p.v2.eventsPerSec / p.legacy.eventsPerSec).toFixed(2);
+  return {
+    minV2VsLegacy: Math.min(...pairs.map(r)),
+    batch1V2VsLegacy: pairs.filter((p) => p.batch === 1).map(r),
+    bestV2EventsPerSec: Math.max(...pairs.map((p) => p.v2.eventsPerSec)),
+  };
+}
+
+// ... and of the TypeScript consumer: >= 0.5x the C one at batch 32 and 256.
+function jsTarget(js: JsCell[]): number {
+  return Math.min(...js.filter((c) => c.batch >= 32).map((c) => c.jsVsC));
 }
 
 main();

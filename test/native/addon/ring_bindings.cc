@@ -49,6 +49,20 @@ static void ThrowRingError(Napi::Env env, enum ring_field f)
 		       std::string("invalid ring header: bad ") + ring_field_name(f), ring_field_name(f));
 }
 
+// (firstData, n, res) -> events firstData .. firstData + n - 1, each with res
+static std::vector<io_event> NumberedEvents(const Napi::CallbackInfo &info)
+{
+	uint64_t first = ArgU64(info, 0, "firstData");
+	uint32_t n = ArgU32(info, 1, "n");
+	int64_t res = ArgI64(info, 2, "res");
+	if (n == 0 || n > (1u << 20))
+		throw AioError(info.Env(), EINVAL, "aioring", "n must be 1 to 2^20", "n");
+	std::vector<io_event> ev(n);
+	for (uint32_t i = 0; i < n; i++)
+		ev[i] = {first + i, 0, res, 0};
+	return ev;
+}
+
 class NativeLegacyRing : public Napi::ObjectWrap<NativeLegacyRing> {
 public:
 	static Napi::Function Define(Napi::Env env)
@@ -57,6 +71,7 @@ public:
 				   {InstanceMethod("produce", &NativeLegacyRing::Produce),
 				    InstanceMethod("space", &NativeLegacyRing::Space),
 				    InstanceMethod("count", &NativeLegacyRing::Count),
+				    InstanceMethod("produceMany", &NativeLegacyRing::ProduceMany),
 				    InstanceMethod("reap", &NativeLegacyRing::Reap)});
 	}
 
@@ -90,6 +105,17 @@ private:
 		legacy_produce(&prod_, &ev);
 		return Napi::Number::New(info.Env(), 0);
 	}
+	// produceMany(firstData, n, res): events firstData .. firstData + n - 1
+	// with one publication of tail; -EAGAIN when fewer than n slots are free
+	Napi::Value ProduceMany(const Napi::CallbackInfo &info)
+	{
+		mem_.Check(info.Env());
+		std::vector<io_event> ev = NumberedEvents(info);
+		if (legacy_space(&prod_) < ev.size())
+			return Napi::Number::New(info.Env(), -EAGAIN);
+		legacy_produce_many(&prod_, ev.data(), static_cast<uint32_t>(ev.size()));
+		return Napi::Number::New(info.Env(), static_cast<double>(ev.size()));
+	}
 	Napi::Value Space(const Napi::CallbackInfo &info)
 	{
 		mem_.Check(info.Env());
@@ -120,6 +146,7 @@ public:
 	{
 		return DefineClass(env, "NativeV2Ring",
 				   {InstanceMethod("produce", &NativeV2Ring::Produce),
+				    InstanceMethod("produceMany", &NativeV2Ring::ProduceMany),
 				    InstanceMethod("reserve", &NativeV2Ring::Reserve),
 				    InstanceMethod("write", &NativeV2Ring::Write),
 				    InstanceMethod("publish", &NativeV2Ring::Publish),
@@ -165,6 +192,13 @@ private:
 		mem_.Check(info.Env());
 		struct io_event ev = {ArgU64(info, 0, "data"), 0, ArgI64(info, 1, "res"), 0};
 		return Result(info.Env(), v2_produce(&prod_, &ev));
+	}
+	// produceMany(firstData, n, res) -> how many were published, or -EUCLEAN
+	Napi::Value ProduceMany(const Napi::CallbackInfo &info)
+	{
+		mem_.Check(info.Env());
+		std::vector<io_event> ev = NumberedEvents(info);
+		return Result(info.Env(), v2_produce_many(&prod_, ev.data(), static_cast<uint32_t>(ev.size())));
 	}
 	Napi::Value Reserve(const Napi::CallbackInfo &info)
 	{

@@ -139,11 +139,19 @@ struct BenchResult {
 	double seconds = 0;
 	std::vector<uint64_t> latencies;
 	uint64_t out_of_order = 0;
+	// how often each side looked at the other's index: the consumer's reap
+	// calls (those that found events, and those that found none) and the
+	// producer's waits for room
+	uint64_t reaps = 0;
+	uint64_t empty_reaps = 0;
+	uint64_t full_waits = 0;
 };
 
 // The consumer's side: reap up to batch events a call, check the sequence.
+// The reap's stamp is taken once for a batch holding a sampled event (every
+// reap when stamp_every).
 template <typename Reap>
-void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
+void ConsumeLoop(uint64_t events, uint32_t batch, bool stamp_every, Reap reap, BenchResult &res)
 {
 	std::vector<struct io_event> buf(batch);
 	uint64_t got = 0;
@@ -152,29 +160,175 @@ void ConsumeLoop(uint64_t events, uint32_t batch, Reap reap, BenchResult &res)
 	while (got < events) {
 		uint32_t n = reap(buf.data(), batch);
 		if (n == 0) {
+			res.empty_reaps++;
 			idle.Wait();
 			continue;
 		}
+		res.reaps++;
 		idle.Reset();
-		uint64_t now = StampAfterLoads();
+		uint64_t now = stamp_every ? StampAfterLoads() : 0;
 		for (uint32_t i = 0; i < n; i++) {
-			uint64_t stamp = static_cast<uint64_t>(buf[i].res2);
 			if (buf[i].data != got + i)
 				res.out_of_order++;
-			if (buf[i].data % kSample == 0)
-				res.latencies.push_back(now > stamp ? now - stamp : 0);
+			if (buf[i].data % kSample != 0)
+				continue;
+			if (now == 0)
+				now = StampAfterLoads();
+			uint64_t stamp = static_cast<uint64_t>(buf[i].res2);
+			res.latencies.push_back(now > stamp ? now - stamp : 0);
 		}
 		got += n;
 	}
 }
 
+// One ring for a benchmark run, formatted for its layout. The legacy ring
+// has entries slots; v2 binds head where the layout (or the variant) puts it.
+class RingUnderTest {
+public:
+	RingUnderTest(Layout layout, uint32_t entries) : layout_(layout), entries_(entries)
+	{
+		bool legacy = layout == Layout::Legacy;
+		bytes_ = legacy ? legacy_ring_bytes(entries, 4096) : v2_ring_bytes(entries);
+		mem_ = AllocRing(bytes_);
+		base_ = mem_.get();
+		if (!mem_)
+			return;
+		if (legacy) {
+			legacy_format(Legacy(), entries);
+			return;
+		}
+		uint8_t *base = base_;
+		v2_format(base, bytes_, entries, 0, 0);
+		if (layout == Layout::V2Adjacent)
+			v2_bind_spaced(&v2_, base, entries, reinterpret_cast<uint32_t *>(base + 128 + AIORING_CACHELINE));
+		else if (layout == Layout::V2SameLine)
+			v2_bind_spaced(&v2_, base, entries, reinterpret_cast<uint32_t *>(base + 128 + sizeof(uint32_t)));
+		else
+			v2_bind(&v2_, base, entries);
+	}
+	bool Ok() const { return base_ != nullptr; }
+	bool IsLegacy() const { return layout_ == Layout::Legacy; }
+	size_t Size() const { return bytes_; }
+	uint32_t Entries() const { return entries_; }
+	struct aio_ring *Legacy() const { return reinterpret_cast<struct aio_ring *>(base_); }
+	const struct v2_ring *V2() const { return &v2_; }
+	// Gives the memory away (to an external ArrayBuffer that frees it, and
+	// outlives this ring).
+	uint8_t *Release() { return mem_.release(); }
+
+private:
+	Layout layout_;
+	uint32_t entries_;
+	size_t bytes_ = 0;
+	RingMemoryPtr mem_;
+	uint8_t *base_ = nullptr;
+	struct v2_ring v2_ = {};
+};
+
+// How the producer publishes and what the run stamps. publish 1 writes and
+// publishes one event at a time, as the kernel's aio_complete does; more
+// writes up to that many events into a local batch and hands the batch to
+// legacy_produce_many / v2_produce_many, one store of tail for all of them,
+// as the engine's aior_complete_many does. stamp_every stamps every event
+// (and the consumer every reap), not only the one in kSample it samples: the
+// instrumented variant that shows what the rdtsc calls cost the run.
+struct ProducerShape {
+	uint32_t publish = 1;
+	bool stamp_every = false;
+};
+
+inline int64_t StampOf(uint64_t i, bool every)
+{
+	return every || i % kSample == 0 ? static_cast<int64_t>(Stamp()) : 0;
+}
+
+// Free slots for the producer once the ring had none: at least refill of
+// them, waiting (with the shared back-off) until there are.
+class Room {
+public:
+	explicit Room(uint32_t entries) : refill_(Refill(entries)) {}
+	template <typename Free>
+	uint32_t Wait(Free free)
+	{
+		uint32_t space;
+		full_.Reset();
+		while ((space = free(refill_)) < refill_) {
+			waits++;
+			full_.Wait();
+		}
+		return space;
+	}
+	uint64_t waits = 0;
+
+private:
+	uint32_t refill_;
+	Backoff full_;
+};
+
+// The producer's side, flat out (period 0) or paced: events numbered from 0.
+// Returns how often it waited for room.
+uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period, ProducerShape shape)
+{
+	Room room(ring.Entries());
+	Pacer pace(period);
+	uint32_t space = 0;
+	struct legacy_producer lp;
+	struct v2_producer vp;
+	bool legacy = ring.IsLegacy();
+	auto free = [&](uint32_t want) -> uint32_t {
+		if (legacy)
+			return legacy_space(&lp);
+		int64_t got = v2_reserve(&vp, want);
+		return got > 0 ? static_cast<uint32_t>(got) : 0;
+	};
+	if (legacy)
+		legacy_producer_init(&lp, ring.Legacy(), ring.Entries());
+	else
+		v2_producer_init(&vp, ring.V2());
+	if (shape.publish > 1) {
+		std::vector<struct io_event> batch(shape.publish);
+		for (uint64_t i = 0; i < events;) {
+			if (space == 0)
+				space = room.Wait(free);
+			uint32_t n = static_cast<uint32_t>(std::min<uint64_t>({shape.publish, space, events - i}));
+			for (uint32_t k = 0; k < n; k++)
+				batch[k] = {i + k, 0, 0, StampOf(i + k, shape.stamp_every)};
+			if (legacy)
+				legacy_produce_many(&lp, batch.data(), n);
+			else
+				v2_produce_many(&vp, batch.data(), n);
+			space -= n;
+			i += n;
+		}
+		return room.waits;
+	}
+	for (uint64_t i = 0; i < events; i++) {
+		pace.Wait();
+		if (space == 0)
+			space = room.Wait(free);
+		space--;
+		int64_t stamp = StampOf(i, shape.stamp_every);
+		if (legacy) {
+			struct io_event ev = {i, 0, 0, stamp};
+			legacy_produce(&lp, &ev);
+			continue;
+		}
+		struct io_event *slot = v2_slot(&vp.ring, vp.tail);
+		slot->data = i;
+		slot->obj = 0;
+		slot->res = 0;
+		slot->res2 = stamp;
+		v2_publish(&vp, 1);
+	}
+	return room.waits;
+}
+
 BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t events,
-		     uint64_t period)
+		     uint64_t period, ProducerShape shape)
 {
 	BenchResult res;
-	bool legacy = layout == Layout::Legacy;
-	RingMemoryPtr mem = AllocRing(legacy ? legacy_ring_bytes(entries, 4096) : v2_ring_bytes(entries));
-	if (!mem)
+	RingUnderTest ring(layout, entries);
+	if (!ring.Ok())
 		return res;
 	std::atomic<int> ready{0};
 	auto start_together = [&ready]() {
@@ -182,92 +336,32 @@ BenchResult RunBench(Layout layout, uint32_t batch, uint32_t entries, uint64_t e
 		while (ready.load() < 2)
 			aior_cpu_relax();
 	};
-	uint64_t t0 = 0;
-
-	if (legacy) {
-		auto *ring = reinterpret_cast<struct aio_ring *>(mem.get());
-		legacy_format(ring, entries);
-		std::thread producer([&]() {
-			PinTo(0);
-			struct legacy_producer p;
-			legacy_producer_init(&p, ring, entries);
-			uint32_t space = 0, refill = Refill(entries);
-			Backoff full;
-			start_together();
-			Pacer pace(period);
-			for (uint64_t i = 0; i < events; i++) {
-				pace.Wait();
-				if (space == 0) {
-					full.Reset();
-					while ((space = legacy_space(&p)) < refill)
-						full.Wait();
-				}
-				struct io_event ev = {i, 0, 0, static_cast<int64_t>(Stamp())};
-				legacy_produce(&p, &ev);
-				space--;
-			}
-		});
-		PinTo(1);
-		struct legacy_consumer c;
-		legacy_consumer_init(&c, ring, entries);
+	std::thread producer([&]() {
+		PinTo(0);
 		start_together();
-		t0 = NowNs();
-		ConsumeLoop(events, batch,
+		res.full_waits = Produce(ring, events, period, shape);
+	});
+	PinTo(1);
+	start_together();
+	uint64_t t0 = NowNs();
+	if (ring.IsLegacy()) {
+		struct legacy_consumer c;
+		legacy_consumer_init(&c, ring.Legacy(), entries);
+		ConsumeLoop(events, batch, shape.stamp_every,
 			    [&c](struct io_event *out, uint32_t max) { return legacy_reap(&c, out, max); },
 			    res);
-		res.seconds = (NowNs() - t0) / 1e9;
-		producer.join();
 	} else {
-		v2_format(mem.get(), v2_ring_bytes(entries), entries, 0, 0);
-		struct v2_ring r;
-		if (layout == Layout::V2Adjacent)
-			v2_bind_spaced(&r, mem.get(), entries,
-				       reinterpret_cast<uint32_t *>(mem.get() + 128 + AIORING_CACHELINE));
-		else if (layout == Layout::V2SameLine)
-			v2_bind_spaced(&r, mem.get(), entries,
-				       reinterpret_cast<uint32_t *>(mem.get() + 128 + sizeof(uint32_t)));
-		else
-			v2_bind(&r, mem.get(), entries);
-		std::thread producer([&]() {
-			PinTo(0);
-			struct v2_producer p;
-			v2_producer_init(&p, &r);
-			uint32_t space = 0, refill = Refill(entries);
-			Backoff full;
-			start_together();
-			Pacer pace(period);
-			for (uint64_t i = 0; i < events; i++) {
-				pace.Wait();
-				if (space == 0) {
-					full.Reset();
-					int64_t got;
-					while ((got = v2_reserve(&p, refill)) < refill)
-						full.Wait();
-					space = static_cast<uint32_t>(got);
-				}
-				space--;
-				struct io_event *slot = v2_slot(&p.ring, p.tail);
-				slot->data = i;
-				slot->obj = 0;
-				slot->res = 0;
-				slot->res2 = static_cast<int64_t>(Stamp());
-				v2_publish(&p, 1);
-			}
-		});
-		PinTo(1);
 		struct v2_consumer c;
-		v2_consumer_init(&c, &r);
-		start_together();
-		t0 = NowNs();
-		ConsumeLoop(events, batch,
+		v2_consumer_init(&c, ring.V2());
+		ConsumeLoop(events, batch, shape.stamp_every,
 			    [&c](struct io_event *out, uint32_t max) {
 				    int64_t n = v2_reap(&c, out, max);
 				    return n > 0 ? static_cast<uint32_t>(n) : 0u;
 			    },
 			    res);
-		res.seconds = (NowNs() - t0) / 1e9;
-		producer.join();
 	}
+	res.seconds = (NowNs() - t0) / 1e9;
+	producer.join();
 	return res;
 }
 
@@ -280,51 +374,218 @@ uint64_t Percentile(std::vector<uint64_t> &v, double q)
 	return v[k];
 }
 
+Layout ParseLayout(const Napi::CallbackInfo &info, size_t at)
+{
+	std::string name = info[at].IsString() ? info[at].As<Napi::String>().Utf8Value() : "";
+	if (name == "legacy")
+		return Layout::Legacy;
+	if (name == "v2")
+		return Layout::V2;
+	if (name == "v2-adjacent")
+		return Layout::V2Adjacent;
+	if (name == "v2-same-line")
+		return Layout::V2SameLine;
+	throw AioError(info.Env(), EINVAL, "aioring", "layout is legacy, v2, v2-adjacent or v2-same-line",
+		       "layout");
+}
+
+// {publish = 1, stampEvery = false} at info[at], if given.
+ProducerShape ParseShape(const Napi::CallbackInfo &info, size_t at)
+{
+	ProducerShape shape;
+	if (info.Length() <= at || info[at].IsUndefined())
+		return shape;
+	if (!info[at].IsObject())
+		throw AioError(info.Env(), EINVAL, "aioring", "options must be an object", "options");
+	Napi::Object o = info[at].As<Napi::Object>();
+	Napi::Value publish = o.Get("publish");
+	if (!publish.IsUndefined()) {
+		double n = publish.IsNumber() ? publish.As<Napi::Number>().DoubleValue() : 0;
+		if (n < 1 || n > 4096 || n != static_cast<uint32_t>(n))
+			throw AioError(info.Env(), EINVAL, "aioring", "publish must be 1 to 4096", "publish");
+		shape.publish = static_cast<uint32_t>(n);
+	}
+	shape.stamp_every = o.Get("stampEvery").ToBoolean().Value();
+	return shape;
+}
+
+bool BadShape(uint32_t entries, uint64_t events)
+{
+	bool pow2 = entries && !(entries & (entries - 1));
+	return entries < 2 || entries > (1u << 20) || !pow2 || events == 0;
+}
+
+// Runs fn with the calling thread pinned to cpu, then gives the thread its
+// own affinity back. (A consumer on a fresh std::thread ran at half the
+// speed of one on Node's own thread on this machine.)
+template <typename Fn>
+void Pinned(unsigned cpu, Fn fn)
+{
+	cpu_set_t saved;
+	bool restore = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
+	PinTo(cpu);
+	fn();
+	if (restore)
+		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+}
+
+// A C producer thread for a consumer written in JavaScript: the ring's
+// memory is an ArrayBuffer JS reads with LegacyRing / V2Ring while the
+// thread publishes events numbered from 0, flat out, pinned to CPU 0.
+// new RingProducer(layout, entries, events, {publish, stampEvery} = {}).
+class RingProducer : public Napi::ObjectWrap<RingProducer> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "RingProducer",
+				   {InstanceMethod<&RingProducer::Start>("start"),
+				    InstanceMethod<&RingProducer::Join>("join"),
+				    InstanceAccessor<&RingProducer::Memory>("memory")});
+	}
+
+	explicit RingProducer(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingProducer>(info)
+	{
+		Napi::Env env = info.Env();
+		Layout layout = ParseLayout(info, 0);
+		uint32_t entries = ArgU32(info, 1, "entries");
+		events_ = ArgU64(info, 2, "events");
+		shape_ = ParseShape(info, 3);
+		if (BadShape(entries, events_))
+			throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
+		ring_ = std::make_unique<RingUnderTest>(layout, entries);
+		if (!ring_->Ok())
+			throw AioError(env, ENOMEM, "aioring", "no memory for the ring");
+		size_t size = ring_->Size();
+		Napi::ArrayBuffer memory = Napi::ArrayBuffer::New(
+			env, ring_->Release(), size, [](Napi::Env, void *data) { free(data); });
+		memory_ = Napi::Persistent(memory);
+	}
+
+	~RingProducer() override { Stop(); }
+
+private:
+	Napi::Value Memory(const Napi::CallbackInfo &) { return memory_.Value(); }
+
+	Napi::Value Start(const Napi::CallbackInfo &info)
+	{
+		if (thread_.joinable() || done_)
+			throw AioError(info.Env(), EINVAL, "aioring", "a producer runs once");
+		thread_ = std::thread([this]() {
+			PinTo(0);
+			uint64_t t0 = NowNs();
+			full_waits_ = Produce(*ring_, events_, 0, shape_);
+			seconds_ = (NowNs() - t0) / 1e9;
+		});
+		return info.Env().Undefined();
+	}
+
+	// -> {seconds, fullWaits}: the producer's own time and waits for room
+	Napi::Value Join(const Napi::CallbackInfo &info)
+	{
+		Stop();
+		Napi::Object o = Napi::Object::New(info.Env());
+		o.Set("seconds", seconds_);
+		o.Set("fullWaits", static_cast<double>(full_waits_));
+		return o;
+	}
+
+	void Stop()
+	{
+		if (thread_.joinable()) {
+			thread_.join();
+			done_ = true;
+		}
+	}
+
+	std::unique_ptr<RingUnderTest> ring_;
+	Napi::Reference<Napi::ArrayBuffer> memory_;
+	std::thread thread_;
+	uint64_t events_ = 0;
+	ProducerShape shape_;
+	bool done_ = false;
+	double seconds_ = 0;
+	uint64_t full_waits_ = 0;
+};
+
+// lineRoundTrip(rounds) -> ns: one cache line passed back and forth between
+// a thread on CPU 0 and one on CPU 1, each waiting for the other's write:
+// what a line costs to move between the two CPUs the ring benchmark uses (a
+// few ns when they share a core's caches, 50-200 ns across cores).
+static Napi::Value LineRoundTrip(const Napi::CallbackInfo &info)
+{
+	uint32_t rounds = ArgU32(info, 0, "rounds");
+	if (rounds == 0)
+		throw AioError(info.Env(), EINVAL, "aioring", "rounds must be positive", "rounds");
+	alignas(AIORING_CACHELINE) static uint32_t line[AIORING_CACHELINE / sizeof(uint32_t)];
+	aior_store_relaxed(&line[0], 0u);
+	double seconds = 0;
+	std::thread echo([rounds]() {
+		PinTo(0);
+		for (uint32_t i = 0; i < rounds; i++) {
+			while (aior_load_acquire(&line[0]) != 2 * i + 1)
+				aior_cpu_relax();
+			aior_store_release(&line[0], 2 * i + 2);
+		}
+	});
+	Pinned(1, [&]() {
+		uint64_t t0 = NowNs();
+		for (uint32_t i = 0; i < rounds; i++) {
+			aior_store_release(&line[0], 2 * i + 1);
+			while (aior_load_acquire(&line[0]) != 2 * i + 2)
+				aior_cpu_relax();
+		}
+		seconds = (NowNs() - t0) / 1e9;
+	});
+	echo.join();
+	return Napi::Number::New(info.Env(), seconds * 1e9 / rounds);
+}
+
+// runPinned(cpu, fn): calls fn with Node's thread pinned to cpu.
+static Napi::Value RunPinned(const Napi::CallbackInfo &info)
+{
+	uint32_t cpu = ArgU32(info, 0, "cpu");
+	if (!info[1].IsFunction())
+		throw AioError(info.Env(), EINVAL, "aioring", "fn must be a function", "fn");
+	Napi::Function fn = info[1].As<Napi::Function>();
+	Napi::Value result;
+	Pinned(cpu, [&]() { result = fn.Call({}); });
+	return result;
+}
+
 }  // namespace
 
-// benchRing(layout, batch, entries, events, periodNs = 0)
-//   -> {eventsPerSec, p50Ns, p99Ns, outOfOrder}
+// benchRing(layout, batch, entries, events, periodNs = 0, {publish, stampEvery} = {})
+//   -> {eventsPerSec, p50Ns, p99Ns, outOfOrder, reapsPerEvent,
+//       emptyReapsPerEvent, fullWaitsPerEvent}
 // periodNs 0 runs the producer flat out (throughput); otherwise it publishes
-// one event per period, so latency is the ring's and not a full queue's.
+// one event per period, so latency is the ring's and not a full queue's
+// (and publish is 1). publish and stampEvery: ProducerShape.
+// The consumer runs on Node's thread, pinned to CPU 1 for the run.
 static Napi::Value BenchRing(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-	Layout layout;
-	if (name == "legacy")
-		layout = Layout::Legacy;
-	else if (name == "v2")
-		layout = Layout::V2;
-	else if (name == "v2-adjacent")
-		layout = Layout::V2Adjacent;
-	else if (name == "v2-same-line")
-		layout = Layout::V2SameLine;
-	else
-		throw AioError(env, EINVAL, "aioring", "layout is legacy, v2, v2-adjacent or v2-same-line",
-			       "layout");
+	Layout layout = ParseLayout(info, 0);
 	uint32_t batch = ArgU32(info, 1, "batch");
 	uint32_t entries = ArgU32(info, 2, "entries");
 	uint64_t events = ArgU64(info, 3, "events");
-	bool pow2 = entries && !(entries & (entries - 1));
-	if (batch == 0 || batch > 65536 || entries < 2 || entries > (1u << 20) || !pow2 || events == 0)
+	if (batch == 0 || batch > 65536 || BadShape(entries, events))
 		throw AioError(env, EINVAL, "aioring", "bad benchmark cell");
-	uint64_t period_ns = info.Length() > 4 ? ArgU64(info, 4, "periodNs") : 0;
+	uint64_t period_ns = info.Length() > 4 && !info[4].IsUndefined() ? ArgU64(info, 4, "periodNs") : 0;
+	ProducerShape shape = ParseShape(info, 5);
+	if (period_ns != 0)
+		shape.publish = 1;
 	double per_ns = StampsPerNs();
 	BenchResult r;
-	// on threads of its own: the consumer pins itself, and must not pin Node's
-	// The consumer runs on this thread, pinned for the run; Node's thread gets
-	// its own affinity back afterwards. (On a fresh std::thread the same
-	// consumer ran at half the speed on this machine.)
-	cpu_set_t saved;
-	bool restore = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
-	r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns));
-	if (restore)
-		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	Pinned(1, [&]() { r = RunBench(layout, batch, entries, events, static_cast<uint64_t>(period_ns * per_ns), shape); });
+	double n = static_cast<double>(events);
 	Napi::Object o = Napi::Object::New(env);
-	o.Set("eventsPerSec", events / r.seconds);
+	o.Set("eventsPerSec", n / r.seconds);
 	o.Set("p50Ns", Percentile(r.latencies, 0.50) / per_ns);
 	o.Set("p99Ns", Percentile(r.latencies, 0.99) / per_ns);
 	o.Set("outOfOrder", static_cast<double>(r.out_of_order));
+	o.Set("reapsPerEvent", r.reaps / n);
+	o.Set("emptyReapsPerEvent", r.empty_reaps / n);
+	o.Set("fullWaitsPerEvent", r.full_waits / n);
 	return o;
 }
 
@@ -428,6 +689,9 @@ void InitRingThreads(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("benchRing", Napi::Function::New(env, BenchRing));
 	exports.Set("stressV2", Napi::Function::New(env, StressV2));
+	exports.Set("RingProducer", RingProducer::Define(env));
+	exports.Set("runPinned", Napi::Function::New(env, RunPinned));
+	exports.Set("lineRoundTrip", Napi::Function::New(env, LineRoundTrip));
 }
 
 }  // namespace aioring
