@@ -181,12 +181,17 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
-	if (s->backend != AIOR_BACKEND_THREADPOOL && s->backend != AIOR_BACKEND_URING) {
-		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
+	/*
+	 * The caller's nr_events, so aio-nr is charged as io_setup would charge
+	 * it; auto charges it only once it has an O_DIRECT request (route_of).
+	 */
+	if (s->backend == AIOR_BACKEND_KERNEL) {
 		r = aior_kernel_start(ctx, s->kernel_events ? s->kernel_events : s->nr_events,
 				      s->waits_on_kernel_fd);
-		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
+		if (r < 0)
 			goto fail;
+	} else if (s->backend == AIOR_BACKEND_AUTO) {
+		aior_kernel_defer(ctx, s->kernel_events ? s->kernel_events : s->nr_events, s->waits_on_kernel_fd);
 	}
 	if (s->backend != AIOR_BACKEND_KERNEL && s->backend != AIOR_BACKEND_URING) {
 		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
@@ -211,7 +216,7 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->ring_len = passthrough ? system_mapping_length((uintptr_t)k->kctx) : ctx->ring_len;
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
-	info->kernel = k->kctx != 0;
+	info->kernel = aior_load_acquire(&k->kctx) != 0;
 	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
@@ -295,9 +300,11 @@ static int is_rw(uint16_t op)
 
 /*
  * Where a request runs: O_DIRECT reads and writes are what kernel AIO runs
- * asynchronously; buffered reads are tried inline first (RWF_NOWAIT, which
- * also refuses at once whatever would block, O_DIRECT included); the rest
- * goes to the pool. Only the auto mode needs to look at the file's flags.
+ * asynchronously (auto makes its kernel context at the first, and sends
+ * them to the pool where io_setup failed); buffered reads are tried inline
+ * first (RWF_NOWAIT, which also refuses at once whatever would block,
+ * O_DIRECT included); the rest goes to the pool. Only the auto mode needs
+ * to look at the file's flags. With reqs.lock held.
  */
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 {
@@ -309,9 +316,9 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
-	if (ctx->kernel.kctx && is_rw(op)) {
+	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
 		fl = fcntl((int)cb->aio_fildes, F_GETFL);
-		if (fl >= 0 && (fl & O_DIRECT))
+		if (fl >= 0 && (fl & O_DIRECT) && aior_kernel_ready(ctx))
 			return ROUTE_KERNEL;
 	}
 	return inline_ok ? ROUTE_INLINE : ROUTE_POOL;

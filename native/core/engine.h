@@ -129,7 +129,7 @@ int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_
  * The uring backend's eventfd (signalled per completion), or -1: a
  * consumer about to sleep may wait on it itself and then call
  * aior_uring_service, which clears it and moves the CQ into the ring on
- * the consumer's thread (no hop through the reaper).
+ * the consumer's thread (no hop through the mover).
  */
 int aior_uring_fd(const struct aior_ctx *ctx);
 void aior_uring_service(struct aior_ctx *ctx);

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,7 +11,7 @@
 #define URING_MAX_CQ 65536u
 /* SQ entries: a submit of more goes to io_uring_enter in parts. */
 #define URING_MAX_SQ 1024u
-/* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the reaper's next look takes over. */
+/* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the mover's next look takes over. */
 #define SUBMIT_RETRIES 64
 /* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
 #define URING_MAX_RW 0x7ffff000u
@@ -125,33 +124,25 @@ static void submit_queued(struct aior_uring *u)
 			sched_yield();
 			continue;
 		}
-		/* the ring itself failed: nothing more goes in until the reaper's next try */
+		/* the ring itself failed: nothing more goes in until the mover's next try */
 		break;
 	}
 }
 
-static void *reaper(void *arg)
+/* The mover's call when the eventfd is readable: the CQ into the ring, then what waits in the SQ. */
+static void uring_serve(struct aior_ctx *ctx)
 {
-	struct aior_ctx *ctx = arg;
 	struct aior_uring *u = &ctx->uring;
+	uint64_t count;
 
-	for (;;) {
-		struct pollfd p = {u->eventfd, POLLIN, 0};
-		uint64_t count;
-
-		if (poll(&p, 1, -1) < 0)
-			continue;
-		/* non-blocking: a submitter that reaped may have read it first */
-		if (read(u->eventfd, &count, sizeof(count)) < 0 && !aior_load_acquire(&u->reaper_stop))
-			continue;
-		aior_uring_reap(ctx);
-		if (aior_load_acquire(&u->queued)) {
-			pthread_mutex_lock(&ctx->reqs.lock);
-			submit_queued(u);
-			pthread_mutex_unlock(&ctx->reqs.lock);
-		}
-		if (aior_load_acquire(&u->reaper_stop))
-			return NULL;
+	/* non-blocking: a submitter or consumer that reaped may have read it first */
+	if (read(u->eventfd, &count, sizeof(count)) < 0)
+		return;
+	aior_uring_reap(ctx);
+	if (aior_load_acquire(&u->queued)) {
+		pthread_mutex_lock(&ctx->reqs.lock);
+		submit_queued(u);
+		pthread_mutex_unlock(&ctx->reqs.lock);
 	}
 }
 
@@ -181,13 +172,11 @@ int aior_uring_start(struct aior_ctx *ctx)
 	}
 	pthread_mutex_init(&u->cq_lock, NULL);
 	u->started = 1;
-	r = pthread_create(&u->reaper, NULL, reaper, ctx);
-	if (r) {
-		u->error = r;
-		return -r;
-	}
-	u->reaper_running = 1;
-	return 0;
+	u->link = (struct aior_mover_link){.ctx = ctx, .serve = uring_serve, .fd = u->eventfd};
+	r = aior_mover_join(&u->link);
+	if (r < 0)
+		u->error = -r;
+	return r;
 }
 
 /* The fixed buffer a plain read or write lies inside, or -1. */
@@ -346,8 +335,6 @@ int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, u
 void aior_uring_stop(struct aior_ctx *ctx)
 {
 	struct aior_uring *u = &ctx->uring;
-	uint64_t one = 1;
-	ssize_t w;
 
 	if (!u->started)
 		return;
@@ -363,13 +350,7 @@ void aior_uring_stop(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	aior_uring_reap(ctx);
 	requests_wait_idle(ctx);
-	if (u->reaper_running) {
-		aior_store_release(&u->reaper_stop, 1);
-		w = write(u->eventfd, &one, sizeof(one));
-		(void)w;
-		pthread_join(u->reaper, NULL);
-		u->reaper_running = 0;
-	}
+	aior_mover_leave(&u->link);
 }
 
 void aior_uring_release(struct aior_ctx *ctx)

@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
+import { AioContext, alignedBuffer, setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
 import { addon } from '../../src/native';
-import { describeKernel, patternFile, tempDir } from '../helpers';
+import { describeKernel, directDir, patternFile, tempDir } from '../helpers';
 import { child } from './child';
 
 const ECANCELED = 125;
@@ -62,11 +62,16 @@ describeKernel('24 lifecycle with kernel AIO', () => {
     ['kernel-ring', 0],
   ]);
 
-  test.each(['auto', 'kernel-ring'])('row 11: 40 %s contexts dropped without destroy are collected, with their threads and kernel contexts', (config) => {
+  // auto makes a kernel context only at its first O_DIRECT request: these buffered reads make none
+  test.each([
+    ['auto', 0],
+    ['kernel', 40],
+    ['kernel-ring', 40],
+  ])('row 11: 40 %s contexts dropped without destroy are collected, with their threads and their %i kernel contexts', (config, kernelContexts) => {
     const report = child('dropContexts', [config, '40', patternFile(tempDir(), 16)], ['--expose-gc'], 120000);
     const { start, during, after } = report as Record<string, { threads: number; kernelContexts: number; aioNr: number }>;
     expect(report.good).toBe(40);
-    expect(during.kernelContexts - start.kernelContexts).toBe(40);
+    expect(during.kernelContexts - start.kernelContexts).toBe(kernelContexts);
     expect(after.threads).toBe(start.threads);
     expect(after.kernelContexts).toBe(start.kernelContexts);
     // the ring kept past its context's collection was detached first
@@ -89,13 +94,34 @@ describeKernel('24 lifecycle with kernel AIO', () => {
   }
 
   test.each<[string, SetupOptions]>([
-    ['auto', {}],
     ['kernel', { backend: 'kernel' }],
     ['kernel-ring', { flags: SETUP_KERNEL_RING }],
-    ['v2', { flags: SETUP_V2 }],
   ])('row 14: a %s setup(64) charges the aio-nr io_setup(64) charges on this machine', async (_, options) => {
     const kernel = await charge(() => new addon.KernelContext(64));
     expect(kernel).toBeGreaterThan(0);
     expect(await charge(() => setup(64, options))).toBe(kernel);
+  });
+
+  test.each<[string, SetupOptions]>([
+    ['auto', {}],
+    ['v2', { flags: SETUP_V2 }],
+  ])('row 14: a %s setup(64) charges no aio-nr until its first O_DIRECT request, then what io_setup(64) charges', async (_, options) => {
+    const file = path.join(directDir(), 'direct');
+    fs.writeFileSync(file, Buffer.alloc(4096, 1));
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    try {
+      const kernel = await charge(() => new addon.KernelContext(64));
+      expect(kernel).toBeGreaterThan(0);
+      expect(await charge(() => setup(64, options))).toBe(0);
+      const directRead = (): AioContext => {
+        const c = setup(64, options);
+        // io_setup runs inside the submit that routes the first O_DIRECT request
+        c.submit([{ opcode: 'pread', fd, buffer: alignedBuffer(4096), position: 0 }]);
+        return c;
+      };
+      expect(await charge(directRead)).toBe(kernel);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 });

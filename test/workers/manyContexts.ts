@@ -1,11 +1,12 @@
 // Child process: N contexts of one configuration in this process, each
-// writing and reading one block; all destroyed. Prints what the process
-// held at the start, with all N, and after, as JSON.
+// writing and reading one block (of a file opened O_DIRECT with 'direct');
+// all destroyed. Prints what the process held at the start, with all N,
+// and after, as JSON.
 import * as fs from 'node:fs';
-import { setup, SETUP_V2 } from '../../src/context';
+import { alignedBuffer, setup, SETUP_V2 } from '../../src/context';
 import { threadCount } from '../helpers';
 
-const [, , ring, count, file] = process.argv;
+const [, , ring, count, file, io] = process.argv;
 const BLOCK = 4096;
 
 function held(): { threads: number; maps: number; kernelContexts: number } {
@@ -17,8 +18,8 @@ async function round(n: number, fd: number): Promise<number> {
   const ctxs = Array.from({ length: n }, () => setup(1, ring === 'v2' ? { flags: SETUP_V2 } : {}));
   let good = 0;
   for (let i = 0; i < n; i++) {
-    const data = new Uint8Array(BLOCK).fill(i & 0xff);
-    const back = new Uint8Array(BLOCK);
+    const data = alignedBuffer(BLOCK).fill(i & 0xff);
+    const back = alignedBuffer(BLOCK);
     await ctxs[i].write(fd, data, (i % 64) * BLOCK);
     await ctxs[i].read(fd, back, (i % 64) * BLOCK);
     if (back.every((b) => b === (i & 0xff))) good++;
@@ -32,7 +33,7 @@ async function round(n: number, fd: number): Promise<number> {
 let during = held();
 
 async function main(): Promise<void> {
-  const fd = fs.openSync(file, 'r+');
+  const fd = fs.openSync(file, fs.constants.O_RDWR | (io === 'direct' ? fs.constants.O_DIRECT : 0));
   // a first round: what the C library and V8 keep after it is there at the start
   await round(8, fd);
   const start = held();
