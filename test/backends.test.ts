@@ -16,17 +16,22 @@ function threads(): number {
   return fs.readdirSync('/proc/self/task').length;
 }
 
-/** eventfds open in this process: the kernel backend opens one per context. */
-function eventfds(): number {
+/** Descriptors of this process that link to what, e.g. 'anon_inode:[eventfd]'. */
+function descriptors(what: string): number {
   let n = 0;
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventfd]') n++;
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === what) n++;
     } catch {
       // closed while we looked
     }
   }
   return n;
+}
+
+/** eventfds open in this process: a kernel AIO context has one. */
+function eventfds(): number {
+  return descriptors('anon_inode:[eventfd]');
 }
 
 /** The sizes of this process's kernel AIO rings ([aio] mappings), in bytes. */
@@ -210,12 +215,15 @@ describeUring('15 backends with io_uring', () => {
   test('threads and descriptors of uring contexts return to where they were after destroy', async () => {
     const threads0 = threads();
     const eventfds0 = eventfds();
+    const rings0 = descriptors('anon_inode:[io_uring]');
     const ctxs = [setup(64, { backend: 'uring' }), setup(64, { flags: SETUP_V2, backend: 'uring' })];
-    // one registered eventfd each, in the process's one mover's epoll: one thread for all (and its own eventfd)
+    // one descriptor each, the ring's own, in the process's one mover's epoll: one thread for all (and its own eventfd)
     expect(threads()).toBe(threads0 + 1);
-    expect(eventfds()).toBe(eventfds0 + 3);
+    expect(descriptors('anon_inode:[io_uring]')).toBe(rings0 + 2);
+    expect(eventfds()).toBe(eventfds0 + 1);
     await useThenDestroy(ctxs);
     expect(threads()).toBe(threads0);
     expect(eventfds()).toBe(eventfds0);
+    expect(descriptors('anon_inode:[io_uring]')).toBe(rings0);
   });
 });

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeKernel, directDir, tempDir } from './helpers';
+import { describeKernel, describeUring, directDir, tempDir } from './helpers';
 import { shimPath } from '../src/index';
 
 const N = 10000;
@@ -20,6 +20,8 @@ interface Held {
   threads: number;
   maps: number;
   kernelContexts: number;
+  uringRings: number;
+  fds: number;
 }
 
 function dataFile(dir = tempDir()): string {
@@ -103,4 +105,26 @@ describeKernel('30 contexts at the kernel\'s scale', () => {
       expect(shim.after.maps - shim.start.maps).toBeLessThan(100);
     }, 300000);
   });
+});
+
+describeUring('30 contexts at the kernel\'s scale, on io_uring', () => {
+  test.each(['buffered', 'direct'])('Node API, backend uring, %s I/O: 10,000 setup(1) contexts each write and read a block; one io_uring descriptor each and no thread of their own; all back after destroy', (io) => {
+    const file = dataFile(io === 'direct' ? directDir() : tempDir());
+    const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), 'legacy', String(N), file, io, 'uring'], {
+      encoding: 'utf8',
+      timeout: 240000,
+    });
+    const { good, start, during, after } = JSON.parse(out) as { good: number; start: Held; during: Held; after: Held };
+    expect(good).toBe(N);
+    expect(during.uringRings - start.uringRings).toBe(N);
+    // the ring's own descriptor and nothing else: 10,000 fit a hard RLIMIT_NOFILE of 20,000
+    expect(during.fds - start.fds).toBeLessThanOrEqual(N + 100);
+    expect(during.kernelContexts).toBe(start.kernelContexts);
+    // the mover, not one reaper per context (io_uring's io-wq workers are the kernel's, not counted)
+    expect(during.threads - start.threads).toBeLessThanOrEqual(SHARED_THREADS);
+    expect(after.threads).toBe(start.threads);
+    expect(after.uringRings).toBe(start.uringRings);
+    expect(after.fds).toBe(start.fds);
+    expect(after.maps - start.maps).toBeLessThan(N / 10);
+  }, 300000);
 });

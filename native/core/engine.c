@@ -234,7 +234,7 @@ int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_
 
 int aior_uring_fd(const struct aior_ctx *ctx)
 {
-	return aior_uring_eventfd(ctx);
+	return aior_uring_pollfd(ctx);
 }
 
 void aior_uring_service(struct aior_ctx *ctx)

@@ -126,10 +126,10 @@ int aior_service(struct aior_ctx *ctx);
 int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
 
 /*
- * The uring backend's eventfd (signalled per completion), or -1: a
- * consumer about to sleep may wait on it itself and then call
- * aior_uring_service, which clears it and moves the CQ into the ring on
- * the consumer's thread (no hop through the mover).
+ * The uring backend's ring descriptor (readable while its CQ holds
+ * events), or -1: a consumer about to sleep may poll it itself and then
+ * call aior_uring_service, which moves the CQ into the ring on the
+ * consumer's thread (no hop through the mover).
  */
 int aior_uring_fd(const struct aior_ctx *ctx);
 void aior_uring_service(struct aior_ctx *ctx);

@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 #include "atomics.h"
 #include "context.h"
@@ -92,21 +91,15 @@ void aior_uring_reap(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&u->cq_lock);
 }
 
-int aior_uring_eventfd(const struct aior_ctx *ctx)
+int aior_uring_pollfd(const struct aior_ctx *ctx)
 {
-	return ctx->uring.started ? ctx->uring.eventfd : -1;
+	return ctx->uring.started ? ctx->uring.ring.ring_fd : -1;
 }
 
 void aior_uring_take(struct aior_ctx *ctx)
 {
-	uint64_t count;
-	ssize_t r;
-
-	if (!ctx->uring.started)
-		return;
-	r = read(ctx->uring.eventfd, &count, sizeof(count));
-	(void)r;
-	aior_uring_reap(ctx);
+	if (ctx->uring.started)
+		aior_uring_reap(ctx);
 }
 
 /* Submit what waits in the SQ; with reqs.lock held. */
@@ -129,15 +122,12 @@ static void submit_queued(struct aior_uring *u)
 	}
 }
 
-/* The mover's call when the eventfd is readable: the CQ into the ring, then what waits in the SQ. */
+/* The mover's call when the ring's descriptor turned readable: the CQ into the ring, then what waits in the SQ. */
 static void uring_serve(struct aior_ctx *ctx)
 {
 	struct aior_uring *u = &ctx->uring;
-	uint64_t count;
 
-	/* non-blocking: a submitter or consumer that reaped may have read it first */
-	if (read(u->eventfd, &count, sizeof(count)) < 0)
-		return;
+	/* a submitter or consumer may have taken the CQ first: then this finds it empty */
 	aior_uring_reap(ctx);
 	if (aior_load_acquire(&u->queued)) {
 		pthread_mutex_lock(&ctx->reqs.lock);
@@ -161,18 +151,10 @@ int aior_uring_start(struct aior_ctx *ctx)
 		u->error = -r;
 		return r;
 	}
-	u->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r = u->eventfd < 0 ? -errno : io_uring_register_eventfd(&u->ring, u->eventfd);
-	if (r < 0) {
-		if (u->eventfd >= 0)
-			close(u->eventfd);
-		io_uring_queue_exit(&u->ring);
-		u->error = -r;
-		return r;
-	}
 	pthread_mutex_init(&u->cq_lock, NULL);
 	u->started = 1;
-	u->link = (struct aior_mover_link){.ctx = ctx, .serve = uring_serve, .fd = u->eventfd};
+	/* the ring's own descriptor polls readable while its CQ holds events: no eventfd needed */
+	u->link = (struct aior_mover_link){.ctx = ctx, .serve = uring_serve, .fd = u->ring.ring_fd};
 	r = aior_mover_join(&u->link);
 	if (r < 0)
 		u->error = -r;
@@ -361,7 +343,6 @@ void aior_uring_release(struct aior_ctx *ctx)
 		return;
 	aior_uring_stop(ctx);
 	io_uring_queue_exit(&u->ring);
-	close(u->eventfd);
 	pthread_mutex_destroy(&u->cq_lock);
 	u->started = 0;
 }

@@ -4,18 +4,46 @@
 // and after, as JSON.
 import * as fs from 'node:fs';
 import { alignedBuffer, setup, SETUP_V2 } from '../../src/context';
-import { threadCount } from '../helpers';
 
-const [, , ring, count, file, io] = process.argv;
+const [, , ring, count, file, io, backend = 'auto'] = process.argv;
 const BLOCK = 4096;
 
-function held(): { threads: number; maps: number; kernelContexts: number } {
+/** This process's io_uring instances: one descriptor each. */
+function uringRings(): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[io_uring]';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/** Threads, io_uring's io-wq workers (iou-wrk-*: the kernel's, per submitting thread, gone when idle) aside. */
+function threads(): number {
+  return fs.readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return !fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('iou-wrk-');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+function held(): { threads: number; maps: number; kernelContexts: number; uringRings: number; fds: number; rssKb: number } {
   const maps = fs.readFileSync('/proc/self/maps', 'utf8').trimEnd().split('\n');
-  return { threads: threadCount(), maps: maps.length, kernelContexts: maps.filter((l) => l.endsWith('/[aio] (deleted)')).length };
+  return {
+    threads: threads(),
+    maps: maps.length,
+    kernelContexts: maps.filter((l) => l.endsWith('/[aio] (deleted)')).length,
+    uringRings: uringRings(),
+    fds: fs.readdirSync('/proc/self/fd').length,
+    rssKb: Math.round(process.memoryUsage().rss / 1024),
+  };
 }
 
 async function round(n: number, fd: number): Promise<number> {
-  const ctxs = Array.from({ length: n }, () => setup(1, ring === 'v2' ? { flags: SETUP_V2 } : {}));
+  const ctxs = Array.from({ length: n }, () => setup(1, { flags: ring === 'v2' ? SETUP_V2 : 0, backend: backend as 'auto' | 'uring' }));
   let good = 0;
   for (let i = 0; i < n; i++) {
     const data = alignedBuffer(BLOCK).fill(i & 0xff);
