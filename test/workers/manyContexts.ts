@@ -4,6 +4,7 @@
 // and after, as JSON.
 import * as fs from 'node:fs';
 import { alignedBuffer, setup, SETUP_V2 } from '../../src/context';
+import { ownThreadCount } from '../helpers';
 
 const [, , ring, count, file, io, backend = 'auto'] = process.argv;
 const BLOCK = 4096;
@@ -19,21 +20,10 @@ function uringRings(): number {
   }).length;
 }
 
-/** Threads, io_uring's io-wq workers (iou-wrk-*: the kernel's, per submitting thread, gone when idle) aside. */
-function threads(): number {
-  return fs.readdirSync('/proc/self/task').filter((t) => {
-    try {
-      return !fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('iou-wrk-');
-    } catch {
-      return false;
-    }
-  }).length;
-}
-
 function held(): { threads: number; maps: number; kernelContexts: number; uringRings: number; fds: number; rssKb: number } {
   const maps = fs.readFileSync('/proc/self/maps', 'utf8').trimEnd().split('\n');
   return {
-    threads: threads(),
+    threads: ownThreadCount(),
     maps: maps.length,
     kernelContexts: maps.filter((l) => l.endsWith('/[aio] (deleted)')).length,
     uringRings: uringRings(),
