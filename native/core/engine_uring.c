@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
-#include <unistd.h>
 #include "atomics.h"
 #include "context.h"
 
