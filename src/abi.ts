@@ -11,7 +11,7 @@ export const AIORING_SETUP_KERNEL_RING = 1 << 1;
 export const AIORING_SETUP_NO_USER_REAP = 1 << 2;
 /** Never try buffered reads inline (RWF_NOWAIT) before the pool runs them. */
 export const AIORING_SETUP_NO_INLINE = 1 << 3;
-/** Legacy only: count requests per CPU in batches, as the kernel's context does. */
+/** Count requests per CPU in batches, as the kernel's context does (a v2 ring sized to the kernel's ring; not with KERNEL_RING). */
 export const AIORING_SETUP_KERNEL_REQS = 1 << 4;
 /** Serve large runs of cached reads on the submitting thread only. */
 export const AIORING_SETUP_NO_READ_HELPER = 1 << 5;

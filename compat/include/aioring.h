@@ -21,8 +21,10 @@ extern "C" {
 /* Legacy only: the context's ring is the kernel's own (passthrough). */
 #define AIORING_SETUP_KERNEL_RING (1u << 1)
 /*
- * Legacy only: count requests as the kernel's context does, per CPU in
- * batches, so io_submit says EAGAIN exactly where the kernel's would.
+ * Count requests as the kernel's context does, per CPU in batches, so
+ * io_submit says EAGAIN exactly where the kernel's would. A v2 ring then
+ * takes what the kernel's ring for nr_events takes (its size stays a power
+ * of two). Not with AIORING_SETUP_KERNEL_RING.
  */
 #define AIORING_SETUP_KERNEL_REQS (1u << 4)
 /*

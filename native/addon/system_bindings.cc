@@ -1,5 +1,7 @@
 // What the sizing rule and the doctor ask of this machine: the legacy ring's
-// nr for a request, and the CPU count, page size and aio-max-nr it uses.
+// nr for a request, and the CPU count, page size and aio-max-nr it uses;
+// and IOV_MAX, where the vectored promise calls split as node:fs does.
+#include <unistd.h>
 #include "addon.h"
 extern "C" {
 #include "engine.h"
@@ -25,6 +27,7 @@ static Napi::Value SystemInfo(const Napi::CallbackInfo &info)
 	o.Set("possibleCpus", static_cast<double>(system_possible_cpus()));
 	o.Set("pageSize", static_cast<double>(system_page_size()));
 	o.Set("aioMaxNr", static_cast<double>(system_aio_max_nr()));
+	o.Set("iovMax", static_cast<double>(sysconf(_SC_IOV_MAX)));
 	return o;
 }
 

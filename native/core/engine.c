@@ -27,14 +27,31 @@ static uint32_t round_up_pow2(uint32_t n)
 }
 
 /* legacy: the kernel's nr for nr_events; v2: the next power of two */
+/*
+ * The requests a context takes at once: nr_events, or with
+ * AIORING_SETUP_KERNEL_REQS what the kernel's io_setup(nr_events) ring
+ * holds (nr - 1), counted as fs/aio.c counts them (requests.c).
+ */
+static int64_t kernel_capacity(const struct aior_setup *s)
+{
+	int64_t nr;
+
+	if (!(s->flags & AIORING_SETUP_KERNEL_REQS))
+		return s->nr_events;
+	nr = legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
+	return nr < 0 ? nr : nr - 1;
+}
+
 static int64_t ring_nr(const struct aior_setup *s)
 {
 	if (s->nr_events == 0)
 		return -EINVAL;
 	if (s->flags & AIORING_SETUP_V2) {
-		if (s->nr_events > AIORING_V2_MAX_ENTRIES)
-			return -EINVAL;
-		return round_up_pow2(s->nr_events < 2 ? 2 : s->nr_events);
+		int64_t want = kernel_capacity(s);
+
+		if (want < 0 || want > AIORING_V2_MAX_ENTRIES)
+			return want < 0 ? want : -EINVAL;
+		return round_up_pow2(want < 2 ? 2 : (uint32_t)want);
 	}
 	return legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
 }
@@ -61,8 +78,8 @@ static int check_setup(const struct aior_setup *s)
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
 	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->backend == AIOR_BACKEND_URING || s->memory))
 		return -EINVAL;
-	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
-	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
+	/* passthrough has the kernel's real accounting */
+	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (s->flags & AIORING_SETUP_KERNEL_RING))
 		return -EINVAL;
 	if (s->memory && ((uintptr_t)s->memory % AIORING_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
@@ -119,16 +136,20 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 		}
 		v2_bind(&ring, ctx->ring, nr);
 		v2_producer_init(&ctx->completion.v2, &ring);
-		ctx->capacity = nr;
-		ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
-		ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		/*
+		 * every slot (full is tail - head == entries), or with KERNEL_REQS
+		 * what the kernel's io_setup(nr_events) ring would take
+		 */
+		ctx->capacity = (s->flags & AIORING_SETUP_KERNEL_REQS) ? (uint32_t)kernel_capacity(s) : nr;
+		if (!s->private_waiters) {
+			ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
+			ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		}
 	} else {
 		if (!s->attach)
 			legacy_format(ctx->ring, nr);
 		legacy_producer_init(&ctx->completion.legacy, ctx->ring, nr);
 		ctx->capacity = nr - 1;
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 	}
 	return 0;
 }
@@ -163,10 +184,11 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		goto fail;
 	}
 
+	/* a legacy ring has no room for them; setup_ring moves a v2 ring's into its header */
+	ctx->completion.wait_flags = &ctx->control->wait_flags;
+	ctx->completion.wakeups = &ctx->control->wakeups;
 	if (s->flags & AIORING_SETUP_KERNEL_RING) {
 		/* passthrough: the context's ring is the kernel's own */
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
 		if (r < 0)
 			goto fail;
@@ -211,12 +233,15 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 {
 	int passthrough = ctx->flags & AIORING_SETUP_KERNEL_RING;
 	const struct aior_kernel *k = &ctx->kernel;
+	/* an auto context's appears at its first O_DIRECT request */
+	aio_context_t kctx = aior_load_acquire(&k->kctx);
 
-	info->ring = passthrough ? (void *)(uintptr_t)k->kctx : ctx->ring;
-	info->ring_len = passthrough ? system_mapping_length((uintptr_t)k->kctx) : ctx->ring_len;
+	info->ring = passthrough ? (void *)(uintptr_t)kctx : ctx->ring;
+	info->ring_len = passthrough ? system_mapping_length((uintptr_t)kctx) : ctx->ring_len;
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
-	info->kernel = aior_load_acquire(&k->kctx) != 0;
+	info->kernel = kctx != 0;
+	info->kernel_id = kctx;
 	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
@@ -245,6 +270,31 @@ void aior_uring_service(struct aior_ctx *ctx)
 int aior_uring_available(void)
 {
 	return aior_uring_probe();
+}
+
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg)
+{
+	uintptr_t waiters = (uintptr_t)ctx->completion.wait_flags, ring = (uintptr_t)ctx->ring;
+	void *to;
+	int r;
+
+	if ((ctx->flags & AIORING_SETUP_KERNEL_RING) || ctx->mem.addr != ctx->ring ||
+	    (waiters >= ring && waiters < ring + ctx->ring_len))
+		return -EINVAL;
+	/* requests_available reads head under the one, producers write under the other */
+	pthread_mutex_lock(&ctx->reqs.lock);
+	pthread_mutex_lock(&ctx->completion.lock);
+	r = move(arg, &to);
+	if (r == 0) {
+		ctx->ring = ctx->mem.addr = to;
+		if (ctx->is_v2)
+			v2_bind(&ctx->completion.v2.ring, to, ctx->nr);
+		else
+			ctx->completion.legacy.ring = to;
+	}
+	pthread_mutex_unlock(&ctx->completion.lock);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)
@@ -306,7 +356,7 @@ static int is_rw(uint16_t op)
  * O_DIRECT included); the rest goes to the pool. Only the auto mode needs
  * to look at the file's flags. With reqs.lock held.
  */
-static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
 {
 	uint16_t op = cb->aio_lio_opcode;
 	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit;
@@ -317,7 +367,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
-		fl = fcntl((int)cb->aio_fildes, F_GETFL);
+		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
 		if (fl >= 0 && (fl & O_DIRECT) && aior_kernel_ready(ctx))
 			return ROUTE_KERNEL;
 	}
@@ -439,6 +489,11 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
+	return aior_submit_known(ctx, iocbs, n, -1, 0);
+}
+
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
+{
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
 	long done = 0, lost;
 	int err = 0;
@@ -472,7 +527,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			break;
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
-		route = route_of(ctx, user);
+		route = route_of(ctx, user, fd, fd_flags);
 		err = check_iocb(user, route == ROUTE_POOL || route == ROUTE_URING);
 		if (err)
 			break;
@@ -487,6 +542,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
+		req->cancelled = 0;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
@@ -516,10 +572,41 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	return done ? done : err;
 }
 
-int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+/* The running poll of this iocb, or NULL (under reqs.lock). */
+static struct aior_req *running_poll(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->state == REQ_RUNNING && req->user == iocb && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+			return req;
+	}
+	return NULL;
+}
+
+/* The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: the queued poll taken out, or NULL. */
+static struct aior_req *kernel_cancel_locked(struct aior_ctx *ctx, const struct iocb *iocb, int *found)
+{
+	struct aior_req *req = aior_pool_cancel(ctx, iocb), *running;
+
+	if (req && req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
+		*found = 1;
+		return req;
+	}
+	if (req)
+		aior_pool_submit(ctx, req); /* not cancellable: back in the queue */
+	/* cancelled once already: no longer the kernel's to cancel (EINVAL) */
+	running = running_poll(ctx, iocb);
+	*found = running && !aior_load_relaxed(&running->cancelled);
+	if (*found)
+		aior_store_release(&running->cancelled, 1); /* its thread completes it with 0 */
+	return NULL;
+}
+
+static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 {
 	struct aior_req *req;
-	int busy;
+	int found;
 
 	if (ctx == NULL || iocb == NULL)
 		return -EINVAL;
@@ -528,13 +615,30 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 	if (ctx->mode == AIOR_BACKEND_URING)
 		return aior_uring_cancel(ctx, iocb);
 	pthread_mutex_lock(&ctx->reqs.lock);
-	req = aior_pool_cancel(ctx, iocb);
-	busy = req == NULL && requests_busy(ctx, iocb);
+	if (as_kernel) {
+		req = kernel_cancel_locked(ctx, iocb, &found);
+	} else {
+		req = aior_pool_cancel(ctx, iocb);
+		found = req != NULL;
+		if (!found && requests_busy(ctx, iocb)) {
+			pthread_mutex_unlock(&ctx->reqs.lock);
+			return -EAGAIN;
+		}
+	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
-	if (req == NULL)
-		return busy ? -EAGAIN : -EINVAL;
-	aior_complete(ctx, req, -ECANCELED, 0);
-	return 0;
+	if (req)
+		aior_complete(ctx, req, as_kernel ? 0 : -ECANCELED, 0);
+	return found ? 0 : -EINVAL;
+}
+
+int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 0);
+}
+
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 1);
 }
 
 void aior_quiesce(struct aior_ctx *ctx)

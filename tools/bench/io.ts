@@ -11,7 +11,11 @@
 //     before each runner: aioring uring vs fio --ioengine=io_uring
 //     --direct=0, vs aioring's thread pool, vs fs.promises and fs.read;
 //   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio and
-//     --ioengine=io_uring with --direct=1.
+//     --ioengine=io_uring with --direct=1;
+//   - the everyday path: 32 loops of `await handle.read(buf, 0, len, pos)`
+//     on a handle from aioring's open(), vs fs.promises and fs.read. Each
+//     Node runner of it also reports the longest wait of a 1 ms interval
+//     timer while it ran.
 // fs.promises and fs.read also run in a child process with UV_USE_IO_URING=1
 // (Node's own io_uring, which libuv reads at start), as peer rows.
 // Every runner reads the same precomputed random offsets (so RNG cost is not
@@ -23,7 +27,7 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, BackendName, EventBatch, IocbArray, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
+import { alignedBuffer, BackendName, defaultContext, EventBatch, IocbArray, open, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
 import { spawnSync } from 'node:child_process';
 import {
   createFile,
@@ -185,26 +189,35 @@ async function runAioring(c: Candidate, fd: number, offsets: Float64Array, secon
 
 // --- Node's own fs ----------------------------------------------------------
 
+interface ReadsInto {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** DEPTH loops of awaited handle.read(buf, 0, BLOCK, pos), as a Node user writes them. */
+async function awaitLoops(name: string, fh: ReadsInto, offsets: Float64Array, seconds: number): Promise<Measured> {
+  let oi = 0;
+  let ios = 0;
+  const cpu0 = cpuSeconds();
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const loop = async (): Promise<void> => {
+    const buf = Buffer.alloc(BLOCK);
+    while (performance.now() < deadline) {
+      const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+      if (bytesRead !== BLOCK) throw new Error(`${name} read ${bytesRead} bytes`);
+      ios++;
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < DEPTH; i++) loops.push(loop());
+  await Promise.all(loops);
+  return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+}
+
 async function runFsPromises(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
   const fh = await fs.promises.open(file, 'r');
   try {
-    let oi = 0;
-    let ios = 0;
-    const cpu0 = cpuSeconds();
-    const t0 = performance.now();
-    const deadline = t0 + seconds * 1000;
-    const loop = async (): Promise<void> => {
-      const buf = Buffer.alloc(BLOCK);
-      while (performance.now() < deadline) {
-        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
-        if (bytesRead !== BLOCK) throw new Error(`fs.promises read ${bytesRead} bytes`);
-        ios++;
-      }
-    };
-    const loops: Promise<void>[] = [];
-    for (let i = 0; i < DEPTH; i++) loops.push(loop());
-    await Promise.all(loops);
-    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+    return await awaitLoops('fs.promises', fh, offsets, seconds);
   } finally {
     await fh.close();
   }
@@ -238,6 +251,39 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
   });
 }
 
+// --- the everyday path ----------------------------------------------------
+
+/** 32 loops of awaited FileHandle reads on a handle from aioring's open(). */
+async function runEveryday(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
+  const fh = await open(file, 'r');
+  try {
+    return await awaitLoops('aioring FileHandle', fh, offsets, seconds);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The longest a 1 ms interval timer waited past its time while run ran:
+ * what a Node program's timers and sockets see of the runner.
+ */
+async function withTimer<T>(run: () => Promise<T>): Promise<T & { timerMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  try {
+    const out = await run();
+    longest = Math.max(longest, performance.now() - last);
+    return { ...out, timerMs: longest };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 // --- Node's own io_uring: the fs runners in a child with UV_USE_IO_URING=1 ---
 
 type FsRunner = 'fs.promises' | 'fs.read';
@@ -255,16 +301,23 @@ function runFsRunner(runner: FsRunner, file: string, offsets: Float64Array, seco
 }
 
 /** One fs runner in a child process whose libuv uses io_uring (it reads UV_USE_IO_URING at start). */
-function runUvUring(runner: FsRunner, peer: PeerArgs, seconds: number): Measured {
+function runUvUring(runner: FsRunner, peer: PeerArgs, seconds: number): Measured & { timerMs: number } {
   const args = [__filename, '--peer', runner, '--file', peer.file, '--size', String(peer.sizeMiB), '--seed', String(peer.seed), '--seconds', String(seconds)];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, UV_USE_IO_URING: '1' } });
   if (r.status !== 0) throw new Error(`${runner} with UV_USE_IO_URING=1 failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Measured;
+  return JSON.parse(r.stdout) as Measured & { timerMs: number };
 }
 
 // --- one round ------------------------------------------------------------------
 
-type Part = 'hot' | 'cold' | 'direct';
+type Part = 'hot' | 'cold' | 'direct' | 'everyday';
+
+/** A row with the longest 1 ms timer wait of its runner (the everyday part's Node runners). */
+type Row = Result & { timerMs?: number };
+
+function timed(name: string, m: Measured & { timerMs: number }): Row {
+  return { ...toResult(name, m), timerMs: m.timerMs };
+}
 
 const UV = ', UV_USE_IO_URING=1';
 const FS_ROWS: [FsRunner, string][] = [
@@ -291,8 +344,25 @@ async function measureRound(
   parts: Part[],
   peer: PeerArgs,
   log: (s: string) => void,
-): Promise<Result[]> {
-  const results: Result[] = [];
+): Promise<Row[]> {
+  const results: Row[] = [];
+  if (parts.includes('everyday')) {
+    warmCache(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      // made before the timer runs: setup's io_setup and threads are not the read path
+      defaultContext();
+      log('everyday: aioring open() + await read...');
+      results.push(timed('everyday: aioring FileHandle.read', await withTimer(() => runEveryday(file, offsets, seconds))));
+      for (const [runner, name] of FS_ROWS) {
+        log(`everyday: ${name}...`);
+        results.push(timed(`everyday: ${name}`, await withTimer(() => runFsRunner(runner, file, offsets, seconds))));
+        results.push(timed(`everyday: ${name}${UV}`, runUvUring(runner, peer, seconds)));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   if (parts.includes('hot')) {
     // the O_DIRECT part of the last round left the cache alone for a while,
     // and a proactive reclaimer (DAMON here) may have paged some of it out
@@ -375,13 +445,16 @@ async function main(): Promise<number> {
     .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
     .option('rounds', { type: 'number', default: 3, describe: 'rounds of every runner; each row is its median round' })
-    .option('only', { choices: ['hot', 'cold', 'direct'] as const, describe: 'measure only the page-cache-hot, the cold buffered or the O_DIRECT part' })
+    .option('only', {
+      choices: ['hot', 'cold', 'direct', 'everyday'] as const,
+      describe: 'measure only the page-cache-hot, the cold buffered, the O_DIRECT part or the everyday path',
+    })
     .option('peer', { choices: ['fs.promises', 'fs.read'] as const, hidden: true, describe: 'internal: run one fs runner and print its figures' })
     .option('file', { type: 'string', hidden: true, describe: 'internal: the --peer runner\'s file' })
     .strict()
     .parseSync();
   if (argv.peer) {
-    const m = await runFsRunner(argv.peer, String(argv.file), randomOffsets((argv.size << 20) / BLOCK, argv.seed), argv.seconds);
+    const m = await withTimer(() => runFsRunner(argv.peer!, String(argv.file), randomOffsets((argv.size << 20) / BLOCK, argv.seed), argv.seconds));
     process.stdout.write(`${JSON.stringify(m)}\n`);
     return 0;
   }
@@ -389,7 +462,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(argv.rounds) || argv.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
   if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
 
-  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'cold', 'direct'];
+  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'cold', 'direct', 'everyday'];
   const sizeBytes = argv.size << 20;
   const fio = fioVersion();
   const dir = pickDir(argv.dir);
@@ -410,7 +483,7 @@ async function main(): Promise<number> {
 
   // every runner runs once per round, rounds interleaved, so a slow spell
   // of the machine does not land on one runner only; each row is the median
-  const rounds: Result[][] = [];
+  const rounds: Row[][] = [];
   try {
     for (let round = 0; round < argv.rounds; round++) {
       log(`round ${round + 1} of ${argv.rounds}`);
@@ -421,7 +494,7 @@ async function main(): Promise<number> {
     process.removeListener('SIGTERM', onSignal);
     cleanup();
   }
-  const results = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
+  const results: Row[] = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
   const named = (prefix: string): Result[] => results.filter((r) => r.name.startsWith(prefix));
   const row = (name: string): Result | undefined => results.find((r) => r.name === name);
   const hot = named('aioring hot');
@@ -432,6 +505,8 @@ async function main(): Promise<number> {
   const fioUringDirect = row('fio io_uring direct');
   const uringDirect = row('aioring direct (uring, legacy)');
   const uringCold = row('aioring cold (uring, legacy)');
+  const everyday = row('everyday: aioring FileHandle.read');
+  const everydayRead = row('everyday: fs.read callbacks');
 
   const best = (rs: Result[]): Result | undefined => (rs.length ? rs.reduce((a, b) => (b.iops > a.iops ? b : a)) : undefined);
   const bestHot = best(hot);
@@ -447,6 +522,11 @@ async function main(): Promise<number> {
     coldUringVsPool: ratio(uringCold, row('aioring cold (threadpool, legacy)')),
     coldUringVsFsPromises: ratio(uringCold, row('cold fs.promises FileHandle.read')),
     coldUringVsFsRead: ratio(uringCold, row('cold fs.read callbacks')),
+    everydayVsFsPromises: ratio(everyday, row('everyday: fs.promises FileHandle.read')),
+    everydayVsFsRead: ratio(everyday, everydayRead),
+    everydayCpuVsFsRead: everyday && everydayRead ? +(everyday.cpuSecondsPerIo / everydayRead.cpuSecondsPerIo).toFixed(2) : null,
+    everydayVsFsPromisesUring: ratio(everyday, row(`everyday: fs.promises FileHandle.read${UV}`)),
+    everydayVsFsReadUring: ratio(everyday, row(`everyday: fs.read callbacks${UV}`)),
   };
   const machine = {
     cpus: os.cpus().length,
@@ -474,11 +554,14 @@ async function main(): Promise<number> {
     `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner,` +
       ` median of ${argv.rounds} interleaved rounds`,
     '',
-    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
+    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)} ${'1 ms timer, longest wait'.padStart(26)}`,
   ];
   for (const r of results) {
     const mark = r === bestHot || r === bestDirect ? ' *' : '';
-    lines.push(`${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)}${mark}`);
+    const timer = r.timerMs === undefined ? '' : `${r.timerMs.toFixed(1)} ms`;
+    lines.push(
+      `${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)} ${timer.padStart(26)}${mark}`,
+    );
   }
   lines.push('(* the best aioring candidate, used in the ratios)', '');
   const line = (label: string, value: number | null, target: string, met: boolean | null): string =>
@@ -503,6 +586,13 @@ async function main(): Promise<number> {
   lines.push(line('cold uring vs the thread pool', ratios.coldUringVsPool, 'peer', null));
   lines.push(line('cold uring vs fs.promises', ratios.coldUringVsFsPromises, 'peer', null));
   lines.push(line('cold uring vs fs.read', ratios.coldUringVsFsRead, 'peer', null));
+  lines.push(line('everyday IOPS vs fs.promises', ratios.everydayVsFsPromises, '>= 4x', atLeast(ratios.everydayVsFsPromises, 4)));
+  lines.push(line('everyday IOPS vs fs.read', ratios.everydayVsFsRead, '>= 2x', atLeast(ratios.everydayVsFsRead, 2)));
+  lines.push(
+    line('everyday CPU/IO vs fs.read', ratios.everydayCpuVsFsRead, '<= 1x', ratios.everydayCpuVsFsRead === null ? null : ratios.everydayCpuVsFsRead <= 1),
+  );
+  lines.push(line('everyday vs fs.promises, io_uring', ratios.everydayVsFsPromisesUring, 'peer', null));
+  lines.push(line('everyday vs fs.read, io_uring', ratios.everydayVsFsReadUring, 'peer', null));
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!fio) {
     process.stderr.write(`${missingFio}\n`);
