@@ -433,10 +433,26 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 	return 0;
 }
 
+/* What the process's deferred kernel contexts will ask io_setup for, together (atomic). */
+static uint64_t deferred_total;
+
+uint64_t aior_deferred_aio_nr(void)
+{
+	return aior_load_acquire(&deferred_total);
+}
+
 void aior_kernel_defer(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 {
 	ctx->kernel.deferred_events = nr_events;
 	ctx->kernel.waits_on_fd = waits_on_fd;
+	aior_add_acq_rel(&deferred_total, (uint64_t)nr_events);
+}
+
+/* The context no longer defers: its count leaves the total (before its io_setup charges it, if any). */
+static void undefer(struct aior_kernel *k)
+{
+	aior_sub_acq_rel(&deferred_total, (uint64_t)k->deferred_events);
+	k->deferred_events = 0;
 }
 
 int aior_kernel_ready(struct aior_ctx *ctx)
@@ -446,7 +462,7 @@ int aior_kernel_ready(struct aior_ctx *ctx)
 
 	if (k->kctx || n == 0)
 		return k->kctx != 0;
-	k->deferred_events = 0;
+	undefer(k);
 	return aior_kernel_start(ctx, n, k->waits_on_fd) == 0;
 }
 
@@ -647,6 +663,8 @@ void aior_kernel_release(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
 
+	if (k->deferred_events)
+		undefer(k);
 	if (!k->kctx)
 		return;
 	aior_kernel_stop(ctx);
