@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "atomics.h"
+#include "engine.h"
 #include "kernel_contract.h"
 #include "system_info.h"
 
@@ -94,9 +95,9 @@ static long read_number(const char *path, long otherwise)
 /*
  * As ioctx_alloc: the ring is sized at twice max(nr, 4 per CPU), nr may
  * not pass aio-max-nr, nor what aio-nr has left of it. The last is read
- * here before anything is mapped; the engine's kernel context, which
- * charges aio-nr exactly nr as the kernel's would, is the exact check
- * (the drop-in refuses a context whose kernel context met EAGAIN).
+ * here before anything is mapped, with what this process's contexts will
+ * charge at their first O_DIRECT request counted as charged (the engine
+ * makes their kernel contexts, io_setup(nr), only then).
  */
 int contract_setup_count(unsigned nr)
 {
@@ -106,7 +107,8 @@ int contract_setup_count(unsigned nr)
 
 	if (ring > 0x10000000u / sizeof(struct io_event))
 		return -EINVAL;
-	if (ring == 0 || (long)nr > max || read_number("/proc/sys/fs/aio-nr", 0) + (long)nr > max)
+	if (ring == 0 || (long)nr > max ||
+	    read_number("/proc/sys/fs/aio-nr", 0) + (long)aior_deferred_aio_nr() + (long)nr > max)
 		return -EAGAIN;
 	return 0;
 }

@@ -71,6 +71,7 @@ struct shim_ctx {
 	int v2;
 	int async_buffered;       /* AIORING_SETUP_ASYNC_BUFFERED */
 	int wakefd;               /* producers ring it when a waiter announced itself */
+	uint64_t internal_id;     /* atomic: the engine's kernel context, in the table as engine_internal (0: none yet) */
 	pthread_mutex_t reap_lock; /* one reaper at a time, as the kernel's ring_lock */
 	int waiters;              /* under reap_lock */
 	struct legacy_consumer legacy;
@@ -214,10 +215,20 @@ static int engine_setup(struct aior_setup *s, struct aior_ctx **engine)
 	return aior_setup(s, engine);
 }
 
-/* Whether the engine has a kernel context of its own (not the program's ring: passthrough). */
-static int has_internal_id(const struct shim_ctx *c)
+/*
+ * The engine makes its kernel context at the context's first O_DIRECT
+ * request: from then its id names nothing to the program. Called after
+ * each submit; one relaxed load once it is done.
+ */
+static void note_internal_id(struct shim_ctx *c)
 {
-	return c->info.kernel_id && (void *)(uintptr_t)c->info.kernel_id != c->id;
+	struct aior_info info;
+
+	if (aior_load_relaxed(&c->internal_id) || aior_kernel_fd(c->engine) < 0)
+		return;
+	aior_info(c->engine, &info);
+	if (info.kernel_id && !aior_exchange_relaxed(&c->internal_id, info.kernel_id))
+		context_table_insert((void *)(uintptr_t)info.kernel_id, &engine_internal);
 }
 
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
@@ -271,13 +282,6 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 		return r;
 	}
 	aior_info(c->engine, &c->info);
-	if (c->info.kernel_error == EAGAIN) {
-		/* aio-nr had no room for it: the kernel's io_setup would have said so */
-		aior_destroy(c->engine);
-		close(c->wakefd);
-		free(c);
-		return -EAGAIN;
-	}
 	c->v2 = !!(flags & AIORING_SETUP_V2);
 	c->async_buffered = !!(flags & AIORING_SETUP_ASYNC_BUFFERED);
 	c->id = c->info.ring;
@@ -288,9 +292,6 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
 	r = context_table_insert(c->id, c);
-	if (r == 0 && has_internal_id(c) &&
-	    (r = context_table_insert((void *)(uintptr_t)c->info.kernel_id, &engine_internal)) < 0)
-		context_table_remove(c->id);
 	if (r < 0) {
 		aior_destroy(c->engine);
 		close(c->wakefd);
@@ -390,8 +391,8 @@ EXPORT int io_destroy(void *id)
 
 	if (c == NULL || context_table_remove(id) != c)
 		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
-	if (has_internal_id(c))
-		context_table_remove((void *)(uintptr_t)c->info.kernel_id);
+	if (aior_load_relaxed(&c->internal_id))
+		context_table_remove((void *)(uintptr_t)c->internal_id);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
 	close(c->wakefd);
@@ -534,6 +535,7 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 		pthread_mutex_unlock(&c->reap_lock);
 		/* the flags contract_iocb read for the last descriptor: no second fcntl in the engine */
 		taken = aior_submit_known(c->engine, iocbs + done, good, k.fd, k.fd_flags);
+		note_internal_id(c);
 		if (taken <= 0) {
 			err = (int)taken;
 			break;

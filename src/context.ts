@@ -16,7 +16,7 @@ import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
 import { addon, NativeContext, SyncStats } from './native';
 import { V2Ring } from './v2Ring';
-import { BackendInfo, describeBackend } from './context/backend';
+import { BackendInfo, BackendName, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
 import { openNative, parseSetup, SetupOptions } from './context/options';
 import { newRequest, Reply, Request, RequestQueue } from './context/queue';
@@ -45,7 +45,6 @@ export class AioContext {
   readonly ring: LegacyRing | V2Ring;
   readonly layout: 'legacy' | 'v2';
   readonly flags: number;
-  readonly backend: BackendInfo;
   /** in-flight plus unreaped events the ring takes at most */
   readonly capacity: number;
   /** the ring's mapping when setup mapped a file for it */
@@ -57,6 +56,8 @@ export class AioContext {
   readonly closed: Promise<void>;
 
   private native: NativeContext | null;
+  private readonly requestedBackend: BackendName;
+  private lastBackend: BackendInfo;
   private readonly slots: Slots;
   private readonly submitter: Submitter;
   private readonly requests: RequestQueue;
@@ -84,7 +85,14 @@ export class AioContext {
     this.requests = new RequestQueue(this.slots, this.submitter, () => this.waiters.arm());
     const wait = new Uint32Array(native.waitBuffer);
     this.waiters = new Waiters(() => this.native, wait, info.waitIndex, this.completions, this.requests);
-    this.backend = describeBackend(args.backend, args.flags, info);
+    this.requestedBackend = args.backend;
+    this.lastBackend = describeBackend(args.backend, args.flags, info);
+  }
+
+  /** Which backend serves the context, and why: auto's changes at its first O_DIRECT request. */
+  get backend(): BackendInfo {
+    if (this.native !== null) this.lastBackend = describeBackend(this.requestedBackend, this.flags, this.native.info);
+    return this.lastBackend;
   }
 
   private live(syscall: string): NativeContext {

@@ -115,6 +115,21 @@ export function threadCount(): number {
   return fs.readdirSync('/proc/self/task').length;
 }
 
+/**
+ * This process's threads, io_uring's io-wq workers (iou-wrk-*) aside: those
+ * are the kernel's, shared by every ring the thread that submitted uses,
+ * and leave on their own after a few idle seconds.
+ */
+export function ownThreadCount(): number {
+  return fs.readdirSync('/proc/self/task').filter((t) => {
+    try {
+      return !fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('iou-wrk-');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
 /** Open descriptors of this process (/proc/self/fd), not counting the one readdir opens. */
 export function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;

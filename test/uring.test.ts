@@ -9,7 +9,7 @@ import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { features } from '../src/features';
 import { IocbInit } from '../src/iocb';
-import { describeUring, directDir, rng, tempDir } from './helpers';
+import { describeUring, directDir, ownThreadCount, rng, tempDir } from './helpers';
 
 const RWF_APPEND = 0x10;
 const ECANCELED = -125;
@@ -36,20 +36,7 @@ function fdsOf(kind: string): number {
   return n;
 }
 
-/**
- * This process's threads, io_uring's io-wq workers (iou-wrk-*) aside: those
- * are the kernel's, shared by every ring the thread that submitted uses,
- * and leave on their own after a few idle seconds.
- */
-function threads(): number {
-  return fs.readdirSync('/proc/self/task').filter((t) => {
-    try {
-      return !fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('iou-wrk-');
-    } catch {
-      return false;
-    }
-  }).length;
-}
+const threads = ownThreadCount;
 
 function pipe(): { r: number; w: number } {
   const fifo = path.join(tempDir(), 'fifo');

@@ -248,15 +248,7 @@ public:
 			throw AioError(env, -r, "io_setup", strerror(-r));
 		}
 		aior_info(ctx_, &info_);
-		int kfd = aior_kernel_fd(ctx_);
-		if (kfd < 0)
-			kfd = aior_uring_fd(ctx_);
-		if (kfd >= 0) {
-			// a waiter hears the kernel's (or io_uring's) eventfd directly: one wakeup, not two
-			kpoll_ = new uv_poll_t;
-			uv_poll_init(loop, kpoll_, kfd);
-			kpoll_->data = this;
-		}
+		AttachKernelPoll(loop);
 		if (passthrough_)
 			kernel_tail_ = aior_load_acquire(&static_cast<struct aio_ring *>(info_.ring)->tail) % info_.nr;
 		slab_.assign(info_.capacity, iocb{});
@@ -346,6 +338,24 @@ private:
 			self->Wake();
 	}
 
+	/*
+	 * A waiter hears the kernel's (or io_uring's) eventfd directly: one
+	 * wakeup, not two. An auto context makes its kernel context at its
+	 * first O_DIRECT request, so this is tried again at each wait.
+	 */
+	void AttachKernelPoll(uv_loop_t *loop)
+	{
+		int kfd = aior_kernel_fd(ctx_);
+		if (kfd < 0)
+			kfd = aior_uring_fd(ctx_);
+		if (kfd < 0 || kpoll_)
+			return;
+		kpoll_ = new uv_poll_t;
+		uv_poll_init(loop, kpoll_, kfd);
+		kpoll_->data = this;
+		uv_unref(reinterpret_cast<uv_handle_t *>(kpoll_));
+	}
+
 	static void OnKernelPoll(uv_poll_t *handle, int status, int)
 	{
 		auto *self = static_cast<NativeContext *>(handle->data);
@@ -404,6 +414,7 @@ private:
 		ctx_ = nullptr;
 		if (kpoll_)
 			uv_poll_stop(kpoll_);  // before the release closes the eventfd
+		aior_info(ctx, &info_);    // whether a kernel context was made since setup
 		aior_quiesce(ctx);
 		CloseAsync();
 		held_ = false;
@@ -638,6 +649,11 @@ private:
 			else
 				uv_unref(reinterpret_cast<uv_handle_t *>(async_));
 		}
+		if (hold && ctx_ && !kpoll_) {
+			uv_loop_t *loop = nullptr;
+			napi_get_uv_event_loop(info.Env(), &loop);
+			AttachKernelPoll(loop);
+		}
 		if (kpoll_ && ctx_) {
 			/*
 			 * Released, the poll keeps running, unreferenced: a consumer
@@ -748,6 +764,8 @@ private:
 	{
 		Napi::Env env = info.Env();
 		Napi::Object o = Napi::Object::New(env);
+		if (ctx_)
+			aior_info(ctx_, &info_);  // an auto context's kernel context comes with its first O_DIRECT request
 		o.Set("nr", info_.nr);
 		o.Set("capacity", info_.capacity);
 		o.Set("kernel", info_.kernel != 0);

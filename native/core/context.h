@@ -9,12 +9,12 @@
  *   engine_helper.c   backend: the read helper thread (hands the pool what would block)
  *   engine_pool.c     backend: the thread pool
  *   engine_kernel.c   backend: kernel AIO and the mover thread
- *   engine_uring.c    backend: io_uring (liburing) and its reaper thread
+ *   engine_uring.c    backend: io_uring (liburing), served by the mover
  *
  * The pool's, the read helper's and the mover's threads are the process's,
  * shared by every context (one pool, one read helper, one mover); each
  * context has its own part of the backend's state below. The io_uring
- * backend has one ring and one reaper thread per context.
+ * backend has one ring per context, its eventfd in the mover's epoll.
  *   completion.c      events into the context's ring, waking waiters
  *   requests.c        the request table and the ring's room
  *   io_exec.c         one request run on the calling thread

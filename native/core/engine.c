@@ -203,12 +203,17 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
-	if (s->backend != AIOR_BACKEND_THREADPOOL && s->backend != AIOR_BACKEND_URING) {
-		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
+	/*
+	 * The caller's nr_events, so aio-nr is charged as io_setup would charge
+	 * it; auto charges it only once it has an O_DIRECT request (route_of).
+	 */
+	if (s->backend == AIOR_BACKEND_KERNEL) {
 		r = aior_kernel_start(ctx, s->kernel_events ? s->kernel_events : s->nr_events,
 				      s->waits_on_kernel_fd);
-		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
+		if (r < 0)
 			goto fail;
+	} else if (s->backend == AIOR_BACKEND_AUTO) {
+		aior_kernel_defer(ctx, s->kernel_events ? s->kernel_events : s->nr_events, s->waits_on_kernel_fd);
 	}
 	if (s->backend != AIOR_BACKEND_KERNEL && s->backend != AIOR_BACKEND_URING) {
 		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
@@ -228,13 +233,15 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 {
 	int passthrough = ctx->flags & AIORING_SETUP_KERNEL_RING;
 	const struct aior_kernel *k = &ctx->kernel;
+	/* an auto context's appears at its first O_DIRECT request */
+	aio_context_t kctx = aior_load_acquire(&k->kctx);
 
-	info->ring = passthrough ? (void *)(uintptr_t)k->kctx : ctx->ring;
-	info->ring_len = passthrough ? system_mapping_length((uintptr_t)k->kctx) : ctx->ring_len;
+	info->ring = passthrough ? (void *)(uintptr_t)kctx : ctx->ring;
+	info->ring_len = passthrough ? system_mapping_length((uintptr_t)kctx) : ctx->ring_len;
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
-	info->kernel = k->kctx != 0;
-	info->kernel_id = k->kctx;
+	info->kernel = kctx != 0;
+	info->kernel_id = kctx;
 	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
@@ -252,7 +259,7 @@ int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_
 
 int aior_uring_fd(const struct aior_ctx *ctx)
 {
-	return aior_uring_eventfd(ctx);
+	return aior_uring_pollfd(ctx);
 }
 
 void aior_uring_service(struct aior_ctx *ctx)
@@ -343,9 +350,11 @@ static int is_rw(uint16_t op)
 
 /*
  * Where a request runs: O_DIRECT reads and writes are what kernel AIO runs
- * asynchronously; buffered reads are tried inline first (RWF_NOWAIT, which
- * also refuses at once whatever would block, O_DIRECT included); the rest
- * goes to the pool. Only the auto mode needs to look at the file's flags.
+ * asynchronously (auto makes its kernel context at the first, and sends
+ * them to the pool where io_setup failed); buffered reads are tried inline
+ * first (RWF_NOWAIT, which also refuses at once whatever would block,
+ * O_DIRECT included); the rest goes to the pool. Only the auto mode needs
+ * to look at the file's flags. With reqs.lock held.
  */
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
 {
@@ -357,9 +366,9 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int know
 		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
-	if (ctx->kernel.kctx && is_rw(op)) {
+	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
 		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
-		if (fl >= 0 && (fl & O_DIRECT))
+		if (fl >= 0 && (fl & O_DIRECT) && aior_kernel_ready(ctx))
 			return ROUTE_KERNEL;
 	}
 	return inline_ok ? ROUTE_INLINE : ROUTE_POOL;

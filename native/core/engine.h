@@ -141,6 +141,14 @@ int aior_kernel_fd(const struct aior_ctx *ctx);
 int aior_service(struct aior_ctx *ctx);
 
 /*
+ * The aio-nr this process's auto contexts will charge at their first
+ * O_DIRECT request (io_setup's count for each that has not made one): an
+ * embedder that refuses a setup as io_setup would past aio-max-nr counts
+ * it as charged.
+ */
+uint64_t aior_deferred_aio_nr(void);
+
+/*
  * The caller's registered buffers, all of them each time: with io_uring,
  * reads and writes inside one run as fixed buffers. 0 or a negative errno
  * (then they run as ordinary reads and writes); 0 for other backends.
@@ -148,10 +156,10 @@ int aior_service(struct aior_ctx *ctx);
 int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
 
 /*
- * The uring backend's eventfd (signalled per completion), or -1: a
- * consumer about to sleep may wait on it itself and then call
- * aior_uring_service, which clears it and moves the CQ into the ring on
- * the consumer's thread (no hop through the reaper).
+ * The uring backend's ring descriptor (readable while its CQ holds
+ * events), or -1: a consumer about to sleep may poll it itself and then
+ * call aior_uring_service, which moves the CQ into the ring on the
+ * consumer's thread (no hop through the mover).
  */
 int aior_uring_fd(const struct aior_ctx *ctx);
 void aior_uring_service(struct aior_ctx *ctx);

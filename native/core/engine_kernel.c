@@ -1,5 +1,7 @@
 /*
- * The kernel backend and the process's one mover thread.
+ * The kernel backend and the process's one mover thread, which serves
+ * every descriptor that joined its epoll: kernel contexts' eventfds and
+ * the uring backend's.
  *
  * A context's stop must know the mover no longer touches it, though the
  * mover may hold an event for it from before it left the epoll. Stops
@@ -80,9 +82,15 @@ void aior_kernel_move(struct aior_ctx *ctx)
 	backlog_submit(ctx);
 }
 
+/* The kernel context, or 0: it may appear (aior_kernel_ready) while a consumer looks. */
+static aio_context_t kernel_context(const struct aior_ctx *ctx)
+{
+	return aior_load_acquire(&ctx->kernel.kctx);
+}
+
 int aior_kernel_fd(const struct aior_ctx *ctx)
 {
-	return ctx->kernel.kctx ? ctx->kernel.eventfd : -1;
+	return kernel_context(ctx) ? ctx->kernel.eventfd : -1;
 }
 
 int aior_service(struct aior_ctx *ctx)
@@ -90,7 +98,7 @@ int aior_service(struct aior_ctx *ctx)
 	uint64_t count;
 	ssize_t r;
 
-	if (!ctx->kernel.kctx)
+	if (!kernel_context(ctx))
 		return 0;
 	aior_add_relaxed(&ctx->kernel.service_calls, 1);
 	r = read(ctx->kernel.eventfd, &count, sizeof(count));
@@ -231,14 +239,14 @@ static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 		struct aior_kernel *k = &c->kernel;
 
 		next = k->defer_next;
-		if (!aior_load_acquire(&k->detached) && k->defer_until > now) {
+		if (!aior_load_acquire(&k->link.detached) && k->defer_until > now) {
 			k->defer_next = kept;
 			kept = c;
 			continue;
 		}
 		k->deferred = 0;
 		k->defer_next = NULL;
-		if (!aior_load_acquire(&k->detached))
+		if (!aior_load_acquire(&k->link.detached))
 			serve_ready(c, 0);
 	}
 	return kept;
@@ -257,15 +265,23 @@ static void *mover_main(void *arg)
 		uint32_t seen = aior_load_acquire(&mover.asked);
 
 		for (int i = 0; i < n; i++) {
-			struct aior_ctx *ctx = evs[i].data.ptr;
+			struct aior_mover_link *link = evs[i].data.ptr;
+			struct aior_ctx *ctx;
 			uint64_t count;
 
-			if (ctx == NULL) {
+			if (link == NULL) {
 				if (read(mover.ctlfd, &count, sizeof(count)) < 0)
 					continue;
 				continue;
 			}
-			if (aior_load_acquire(&ctx->kernel.detached) || ctx->kernel.deferred)
+			if (aior_load_acquire(&link->detached))
+				continue;
+			ctx = link->ctx;
+			if (link->serve) {
+				link->serve(ctx);
+				continue;
+			}
+			if (ctx->kernel.deferred)
 				continue;
 			/*
 			 * A consumer waiting in io_getevents (or getEvents) services the
@@ -295,10 +311,9 @@ static void *mover_main(void *arg)
 	}
 }
 
-/* Join the mover's epoll, starting the mover with the first context; 0 or a negative errno. */
-static int mover_register(struct aior_ctx *ctx)
+int aior_mover_join(struct aior_mover_link *link)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = ctx};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = link};
 	struct epoll_event ctl = {.events = EPOLLIN, .data.ptr = NULL};
 	int r = 0;
 
@@ -320,12 +335,13 @@ static int mover_register(struct aior_ctx *ctx)
 		}
 		mover.started = 1;
 	}
-	if (epoll_ctl(mover.epfd, EPOLL_CTL_ADD, ctx->kernel.eventfd, &ev) < 0) {
+	aior_store_relaxed(&link->detached, 0);
+	if (epoll_ctl(mover.epfd, EPOLL_CTL_ADD, link->fd, &ev) < 0) {
 		r = -errno;
 	} else {
 		mover.users++;
-		ctx->kernel.registered = 1;
-		ctx->kernel.mover_generation = mover.generation;
+		link->registered = 1;
+		link->generation = mover.generation;
 	}
 	pthread_mutex_unlock(&mover.lock);
 	return r;
@@ -339,22 +355,20 @@ static void ring_ctl(void)
 	(void)w;
 }
 
-/* Leave the epoll and wait until the mover is past any event it held for ctx; the last out joins it. */
-static void mover_unregister(struct aior_ctx *ctx)
+void aior_mover_leave(struct aior_mover_link *link)
 {
-	struct aior_kernel *k = &ctx->kernel;
 	uint32_t ticket, acked;
 
-	if (!k->registered)
+	if (!link->registered)
 		return;
-	k->registered = 0;
+	link->registered = 0;
 	pthread_mutex_lock(&mover.lock);
-	if (k->mover_generation != mover.generation) {
+	if (link->generation != mover.generation) {
 		pthread_mutex_unlock(&mover.lock);
 		return;
 	}
-	aior_store_release(&k->detached, 1);
-	epoll_ctl(mover.epfd, EPOLL_CTL_DEL, k->eventfd, NULL);
+	aior_store_release(&link->detached, 1);
+	epoll_ctl(mover.epfd, EPOLL_CTL_DEL, link->fd, NULL);
 	ticket = mover.asked + 1;
 	aior_store_seq_cst(&mover.asked, ticket);
 	ring_ctl();
@@ -363,7 +377,7 @@ static void mover_unregister(struct aior_ctx *ctx)
 		syscall(SYS_futex, &mover.acked, FUTEX_WAIT_PRIVATE, acked, NULL, NULL, 0);
 
 	pthread_mutex_lock(&mover.lock);
-	if (k->mover_generation == mover.generation && --mover.users == 0) {
+	if (link->generation == mover.generation && --mover.users == 0) {
 		aior_store_release(&mover.stop, 1);
 		ring_ctl();
 		pthread_join(mover.thread, NULL);
@@ -401,17 +415,55 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 		syscall(SYS_io_destroy, kctx);
 		return -k->error;
 	}
-	k->kctx = kctx;
 	k->waits_on_fd = waits_on_fd;
 	pthread_mutex_init(&k->ring_lock, NULL);
 	legacy_consumer_init(&k->ring, (struct aio_ring *)kctx, nr);
 	/* passthrough: what the mover does, the embedder's waiters do themselves */
-	if (passthrough(ctx) && k->waits_on_fd)
-		return 0;
-	r = mover_register(ctx);
-	if (r < 0)
+	k->link = (struct aior_mover_link){.ctx = ctx, .fd = k->eventfd};
+	r = passthrough(ctx) && k->waits_on_fd ? 0 : aior_mover_join(&k->link);
+	if (r < 0) {
 		k->error = -r;
-	return r;
+		close(k->eventfd);
+		k->eventfd = -1;
+		pthread_mutex_destroy(&k->ring_lock);
+		syscall(SYS_io_destroy, kctx);
+		return r;
+	}
+	aior_store_release(&k->kctx, kctx);
+	return 0;
+}
+
+/* What the process's deferred kernel contexts will ask io_setup for, together (atomic). */
+static uint64_t deferred_total;
+
+uint64_t aior_deferred_aio_nr(void)
+{
+	return aior_load_acquire(&deferred_total);
+}
+
+void aior_kernel_defer(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
+{
+	ctx->kernel.deferred_events = nr_events;
+	ctx->kernel.waits_on_fd = waits_on_fd;
+	aior_add_acq_rel(&deferred_total, (uint64_t)nr_events);
+}
+
+/* The context no longer defers: its count leaves the total (before its io_setup charges it, if any). */
+static void undefer(struct aior_kernel *k)
+{
+	aior_sub_acq_rel(&deferred_total, (uint64_t)k->deferred_events);
+	k->deferred_events = 0;
+}
+
+int aior_kernel_ready(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	uint32_t n = k->deferred_events;
+
+	if (k->kctx || n == 0)
+		return k->kctx != 0;
+	undefer(k);
+	return aior_kernel_start(ctx, n, k->waits_on_fd) == 0;
 }
 
 /* io_submit a run as it is: how many the kernel took, or a negative errno. With reqs.lock held. */
@@ -597,22 +649,22 @@ static void cancel_all(struct aior_ctx *ctx)
 
 void aior_kernel_stop(struct aior_ctx *ctx)
 {
-	struct aior_kernel *k = &ctx->kernel;
-
-	if (!k->kctx)
+	if (!kernel_context(ctx))
 		return;
 	/* What the kernel holds completes, or is cancelled: wait for the mover to bring it in. */
 	if (!passthrough(ctx)) {
 		cancel_all(ctx);
 		requests_wait_idle(ctx);
 	}
-	mover_unregister(ctx);
+	aior_mover_leave(&ctx->kernel.link);
 }
 
 void aior_kernel_release(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
 
+	if (k->deferred_events)
+		undefer(k);
 	if (!k->kctx)
 		return;
 	aior_kernel_stop(ctx);

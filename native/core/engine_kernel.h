@@ -4,7 +4,8 @@
  * (one epoll, edge-triggered), then reaps each ready context's kernel
  * ring in userspace (legacy_reap: no syscall per event) and completes
  * each event into the context's ring. In passthrough mode the kernel's
- * ring is the context's ring, and the mover only wakes waiters.
+ * ring is the context's ring, and the mover only wakes waiters. The
+ * uring backend's contexts join the same epoll (aior_mover_join).
  */
 #ifndef AIOR_ENGINE_KERNEL_H
 #define AIOR_ENGINE_KERNEL_H
@@ -18,6 +19,30 @@ struct aior_ctx;
 struct aior_req;
 
 /*
+ * A descriptor in the process's one mover's epoll (edge-triggered): a
+ * kernel AIO context's eventfd (serve NULL: the kernel backend's own
+ * path, with its grace for waiting consumers and its lingering), or
+ * another backend's, whose serve the mover calls when it is readable.
+ * Written by aior_mover_join and aior_mover_leave only, detached aside.
+ */
+struct aior_mover_link {
+	struct aior_ctx *ctx;
+	void (*serve)(struct aior_ctx *ctx);
+	int fd;
+	int registered;            /* in the epoll */
+	uint32_t generation;       /* the mover's (see fork) when it joined */
+	int detached;              /* atomic: set by leave before it leaves the epoll */
+};
+
+/* Join the mover's epoll, starting the mover with the first: 0 or a negative errno. */
+int aior_mover_join(struct aior_mover_link *link);
+/*
+ * Leave it; when this returns the mover is past any event it held for the
+ * link and calls its serve no more. The last out joins the mover.
+ */
+void aior_mover_leave(struct aior_mover_link *link);
+
+/*
  * io_submit plugs the block queue for the whole batch it is given, so the
  * device sees nothing until the last iocb is prepared. Runs of 4 keep it
  * fed while the rest are prepared (bench:io O_DIRECT: runs of 16 or more
@@ -26,19 +51,21 @@ struct aior_req;
 #define KERNEL_RUN 4
 
 /*
- * Owned by engine_kernel.c. kctx, eventfd and ring are set by
- * aior_kernel_start and read-only until aior_kernel_release.
+ * Owned by engine_kernel.c. eventfd and ring are set by aior_kernel_start
+ * before it publishes kctx (release: readers without reqs.lock acquire
+ * it), and read-only from then until aior_kernel_release. An auto context
+ * starts it at its first O_DIRECT request (aior_kernel_ready, under
+ * reqs.lock), so a context that never makes one holds no kernel context.
  */
 struct aior_kernel {
-	aio_context_t kctx;        /* 0: no kernel AIO */
+	aio_context_t kctx;        /* 0: no kernel AIO (yet) */
 	int error;                 /* errno io_setup failed with, 0 if it did not */
+	uint32_t deferred_events;  /* auto: io_setup's count at the first O_DIRECT request, 0 once tried */
 	int eventfd;               /* the kernel signals it per completion (RESFD) */
 	int waits_on_fd;           /* aior_setup's waits_on_kernel_fd: no mover in passthrough */
 	pthread_mutex_t ring_lock; /* one reaper of the kernel's ring at a time */
 	struct legacy_consumer ring;  /* the kernel's ring, under ring_lock */
-	int registered;            /* with the mover (its epoll): written by start and stop only */
-	uint32_t mover_generation; /* the mover's (see fork) when registered */
-	int detached;              /* atomic: set by stop before it leaves the epoll */
+	struct aior_mover_link link;  /* the eventfd in the mover's epoll */
 	/* the mover's own: a context whose consumer waits is left to it a little */
 	int deferred;
 	uint64_t defer_until;      /* CLOCK_MONOTONIC ns */
@@ -62,6 +89,14 @@ struct aior_kernel {
  * (the mover starts with the first); 0 or a negative errno (then error says why).
  */
 int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd);
+/* Auto: no kernel context yet; aior_kernel_ready makes it, io_setup(nr_events), when first needed. */
+void aior_kernel_defer(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd);
+/*
+ * With reqs.lock held: whether the kernel context is there, made now if it
+ * was deferred. Where io_setup fails (error says why) it is not tried
+ * again and the answer stays 0: the caller sends the request elsewhere.
+ */
+int aior_kernel_ready(struct aior_ctx *ctx);
 /*
  * io_submit a run of at most 64 requests, with reqs.lock held: how many
  * were taken (by the kernel, or into the backlog when the kernel had no

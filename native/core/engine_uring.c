@@ -1,9 +1,6 @@
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include "atomics.h"
 #include "context.h"
 
@@ -12,7 +9,7 @@
 #define URING_MAX_CQ 65536u
 /* SQ entries: a submit of more goes to io_uring_enter in parts. */
 #define URING_MAX_SQ 1024u
-/* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the reaper's next look takes over. */
+/* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the mover's next look takes over. */
 #define SUBMIT_RETRIES 64
 /* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
 #define URING_MAX_RW 0x7ffff000u
@@ -93,21 +90,15 @@ void aior_uring_reap(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&u->cq_lock);
 }
 
-int aior_uring_eventfd(const struct aior_ctx *ctx)
+int aior_uring_pollfd(const struct aior_ctx *ctx)
 {
-	return ctx->uring.started ? ctx->uring.eventfd : -1;
+	return ctx->uring.started ? ctx->uring.ring.ring_fd : -1;
 }
 
 void aior_uring_take(struct aior_ctx *ctx)
 {
-	uint64_t count;
-	ssize_t r;
-
-	if (!ctx->uring.started)
-		return;
-	r = read(ctx->uring.eventfd, &count, sizeof(count));
-	(void)r;
-	aior_uring_reap(ctx);
+	if (ctx->uring.started)
+		aior_uring_reap(ctx);
 }
 
 /* Submit what waits in the SQ; with reqs.lock held. */
@@ -125,33 +116,22 @@ static void submit_queued(struct aior_uring *u)
 			sched_yield();
 			continue;
 		}
-		/* the ring itself failed: nothing more goes in until the reaper's next try */
+		/* the ring itself failed: nothing more goes in until the mover's next try */
 		break;
 	}
 }
 
-static void *reaper(void *arg)
+/* The mover's call when the ring's descriptor turned readable: the CQ into the ring, then what waits in the SQ. */
+static void uring_serve(struct aior_ctx *ctx)
 {
-	struct aior_ctx *ctx = arg;
 	struct aior_uring *u = &ctx->uring;
 
-	for (;;) {
-		struct pollfd p = {u->eventfd, POLLIN, 0};
-		uint64_t count;
-
-		if (poll(&p, 1, -1) < 0)
-			continue;
-		/* non-blocking: a submitter that reaped may have read it first */
-		if (read(u->eventfd, &count, sizeof(count)) < 0 && !aior_load_acquire(&u->reaper_stop))
-			continue;
-		aior_uring_reap(ctx);
-		if (aior_load_acquire(&u->queued)) {
-			pthread_mutex_lock(&ctx->reqs.lock);
-			submit_queued(u);
-			pthread_mutex_unlock(&ctx->reqs.lock);
-		}
-		if (aior_load_acquire(&u->reaper_stop))
-			return NULL;
+	/* a submitter or consumer may have taken the CQ first: then this finds it empty */
+	aior_uring_reap(ctx);
+	if (aior_load_acquire(&u->queued)) {
+		pthread_mutex_lock(&ctx->reqs.lock);
+		submit_queued(u);
+		pthread_mutex_unlock(&ctx->reqs.lock);
 	}
 }
 
@@ -170,24 +150,14 @@ int aior_uring_start(struct aior_ctx *ctx)
 		u->error = -r;
 		return r;
 	}
-	u->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r = u->eventfd < 0 ? -errno : io_uring_register_eventfd(&u->ring, u->eventfd);
-	if (r < 0) {
-		if (u->eventfd >= 0)
-			close(u->eventfd);
-		io_uring_queue_exit(&u->ring);
-		u->error = -r;
-		return r;
-	}
 	pthread_mutex_init(&u->cq_lock, NULL);
 	u->started = 1;
-	r = pthread_create(&u->reaper, NULL, reaper, ctx);
-	if (r) {
-		u->error = r;
-		return -r;
-	}
-	u->reaper_running = 1;
-	return 0;
+	/* the ring's own descriptor polls readable while its CQ holds events: no eventfd needed */
+	u->link = (struct aior_mover_link){.ctx = ctx, .serve = uring_serve, .fd = u->ring.ring_fd};
+	r = aior_mover_join(&u->link);
+	if (r < 0)
+		u->error = -r;
+	return r;
 }
 
 /* The fixed buffer a plain read or write lies inside, or -1. */
@@ -346,8 +316,6 @@ int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, u
 void aior_uring_stop(struct aior_ctx *ctx)
 {
 	struct aior_uring *u = &ctx->uring;
-	uint64_t one = 1;
-	ssize_t w;
 
 	if (!u->started)
 		return;
@@ -363,13 +331,7 @@ void aior_uring_stop(struct aior_ctx *ctx)
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	aior_uring_reap(ctx);
 	requests_wait_idle(ctx);
-	if (u->reaper_running) {
-		aior_store_release(&u->reaper_stop, 1);
-		w = write(u->eventfd, &one, sizeof(one));
-		(void)w;
-		pthread_join(u->reaper, NULL);
-		u->reaper_running = 0;
-	}
+	aior_mover_leave(&u->link);
 }
 
 void aior_uring_release(struct aior_ctx *ctx)
@@ -380,7 +342,6 @@ void aior_uring_release(struct aior_ctx *ctx)
 		return;
 	aior_uring_stop(ctx);
 	io_uring_queue_exit(&u->ring);
-	close(u->eventfd);
 	pthread_mutex_destroy(&u->cq_lock);
 	u->started = 0;
 }

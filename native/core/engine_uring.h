@@ -1,11 +1,13 @@
 /*
  * The io_uring backend (liburing, linked statically): every request of a
  * context in AIOR_BACKEND_URING mode becomes one SQE whose user_data is its
- * request slot. A reaper thread sleeps on an eventfd registered with the
- * ring, takes the CQ in batches and completes each batch into the
- * context's own ring (legacy or v2) in one pass over the locks; a
- * submitter takes what io_uring finished inside io_uring_enter (cached
- * reads) itself, with no thread hop. Built only where liburing was found
+ * request slot. The ring's own descriptor, readable while its CQ holds
+ * events, joins the process's one mover's epoll (engine_kernel.h,
+ * aior_mover_join), so a context costs one descriptor: the mover takes
+ * the CQ in batches and completes each batch into the context's own ring
+ * (legacy or v2) in one pass over the locks; a submitter takes what
+ * io_uring finished inside io_uring_enter (cached reads) itself, with no
+ * thread hop. No thread is the context's own. Built only where liburing was found
  * at build time (AIORING_HAVE_URING); elsewhere each call says ENOSYS.
  */
 #ifndef AIOR_ENGINE_URING_H
@@ -16,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <linux/aio_abi.h>
+#include "engine_kernel.h"
 
 struct aior_ctx;
 struct aior_req;
@@ -27,7 +30,7 @@ struct aior_req;
 #include <liburing.h>
 
 /*
- * Owned by engine_uring.c. ring and eventfd are set by aior_uring_start
+ * Owned by engine_uring.c. ring and link are set by aior_uring_start
  * and read-only until aior_uring_release. The SQ is written only under
  * reqs.lock (every submit holds it); the CQ is read only under cq_lock.
  */
@@ -35,11 +38,8 @@ struct aior_uring {
 	int started;
 	int error;                 /* errno io_uring_setup failed with, 0 if it did not */
 	struct io_uring ring;
-	int eventfd;               /* registered with the ring: signalled per CQE */
 	pthread_mutex_t cq_lock;   /* one reaper of the CQ at a time */
-	pthread_t reaper;
-	int reaper_running;        /* written by start and stop only */
-	int reaper_stop;           /* atomic: set once by stop */
+	struct aior_mover_link link;  /* the ring's descriptor in the mover's epoll */
 	uint32_t queued;           /* SQEs prepared, not yet given to io_uring_enter (reqs.lock) */
 	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
 	struct iovec fixed[URING_MAX_FIXED];
@@ -55,7 +55,7 @@ struct aior_uring {
 #ifdef AIORING_HAVE_URING
 /* Whether io_uring can be set up in this process: 0, or a negative errno. */
 int aior_uring_probe(void);
-/* The ring (its CQ sized for every request the context can hold) and the reaper thread. */
+/* The ring (its CQ sized for every request the context can hold), its descriptor in the mover's epoll. */
 int aior_uring_start(struct aior_ctx *ctx);
 /*
  * One request into the SQ, with reqs.lock held (io_uring_enter when the SQ
@@ -77,13 +77,13 @@ int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
  * a read or write that lies inside one becomes READ_FIXED / WRITE_FIXED.
  */
 int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
-/* The eventfd registered with the ring, or -1 without one. */
-int aior_uring_eventfd(const struct aior_ctx *ctx);
-/* For a consumer that woke on it: clear the eventfd and move the CQ now. */
+/* The ring's descriptor, readable while its CQ holds events, or -1 without a ring. */
+int aior_uring_pollfd(const struct aior_ctx *ctx);
+/* For a consumer that woke on it: move the CQ now. */
 void aior_uring_take(struct aior_ctx *ctx);
-/* Cancel polls, wait for everything else to complete into the ring, join the reaper. */
+/* Cancel polls, wait for everything else to complete into the ring, leave the mover's epoll. */
 void aior_uring_stop(struct aior_ctx *ctx);
-/* Then close the ring and the eventfd. */
+/* Then close the ring. */
 void aior_uring_release(struct aior_ctx *ctx);
 #else
 static inline int aior_uring_probe(void)
@@ -122,7 +122,7 @@ static inline int aior_uring_register_buffers(struct aior_ctx *ctx, const struct
 	(void)n;
 	return 0;
 }
-static inline int aior_uring_eventfd(const struct aior_ctx *ctx)
+static inline int aior_uring_pollfd(const struct aior_ctx *ctx)
 {
 	(void)ctx;
 	return -1;

@@ -33,7 +33,8 @@ export interface BackendInfo {
 
 export function describeBackend(requested: BackendName, flags: number, info: NativeContextInfo): BackendInfo {
   const readHelper = info.readHelper;
-  const failed = info.kernelError ? `io_setup failed with ${errnoName(info.kernelError)}` : '';
+  const failed = info.kernelError ? `io_setup failed with ${errnoName(info.kernelError)} at the first O_DIRECT request` : '';
+  const rest = `buffered I/O, fsync, poll and noop to a pool of ${info.threads} threads (buffered reads tried inline first)`;
   if (flags & AIORING_SETUP_KERNEL_RING) {
     return { name: AIORING_BACKEND_KERNEL_RING, kernel: true, threads: 0, readHelper, uring: false, reason: "the kernel's own ring, exposed directly (passthrough)" };
   }
@@ -53,6 +54,16 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
   if (requested === AIORING_BACKEND_THREADPOOL) {
     return { name: AIORING_BACKEND_THREADPOOL, kernel: false, threads: info.threads, readHelper, uring: false, reason: `a pool of ${info.threads} threads, as asked` };
   }
+  if (!info.kernel && !info.kernelError) {
+    return {
+      name: AIORING_BACKEND_AUTO,
+      kernel: false,
+      threads: info.threads,
+      readHelper,
+      uring: false,
+      reason: `O_DIRECT reads and writes go to kernel AIO, its context made at the first one (io_setup of nrEvents); ${rest}`,
+    };
+  }
   if (!info.kernel) {
     return {
       name: AIORING_BACKEND_THREADPOOL,
@@ -69,6 +80,6 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
     threads: info.threads,
     readHelper,
     uring: false,
-    reason: `O_DIRECT reads and writes go to kernel AIO; buffered I/O, fsync, poll and noop to a pool of ${info.threads} threads (buffered reads tried inline first)`,
+    reason: `O_DIRECT reads and writes go to kernel AIO; ${rest}`,
   };
 }

@@ -1,24 +1,43 @@
 // Child process: N contexts of one configuration in this process, each
-// writing and reading one block; all destroyed. Prints what the process
-// held at the start, with all N, and after, as JSON.
+// writing and reading one block (of a file opened O_DIRECT with 'direct');
+// all destroyed. Prints what the process held at the start, with all N,
+// and after, as JSON.
 import * as fs from 'node:fs';
-import { setup, SETUP_V2 } from '../../src/context';
-import { threadCount } from '../helpers';
+import { alignedBuffer, setup, SETUP_V2 } from '../../src/context';
+import { ownThreadCount } from '../helpers';
 
-const [, , ring, count, file] = process.argv;
+const [, , ring, count, file, io, backend = 'auto'] = process.argv;
 const BLOCK = 4096;
 
-function held(): { threads: number; maps: number; kernelContexts: number } {
+/** This process's io_uring instances: one descriptor each. */
+function uringRings(): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[io_uring]';
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+function held(): { threads: number; maps: number; kernelContexts: number; uringRings: number; fds: number; rssKb: number } {
   const maps = fs.readFileSync('/proc/self/maps', 'utf8').trimEnd().split('\n');
-  return { threads: threadCount(), maps: maps.length, kernelContexts: maps.filter((l) => l.endsWith('/[aio] (deleted)')).length };
+  return {
+    threads: ownThreadCount(),
+    maps: maps.length,
+    kernelContexts: maps.filter((l) => l.endsWith('/[aio] (deleted)')).length,
+    uringRings: uringRings(),
+    fds: fs.readdirSync('/proc/self/fd').length,
+    rssKb: Math.round(process.memoryUsage().rss / 1024),
+  };
 }
 
 async function round(n: number, fd: number): Promise<number> {
-  const ctxs = Array.from({ length: n }, () => setup(1, ring === 'v2' ? { flags: SETUP_V2 } : {}));
+  const ctxs = Array.from({ length: n }, () => setup(1, { flags: ring === 'v2' ? SETUP_V2 : 0, backend: backend as 'auto' | 'uring' }));
   let good = 0;
   for (let i = 0; i < n; i++) {
-    const data = new Uint8Array(BLOCK).fill(i & 0xff);
-    const back = new Uint8Array(BLOCK);
+    const data = alignedBuffer(BLOCK).fill(i & 0xff);
+    const back = alignedBuffer(BLOCK);
     await ctxs[i].write(fd, data, (i % 64) * BLOCK);
     await ctxs[i].read(fd, back, (i % 64) * BLOCK);
     if (back.every((b) => b === (i & 0xff))) good++;
@@ -32,7 +51,7 @@ async function round(n: number, fd: number): Promise<number> {
 let during = held();
 
 async function main(): Promise<void> {
-  const fd = fs.openSync(file, 'r+');
+  const fd = fs.openSync(file, fs.constants.O_RDWR | (io === 'direct' ? fs.constants.O_DIRECT : 0));
   // a first round: what the C library and V8 keep after it is there at the start
   await round(8, fd);
   const start = held();
