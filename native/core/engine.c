@@ -274,11 +274,15 @@ static int is_rw(uint16_t op)
  * asynchronously; buffered reads are tried inline first (RWF_NOWAIT, which
  * also refuses at once whatever would block, O_DIRECT included); the rest
  * goes to the pool. Only the auto mode needs to look at the file's flags.
+ * A one-thread pool runs in submission order: a read inline would pass
+ * what is queued before it, so there only a context with nothing in flight
+ * (this submit's earlier requests count) serves one inline.
  */
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
 {
 	uint16_t op = cb->aio_lio_opcode;
-	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit;
+	int in_order = ctx->pool.limit > 1 || aior_load_acquire(&ctx->reqs.inflight) == 0;
+	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit && in_order;
 	int fl;
 
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
