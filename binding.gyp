@@ -24,7 +24,8 @@
       "target_name": "aioring-libaio",
       "type": "shared_library",
       "dependencies": ["aioring_core"],
-      "sources": ["compat/libaio_shim.c", "compat/context_table.c", "compat/kernel_contract.c"],
+      "sources": ["compat/libaio_shim.c", "compat/context_table.c", "compat/kernel_contract.c",
+                  "compat/syscall_route.c"],
       "include_dirs": ["compat/include"],
       "cflags": ["-fvisibility=hidden"],
       "ldflags": [

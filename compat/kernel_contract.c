@@ -92,9 +92,11 @@ static long read_number(const char *path, long otherwise)
 }
 
 /*
- * As ioctx_alloc: the ring is sized at twice max(nr, 4 per CPU), and nr
- * may not pass aio-max-nr. What aio-nr has left is not checked here: the
- * engine's own kernel contexts charge it now, more than nr (issue 12 item 3).
+ * As ioctx_alloc: the ring is sized at twice max(nr, 4 per CPU), nr may
+ * not pass aio-max-nr, nor what aio-nr has left of it. The last is read
+ * here before anything is mapped; the engine's kernel context, which
+ * charges aio-nr exactly nr as the kernel's would, is the exact check
+ * (the drop-in refuses a context whose kernel context met EAGAIN).
  */
 int contract_setup_count(unsigned nr)
 {
@@ -104,7 +106,7 @@ int contract_setup_count(unsigned nr)
 
 	if (ring > 0x10000000u / sizeof(struct io_event))
 		return -EINVAL;
-	if (ring == 0 || (long)nr > max)
+	if (ring == 0 || (long)nr > max || read_number("/proc/sys/fs/aio-nr", 0) + (long)nr > max)
 		return -EAGAIN;
 	return 0;
 }

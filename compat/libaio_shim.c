@@ -16,6 +16,10 @@
  * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
  * applied, foreign in a forked child, buffered I/O finished when io_submit
  * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
+ * AIORING_BACKEND=uring puts such contexts on io_uring (buffered and
+ * O_DIRECT I/O alike; AIORING_RING unset then means legacy); where
+ * io_uring_setup fails they keep the engine's default backend, with a word
+ * on stderr.
  * Errors are negative errno returns, as libaio's, never an abort.
  */
 #ifndef _GNU_SOURCE
@@ -27,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +48,19 @@
 #include "engine.h"
 #include "kernel_contract.h"
 #include "legacy_ring.h"
+#include "syscall_route.h"
 #include "system_info.h"
 #include "v2_ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* Buffered requests one io_submit waits for at once; a larger batch goes in parts. */
-#define AIORING_SYNC_BATCH 64
+/*
+ * Buffered requests one io_submit waits for at once; a larger batch goes
+ * in parts. One: the kernel finishes each before it looks at the next, so
+ * their events are in the ring in submission order, where an engine
+ * running several at once would put them as they finish.
+ */
+#define AIORING_SYNC_BATCH 1
 
 /* A context of aioring's engine (an opt-in); kernel contexts have none. */
 struct shim_ctx {
@@ -101,11 +112,26 @@ static void hook_fork(void)
 	pthread_atfork(NULL, NULL, forked);
 }
 
-/* The engine context id names in this process, or NULL: then the id is the kernel's. */
-static struct shim_ctx *engine_ctx(void *id)
-{
-	struct shim_ctx *c = context_table_find(id);
+/*
+ * What the context table holds for the id of an engine's own kernel
+ * context: the program never had it, so it names nothing (as a stale id
+ * the kernel did not reuse), never the engine's kernel context.
+ */
+static char engine_internal;
 
+/*
+ * The engine context *id names in this process, or NULL: then *id is the
+ * kernel's (made NULL, which names nothing, for an engine's own).
+ */
+static struct shim_ctx *engine_ctx(void **id)
+{
+	void *found = context_table_find(*id);
+	struct shim_ctx *c = found;
+
+	if (found == &engine_internal) {
+		*id = NULL;
+		return NULL;
+	}
 	return c && c->generation == aior_load_relaxed(&generation) ? c : NULL;
 }
 
@@ -135,10 +161,15 @@ static int kernel_ring_is_empty(void *id, const struct timespec *timeout)
  */
 static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeout)
 {
+	int empty;
+
 	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
 		return 0;
 	aior_service(c->engine);
-	return (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
+	pthread_mutex_lock(&c->reap_lock);
+	empty = (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
+	pthread_mutex_unlock(&c->reap_lock);
+	return empty;
 }
 
 static void wake(void *arg)
@@ -147,6 +178,46 @@ static void wake(void *arg)
 	ssize_t r = write(*(int *)arg, &one, sizeof(one));
 
 	(void)r;
+}
+
+/* Whether AIORING_BACKEND asks for io_uring; a typo is said once and ignored. */
+static int uring_asked(void)
+{
+	static int warned;
+	const char *backend = getenv("AIORING_BACKEND");
+
+	if (backend == NULL || *backend == 0 || strcmp(backend, "auto") == 0)
+		return 0;
+	if (strcmp(backend, "uring") == 0)
+		return 1;
+	if (!aior_exchange_relaxed(&warned, 1))
+		fprintf(stderr, "aioring: AIORING_BACKEND=%s is not auto or uring; using auto\n", backend);
+	return 0;
+}
+
+/* aior_setup on io_uring when asked, else (or where io_uring_setup fails) the default backend. */
+static int engine_setup(struct aior_setup *s, struct aior_ctx **engine)
+{
+	static int warned;
+	int r;
+
+	if (uring_asked()) {
+		s->backend = AIOR_BACKEND_URING;
+		r = aior_setup(s, engine);
+		if (r == 0)
+			return 0;
+		if (!aior_exchange_relaxed(&warned, 1))
+			fprintf(stderr, "aioring: AIORING_BACKEND=uring: io_uring_setup failed (%s); using auto\n",
+				strerror(-r));
+	}
+	s->backend = AIOR_BACKEND_AUTO;
+	return aior_setup(s, engine);
+}
+
+/* Whether the engine has a kernel context of its own (not the program's ring: passthrough). */
+static int has_internal_id(const struct shim_ctx *c)
+{
+	return c->info.kernel_id && (void *)(uintptr_t)c->info.kernel_id != c->id;
 }
 
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
@@ -181,30 +252,32 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	s.nr_events = nr_events;
 	s.kernel_events = nr_events;
 	/*
-	 * A v2 ring gets at least the room the kernel's ring would have had
-	 * (io_setup(n) gives nr - 1 >= 2n): programs sized against the kernel
-	 * go past their queue depth for a moment (fio does, around verify) and
-	 * would meet an EAGAIN the kernel never gives them.
+	 * AIORING_SETUP_KERNEL_REQS: a v2 ring takes what the kernel's ring
+	 * would (io_setup(n) gives nr - 1 >= 2n) and counts as the kernel
+	 * counts: programs sized against the kernel go past their queue depth
+	 * for a moment (fio does, around verify) and meet EAGAIN where the
+	 * kernel gives it.
 	 */
-	if (flags & AIORING_SETUP_V2) {
-		int64_t nr = legacy_nr(nr_events, system_possible_cpus(), system_page_size(), 0);
-
-		if (nr > (int64_t)nr_events + 1)
-			s.nr_events = (unsigned)(nr - 1);
-	}
 	s.flags = flags;
-	s.backend = AIOR_BACKEND_AUTO;
 	s.memory = memory;
 	s.memory_len = memory_len;
 	s.wake = wake;
 	s.wake_arg = &c->wakefd;
-	r = aior_setup(&s, &c->engine);
+	s.private_waiters = 1; /* its io_getevents is the only waiter, and mremap may move the ring */
+	r = engine_setup(&s, &c->engine);
 	if (r < 0) {
 		close(c->wakefd);
 		free(c);
 		return r;
 	}
 	aior_info(c->engine, &c->info);
+	if (c->info.kernel_error == EAGAIN) {
+		/* aio-nr had no room for it: the kernel's io_setup would have said so */
+		aior_destroy(c->engine);
+		close(c->wakefd);
+		free(c);
+		return -EAGAIN;
+	}
 	c->v2 = !!(flags & AIORING_SETUP_V2);
 	c->async_buffered = !!(flags & AIORING_SETUP_ASYNC_BUFFERED);
 	c->id = c->info.ring;
@@ -215,6 +288,9 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
 	r = context_table_insert(c->id, c);
+	if (r == 0 && has_internal_id(c) &&
+	    (r = context_table_insert((void *)(uintptr_t)c->info.kernel_id, &engine_internal)) < 0)
+		context_table_remove(c->id);
 	if (r < 0) {
 		aior_destroy(c->engine);
 		close(c->wakefd);
@@ -238,6 +314,9 @@ static enum ring_choice ring_choice(void)
 	static int warned;
 	const char *ring = getenv("AIORING_RING");
 
+	/* io_uring is behind the engine's rings only */
+	if ((ring == NULL || *ring == 0) && uring_asked())
+		return RING_ENGINE_LEGACY;
 	if (ring == NULL || *ring == 0 || strcmp(ring, "kernel") == 0)
 		return RING_KERNEL;
 	if (strcmp(ring, "legacy") == 0)
@@ -251,15 +330,18 @@ static enum ring_choice ring_choice(void)
 	return RING_KERNEL;
 }
 
+/* Set at load: AIORING_RING asked for the engine, and the raw io_* calls could not follow. */
+static int switch_refused;
+
 EXPORT int io_setup(int maxevents, void **ctxp)
 {
 	enum ring_choice ring = ring_choice();
 
 	int saved = errno, r;
 	const char *async = getenv("AIORING_ASYNC_BUFFERED");
-	unsigned flags = ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : AIORING_SETUP_KERNEL_REQS;
+	unsigned flags = AIORING_SETUP_KERNEL_REQS | (ring == RING_ENGINE_V2 ? AIORING_SETUP_V2 : 0);
 
-	if (ring == RING_KERNEL)
+	if (ring == RING_KERNEL || switch_refused)
 		return kernel_call(SYS_io_setup, maxevents, (long)ctxp, 0, 0, 0, 0);
 	if (async && strcmp(async, "1") == 0)
 		flags |= AIORING_SETUP_ASYNC_BUFFERED;
@@ -269,12 +351,19 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 	return r;
 }
 
+static const struct raw_io_ops raw_ops;
+
 EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aioring_memory *memory,
 			  void **ctxp)
 {
-	int saved = errno;
-	int r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
+	int saved = errno, r;
 
+	syscall_route_start(&raw_ops, NULL);
+
+	/* a v2 ring from here keeps the kernel's count, as AIORING_RING=v2's */
+	if (flags & AIORING_SETUP_V2)
+		flags |= AIORING_SETUP_KERNEL_REQS;
+	r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
 	errno = saved;
 	return r;
 }
@@ -289,16 +378,20 @@ EXPORT unsigned aioring_features(void)
 		f |= AIORING_FEATURE_KERNEL;
 		syscall(SYS_io_destroy, probe);
 	}
+	if (aior_uring_available() == 0)
+		f |= AIORING_FEATURE_URING;
 	return f;
 }
 
 EXPORT int io_destroy(void *id)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno;
 
 	if (c == NULL || context_table_remove(id) != c)
 		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
+	if (has_internal_id(c))
+		context_table_remove((void *)(uintptr_t)c->info.kernel_id);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
 	close(c->wakefd);
@@ -323,7 +416,7 @@ static void set_waiting(struct shim_ctx *c, int delta)
 		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
-/* Where the engine's next completion goes in the ring (a free-running index for v2). */
+/* Where the engine's next completion goes in the ring (a free-running index for v2); under reap_lock. */
 static uint32_t produced(const struct shim_ctx *c)
 {
 	if (c->v2)
@@ -339,11 +432,13 @@ static const struct io_event *event_at(const struct shim_ctx *c, uint32_t index)
 }
 
 /* Cross off sync[] the iocbs whose events the engine produced since *at; returns how many. */
-static long cross_off(const struct shim_ctx *c, uint32_t *at, struct iocb **sync, long n)
+static long cross_off(struct shim_ctx *c, uint32_t *at, struct iocb **sync, long n)
 {
-	uint32_t tail = produced(c);
+	uint32_t tail;
 	long found = 0, i;
 
+	pthread_mutex_lock(&c->reap_lock); /* the ring stays where it is (mremap) */
+	tail = produced(c);
 	while (*at != tail) {
 		uint64_t obj = event_at(c, *at)->obj;
 
@@ -355,6 +450,7 @@ static long cross_off(const struct shim_ctx *c, uint32_t *at, struct iocb **sync
 			}
 		*at = c->v2 ? *at + 1 : (*at + 1) % c->info.nr;
 	}
+	pthread_mutex_unlock(&c->reap_lock);
 	return found;
 }
 
@@ -433,8 +529,11 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 		}
 		if (good == 0)
 			break;
+		pthread_mutex_lock(&c->reap_lock);
 		from = produced(c);
-		taken = aior_submit(c->engine, iocbs + done, good);
+		pthread_mutex_unlock(&c->reap_lock);
+		/* the flags contract_iocb read for the last descriptor: no second fcntl in the engine */
+		taken = aior_submit_known(c->engine, iocbs + done, good, k.fd, k.fd_flags);
 		if (taken <= 0) {
 			err = (int)taken;
 			break;
@@ -455,7 +554,7 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno;
 	long r;
 
@@ -469,13 +568,16 @@ EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event);
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	int saved = errno, r;
 
 	if (c == NULL)
 		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
-	/* as the kernel: the iocb's key is read first */
-	r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : aior_cancel(c->engine, iocb);
+	/* as the kernel: the iocb's key is read first, and must be KIOCB_KEY (0) */
+	if (user_readable(iocb, sizeof(*iocb)))
+		r = -EFAULT;
+	else
+		r = iocb->aio_key != 0 ? -EINVAL : aior_cancel_kernel(c->engine, iocb);
 	errno = saved;
 	/* as the kernel since 4.19: the cancelled request completes through the ring */
 	return r == 0 ? -EINPROGRESS : r;
@@ -600,18 +702,18 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 }
 
 /*
- * io_getevents and io_pgetevents on an engine context: first libaio's own
- * look at a ring with the kernel's magic (an engine context's legacy ring
- * has it too), then the system call's order: the timeout and the mask are
+ * io_getevents and io_pgetevents on an engine context: first (peek) libaio's
+ * own look at a ring with the kernel's magic (an engine context's legacy
+ * ring has it too; the raw system call makes none), then the system call's order: the timeout and the mask are
  * read before anything else, and errno is kept.
  */
 static int engine_getevents(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
-			    const struct timespec *timeout, const sigset_t *sigmask)
+			    const struct timespec *timeout, const sigset_t *sigmask, int peek)
 {
 	int saved = errno;
 	long r;
 
-	if (engine_ring_is_empty(c, timeout))
+	if (peek && engine_ring_is_empty(c, timeout))
 		r = 0;
 	else if ((timeout && user_readable(timeout, sizeof(*timeout))) ||
 		 (sigmask && user_readable(sigmask, _NSIG / 8)))
@@ -627,10 +729,10 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 
 	if (c != NULL)
-		return engine_getevents(c, min_nr, nr, events, timeout, NULL);
+		return engine_getevents(c, min_nr, nr, events, timeout, NULL, 1);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 	return kernel_call(SYS_io_getevents, (long)id, min_nr, nr, (long)events, (long)timeout, 0);
@@ -650,11 +752,11 @@ struct io_sigset {
 EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events,
 			 struct timespec *timeout, void *sigmask)
 {
-	struct shim_ctx *c = engine_ctx(id);
+	struct shim_ctx *c = engine_ctx(&id);
 	struct io_sigset wrapped = {sigmask, _NSIG / 8};
 
 	if (c != NULL)
-		return engine_getevents(c, min_nr, nr, events, timeout, sigmask);
+		return engine_getevents(c, min_nr, nr, events, timeout, sigmask, 1);
 	if (kernel_ring_is_empty(id, timeout))
 		return 0;
 #ifdef SYS_io_pgetevents
@@ -664,6 +766,85 @@ EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events
 	return -ENOSYS;
 #endif
 }
+
+struct ring_move {
+	void *from, *to;
+	size_t len;
+	int flags;
+};
+
+static int move_mapping(void *arg, void **to)
+{
+	struct ring_move *m = arg;
+	void *r = (void *)syscall(SYS_mremap, m->from, m->len, m->len, m->flags, m->to);
+
+	if (r == MAP_FAILED)
+		return -errno;
+	*to = r;
+	return 0;
+}
+
+/*
+ * An engine ring moved by the program, as the kernel's aio_ring_mremap
+ * follows its own: the context's id becomes the new address (the old one
+ * is EINVAL from then on), and the engine writes its completions there,
+ * no longer at the old address, from the moment mremap returns. The whole
+ * ring, at its size: a partial move or a resize of it is EINVAL.
+ */
+static void *move_ring(struct shim_ctx *c, size_t old_len, size_t new_len, int flags, void *target)
+{
+	size_t page = (size_t)system_page_size();
+	struct ring_move m = {c->id, target, c->info.ring_len, flags};
+	int r;
+
+	if ((old_len + page - 1) / page != c->info.ring_len / page || new_len != old_len ||
+	    !(flags & MREMAP_MAYMOVE) || (flags & MREMAP_DONTUNMAP)) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	pthread_mutex_lock(&c->reap_lock);
+	r = aior_ring_move(c->engine, move_mapping, &m);
+	if (r == 0) {
+		context_table_remove(c->id);
+		aior_info(c->engine, &c->info);
+		c->id = c->info.ring;
+		if (c->v2)
+			v2_bind(&c->ring, c->info.ring, c->info.nr);
+		else
+			legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
+		r = context_table_insert(c->id, c);
+	}
+	pthread_mutex_unlock(&c->reap_lock);
+	if (r < 0) {
+		errno = -r;
+		return MAP_FAILED;
+	}
+	return c->id;
+}
+
+EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...);
+EXPORT void *mremap_interposed(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	struct shim_ctx *c = engine_ctx(&old);
+	void *target = NULL;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		target = va_arg(ap, void *);
+		va_end(ap);
+	}
+	/* the same size, not fixed: nothing moves */
+	if (c == NULL || (new_len == old_len && !(flags & MREMAP_FIXED)))
+		return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, target);
+	return move_ring(c, old_len, new_len, flags, target);
+}
+/* as glibc's own name and version for it (libaio.map), so the program's reference binds here */
+#if defined(__x86_64__)
+__asm__(".symver mremap_interposed,mremap@@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver mremap_interposed,mremap@@GLIBC_2.17");
+#endif
 
 /* libaio's queue calls, over the calls above, for every kind of context. */
 EXPORT int io_queue_init(int maxevents, void **ctxp)
@@ -741,3 +922,39 @@ EXPORT int io_queue_wait_0_1(void *id, const struct timespec *timeout)
 	return io_getevents_0_4(id, 0, 0, NULL, timeout ? &copy : NULL);
 }
 __asm__(".symver io_queue_wait_0_1,io_queue_wait@LIBAIO_0.1");
+
+/*
+ * Raw io_* system calls on engine contexts (syscall_route.h): routed here
+ * from the start of a process that opts in with AIORING_RING, and from the
+ * first aioring_setup2 (which is not refused: such a program knows it has
+ * an aioring context).
+ */
+static int raw_is_engine(void *id)
+{
+	return engine_ctx(&id) != NULL;
+}
+
+static int raw_getevents(void *id, long min_nr, long nr, struct io_event *events,
+			 struct timespec *timeout, const sigset_t *sigmask)
+{
+	struct shim_ctx *c = engine_ctx(&id);
+
+	if (c == NULL)
+		return -EINVAL; /* destroyed since it was looked up: the kernel's answer for it */
+	return engine_getevents(c, min_nr, nr, events, timeout, sigmask, 0);
+}
+
+static const struct raw_io_ops raw_ops = {
+	raw_is_engine, io_destroy, io_submit, io_cancel_0_4, raw_getevents,
+};
+
+__attribute__((constructor)) static void route_raw_calls(void)
+{
+	char opt_in[32];
+
+	if (ring_choice() == RING_KERNEL)
+		return;
+	snprintf(opt_in, sizeof(opt_in), "AIORING_RING=%s", getenv("AIORING_RING"));
+	if (syscall_route_start(&raw_ops, opt_in) < 0)
+		switch_refused = 1;
+}

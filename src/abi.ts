@@ -11,7 +11,7 @@ export const AIORING_SETUP_KERNEL_RING = 1 << 1;
 export const AIORING_SETUP_NO_USER_REAP = 1 << 2;
 /** Never try buffered reads inline (RWF_NOWAIT) before the pool runs them. */
 export const AIORING_SETUP_NO_INLINE = 1 << 3;
-/** Legacy only: count requests per CPU in batches, as the kernel's context does. */
+/** Count requests per CPU in batches, as the kernel's context does (a v2 ring sized to the kernel's ring; not with KERNEL_RING). */
 export const AIORING_SETUP_KERNEL_REQS = 1 << 4;
 /** Serve large runs of cached reads on the submitting thread only. */
 export const AIORING_SETUP_NO_READ_HELPER = 1 << 5;
@@ -25,6 +25,7 @@ export const AIORING_FEATURE_KERNEL = 1 << 1;
 export const AIORING_FEATURE_THREADS = 1 << 2;
 export const AIORING_FEATURE_MEMORY = 1 << 3;
 export const AIORING_FEATURE_ASYNC_BUFFERED = 1 << 4;
+export const AIORING_FEATURE_URING = 1 << 5;
 
 // The legacy header (struct aio_ring of fs/aio.c).
 export const AIO_RING_MAGIC = 0xa10a10a1;
@@ -72,3 +73,4 @@ export const AIORING_BACKEND_AUTO = 'auto';
 export const AIORING_BACKEND_KERNEL = 'kernel';
 export const AIORING_BACKEND_THREADPOOL = 'threadpool';
 export const AIORING_BACKEND_KERNEL_RING = 'kernel-ring';
+export const AIORING_BACKEND_URING = 'uring';

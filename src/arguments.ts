@@ -5,10 +5,14 @@
 // IocbArray, getEvents) say EINVAL and name the field, as the kernel's
 // calls would.
 import { inspect } from 'node:util';
+import { constants } from 'node:os';
 import { AioError, invalid } from './errors';
+
+const EINVAL = constants.errno.EINVAL;
 
 const MAX_FD = 0x7fff_ffff;
 const MAX_S64 = (1n << 63n) - 1n;
+const MIN_S64 = -(1n << 63n);
 const MAX_U64 = (1n << 64n) - 1n;
 /** setTimeout's longest delay: a longer one fires at once, with a warning */
 export const MAX_TIMEOUT_MS = 0x7fff_ffff;
@@ -83,34 +87,38 @@ export function checkFsReadWrite(fd: unknown, buffer: unknown, position: unknown
   checkFsPosition(position, syscall);
 }
 
-/** A preadv/pwritev's fd, buffers and position as node:fs's readv/writev check them. */
+/**
+ * A preadv/pwritev's fd, buffers and position as node:fs's readv/writev
+ * check them. A readv of no buffers is the EINVAL node:fs's read(2) gets
+ * (a writev of none writes 0 bytes, as there).
+ */
 export function checkFsVectored(fd: unknown, buffers: unknown, position: unknown, syscall: string): void {
   checkFd(fd);
   if (!Array.isArray(buffers) || !buffers.every((b) => ArrayBuffer.isView(b))) {
     throw invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers);
   }
-  checkFsPosition(position, syscall);
+  checkFsPosition(position, syscall, true);
+  if (syscall === 'readv' && buffers.length === 0) throw new AioError(EINVAL, 'read', 'invalid argument');
 }
 
-function checkFsPosition(position: unknown, syscall: string): void {
-  if (position === null || position === -1 || position === -1n) throw noFilePosition(syscall);
-  if (typeof position === 'number') {
+/**
+ * node:fs's position rules, except that what it reads as the fd's current
+ * position is EINVAL (a context has none): null, -1, a negative bigint
+ * (node:fs checks a bigint only against the int64 range) and, for readv
+ * and writev (which pass their position on unchecked), a number below -1.
+ */
+function checkFsPosition(position: unknown, syscall: string, vectored = false): void {
+  if (typeof position === 'bigint') {
+    if (position < MIN_S64 || position > MAX_S64) throw outOfRange('position', `>= ${MIN_S64} && <= ${MAX_S64}`, position);
+    if (position < 0n) throw noFilePosition(syscall);
+  } else if (typeof position === 'number') {
     if (!Number.isInteger(position)) throw outOfRange('position', 'an integer', position);
+    if (position === -1 || (vectored && position < -1)) throw noFilePosition(syscall);
     if (position < -1 || position > Number.MAX_SAFE_INTEGER) throw outOfRange('position', `>= -1 && <= ${Number.MAX_SAFE_INTEGER}`, position);
-  } else if (typeof position === 'bigint') {
-    if (position < -1n || position > MAX_S64) throw outOfRange('position', `>= -1 && <= ${MAX_S64}`, position);
+  } else if (position === null) {
+    throw noFilePosition(syscall);
   } else {
     throw invalidArgType('position', 'of type bigint or integer', position);
-  }
-}
-
-/** Run check; its error as a rejected promise, for the promise calls. */
-export function rejection(check: () => void): Promise<never> | undefined {
-  try {
-    check();
-    return undefined;
-  } catch (e) {
-    return Promise.reject(e);
   }
 }
 

@@ -8,20 +8,21 @@
 // to the native submit), completions (reaping and delivering events),
 // waiters (getEvents and the wake path) and backend (BackendInfo's words).
 import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
-import { checkFd, checkFsReadWrite, checkFsVectored, checkTimeout, rejection } from './arguments';
+import { bitsField, checkFd, checkFsReadWrite, checkFsVectored, checkTimeout } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
-import { IocbArray, IocbInit, pinned } from './iocb';
+import { IocbArray, IocbInit, Opcode, pinned } from './iocb';
 import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
-import { addon, NativeContext } from './native';
+import { addon, NativeContext, SyncStats } from './native';
 import { V2Ring } from './v2Ring';
 import { BackendInfo, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
 import { openNative, parseSetup, SetupOptions } from './context/options';
-import { RequestQueue } from './context/queue';
+import { newRequest, Reply, Request, RequestQueue } from './context/queue';
 import { Slots } from './context/slots';
 import { Submitter } from './context/submit';
+import { IOV_MAX, writeInPieces } from './context/vectors';
 import { Waiters } from './context/waiters';
 
 export { SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, SETUP_FLAGS } from './context/options';
@@ -31,6 +32,7 @@ export type { IoEventResult } from './context/completions';
 export { TURN_BUDGET } from './context/budget';
 export { features } from './features';
 export type { Features } from './features';
+export type { SyncRecord, SyncStats } from './native';
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -79,7 +81,7 @@ export class AioContext {
     this.slots = new Slots(this.capacity, info.slabBase);
     this.completions = new Completions(this.ring, this.slots);
     this.submitter = new Submitter(this.slots, this.completions);
-    this.requests = new RequestQueue(this.slots, this.submitter);
+    this.requests = new RequestQueue(this.slots, this.submitter, () => this.waiters.arm());
     const wait = new Uint32Array(native.waitBuffer);
     this.waiters = new Waiters(() => this.native, wait, info.waitIndex, this.completions, this.requests);
     this.backend = describeBackend(args.backend, args.flags, info);
@@ -88,6 +90,11 @@ export class AioContext {
   private live(syscall: string): NativeContext {
     if (this.native === null) throw destroyed(syscall);
     return this.native;
+  }
+
+  /** destroy() was called. */
+  get destroyed(): boolean {
+    return this.native === null;
   }
 
   /** Times a producer rang because a waiter had announced itself. */
@@ -166,60 +173,143 @@ export class AioContext {
   }
 
   // The promise calls queue past the ring's room and past the turn's
-  // budget, and are submitted in call order (context/queue.ts).
+  // budget, and are submitted in call order, every call of one turn in one
+  // native submit (context/queue.ts). Their checks throw into a try, not a
+  // closure: the promise is all a call allocates.
 
   /**
    * pread into buffer at position (a number or bigint; default 0); resolves
    * with the bytes read. Bad arguments reject as node:fs's would.
    */
   read(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'read'));
-    if (bad) return bad;
-    return this.one({ opcode: 'pread', fd, buffer, position }, 'read');
+    try {
+      checkFsReadWrite(fd, buffer, position, 'read');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(Opcode.pread, fd, buffer, position, 'read');
   }
 
   /** pwrite buffer at position (as read's); resolves with the bytes written. */
   write(fd: number, buffer: ArrayBufferView, position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsReadWrite(fd, buffer, position, 'write'));
-    if (bad) return bad;
-    return this.one({ opcode: 'pwrite', fd, buffer, position }, 'write');
+    try {
+      checkFsReadWrite(fd, buffer, position, 'write');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(Opcode.pwrite, fd, buffer, position, 'write');
   }
 
-  /** preadv into buffers at position (a number or bigint; default 0); resolves with the bytes read. */
+  /**
+   * preadv into buffers at position (a number or bigint; default 0); resolves
+   * with the bytes read. As node:fs: no buffers is EINVAL, and past IOV_MAX
+   * buffers only the first IOV_MAX are read into.
+   */
   readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'readv'));
-    if (bad) return bad;
-    // the array as it is now: a queued call must not see the caller empty or reuse it
-    return this.one({ opcode: 'preadv', fd, buffers: buffers.slice(), position }, 'readv');
+    try {
+      checkFsVectored(fd, buffers, position, 'readv');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // the array as it is now (a queued call must not see the caller empty or
+    // reuse it), and as node:fs no more than IOV_MAX of it (context/vectors.ts)
+    return this.transfer(Opcode.preadv, fd, buffers.slice(0, IOV_MAX), position, 'readv');
   }
 
-  /** pwritev buffers at position (a number or bigint; default 0); resolves with the bytes written. */
+  /**
+   * pwritev buffers at position (a number or bigint; default 0); resolves
+   * with the bytes written. As node:fs: past IOV_MAX buffers they are
+   * written IOV_MAX at a time, in order (context/vectors.ts).
+   */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
-    const bad = rejection(() => checkFsVectored(fd, buffers, position, 'writev'));
-    if (bad) return bad;
-    return this.one({ opcode: 'pwritev', fd, buffers: buffers.slice(), position }, 'writev');
+    try {
+      checkFsVectored(fd, buffers, position, 'writev');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (buffers.length <= IOV_MAX) return this.transfer(Opcode.pwritev, fd, buffers.slice(), position, 'writev');
+    return writeInPieces(buffers.slice(), position, (piece, at) => this.transfer(Opcode.pwritev, fd, piece, at, 'writev'));
   }
 
   fsync(fd: number): Promise<number> {
-    const bad = rejection(() => checkFd(fd));
-    if (bad) return bad;
-    return this.one({ opcode: 'fsync', fd }, 'fsync');
+    try {
+      checkFd(fd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(Opcode.fsync, fd, undefined, 0, 'fsync');
   }
 
   /** fdatasync: the data and what reading it back needs, not every metadata change. */
   datasync(fd: number): Promise<number> {
-    const bad = rejection(() => checkFd(fd));
-    if (bad) return bad;
-    return this.one({ opcode: 'fdsync', fd }, 'fdatasync');
+    try {
+      checkFd(fd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(Opcode.fdsync, fd, undefined, 0, 'fdatasync');
   }
 
-  private one(cb: IocbInit, syscall: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const native = this.native;
-      if (native === null) return reject(destroyed(syscall));
-      this.requests.add(native, cb, { resolve, reject, syscall });
-      this.waiters.arm();
-    });
+  /**
+   * pwritev2: write (one buffer) or writev (an array) with rwFlags, e.g.
+   * RWF_DSYNC, which makes the data durable before it resolves.
+   */
+  pwritev2(fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint, rwFlags: number): Promise<number> {
+    const vectored = Array.isArray(buffer);
+    const syscall = vectored ? 'writev' : 'write';
+    try {
+      if (vectored) checkFsVectored(fd, buffer, position, syscall);
+      else checkFsReadWrite(fd, buffer, position, syscall);
+      bitsField(rwFlags, 0, 32, 'rwFlags');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, syscall, rwFlags);
+  }
+
+  /** The fsync and fdatasync calls the engine ran for this context, the last 256 timed. */
+  syncStats(): SyncStats {
+    return this.live('fsync').syncStats();
+  }
+
+  private transfer(
+    opcode: number,
+    fd: number,
+    data: ArrayBufferView | ArrayBufferView[] | undefined,
+    position: number | bigint,
+    syscall: string,
+    rwFlags = 0,
+  ): Promise<number> {
+    const r = newRequest();
+    r.opcode = opcode;
+    r.fd = fd;
+    r.data = data;
+    r.length = data !== undefined && !Array.isArray(data) ? data.byteLength : 0;
+    r.position = position;
+    r.rwFlags = rwFlags;
+    r.syscall = syscall;
+    r.reply = Reply.Count;
+    return this.enqueue<number>(r);
+  }
+  /**
+   * A filled request record (context/queue.ts): queued now, submitted with
+   * the rest of this turn's calls; its promise settles with its completion.
+   * The way in for src/files/.
+   */
+  enqueue<T>(r: Request): Promise<T> {
+    const p = r.promise<T>();
+    if (this.native === null) {
+      r.reject(destroyed(r.syscall));
+      return p;
+    }
+    try {
+      Submitter.pin(r);
+    } catch (e) {
+      r.reject(e as AioError);
+      return p;
+    }
+    this.requests.add(r);
+    return p;
   }
 
   /**

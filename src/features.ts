@@ -1,6 +1,6 @@
 // What this build and this machine support, for callers choosing options
 // and for `aioring doctor`.
-import { AioError } from './errors';
+import { AioError, errnoName } from './errors';
 import { hugePagesFree } from './memory';
 import { addon } from './native';
 import { SETUP_FLAGS, SETUP_KERNEL_REQS, SETUP_KERNEL_RING, SETUP_V2 } from './context/options';
@@ -9,7 +9,12 @@ export interface Features {
   /** setup flags this build understands; any other bit is EINVAL */
   flags: { SETUP_V2: number; SETUP_KERNEL_RING: number; SETUP_KERNEL_REQS: number; all: number };
   layouts: ('legacy' | 'v2')[];
-  backends: { kernel: boolean; kernelError?: string; threadpool: true };
+  /**
+   * uring: io_uring can be set up here (built with liburing, not refused by
+   * io_uring_disabled, seccomp or the container); uringError the errno
+   * name where not (ENOSYS also for a build without liburing)
+   */
+  backends: { kernel: boolean; kernelError?: string; threadpool: true; uring: boolean; uringError?: string };
   memory: ('anonymous' | 'file' | 'buffer')[];
   hugepages: { size: number; free: number };
 }
@@ -27,10 +32,17 @@ export function features(): Features {
       kernelProbe = { ok: false, error: e instanceof AioError ? e.code : String(e) };
     }
   }
+  const uringErrno = addon.uringProbe();
   return {
     flags: { SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, all: SETUP_FLAGS },
     layouts: ['legacy', 'v2'],
-    backends: { kernel: kernelProbe.ok, ...(kernelProbe.error ? { kernelError: kernelProbe.error } : {}), threadpool: true },
+    backends: {
+      kernel: kernelProbe.ok,
+      ...(kernelProbe.error ? { kernelError: kernelProbe.error } : {}),
+      threadpool: true,
+      uring: uringErrno === 0,
+      ...(uringErrno ? { uringError: errnoName(uringErrno) } : {}),
+    },
     memory: ['anonymous', 'file', 'buffer'],
     hugepages: { size: addon.hugePageSize(), free: hugePagesFree() },
   };

@@ -26,8 +26,25 @@ export interface NativeContextInfo {
   threads: number;
   kernelError: number;
   readHelper: boolean;
+  /** an io_uring serves every request */
+  uring: boolean;
   waitIndex: number;
   slabBase: number;
+}
+
+/** A sync the engine ran: its fd, and its start and end in CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()). */
+export interface SyncRecord {
+  fd: number;
+  op: 'fsync' | 'fdatasync';
+  start: bigint;
+  end: bigint;
+}
+
+/** The fsync and fdatasync calls a context's engine made, and the last 256 of them, oldest first. */
+export interface SyncStats {
+  fsyncs: number;
+  fdatasyncs: number;
+  records: SyncRecord[];
 }
 
 export interface NativeContext {
@@ -40,6 +57,7 @@ export interface NativeContext {
   holdLoop(hold: boolean): void;
   inflight(): number;
   helperReads(): number;
+  syncStats(): SyncStats;
   quiesce(): void;
   /** resolves once the context's kernel context, memory and threads are gone */
   destroy(): Promise<void>;
@@ -48,7 +66,9 @@ export interface NativeContext {
 export interface Addon {
   setErrorClass(ctor: typeof AioError): void;
   legacyNr(nrEvents: number, cpus: number, pageSize: number, aioMaxNr: number): number;
-  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number };
+  systemInfo(): { possibleCpus: number; pageSize: number; aioMaxNr: number; iovMax: number };
+  /** 0 where io_uring works in this process, else its errno (ENOSYS: built without liburing) */
+  uringProbe(): number;
   hugePageSize(): number;
   RingMemory: new (kind: string, size: number, path?: string, huge?: boolean) => NativeRingMemory;
   KernelContext: new (nrEvents: number) => NativeKernelContext;
@@ -63,6 +83,8 @@ export interface Addon {
   ) => NativeContext;
   ringBytes(nrEvents: number, flags: number): number;
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
+  /** the address of the view's first byte modulo 2^20 (a TypedArray's; O_DIRECT's checks) */
+  addressLowBits(view: ArrayBufferView): number;
 }
 
 /**

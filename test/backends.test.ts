@@ -1,11 +1,11 @@
 // 15 backends: which one runs and why, the automatic fallback when
-// io_setup fails, and threads that never outlive their context.
+// io_setup (or io_uring_setup) fails, and threads that never outlive their context.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { setup, SETUP_V2 } from '../src/context';
-import { describeKernel, tempDir } from './helpers';
+import { AioContext, setup, SETUP_V2 } from '../src/context';
+import { describeKernel, describeUring, tempDir } from './helpers';
 import { findFixture } from './native';
 
 const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
@@ -28,6 +28,17 @@ function eventfds(): number {
   return n;
 }
 
+/** One noop through each context, then destroy it and wait until it is closed. */
+async function useThenDestroy(ctxs: AioContext[]): Promise<void> {
+  for (const c of ctxs) {
+    c.submit([{ opcode: 'noop', fd: 0 }]);
+    await c.getEvents(1, 1, 5000);
+    c.destroy();
+    // destroy returns first; the kernel context (or ring), threads and eventfd are gone once closed resolves
+    await c.closed;
+  }
+}
+
 describe('15 backends', () => {
   test.each(['ENOSYS', 'EPERM'])('io_setup failing with %s under a seccomp filter: auto falls back to the thread pool, kernel is refused', (errno) => {
     const out = execFileSync(denyIoSetup, [errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts')], {
@@ -39,6 +50,7 @@ describe('15 backends', () => {
       kernel: false,
       threads: 4,
       readHelper: os.availableParallelism() > 1,
+      uring: false,
       reason: `io_setup failed with ${errno}: a pool of 4 threads serves every request`,
     });
     expect(report.kernel).toEqual({ error: errno });
@@ -53,18 +65,7 @@ describe('15 backends', () => {
     expect(threads()).toBeLessThan(threads0 + ctxs.length);
     // the kernel context's eventfd, and the process's mover's own (one for all contexts)
     expect(eventfds()).toBe(eventfds0 + (ctxs[0].backend.kernel ? 2 : 0));
-    for (const c of ctxs) {
-      c.submit([{ opcode: 'noop', fd: 0 }]);
-      await c.getEvents(1, 1, 5000);
-    }
-    // a pool worker started with the first request, at most one per context limit
-    expect(threads()).toBeGreaterThan(threads0 + (ctxs[0].backend.kernel ? 1 : 0));
-    expect(threads()).toBeLessThanOrEqual(threads0 + 1 + 4 + 3 + 1);
-    for (const c of ctxs) {
-      c.destroy();
-      // destroy returns first; the kernel context, threads and eventfd are gone once closed resolves
-      await c.closed;
-    }
+    await useThenDestroy(ctxs);
     expect(threads()).toBe(threads0);
     expect(eventfds()).toBe(eventfds0);
   });
@@ -113,5 +114,30 @@ describeKernel('15 backends with kernel AIO', () => {
       c.destroy();
     }
     expect(() => setup(max + 1, { backend: 'kernel' })).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'io_setup' }));
+  });
+});
+
+describeUring('15 backends with io_uring', () => {
+  test.each(['ENOSYS', 'EPERM'])('io_uring_setup failing with %s under a seccomp filter: features() says so, uring is refused, auto keeps its choice', (errno) => {
+    const out = execFileSync(denyIoSetup, ['--uring', errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts')], {
+      encoding: 'utf8',
+    });
+    const report = JSON.parse(out);
+    expect(report.features).toMatchObject({ uring: false, uringError: errno });
+    expect(report.uring).toEqual({ error: errno });
+    expect(report.auto).toMatchObject({ name: 'auto', uring: false });
+    expect(report.threadpool).toMatchObject({ name: 'threadpool', uring: false });
+  });
+
+  test('threads and descriptors of uring contexts return to where they were after destroy', async () => {
+    const threads0 = threads();
+    const eventfds0 = eventfds();
+    const ctxs = [setup(64, { backend: 'uring' }), setup(64, { flags: SETUP_V2, backend: 'uring' })];
+    // one reaper thread and one registered eventfd each
+    expect(threads()).toBe(threads0 + 2);
+    expect(eventfds()).toBe(eventfds0 + 2);
+    await useThenDestroy(ctxs);
+    expect(threads()).toBe(threads0);
+    expect(eventfds()).toBe(eventfds0);
   });
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { legacyNr, possibleCpus } from '../src/sizing';
 import { aioring, json, oneLine } from './cliRun';
-import { describeKernel, tempDir } from './helpers';
+import { describeKernel, describeUring, tempDir } from './helpers';
 import { findFixture } from './native';
 
 describe('19 the CLI: help and usage', () => {
@@ -121,5 +121,21 @@ describe('19 the CLI: bench', () => {
     expect((chart.match(/<rect x="330"/g) ?? []).length).toBe(16);
     expect(r.stderr).toBe(''); // no progress bar when stderr is not a terminal
     expect(aioring(['bench', 'ring', '--svg', path.join(dir, 'no', 'such', 'dir', 'x.svg')]).status).toBe(2);
+  });
+});
+
+describeUring('19 the CLI: doctor and io_uring', () => {
+  test("doctor says backend 'uring' works here, and why not under a seccomp filter that refuses io_uring_setup (no finding: auto does not need it)", () => {
+    const dir = tempDir();
+    const here = json<Record<string, any>>(aioring(['doctor', '--json', '--path', dir]));
+    expect(here.ioUring).toMatchObject({ works: true });
+    expect(here.ioUring.error).toBeUndefined();
+    const r = aioring(['doctor', '--json', '--path', dir], { prefix: [findFixture('deny_io_setup'), '--uring', 'EPERM'] });
+    const denied = json<Record<string, any>>(r);
+    expect(denied.ioUring).toMatchObject({ works: false, error: 'EPERM', why: expect.stringMatching(/seccomp filter denies io_uring_setup/) });
+    expect(denied.findings).toEqual([]);
+    expect(r.status).toBe(0);
+    const human = aioring(['doctor', '--path', dir], { prefix: [findFixture('deny_io_setup'), '--uring', 'EPERM'] });
+    expect(human.stdout).toMatch(/^io_uring .*backend 'uring' unavailable: EPERM: a seccomp filter/m);
   });
 });

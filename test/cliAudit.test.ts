@@ -1,5 +1,6 @@
 // 21 the CLI: audit. Binaries compiled here from test/fixtures/audit_subject.c
-// (raw syscalls, libaio's calls, ring readers with and without checks), the
+// (raw syscalls, libaio's calls, ring readers with and without checks) and
+// test/fixtures/raw_reap.c (libaio plus raw io_* calls of its own), the
 // project's own C readers, fio from the distribution, and bad input.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -63,11 +64,27 @@ describe('21 the CLI: audit', () => {
     expect(readers.ringReaders.unchecked).toEqual(['reader_qemu']);
     expect(readers.ringReaders.checked).toContain('reader_chunks');
     expect(auditOne(path.join(release, 'aioring-libaio.so'))).toMatchObject({ verdict: 'checks-magic' });
-    expect(auditOne(findFixture('libaio_semantics'))).toMatchObject({ verdict: 'syscalls-only' });
+    // it calls libaio and, to compare, the raw system calls through syscall(): the libc route covers those
+    expect(auditOne(findFixture('libaio_semantics'))).toMatchObject({ verdict: 'mixes-raw', v2Safe: true, rawRoute: 'libc' });
     expect(auditOne(findFixture('deny_io_setup'))).toMatchObject({ verdict: 'no-aio', v2Safe: true });
     const human = aioring(['audit', findFixture('ring_readers')]);
     expect(human.status).toBe(1);
     expect(human.stdout).toMatch(/unchecked\s+NOT safe for v2: reads the ring in reader_qemu/);
+  });
+
+  test('libaio plus raw io_* calls of its own (InnoDB-style): the route is named, and a route that cannot be had here is a finding (exit 1)', () => {
+    const raw = path.join(__dirname, 'fixtures', 'raw_reap.c');
+    const deny = path.join(dir, 'deny_dispatch');
+    const inline = path.join(dir, 'raw_reap_inline');
+    execFileSync('cc', ['-O2', '-DREAP_INLINE=1', raw, '-o', inline, '-laio', '-lpthread']);
+    execFileSync('cc', ['-O2', path.join(__dirname, 'fixtures', 'deny_dispatch.c'), '-o', deny]);
+    const here = aioring(['audit', inline]);
+    expect(here.status).toBe(0);
+    expect(here.stdout).toMatch(/mixes-raw\s+v2-safe: uses libaio and makes raw io_destroy, io_getevents, io_pgetevents, io_submit with syscall instructions of its own: syscall user dispatch routes them/);
+    expect(here.stdout).toMatch(/1 mixes-raw/);
+    const denied = aioring(['audit', inline], { prefix: [deny, 'all'] });
+    expect(denied.status).toBe(1);
+    expect(denied.stdout).toMatch(/mixes-raw\s+NOT safe for v2: .*a seccomp filter is in force here/);
   });
 
   const fio = spawnSync('which', ['fio'], { encoding: 'utf8' }).stdout.trim();

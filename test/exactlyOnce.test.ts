@@ -2,14 +2,14 @@
 // backend and each ring layout; every read completes exactly once, with its
 // own data cookie, the full size, and the bytes of the file at its position.
 // Then a smaller run through the object form with O_DIRECT and the default
-// backend (O_DIRECT goes to kernel AIO).
+// backend (O_DIRECT goes to kernel AIO). io_uring has the million reads too.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, BackendName, setup, SETUP_V2 } from '../src/context';
 import { EventBatch } from '../src/events';
 import { IocbArray, IocbInit } from '../src/iocb';
-import { describeKernel, directDir, rng, tempDir, TMPFS_MAGIC } from './helpers';
+import { describeKernel, describeUring, directDir, rng, tempDir, TMPFS_MAGIC } from './helpers';
 
 const FILE_SIZE = 8 << 20;
 const MAX_READ = 16384;
@@ -194,6 +194,49 @@ async function zeroAllocRun(fd: number, backend: BackendName, flags: number, see
   }
 }
 
+/**
+ * 100,000 random O_DIRECT reads as objects (aligned sizes and offsets),
+ * each checked to come back once with its own iocb. The caller destroys ctx.
+ */
+async function directObjectsRun(ctx: AioContext, directFd: number, seed: number): Promise<void> {
+  const buffers = Array.from({ length: IN_FLIGHT }, () => alignedBuffer(MAX_READ));
+  const ledger = new Ledger(DIRECT_READS, (s) => buffers[s]);
+  const iocbOf: (IocbInit | undefined)[] = new Array(IN_FLIGHT).fill(undefined);
+  const next = rng(seed);
+  const blocks = FILE_SIZE / DIRECT_BLOCK;
+  let submitted = 0;
+  let wrongIocb = 0;
+
+  while (ledger.completed < DIRECT_READS && ledger.failures === 0) {
+    const batch: IocbInit[] = [];
+    while (ledger.free.length > 0 && submitted + batch.length < DIRECT_READS) {
+      const nblocks = 1 + (next() % (MAX_READ / DIRECT_BLOCK));
+      const len = nblocks * DIRECT_BLOCK;
+      const pos = (next() % (blocks - nblocks + 1)) * DIRECT_BLOCK;
+      const cookie = submitted + batch.length;
+      const slot = ledger.start(cookie, pos, len);
+      const cb: IocbInit = { opcode: 'pread', fd: directFd, buffer: buffers[slot].subarray(0, len), position: pos, data: cookie };
+      iocbOf[slot] = cb;
+      batch.push(cb);
+    }
+    if (batch.length > 0) {
+      const queued = ctx.submit(batch);
+      for (let i = batch.length - 1; i >= queued; i--) ledger.unstart(submitted + i);
+      submitted += queued;
+    }
+    for (const ev of await ctx.getEvents(1, IN_FLIGHT)) {
+      const cookie = typeof ev.data === 'number' ? ev.data : -1;
+      const slot = cookie >= 0 && cookie < DIRECT_READS ? ledger.slotOfCookie[cookie] : -1;
+      if (slot >= 0 && ev.iocb !== iocbOf[slot]) wrongIocb++;
+      ledger.complete(cookie, ev.res);
+    }
+  }
+  ledger.verify(seed);
+  expect(wrongIocb).toBe(0);
+  expect(submitted).toBe(DIRECT_READS);
+  await expectQuiet(ctx);
+}
+
 describe('13 exactly once: the thread pool', () => {
   let fd: number;
   beforeAll(() => {
@@ -252,50 +295,45 @@ describeKernel('13 exactly once: kernel AIO', () => {
   });
 
   test('100,000 random O_DIRECT reads as objects, default backend (kernel AIO): each once, with its iocb', async () => {
-    const seed = 0x13c1;
     const ctx = setup(2 * IN_FLIGHT);
     try {
       expect(ctx.backend.name).toBe('auto');
       expect(ctx.backend.kernel).toBe(true);
-      const buffers = Array.from({ length: IN_FLIGHT }, () => alignedBuffer(MAX_READ));
-      const ledger = new Ledger(DIRECT_READS, (s) => buffers[s]);
-      const iocbOf: (IocbInit | undefined)[] = new Array(IN_FLIGHT).fill(undefined);
-      const next = rng(seed);
-      const blocks = FILE_SIZE / DIRECT_BLOCK;
-      let submitted = 0;
-      let wrongIocb = 0;
-
-      while (ledger.completed < DIRECT_READS && ledger.failures === 0) {
-        const batch: IocbInit[] = [];
-        while (ledger.free.length > 0 && submitted + batch.length < DIRECT_READS) {
-          const nblocks = 1 + (next() % (MAX_READ / DIRECT_BLOCK));
-          const len = nblocks * DIRECT_BLOCK;
-          const pos = (next() % (blocks - nblocks + 1)) * DIRECT_BLOCK;
-          const cookie = submitted + batch.length;
-          const slot = ledger.start(cookie, pos, len);
-          const cb: IocbInit = { opcode: 'pread', fd: directFd, buffer: buffers[slot].subarray(0, len), position: pos, data: cookie };
-          iocbOf[slot] = cb;
-          batch.push(cb);
-        }
-        if (batch.length > 0) {
-          const queued = ctx.submit(batch);
-          for (let i = batch.length - 1; i >= queued; i--) ledger.unstart(submitted + i);
-          submitted += queued;
-        }
-        for (const ev of await ctx.getEvents(1, IN_FLIGHT)) {
-          const cookie = typeof ev.data === 'number' ? ev.data : -1;
-          const slot = cookie >= 0 && cookie < DIRECT_READS ? ledger.slotOfCookie[cookie] : -1;
-          if (slot >= 0 && ev.iocb !== iocbOf[slot]) wrongIocb++;
-          ledger.complete(cookie, ev.res);
-        }
-      }
-      ledger.verify(seed);
-      expect(wrongIocb).toBe(0);
-      expect(submitted).toBe(DIRECT_READS);
-      await expectQuiet(ctx);
+      await directObjectsRun(ctx, directFd, 0x13c1);
     } finally {
       ctx.destroy();
     }
   });
 });
 
+
+describeUring('13 exactly once: io_uring', () => {
+  let fd: number;
+  let directFd: number;
+  beforeAll(() => {
+    fd = fs.openSync(writePatternFile(tempDir()), 'r');
+    directFd = fs.openSync(writePatternFile(directDir()), fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+  });
+  afterAll(() => {
+    fs.closeSync(fd);
+    fs.closeSync(directFd);
+  });
+
+  // the registered arena is an io_uring fixed buffer: every read is READ_FIXED
+  test('1,000,000 random buffered reads through io_uring (fixed buffers), legacy ring: each completes once, right cookie, size and data', async () => {
+    await zeroAllocRun(fd, 'uring', 0, 0x13d1);
+  });
+
+  test('1,000,000 random buffered reads through io_uring (fixed buffers), v2 ring: each completes once, right cookie, size and data', async () => {
+    await zeroAllocRun(fd, 'uring', SETUP_V2, 0x13d2);
+  });
+
+  test('100,000 random O_DIRECT reads as objects through io_uring, v2 ring: each once, with its iocb', async () => {
+    const ctx = setup(2 * IN_FLIGHT, { backend: 'uring', flags: SETUP_V2 });
+    try {
+      await directObjectsRun(ctx, directFd, 0x13d3);
+    } finally {
+      ctx.destroy();
+    }
+  });
+});

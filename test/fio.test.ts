@@ -1,10 +1,12 @@
 // 16 the drop-in libaio under fio: unmodified fio --ioengine=libaio with the
 // shim preloaded, in its default mode (the kernel's contexts), on the
 // engine's legacy ring (AIORING_RING=legacy) and on AIORING_RING=v2,
-// verified with crc32c, beside the same jobs on the kernel's own libaio.
+// verified with crc32c, beside the same jobs on the kernel's own libaio;
+// and both rings on io_uring (AIORING_BACKEND=uring).
 import { spawnSync } from 'node:child_process';
 import { shimPath } from '../src/shim';
-import { directDir } from './helpers';
+import { describeUring, directDir } from './helpers';
+import { findFixture } from './native';
 
 function haveFio(): boolean {
   return spawnSync('fio', ['--version']).status === 0;
@@ -21,7 +23,13 @@ interface FioResult {
   stderr: string;
 }
 
-function runFio(dir: string, env: NodeJS.ProcessEnv, job: { bs: string; depth: number; direct: number; reap: number }, name: string): FioResult {
+function runFio(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  job: { bs: string; depth: number; direct: number; reap: number },
+  name: string,
+  prefix: string[] = [],
+): FioResult {
   const args = [
     `--name=${name}`,
     `--directory=${dir}`,
@@ -41,7 +49,8 @@ function runFio(dir: string, env: NodeJS.ProcessEnv, job: { bs: string; depth: n
     '--verify_state_save=0',
     '--output-format=json',
   ];
-  const r = spawnSync('fio', args, { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
+  const command = prefix.length ? prefix[0] : 'fio';
+  const r = spawnSync(command, prefix.length ? [...prefix.slice(1), 'fio', ...args] : args, { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL' });
   let error = -1;
   let ios = 0;
   try {
@@ -81,5 +90,33 @@ describeFio('16 the drop-in libaio under fio', () => {
         expect(r.ios).toBeGreaterThan(0);
       },
     );
+  });
+});
+
+describeUring('16 the drop-in libaio under fio, on io_uring', () => {
+  const dir = directDir();
+  const modes: [string, NodeJS.ProcessEnv][] = [
+    ['legacy ring', { LD_PRELOAD: shimPath, AIORING_BACKEND: 'uring' }],
+    ['AIORING_RING=v2', { LD_PRELOAD: shimPath, AIORING_BACKEND: 'uring', AIORING_RING: 'v2' }],
+    ['legacy ring, AIORING_ASYNC_BUFFERED=1', { LD_PRELOAD: shimPath, AIORING_BACKEND: 'uring', AIORING_ASYNC_BUFFERED: '1' }],
+  ];
+  describeFio.each(modes)('%s', (_mode, env) => {
+    test.each(jobs.map((j) => [`bs=${j.bs} iodepth=${j.depth} direct=${j.direct} userspace_reap=${j.reap}`, j]))(
+      'randrw %s: completes with zero verify errors, on io_uring (no fallback said)',
+      (label, job) => {
+        const r = runFio(dir, env, job as (typeof jobs)[number], `u${String(label).replace(/[^a-z0-9]/gi, '')}`);
+        expect({ status: r.status, error: r.error, stderr: r.stderr }).toEqual({ status: 0, error: 0, stderr: '' });
+        expect(r.ios).toBeGreaterThan(0);
+      },
+    );
+  });
+
+  describeFio('where io_uring_setup is refused (seccomp)', () => {
+    test('the program still runs, on the default backend, and says so once', () => {
+      const job = { bs: '4k', depth: 8, direct: 0, reap: 0 };
+      const r = runFio(dir, modes[0][1], job, 'urefused', [findFixture('deny_io_setup'), '--uring', 'EPERM']);
+      expect({ status: r.status, error: r.error }).toEqual({ status: 0, error: 0 });
+      expect(r.stderr).toBe('aioring: AIORING_BACKEND=uring: io_uring_setup failed (Operation not permitted); using auto\n');
+    });
   });
 });

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioError } from '../src/errors';
+import { features } from '../src/features';
 import { kernelSetup } from '../src/kernel';
 import { hugePageSize } from '../src/memory';
 
@@ -29,6 +30,21 @@ export function describeKernel(name: string, fn: () => void): void {
     describe(name, fn);
   } else {
     process.stdout.write(`skipping "${name}": ${kernelAio.reason}\n`);
+    describe.skip(name, fn);
+  }
+}
+
+/**
+ * describe() for tests that need io_uring (the uring backend): skipped with
+ * a printed reason where this build or process cannot set it up, unless
+ * AIORING_REQUIRE_URING=1 (set by .ci/run), which makes them run and fail.
+ */
+export function describeUring(name: string, fn: () => void): void {
+  const { uring, uringError } = features().backends;
+  if (uring || process.env.AIORING_REQUIRE_URING === '1') {
+    describe(name, fn);
+  } else {
+    process.stdout.write(`skipping "${name}": io_uring_setup failed with ${uringError}\n`);
     describe.skip(name, fn);
   }
 }

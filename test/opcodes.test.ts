@@ -30,7 +30,7 @@ const dirs: [string, () => string][] = [
 
 function cases(): [string, BackendName, number][] {
   const out: [string, BackendName, number][] = [];
-  for (const backend of ['threadpool', 'kernel', 'auto'] as BackendName[]) {
+  for (const backend of ['threadpool', 'kernel', 'auto', 'uring'] as BackendName[]) {
     for (const [layout, flags] of [
       ['legacy', 0],
       ['v2', SETUP_V2],

@@ -21,8 +21,10 @@ extern "C" {
 /* Legacy only: the context's ring is the kernel's own (passthrough). */
 #define AIORING_SETUP_KERNEL_RING (1u << 1)
 /*
- * Legacy only: count requests as the kernel's context does, per CPU in
- * batches, so io_submit says EAGAIN exactly where the kernel's would.
+ * Count requests as the kernel's context does, per CPU in batches, so
+ * io_submit says EAGAIN exactly where the kernel's would. A v2 ring then
+ * takes what the kernel's ring for nr_events takes (its size stays a power
+ * of two). Not with AIORING_SETUP_KERNEL_RING.
  */
 #define AIORING_SETUP_KERNEL_REQS (1u << 4)
 /*
@@ -39,6 +41,7 @@ extern "C" {
 #define AIORING_FEATURE_THREADS   (1u << 2)   /* the thread pool backend */
 #define AIORING_FEATURE_MEMORY    (1u << 3)   /* caller-supplied ring memory */
 #define AIORING_FEATURE_ASYNC_BUFFERED (1u << 4) /* AIORING_SETUP_ASYNC_BUFFERED */
+#define AIORING_FEATURE_URING     (1u << 5)   /* io_uring works here (AIORING_BACKEND=uring) */
 
 /* The v2 ring's header magic and incompat bit, for readers. */
 #define AIORING_V2_MAGIC          0xa10a10a2u

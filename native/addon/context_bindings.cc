@@ -16,19 +16,25 @@
 // the frees, runs on a thread of its own (Release), so the event loop never
 // waits for it. The addon holds the context's onWake callback (and through
 // it the context, and the buffers its requests use) strongly only while
-// JavaScript waits for a wakeup or requests are in flight: otherwise a
-// dropped context can be collected.
+// JavaScript waits for a wakeup or requests are running: an event waiting
+// to be reaped needs nothing of the JavaScript object, so a dropped
+// context whose I/O has ended can be collected.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <set>
 #include <vector>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <uv.h>
 #include "addon.h"
 extern "C" {
+#include "atomics.h"
 #include "engine.h"
 #include "system_info.h"
 }
@@ -38,6 +44,26 @@ namespace aioring {
 class NativeContext;
 
 namespace {
+
+/*
+ * NODE_DEBUG names aioring, as node's util.debuglog reads it: a list
+ * separated by commas or spaces, case-insensitive, '*' a wildcard.
+ */
+bool DebugEnabled()
+{
+	const char *env = getenv("NODE_DEBUG");
+	std::string list = env ? env : "";
+	for (size_t at = 0; at < list.size();) {
+		size_t end = list.find_first_of(", ", at);
+		if (end == std::string::npos)
+			end = list.size();
+		std::string name = list.substr(at, end - at);
+		if (!name.empty() && fnmatch(name.c_str(), "aioring", FNM_CASEFOLD) == 0)
+			return true;
+		at = end + 1;
+	}
+	return false;
+}
 
 struct Registered {
 	uint8_t *data;
@@ -152,6 +178,7 @@ public:
 			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
 			 InstanceMethod("inflight", &NativeContext::Inflight),
 			 InstanceMethod("helperReads", &NativeContext::HelperReads),
+			 InstanceMethod("syncStats", &NativeContext::SyncStats),
 			 InstanceMethod("quiesce", &NativeContext::Quiesce),
 			 InstanceMethod("destroy", &NativeContext::Destroy),
 			 InstanceAccessor("ring", &NativeContext::Ring, nullptr),
@@ -173,10 +200,12 @@ public:
 			s.backend = AIOR_BACKEND_KERNEL;
 		else if (backend == AIORING_BACKEND_THREADPOOL)
 			s.backend = AIOR_BACKEND_THREADPOOL;
+		else if (backend == AIORING_BACKEND_URING)
+			s.backend = AIOR_BACKEND_URING;
 		else
 			throw AioError(env, EINVAL, "io_setup",
-				       "backend is " AIORING_BACKEND_AUTO ", " AIORING_BACKEND_KERNEL
-				       " or " AIORING_BACKEND_THREADPOOL,
+				       "backend is " AIORING_BACKEND_AUTO ", " AIORING_BACKEND_KERNEL ", "
+				       AIORING_BACKEND_THREADPOOL " or " AIORING_BACKEND_URING,
 				       "backend");
 		s.threads = ArgU32(info, 3, "threads");
 		if (info.Length() > 4 && !info[4].IsUndefined()) {
@@ -220,12 +249,16 @@ public:
 		}
 		aior_info(ctx_, &info_);
 		int kfd = aior_kernel_fd(ctx_);
+		if (kfd < 0)
+			kfd = aior_uring_fd(ctx_);
 		if (kfd >= 0) {
-			// a waiter hears the kernel's eventfd directly: one wakeup, not two
+			// a waiter hears the kernel's (or io_uring's) eventfd directly: one wakeup, not two
 			kpoll_ = new uv_poll_t;
 			uv_poll_init(loop, kpoll_, kfd);
 			kpoll_->data = this;
 		}
+		if (passthrough_)
+			kernel_tail_ = aior_load_acquire(&static_cast<struct aio_ring *>(info_.ring)->tail) % info_.nr;
 		slab_.assign(info_.capacity, iocb{});
 		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(env, info_.ring, info_.ring_len));
 		// the wait word: in the v2 header, or in the engine's control page
@@ -250,9 +283,9 @@ public:
 	{
 		if (!ctx_)
 			return;
-#ifdef DEBUG
-		fprintf(stderr, "aioring: a context was collected without destroy(); it was destroyed now\n");
-#endif
+		if (DebugEnabled())
+			fprintf(stderr, "AIORING %d: a context was collected without destroy(); it was destroyed now\n",
+				static_cast<int>(getpid()));
 		ring_.Value().Detach();
 		wait_.Value().Detach();
 		Shutdown(env, nullptr);
@@ -297,12 +330,20 @@ private:
 		}
 	}
 
+	/*
+	 * A producer rang: for a waiter that announced itself, or because the
+	 * last running request completed (aior_notify_idle) and the context
+	 * may now be held weakly. JavaScript hears only the first kind: with
+	 * no waiter it has nothing to serve.
+	 */
 	static void OnAsync(uv_async_t *handle)
 	{
 		auto *self = static_cast<NativeContext *>(handle->data);
 		if (self == nullptr || self->ctx_ == nullptr)
 			return;
-		self->Wake();
+		self->UpdateStrength();
+		if (self->held_)
+			self->Wake();
 	}
 
 	static void OnKernelPoll(uv_poll_t *handle, int status, int)
@@ -317,10 +358,18 @@ private:
 		 * held_ is this thread's own word, not the ring's shared one.
 		 */
 		if (!self->held_) {
+			// on the kernel's own ring a completion may end what held the context
+			if (self->passthrough_ && self->strong_) {
+				aior_service(self->ctx_);
+				self->UpdateStrength();
+				if (self->strong_)
+					return;
+			}
 			uv_poll_stop(handle);
 			return;
 		}
 		aior_service(self->ctx_);
+		aior_uring_service(self->ctx_);
 		self->Wake();
 	}
 
@@ -374,14 +423,15 @@ private:
 	}
 
 	/*
-	 * Strong while a waiter holds the loop or requests are in flight (a
+	 * Strong while a waiter holds the loop or requests are running (a
 	 * collection then would free the buffers they write into before the
 	 * finalizer could quiesce); weak otherwise, so a dropped context can be
-	 * collected. Looked at again on every submit, wait and inflight().
+	 * collected. Looked at again on every submit, wait and inflight(), and
+	 * when the last running request completes (RunningAndHeard).
 	 */
 	void UpdateStrength()
 	{
-		bool strong = ctx_ && (held_ || aior_inflight(ctx_) > 0);
+		bool strong = ctx_ && (held_ || RunningAndHeard());
 		if (strong == strong_)
 			return;
 		if (strong)
@@ -389,6 +439,49 @@ private:
 		else
 			on_wake_.Unref();
 		strong_ = strong;
+	}
+
+	/*
+	 * Whether requests are running, and if so, that this context hears when
+	 * the last one completes. The engine's in-flight count drops as each
+	 * event is published, and the producer that brings it to 0 rings the
+	 * async (aior_notify_idle). On the kernel's own ring the engine sees no
+	 * completion: what runs is what was submitted less what the kernel's
+	 * tail says it produced, and the kernel's eventfd (kpoll_, left running
+	 * unreferenced) says when to look again. A request given an eventfd of
+	 * its own (IOCB_FLAG_RESFD) does not ring that one: its context is held
+	 * until the next submit, wait or inflight() looks.
+	 */
+	bool RunningAndHeard()
+	{
+		if (!passthrough_)
+			return aior_inflight(ctx_) > 0 && aior_notify_idle(ctx_);
+		CountKernelCompletions();
+		if (kernel_running_ == 0 || !kpoll_)
+			return kernel_running_ > 0;
+		if (!uv_is_active(reinterpret_cast<uv_handle_t *>(kpoll_))) {
+			if (!held_)
+				uv_unref(reinterpret_cast<uv_handle_t *>(kpoll_));
+			uv_poll_start(kpoll_, UV_READABLE, &NativeContext::OnKernelPoll);
+		}
+		return true;
+	}
+
+	/*
+	 * The events the kernel produced since the last look, from its ring's
+	 * tail (a word this process can write: one past nr is ignored, which
+	 * only keeps the context held). Every submit looks first, so fewer than
+	 * nr completions lie between two looks and the tail's distance mod nr
+	 * counts them.
+	 */
+	void CountKernelCompletions()
+	{
+		uint32_t tail = aior_load_acquire(&static_cast<struct aio_ring *>(info_.ring)->tail);
+		if (tail >= info_.nr)
+			return;
+		uint32_t produced = (tail + info_.nr - kernel_tail_) % info_.nr;
+		kernel_running_ -= std::min(produced, kernel_running_);
+		kernel_tail_ = tail;
 	}
 
 	struct aior_ctx *Live(Napi::Env env)
@@ -424,7 +517,11 @@ private:
 			slab_[slot] = cb;
 			ptrs[k] = &slab_[slot];
 		}
+		if (passthrough_)
+			CountKernelCompletions();
 		long r = aior_submit(ctx, ptrs.data(), n);
+		if (passthrough_ && r > 0)
+			kernel_running_ += static_cast<uint32_t>(r);
 		UpdateStrength();
 		if (r < 0)
 			throw AioError(env, static_cast<int>(-r), "io_submit", strerror(static_cast<int>(-r)));
@@ -508,7 +605,7 @@ private:
 	Napi::Value RegisterBuffers(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		Live(env);
+		struct aior_ctx *ctx = Live(env);
 		if (!info[0].IsArray())
 			throw AioError(env, EINVAL, "aioring", "registerBuffers takes an array", "buffers");
 		auto list = info[0].As<Napi::Array>();
@@ -520,6 +617,11 @@ private:
 			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
 			registered_.push_back({vb.data, vb.length, Napi::Persistent(b.As<Napi::Object>())});
 		}
+		// io_uring's fixed buffers; where they cannot be pinned, ordinary reads and writes
+		std::vector<struct iovec> iov;
+		for (const Registered &r : registered_)
+			iov.push_back({r.data, r.length});
+		aior_register_buffers(ctx, iov.data(), static_cast<uint32_t>(iov.size()));
 		return Napi::Number::New(env, static_cast<double>(first));
 	}
 
@@ -562,6 +664,32 @@ private:
 	Napi::Value HelperReads(const Napi::CallbackInfo &info)
 	{
 		return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(aior_helper_reads(ctx_)) : 0);
+	}
+
+	// { fsyncs, fdatasyncs, records: [{ fd, op, start, end }] }, times as
+	// bigint nanoseconds of CLOCK_MONOTONIC (process.hrtime.bigint()'s clock).
+	Napi::Value SyncStats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		auto stats = std::make_unique<aior_sync_stats>();
+		Napi::Object out = Napi::Object::New(env);
+		Napi::Array records = Napi::Array::New(env);
+
+		if (ctx_)
+			aior_syncs(ctx_, stats.get());
+		out.Set("fsyncs", Napi::Number::New(env, static_cast<double>(stats->fsyncs)));
+		out.Set("fdatasyncs", Napi::Number::New(env, static_cast<double>(stats->fdatasyncs)));
+		for (uint32_t i = 0; i < stats->nrecords; i++) {
+			const aior_sync_record &r = stats->records[i];
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("fd", Napi::Number::New(env, r.fd));
+			o.Set("op", Napi::String::New(env, r.opcode == IOCB_CMD_FSYNC ? "fsync" : "fdatasync"));
+			o.Set("start", Napi::BigInt::New(env, r.start_ns));
+			o.Set("end", Napi::BigInt::New(env, r.end_ns));
+			records.Set(i, o);
+		}
+		out.Set("records", records);
+		return out;
 	}
 
 	// Finish all I/O into the ring (queued requests cancelled) and stop the
@@ -626,6 +754,7 @@ private:
 		o.Set("threads", info_.threads);
 		o.Set("kernelError", info_.kernel_error);
 		o.Set("readHelper", info_.read_helper != 0);
+		o.Set("uring", info_.uring != 0);
 		o.Set("waitIndex", wait_index_);
 		o.Set("slabBase", static_cast<double>(reinterpret_cast<uintptr_t>(slab_.data())));
 		return o;
@@ -648,6 +777,8 @@ private:
 	bool strong_ = false;         /* on_wake_ is held strongly (UpdateStrength) */
 	int64_t external_ = 0;        /* native bytes reported to V8 (AdjustExternalMemory) */
 	bool passthrough_ = false;    /* AIORING_SETUP_KERNEL_RING: the slab's iocbs go to the kernel as they are */
+	uint32_t kernel_running_ = 0; /* passthrough: submitted, not yet produced into the kernel's ring */
+	uint32_t kernel_tail_ = 0;    /* passthrough: the kernel ring's tail at the last look */
 };
 
 // ringBytes(nrEvents, flags): the memory a context's ring needs

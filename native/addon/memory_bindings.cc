@@ -139,9 +139,21 @@ static Napi::Value AlignedBuffer(const Napi::CallbackInfo &info)
 	}
 }
 
+// addressLowBits(view) -> the address of the view's first byte modulo 2^20:
+// enough to check it against any O_DIRECT alignment
+static Napi::Value AddressLowBits(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (!info[0].IsTypedArray())
+		throw AioError(env, EINVAL, "aioring", "addressLowBits takes a TypedArray", "buffer");
+	uintptr_t address = reinterpret_cast<uintptr_t>(ViewBytes(info[0].As<Napi::TypedArray>()).data);
+	return Napi::Number::New(env, static_cast<double>(address & ((1u << 20) - 1)));
+}
+
 void InitMemory(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer));
+	exports.Set("addressLowBits", Napi::Function::New(env, AddressLowBits));
 	exports.Set("RingMemory", RingMemory::Define(env));
 	exports.Set("hugePageSize", Napi::Function::New(env, HugePageSize));
 }

@@ -1,7 +1,10 @@
 // What the sizing rule and the doctor ask of this machine: the legacy ring's
-// nr for a request, and the CPU count, page size and aio-max-nr it uses.
+// nr for a request, and the CPU count, page size and aio-max-nr it uses;
+// and IOV_MAX, where the vectored promise calls split as node:fs does.
+#include <unistd.h>
 #include "addon.h"
 extern "C" {
+#include "engine.h"
 #include "legacy_ring.h"
 #include "system_info.h"
 }
@@ -24,13 +27,21 @@ static Napi::Value SystemInfo(const Napi::CallbackInfo &info)
 	o.Set("possibleCpus", static_cast<double>(system_possible_cpus()));
 	o.Set("pageSize", static_cast<double>(system_page_size()));
 	o.Set("aioMaxNr", static_cast<double>(system_aio_max_nr()));
+	o.Set("iovMax", static_cast<double>(sysconf(_SC_IOV_MAX)));
 	return o;
+}
+
+// 0 where io_uring works in this process, else the errno (ENOSYS: built without liburing)
+static Napi::Value UringProbe(const Napi::CallbackInfo &info)
+{
+	return Napi::Number::New(info.Env(), -aior_uring_available());
 }
 
 void InitSystem(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("legacyNr", Napi::Function::New(env, LegacyNr));
 	exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+	exports.Set("uringProbe", Napi::Function::New(env, UringProbe));
 }
 
 }  // namespace aioring

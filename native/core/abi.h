@@ -49,5 +49,6 @@
 #define AIORING_BACKEND_KERNEL       "kernel"
 #define AIORING_BACKEND_THREADPOOL   "threadpool"
 #define AIORING_BACKEND_KERNEL_RING  "kernel-ring"
+#define AIORING_BACKEND_URING        "uring"
 
 #endif

@@ -16,6 +16,29 @@ static void signal_resfd(int fd)
 #define COMPLETE_CHUNK 64
 
 /*
+ * The embedder asked to hear when the last request in flight completes
+ * (aior_notify_idle): the producer that brings the count to 0 rings wake,
+ * once. Pairs with aior_notify_idle: each side writes its word, fences and
+ * reads the other's, so at least one of them sees the context idle. Called
+ * after aior_wake_waiters, whose fence follows this producer's write.
+ */
+static void wake_if_idle(struct aior_ctx *ctx)
+{
+	struct aior_completion *c = &ctx->completion;
+
+	if (aior_load_relaxed(&c->idle_wanted) && aior_load_acquire(&ctx->reqs.inflight) == 0 &&
+	    aior_exchange_relaxed(&c->idle_wanted, 0) && c->wake)
+		c->wake(c->wake_arg);
+}
+
+int aior_notify_idle(struct aior_ctx *ctx)
+{
+	aior_store_seq_cst(&ctx->completion.idle_wanted, 1);
+	aior_fence();
+	return aior_load_acquire(&ctx->reqs.inflight) > 0;
+}
+
+/*
  * A request's slot goes back to the free list before its event is
  * published: a consumer that has reaped an event must be able to submit
  * again at once, or it would get an EAGAIN that in-flight plus unreaped do
@@ -66,6 +89,7 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 		done += k;
 	}
 	aior_wake_waiters(ctx);
+	wake_if_idle(ctx);
 }
 
 void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)

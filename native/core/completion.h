@@ -34,6 +34,7 @@ struct aior_completion {
 	uint32_t *wakeups;              /* counts the wakes rung */
 	void (*wake)(void *);           /* the embedder's: called from producer threads */
 	void *wake_arg;
+	uint32_t idle_wanted;           /* atomic: ring wake once nothing is in flight (aior_notify_idle) */
 };
 
 /*

@@ -9,10 +9,12 @@
  *   engine_helper.c   backend: the read helper thread (hands the pool what would block)
  *   engine_pool.c     backend: the thread pool
  *   engine_kernel.c   backend: kernel AIO and the mover thread
+ *   engine_uring.c    backend: io_uring (liburing) and its reaper thread
  *
- * Each backend's threads are the process's, shared by every context (one
- * pool, one read helper, one mover); each context has its own part of the
- * backend's state below.
+ * The pool's, the read helper's and the mover's threads are the process's,
+ * shared by every context (one pool, one read helper, one mover); each
+ * context has its own part of the backend's state below. The io_uring
+ * backend has one ring and one reaper thread per context.
  *   completion.c      events into the context's ring, waking waiters
  *   requests.c        the request table and the ring's room
  *   io_exec.c         one request run on the calling thread
@@ -42,6 +44,7 @@
 #include "engine_helper.h"
 #include "engine_kernel.h"
 #include "engine_pool.h"
+#include "engine_uring.h"
 #include "requests.h"
 #include "ring_memory.h"
 
@@ -64,6 +67,7 @@ struct aior_ctx {
 	struct aior_pool pool;              /* engine_pool.c */
 	struct aior_kernel kernel;          /* engine_kernel.c */
 	struct aior_helper_ctx helper;      /* engine_helper.c */
+	struct aior_uring uring;            /* engine_uring.c */
 };
 
 #endif

@@ -30,7 +30,16 @@
       ],
       "direct_dependent_settings": {
         "include_dirs": [".", "../../compat/include"]
-      }
+      },
+      # The io_uring backend exists where liburing's static library was found
+      # at build time; linked in whole, so nothing is needed at run time.
+      "conditions": [
+        ["<!(test -f \"$(pkg-config --variable=libdir liburing 2>/dev/null)/liburing.a\" && echo 1 || echo 0)==1", {
+          "sources": ["engine_uring.c"],
+          "defines": ["AIORING_HAVE_URING"],
+          "link_settings": {"libraries": ["-l:liburing.a"]}
+        }]
+      ]
     }
   ]
 }

@@ -27,14 +27,31 @@ static uint32_t round_up_pow2(uint32_t n)
 }
 
 /* legacy: the kernel's nr for nr_events; v2: the next power of two */
+/*
+ * The requests a context takes at once: nr_events, or with
+ * AIORING_SETUP_KERNEL_REQS what the kernel's io_setup(nr_events) ring
+ * holds (nr - 1), counted as fs/aio.c counts them (requests.c).
+ */
+static int64_t kernel_capacity(const struct aior_setup *s)
+{
+	int64_t nr;
+
+	if (!(s->flags & AIORING_SETUP_KERNEL_REQS))
+		return s->nr_events;
+	nr = legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
+	return nr < 0 ? nr : nr - 1;
+}
+
 static int64_t ring_nr(const struct aior_setup *s)
 {
 	if (s->nr_events == 0)
 		return -EINVAL;
 	if (s->flags & AIORING_SETUP_V2) {
-		if (s->nr_events > AIORING_V2_MAX_ENTRIES)
-			return -EINVAL;
-		return round_up_pow2(s->nr_events < 2 ? 2 : s->nr_events);
+		int64_t want = kernel_capacity(s);
+
+		if (want < 0 || want > AIORING_V2_MAX_ENTRIES)
+			return want < 0 ? want : -EINVAL;
+		return round_up_pow2(want < 2 ? 2 : (uint32_t)want);
 	}
 	return legacy_nr(s->nr_events, system_possible_cpus(), system_page_size(), 0);
 }
@@ -56,13 +73,13 @@ static int check_setup(const struct aior_setup *s)
 
 	if (s->flags & ~AIORING_SETUP_ALL)
 		return -EINVAL;
-	if (s->backend > AIOR_BACKEND_THREADPOOL || s->threads > AIORING_MAX_THREADS)
+	if (s->backend > AIOR_BACKEND_URING || s->threads > AIORING_MAX_THREADS)
 		return -EINVAL;
 	if ((s->flags & AIORING_SETUP_KERNEL_RING) &&
-	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->memory))
+	    (v2 || s->backend == AIOR_BACKEND_THREADPOOL || s->backend == AIOR_BACKEND_URING || s->memory))
 		return -EINVAL;
-	/* the kernel's accounting is the legacy ring's; passthrough has the real one */
-	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (v2 || (s->flags & AIORING_SETUP_KERNEL_RING)))
+	/* passthrough has the kernel's real accounting */
+	if ((s->flags & AIORING_SETUP_KERNEL_REQS) && (s->flags & AIORING_SETUP_KERNEL_RING))
 		return -EINVAL;
 	if (s->memory && ((uintptr_t)s->memory % AIORING_MEMORY_ALIGN ||
 			  (!s->attach && s->memory_len < aior_ring_bytes(s))))
@@ -119,16 +136,20 @@ static int setup_ring(struct aior_ctx *ctx, const struct aior_setup *s, uint32_t
 		}
 		v2_bind(&ring, ctx->ring, nr);
 		v2_producer_init(&ctx->completion.v2, &ring);
-		ctx->capacity = nr;
-		ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
-		ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		/*
+		 * every slot (full is tail - head == entries), or with KERNEL_REQS
+		 * what the kernel's io_setup(nr_events) ring would take
+		 */
+		ctx->capacity = (s->flags & AIORING_SETUP_KERNEL_REQS) ? (uint32_t)kernel_capacity(s) : nr;
+		if (!s->private_waiters) {
+			ctx->completion.wait_flags = &((struct v2_ring_header *)ctx->ring)->wait_flags;
+			ctx->completion.wakeups = &((struct v2_ring_header *)ctx->ring)->wakeups;
+		}
 	} else {
 		if (!s->attach)
 			legacy_format(ctx->ring, nr);
 		legacy_producer_init(&ctx->completion.legacy, ctx->ring, nr);
 		ctx->capacity = nr - 1;
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 	}
 	return 0;
 }
@@ -163,10 +184,11 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		goto fail;
 	}
 
+	/* a legacy ring has no room for them; setup_ring moves a v2 ring's into its header */
+	ctx->completion.wait_flags = &ctx->control->wait_flags;
+	ctx->completion.wakeups = &ctx->control->wakeups;
 	if (s->flags & AIORING_SETUP_KERNEL_RING) {
 		/* passthrough: the context's ring is the kernel's own */
-		ctx->completion.wait_flags = &ctx->control->wait_flags;
-		ctx->completion.wakeups = &ctx->control->wakeups;
 		r = aior_kernel_start(ctx, s->nr_events, s->waits_on_kernel_fd);
 		if (r < 0)
 			goto fail;
@@ -177,16 +199,18 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 	r = setup_ring(ctx, s, (uint32_t)nr);
 	if (r == 0)
 		r = requests_setup(ctx);
+	if (r == 0 && s->backend == AIOR_BACKEND_URING)
+		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
-	if (s->backend != AIOR_BACKEND_THREADPOOL) {
+	if (s->backend != AIOR_BACKEND_THREADPOOL && s->backend != AIOR_BACKEND_URING) {
 		/* the caller's nr_events, so aio-nr is charged as io_setup would charge it */
 		r = aior_kernel_start(ctx, s->kernel_events ? s->kernel_events : s->nr_events,
 				      s->waits_on_kernel_fd);
 		if (r < 0 && s->backend == AIOR_BACKEND_KERNEL)
 			goto fail;
 	}
-	if (s->backend != AIOR_BACKEND_KERNEL) {
+	if (s->backend != AIOR_BACKEND_KERNEL && s->backend != AIOR_BACKEND_URING) {
 		r = aior_pool_start(ctx, s->threads ? s->threads : AIOR_DEFAULT_THREADS);
 		if (r == 0)
 			r = aior_helper_start(ctx);
@@ -210,12 +234,60 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->nr = passthrough ? k->ring.nr : ctx->nr;
 	info->capacity = passthrough ? k->ring.nr - 1 : ctx->capacity;
 	info->kernel = k->kctx != 0;
+	info->kernel_id = k->kctx;
 	info->threads = ctx->pool.limit;
 	info->kernel_error = k->error;
 	info->wait_flags = ctx->completion.wait_flags;
 	info->read_helper = ctx->helper.user;
+	info->uring = ctx->uring.started;
+	info->uring_error = ctx->uring.error;
 	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
 		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
+}
+
+int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n)
+{
+	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_register_buffers(ctx, iov, n) : 0;
+}
+
+int aior_uring_fd(const struct aior_ctx *ctx)
+{
+	return aior_uring_eventfd(ctx);
+}
+
+void aior_uring_service(struct aior_ctx *ctx)
+{
+	aior_uring_take(ctx);
+}
+
+int aior_uring_available(void)
+{
+	return aior_uring_probe();
+}
+
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg)
+{
+	uintptr_t waiters = (uintptr_t)ctx->completion.wait_flags, ring = (uintptr_t)ctx->ring;
+	void *to;
+	int r;
+
+	if ((ctx->flags & AIORING_SETUP_KERNEL_RING) || ctx->mem.addr != ctx->ring ||
+	    (waiters >= ring && waiters < ring + ctx->ring_len))
+		return -EINVAL;
+	/* requests_available reads head under the one, producers write under the other */
+	pthread_mutex_lock(&ctx->reqs.lock);
+	pthread_mutex_lock(&ctx->completion.lock);
+	r = move(arg, &to);
+	if (r == 0) {
+		ctx->ring = ctx->mem.addr = to;
+		if (ctx->is_v2)
+			v2_bind(&ctx->completion.v2.ring, to, ctx->nr);
+		else
+			ctx->completion.legacy.ring = to;
+	}
+	pthread_mutex_unlock(&ctx->completion.lock);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
 }
 
 uint32_t aior_inflight(const struct aior_ctx *ctx)
@@ -257,7 +329,7 @@ static int check_iocb(const struct iocb *cb, int check_fd)
 	return 0;
 }
 
-enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE };
+enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE, ROUTE_URING };
 
 static int is_read(uint16_t op)
 {
@@ -278,17 +350,19 @@ static int is_rw(uint16_t op)
  * what is queued before it, so there only a context with nothing in flight
  * (this submit's earlier requests count) serves one inline.
  */
-static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb)
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
 {
 	uint16_t op = cb->aio_lio_opcode;
 	int in_order = ctx->pool.limit > 1 || aior_load_acquire(&ctx->reqs.inflight) == 0;
 	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit && in_order;
 	int fl;
 
+	if (ctx->mode == AIOR_BACKEND_URING)
+		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->kernel.kctx && is_rw(op)) {
-		fl = fcntl((int)cb->aio_fildes, F_GETFL);
+		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
 		if (fl >= 0 && (fl & O_DIRECT))
 			return ROUTE_KERNEL;
 	}
@@ -410,6 +484,11 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 {
+	return aior_submit_known(ctx, iocbs, n, -1, 0);
+}
+
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
+{
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
 	long done = 0, lost;
 	int err = 0;
@@ -443,8 +522,8 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 			break;
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
-		route = route_of(ctx, user);
-		err = check_iocb(user, route == ROUTE_POOL);
+		route = route_of(ctx, user, fd, fd_flags);
+		err = check_iocb(user, route == ROUTE_POOL || route == ROUTE_URING);
 		if (err)
 			break;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
@@ -458,9 +537,14 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
+		req->cancelled = 0;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
+		} else if (route == ROUTE_URING) {
+			err = aior_uring_queue(ctx, req);
+			if (err)
+				break;
 		} else if (route == ROUTE_INLINE) {
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
@@ -470,7 +554,12 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	}
 	lost = flush_runs(ctx, &rs, &err);
 	done -= lost;
+	if (ctx->mode == AIOR_BACKEND_URING)
+		aior_uring_flush(ctx);
 	pthread_mutex_unlock(&ctx->reqs.lock);
+	/* what io_uring finished inside io_uring_enter (cached reads): in now, no thread hop */
+	if (ctx->mode == AIOR_BACKEND_URING && done)
+		aior_uring_reap(ctx);
 
 	/* buffered kernel AIO finished inside io_submit: bring it in now */
 	if (rs.kernel_used)
@@ -478,23 +567,73 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	return done ? done : err;
 }
 
-int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+/* The running poll of this iocb, or NULL (under reqs.lock). */
+static struct aior_req *running_poll(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->state == REQ_RUNNING && req->user == iocb && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+			return req;
+	}
+	return NULL;
+}
+
+/* The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: the queued poll taken out, or NULL. */
+static struct aior_req *kernel_cancel_locked(struct aior_ctx *ctx, const struct iocb *iocb, int *found)
+{
+	struct aior_req *req = aior_pool_cancel(ctx, iocb), *running;
+
+	if (req && req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
+		*found = 1;
+		return req;
+	}
+	if (req)
+		aior_pool_submit(ctx, req); /* not cancellable: back in the queue */
+	/* cancelled once already: no longer the kernel's to cancel (EINVAL) */
+	running = running_poll(ctx, iocb);
+	*found = running && !aior_load_relaxed(&running->cancelled);
+	if (*found)
+		aior_store_release(&running->cancelled, 1); /* its thread completes it with 0 */
+	return NULL;
+}
+
+static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 {
 	struct aior_req *req;
-	int busy;
+	int found;
 
 	if (ctx == NULL || iocb == NULL)
 		return -EINVAL;
 	if (ctx->flags & AIORING_SETUP_KERNEL_RING)
 		return aior_kernel_cancel(ctx, iocb);
+	if (ctx->mode == AIOR_BACKEND_URING)
+		return aior_uring_cancel(ctx, iocb);
 	pthread_mutex_lock(&ctx->reqs.lock);
-	req = aior_pool_cancel(ctx, iocb);
-	busy = req == NULL && requests_busy(ctx, iocb);
+	if (as_kernel) {
+		req = kernel_cancel_locked(ctx, iocb, &found);
+	} else {
+		req = aior_pool_cancel(ctx, iocb);
+		found = req != NULL;
+		if (!found && requests_busy(ctx, iocb)) {
+			pthread_mutex_unlock(&ctx->reqs.lock);
+			return -EAGAIN;
+		}
+	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
-	if (req == NULL)
-		return busy ? -EAGAIN : -EINVAL;
-	aior_complete(ctx, req, -ECANCELED, 0);
-	return 0;
+	if (req)
+		aior_complete(ctx, req, as_kernel ? 0 : -ECANCELED, 0);
+	return found ? 0 : -EINVAL;
+}
+
+int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 0);
+}
+
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	return cancel(ctx, iocb, 1);
 }
 
 void aior_quiesce(struct aior_ctx *ctx)
@@ -508,6 +647,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	aior_helper_stop(ctx);
 	aior_pool_stop(ctx);
 	aior_kernel_stop(ctx);
+	aior_uring_stop(ctx);
 }
 
 void aior_destroy(struct aior_ctx *ctx)
@@ -516,6 +656,7 @@ void aior_destroy(struct aior_ctx *ctx)
 		return;
 	aior_quiesce(ctx);
 	aior_kernel_release(ctx);
+	aior_uring_release(ctx);
 	aior_helper_release(ctx);
 	aior_pool_release(ctx);
 	requests_release(ctx);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "layout.h"
 
 #ifdef __cplusplus
@@ -35,6 +36,7 @@ enum aior_backend_mode {
 	AIOR_BACKEND_AUTO,
 	AIOR_BACKEND_KERNEL,
 	AIOR_BACKEND_THREADPOOL,
+	AIOR_BACKEND_URING,             /* every request through io_uring (engine_uring.c) */
 };
 
 struct aior_ctx;
@@ -55,7 +57,7 @@ struct aior_setup {
 	 * of formatting a new one; its layout must be the one flags ask for,
 	 * and a v2 ring's features no more than AIORING_FEAT_USER_REAP. */
 	int attach;
-	/* Called from a producer thread when a waiter announced itself. */
+	/* Called from a producer thread when a waiter announced itself (or once after aior_notify_idle). */
 	void (*wake)(void *arg);
 	void *wake_arg;
 	/*
@@ -64,6 +66,12 @@ struct aior_setup {
 	 * wakeup a completion burst instead of two).
 	 */
 	int waits_on_kernel_fd;
+	/*
+	 * Waiters announce themselves in the engine's own page, not in the v2
+	 * header: for an embedder that is the ring's only waiter (the drop-in's
+	 * io_getevents) and may move the ring (aior_ring_move).
+	 */
+	int private_waiters;
 };
 
 /* What a context ended up with. */
@@ -73,10 +81,13 @@ struct aior_info {
 	uint32_t capacity;       /* events in flight + unreaped at most */
 	uint32_t nr;             /* legacy nr, or v2 entries */
 	int kernel;              /* a kernel AIO context exists */
+	uint64_t kernel_id;      /* its id, the kernel's ring address (0: none) */
 	uint32_t threads;        /* pool threads (0: none) */
 	int kernel_error;        /* errno io_setup failed with, 0 if it did not */
 	uint32_t *wait_flags;    /* where a waiter announces itself */
 	int read_helper;         /* a read helper serves part of large cached runs */
+	int uring;               /* an io_uring serves every request */
+	int uring_error;         /* errno io_uring_setup failed with, 0 if it did not */
 	size_t memory;           /* bytes it holds: the ring it mapped (or the kernel's), control page, request table */
 };
 
@@ -97,6 +108,13 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info);
 long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 
 /*
+ * aior_submit with the status flags of descriptor fd known to the caller
+ * (fcntl(fd, F_GETFL) = fd_flags, read in this same call): the engine
+ * does not ask again for the requests on fd. fd -1: nothing known.
+ */
+long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags);
+
+/*
  * Cancel a request not yet started: it completes with -ECANCELED through
  * the ring and 0 is returned. -EAGAIN if it is running or with the
  * kernel, -EINVAL if no such request is in flight. In passthrough mode
@@ -104,6 +122,14 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
  * with no events in res, comes through the ring), else its errno.
  */
 int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
+
+/*
+ * io_cancel as the kernel's (fs/aio.c): only a poll can be cancelled; it
+ * completes through the ring with res 0, queued or already waiting, and 0
+ * is returned (the system call's -EINPROGRESS). -EINVAL for anything
+ * else, a read or a write included: the kernel lets them finish.
+ */
+int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb);
 
 /*
  * The eventfd the kernel signals on each completion, or -1 without kernel
@@ -114,11 +140,70 @@ int aior_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 int aior_kernel_fd(const struct aior_ctx *ctx);
 int aior_service(struct aior_ctx *ctx);
 
+/*
+ * The caller's registered buffers, all of them each time: with io_uring,
+ * reads and writes inside one run as fixed buffers. 0 or a negative errno
+ * (then they run as ordinary reads and writes); 0 for other backends.
+ */
+int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+
+/*
+ * The uring backend's eventfd (signalled per completion), or -1: a
+ * consumer about to sleep may wait on it itself and then call
+ * aior_uring_service, which clears it and moves the CQ into the ring on
+ * the consumer's thread (no hop through the reaper).
+ */
+int aior_uring_fd(const struct aior_ctx *ctx);
+void aior_uring_service(struct aior_ctx *ctx);
+
+/* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
+int aior_uring_available(void);
+
+/*
+ * Follow the ring to where move puts it (mremap: 0 and *to, or -errno),
+ * called with every producer held off: no event, tail or waiter word is
+ * written to the old address once move has returned. Only for a ring the
+ * engine mapped whose waiter words are not in it (a legacy ring, or v2
+ * with private_waiters): else -EINVAL. Returns move's result.
+ */
+int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg);
+
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
 
+/*
+ * Ask for one call of the setup's wake, from the producer that completes
+ * the last request in flight: 1 if requests are in flight now (the call
+ * comes when they have completed), 0 if none is (a call may still come).
+ * Not for passthrough, whose completions the engine does not see.
+ */
+int aior_notify_idle(struct aior_ctx *ctx);
+
 /* Reads the read helper thread has served so far (0 without one). */
 uint64_t aior_helper_reads(const struct aior_ctx *ctx);
+
+/*
+ * The fsync and fdatasync calls the engine made itself (the pool runs
+ * them; with backend "kernel" the kernel does, and they are not counted):
+ * how many of each, and the last AIOR_SYNC_RECORDS of them with their
+ * start and end on CLOCK_MONOTONIC, oldest first. A record is written
+ * before the request's event is published.
+ */
+#define AIOR_SYNC_RECORDS 256
+
+struct aior_sync_record {
+	int32_t fd;
+	uint16_t opcode;         /* IOCB_CMD_FSYNC or IOCB_CMD_FDSYNC */
+	uint64_t start_ns, end_ns;
+};
+
+struct aior_sync_stats {
+	uint64_t fsyncs, fdatasyncs;
+	uint32_t nrecords;
+	struct aior_sync_record records[AIOR_SYNC_RECORDS];
+};
+
+void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out);
 
 /*
  * Stop taking requests, cancel queued ones (they complete with -ECANCELED)

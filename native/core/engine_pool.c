@@ -16,6 +16,40 @@
 #include "context.h"
 #include "io_exec.h"
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int is_sync(uint16_t op)
+{
+	return op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC;
+}
+
+/* Run a sync and record it, before its event is published. */
+static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct aior_pool *p = &ctx->pool;
+	uint64_t start = monotonic_ns();
+	int64_t res = aior_execute(req, &ctx->stopping);
+	uint64_t end = monotonic_ns();
+	uint64_t k;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	k = p->fsyncs + p->fdatasyncs;
+	p->syncs[k % AIOR_SYNC_RECORDS] = (struct aior_sync_record){
+		(int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start, end};
+	if (req->cb.aio_lio_opcode == IOCB_CMD_FSYNC)
+		p->fsyncs++;
+	else
+		p->fdatasyncs++;
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return res;
+}
+
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_EXITED, SLOT_JOINING };
 
 struct worker {
@@ -233,7 +267,8 @@ static void *worker_main(void *arg)
 		request_set_state(req, REQ_RUNNING);
 		pthread_mutex_unlock(&pool.lock);
 
-		aior_complete(ctx, req, aior_execute(req, &ctx->stopping), 0);
+		aior_complete(ctx, req, is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req)
+								  : aior_execute(req, &ctx->stopping), 0);
 
 		pthread_mutex_lock(&pool.lock);
 		before = runnable_of(p);
@@ -340,6 +375,22 @@ void aior_pool_stop(struct aior_ctx *ctx)
 		aior_complete(ctx, queued, -ECANCELED, 0);
 		queued = next;
 	}
+}
+
+void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out)
+{
+	const struct aior_pool *p = &ctx->pool;
+	uint64_t total, first;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	total = p->fsyncs + p->fdatasyncs;
+	first = total > AIOR_SYNC_RECORDS ? total - AIOR_SYNC_RECORDS : 0;
+	out->fsyncs = p->fsyncs;
+	out->fdatasyncs = p->fdatasyncs;
+	out->nrecords = (uint32_t)(total - first);
+	for (uint64_t k = first; k < total; k++)
+		out->records[k - first] = p->syncs[k % AIOR_SYNC_RECORDS];
+	pthread_mutex_unlock(&ctx->reqs.lock);
 }
 
 void aior_pool_release(struct aior_ctx *ctx)

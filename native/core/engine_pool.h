@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 #include <linux/aio_abi.h>
+#include "engine.h"
 
 struct aior_ctx;
 struct aior_req;
@@ -40,6 +41,9 @@ struct aior_pool {
 	uint32_t active;                           /* workers running its requests */
 	int linked, stopping;
 	struct aior_ctx *prev, *next;              /* the ready list */
+	/* the syncs the workers ran (aior_syncs), under reqs.lock */
+	uint64_t fsyncs, fdatasyncs;
+	struct aior_sync_record syncs[AIOR_SYNC_RECORDS];  /* a ring: sync k at k % AIOR_SYNC_RECORDS */
 };
 
 /* Join the pool with a limit of threads workers at once; 0, or a negative errno. */

@@ -6,7 +6,7 @@
 #include "io_exec.h"
 #include "requests.h"
 
-/* How often a pending poll request looks whether the context is stopping. */
+/* How often a pending poll request looks whether it was cancelled or the context is stopping. */
 #define POLL_SLICE_MS 50
 
 static int64_t result(ssize_t r)
@@ -14,20 +14,59 @@ static int64_t result(ssize_t r)
 	return r < 0 ? -errno : r;
 }
 
-static int64_t run_poll(const struct iocb *cb, const int *stopping)
+/*
+ * What the kernel's poll reports once it has waited: its wakeup's key,
+ * which names the whole class woken (a pipe's reader wakes with POLLIN |
+ * POLLRDNORM, its writer with POLLOUT | POLLWRNORM), not only the bits
+ * asked. Userspace sees no key: the file's state in the asked classes
+ * after the wakeup is the nearest, and exactly the key for pipes and
+ * FIFOs.
+ */
+static short woken_classes(short asked)
 {
+	return (short)(asked | (asked & POLLIN ? POLLRDNORM : 0) | (asked & POLLOUT ? POLLWRNORM : 0));
+}
+
+/*
+ * As aio_poll: a file ready at once reports what it has of the asked
+ * events (and POLLERR, POLLHUP); one that becomes ready later reports its
+ * wakeup (woken_classes). io_cancel (aior_cancel_kernel) ends it with 0,
+ * the kernel's result for a cancelled poll; a stopping context with
+ * -ECANCELED.
+ */
+static int64_t run_poll(const struct aior_req *req, const int *stopping)
+{
+	const struct iocb *cb = &req->cb;
 	struct pollfd p = {(int)cb->aio_fildes, (short)cb->aio_buf, 0};
+	int r = poll(&p, 1, 0);
 
+	if (r > 0)
+		return p.revents;
 	for (;;) {
-		int r = poll(&p, 1, POLL_SLICE_MS);
-
+		r = poll(&p, 1, POLL_SLICE_MS);
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (r > 0)
-			return p.revents;
+		if (aior_load_acquire(&req->cancelled))
+			return 0;
+		if (r > 0) {
+			p.events = woken_classes(p.events);
+			return poll(&p, 1, 0) > 0 ? p.revents : 0;
+		}
 		if (aior_load_acquire(stopping))
 			return -ECANCELED;
 	}
+}
+
+/*
+ * A file with no position to read at (a pipe, a FIFO, a socket): the
+ * kernel's AIO reads and writes it at its stream position, whatever the
+ * offset, where pread says ESPIPE. Only then is it done again that way.
+ */
+static ssize_t streamed(ssize_t r, int fd, const struct iovec *iov, int cnt, int flags, int write)
+{
+	if (r >= 0 || errno != ESPIPE)
+		return r;
+	return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
 }
 
 int64_t aior_execute(const struct aior_req *req, const int *stopping)
@@ -40,21 +79,25 @@ int64_t aior_execute(const struct aior_req *req, const int *stopping)
 
 	switch (cb->aio_lio_opcode) {
 	case IOCB_CMD_PREAD:
-		return result(flags ? preadv2(fd, &one, 1, cb->aio_offset, flags)
-				    : pread(fd, buf, cb->aio_nbytes, cb->aio_offset));
+		return result(streamed(flags ? preadv2(fd, &one, 1, cb->aio_offset, flags)
+					     : pread(fd, buf, cb->aio_nbytes, cb->aio_offset),
+				       fd, &one, 1, flags, 0));
 	case IOCB_CMD_PWRITE:
-		return result(flags ? pwritev2(fd, &one, 1, cb->aio_offset, flags)
-				    : pwrite(fd, buf, cb->aio_nbytes, cb->aio_offset));
+		return result(streamed(flags ? pwritev2(fd, &one, 1, cb->aio_offset, flags)
+					     : pwrite(fd, buf, cb->aio_nbytes, cb->aio_offset),
+				       fd, &one, 1, flags, 1));
 	case IOCB_CMD_PREADV:
-		return result(preadv2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags));
+		return result(streamed(preadv2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags),
+				       fd, req->iov, (int)cb->aio_nbytes, flags, 0));
 	case IOCB_CMD_PWRITEV:
-		return result(pwritev2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags));
+		return result(streamed(pwritev2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags),
+				       fd, req->iov, (int)cb->aio_nbytes, flags, 1));
 	case IOCB_CMD_FSYNC:
 		return result(fsync(fd));
 	case IOCB_CMD_FDSYNC:
 		return result(fdatasync(fd));
 	case IOCB_CMD_POLL:
-		return run_poll(cb, stopping);
+		return run_poll(req, stopping);
 	case IOCB_CMD_NOOP:
 		return 0;
 	}
@@ -73,6 +116,12 @@ int64_t aior_try_nowait(const struct aior_req *req)
 	for (int i = 0; i < cnt; i++)
 		want += iov[i].iov_len;
 	r = preadv2((int)cb->aio_fildes, iov, cnt, cb->aio_offset, (int)cb->aio_rw_flags | RWF_NOWAIT);
+	if (r < 0 && errno == ESPIPE) {
+		/* a stream: what it had is the whole result (those bytes are gone from it) */
+		r = streamed(r, (int)cb->aio_fildes, iov, cnt, (int)cb->aio_rw_flags | RWF_NOWAIT, 0);
+		if (r >= 0)
+			return r;
+	}
 	if (r == 0 || (r > 0 && (size_t)r == want))
 		return r;
 	if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)

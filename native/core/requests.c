@@ -16,10 +16,10 @@ static int kreqs_start(struct aior_ctx *ctx)
 		return -ENOMEM;
 	}
 	k->ncpus = cpus;
-	k->batch = (ctx->nr - 1) / (cpus * 4);
+	k->batch = ctx->capacity / (cpus * 4);
 	if (k->batch < 1)
 		k->batch = 1;
-	k->global = ctx->nr - 1;
+	k->global = ctx->capacity;
 	ctx->reqs.kreqs = k;
 	return 0;
 }
@@ -123,11 +123,17 @@ static int kreqs_get(struct kernel_reqs *k, uint32_t cpu)
 static void kreqs_refill(struct aior_ctx *ctx, uint32_t cpu)
 {
 	struct kernel_reqs *k = ctx->reqs.kreqs;
-	uint32_t head = aior_load_acquire(&ctx->completion.legacy.ring->head) % ctx->nr;
-	uint32_t tail = aior_load_acquire(&ctx->completion.legacy.tail);
-	uint32_t in_ring = head <= tail ? tail - head : ctx->nr - (head - tail);
-	uint32_t completed = k->completed > in_ring ? k->completed - in_ring : 0;
+	uint32_t in_ring, completed;
 
+	if (ctx->is_v2) {
+		in_ring = aior_load_acquire(&ctx->completion.v2.tail) - aior_load_acquire(ctx->completion.v2.ring.head);
+	} else {
+		uint32_t head = aior_load_acquire(&ctx->completion.legacy.ring->head) % ctx->nr;
+		uint32_t tail = aior_load_acquire(&ctx->completion.legacy.tail);
+
+		in_ring = head <= tail ? tail - head : ctx->nr - (head - tail);
+	}
+	completed = k->completed > in_ring ? k->completed - in_ring : 0;
 	if (completed) {
 		k->completed -= completed;
 		kreqs_put(k, cpu, completed);

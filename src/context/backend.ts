@@ -4,14 +4,19 @@ import {
   AIORING_BACKEND_KERNEL,
   AIORING_BACKEND_KERNEL_RING,
   AIORING_BACKEND_THREADPOOL,
+  AIORING_BACKEND_URING,
   AIORING_SETUP_KERNEL_RING,
 } from '../abi';
 import { errnoName } from '../errors';
 import { NativeContextInfo } from '../native';
 
-export type BackendName = typeof AIORING_BACKEND_AUTO | typeof AIORING_BACKEND_KERNEL | typeof AIORING_BACKEND_THREADPOOL;
+export type BackendName =
+  | typeof AIORING_BACKEND_AUTO
+  | typeof AIORING_BACKEND_KERNEL
+  | typeof AIORING_BACKEND_THREADPOOL
+  | typeof AIORING_BACKEND_URING;
 
-export const BACKEND_NAMES: readonly string[] = [AIORING_BACKEND_AUTO, AIORING_BACKEND_KERNEL, AIORING_BACKEND_THREADPOOL];
+export const BACKEND_NAMES: readonly string[] = [AIORING_BACKEND_AUTO, AIORING_BACKEND_KERNEL, AIORING_BACKEND_THREADPOOL, AIORING_BACKEND_URING];
 
 export interface BackendInfo {
   name: BackendName | typeof AIORING_BACKEND_KERNEL_RING;
@@ -21,6 +26,8 @@ export interface BackendInfo {
   threads: number;
   /** a helper thread serves part of each large run of cached reads (SetupOptions.readHelper) */
   readHelper: boolean;
+  /** an io_uring serves every request (backend 'uring') */
+  uring: boolean;
   reason: string;
 }
 
@@ -28,13 +35,23 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
   const readHelper = info.readHelper;
   const failed = info.kernelError ? `io_setup failed with ${errnoName(info.kernelError)}` : '';
   if (flags & AIORING_SETUP_KERNEL_RING) {
-    return { name: AIORING_BACKEND_KERNEL_RING, kernel: true, threads: 0, readHelper, reason: "the kernel's own ring, exposed directly (passthrough)" };
+    return { name: AIORING_BACKEND_KERNEL_RING, kernel: true, threads: 0, readHelper, uring: false, reason: "the kernel's own ring, exposed directly (passthrough)" };
   }
   if (requested === AIORING_BACKEND_KERNEL) {
-    return { name: AIORING_BACKEND_KERNEL, kernel: true, threads: 0, readHelper, reason: 'kernel AIO for every request, as asked (buffered I/O runs inside io_submit)' };
+    return { name: AIORING_BACKEND_KERNEL, kernel: true, threads: 0, readHelper, uring: false, reason: 'kernel AIO for every request, as asked (buffered I/O runs inside io_submit)' };
+  }
+  if (requested === AIORING_BACKEND_URING) {
+    return {
+      name: AIORING_BACKEND_URING,
+      kernel: false,
+      threads: 0,
+      readHelper,
+      uring: info.uring,
+      reason: 'io_uring for every request, as asked: buffered and O_DIRECT I/O asynchronous in the kernel, completions moved from its CQ in batches',
+    };
   }
   if (requested === AIORING_BACKEND_THREADPOOL) {
-    return { name: AIORING_BACKEND_THREADPOOL, kernel: false, threads: info.threads, readHelper, reason: `a pool of ${info.threads} threads, as asked` };
+    return { name: AIORING_BACKEND_THREADPOOL, kernel: false, threads: info.threads, readHelper, uring: false, reason: `a pool of ${info.threads} threads, as asked` };
   }
   if (!info.kernel) {
     return {
@@ -42,6 +59,7 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
       kernel: false,
       threads: info.threads,
       readHelper,
+      uring: false,
       reason: `${failed}: a pool of ${info.threads} threads serves every request`,
     };
   }
@@ -50,6 +68,7 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
     kernel: true,
     threads: info.threads,
     readHelper,
+    uring: false,
     reason: `O_DIRECT reads and writes go to kernel AIO; buffered I/O, fsync, poll and noop to a pool of ${info.threads} threads (buffered reads tried inline first)`,
   };
 }

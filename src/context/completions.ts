@@ -58,14 +58,16 @@ export class Completions {
     this.pending = new Array(slots.capacity).fill(undefined);
   }
 
-  /** Whom slot's completion answers: its iocb, and pending for a promise call. */
-  expect(slot: number, iocb: IocbInit, pending: Pending | undefined): void {
+  /** Whom slot's completion answers: the iocb submitted as an object. */
+  expect(slot: number, iocb: IocbInit): void {
     this.iocbs[slot] = iocb;
     this.iocbSlot.set(iocb, slot);
-    if (pending !== undefined) {
-      this.pending[slot] = pending;
-      this.pendingCount++;
-    }
+  }
+
+  /** Whom slot's completion answers: a promise call's record. */
+  expectPending(slot: number, pending: Pending): void {
+    this.pending[slot] = pending;
+    this.pendingCount++;
   }
 
   /** The slot iocb is in flight in, or -1. */

@@ -22,9 +22,11 @@ export const SETUP_V2 = AIORING_SETUP_V2;
 /** Legacy only: the context's ring is the kernel's own ring (passthrough). */
 export const SETUP_KERNEL_RING = AIORING_SETUP_KERNEL_RING;
 /**
- * Legacy only: count requests as the kernel's context does, per CPU in
- * batches, so submit says EAGAIN exactly where io_submit would (before
- * nr - 1 when another CPU's batch holds part of the room).
+ * Count requests as the kernel's context does, per CPU in batches, so
+ * submit says EAGAIN exactly where io_submit would (before nr - 1 when
+ * another CPU's batch holds part of the room). With SETUP_V2 the ring
+ * takes what the kernel's ring for the count takes. Not with
+ * SETUP_KERNEL_RING.
  */
 export const SETUP_KERNEL_REQS = AIORING_SETUP_KERNEL_REQS;
 /** The flags a caller may pass; the other AIORING_SETUP_* bits come from options. */
@@ -42,7 +44,10 @@ export interface SetupOptions {
   memory?: 'anonymous' | { path: string; attach?: boolean } | RingMemoryLike;
   /** whether this process reaps from the ring itself (flaw F6); default true */
   userReap?: boolean;
-  /** auto (default): O_DIRECT to kernel AIO, the rest to the pool */
+  /**
+   * auto (default): O_DIRECT to kernel AIO, the rest to the pool; uring:
+   * every request through io_uring (features().backends.uring says where)
+   */
   backend?: BackendName;
   /** thread pool size; default 4 */
   threads?: number;

@@ -7,6 +7,12 @@
 // armed, the native context holds the event loop open: for waiters, and for
 // promise calls queued or whose completions have yet to arrive.
 //
+// Several getEvents at once are served in call order: the first fills
+// first (up to its max) and resolves once it holds its min, then the next
+// fills; a later call takes nothing while an earlier one waits; a waiter
+// whose timeout fires takes what is ready then. An event is moved to one
+// waiter (or the queue), never copied, so none goes to two and none is lost.
+//
 // Every way in (a promise call, getEvents, the producer's wake) serves
 // within the turn's budget (budget.ts): past it, the rest is served after
 // the event loop has turned.
@@ -56,12 +62,16 @@ export class Waiters {
 
   /**
    * Events now when min are ready (or timeoutMs is 0); else wait for them.
-   * Once the turn's budget is spent, the answer comes in a later turn.
+   * Earlier waiters are served first: while one still waits, what is ready
+   * is theirs, and this call waits behind them (or, with timeoutMs 0,
+   * resolves with nothing). Once the turn's budget is spent, the answer
+   * comes in a later turn.
    */
   getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
     const out: IoEventResult[] = [];
     if (!budgetSpent()) {
-      this.completions.drain(out, max);
+      if (this.list.length > 0) this.serve();
+      if (this.list.length === 0) this.completions.drain(out, max);
       if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
     }
     return new Promise((resolve) => {

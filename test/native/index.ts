@@ -45,6 +45,8 @@ export interface TestAddon {
   validateV2(bytes: Uint8Array): string;
   /** size bytes (a multiple of 8) ending where a PROT_NONE page begins: a read past them faults */
   guardedBuffer(size: number): ArrayBuffer;
+  /** the native memory every addon has reported to V8 (AdjustExternalMemory), isolate-wide */
+  reportedExternalMemory(): number;
   NativeLegacyRing: new (bytes: Uint8Array, formatNr?: number) => NativeLegacyRing;
   NativeV2Ring: new (bytes: Uint8Array, formatEntries?: number, features?: number) => NativeV2Ring;
   benchRing(layout: string, batch: number, entries: number, events: number, periodNs?: number): BenchCellResult;

@@ -4,6 +4,7 @@
 // io_submit-shaped ones (submit, IocbArray, getEvents) say EINVAL and name
 // the field, as io_submit and io_getevents would.
 import * as fs from 'node:fs';
+import { types } from 'node:util';
 import { AioContext, IocbArray, IocbInit, setup } from '../../src/index';
 import { patternByte, patternFile, removeTempDirs, tempDir } from '../helpers';
 
@@ -47,7 +48,7 @@ describe('27 arguments', () => {
   });
 
   const badFds: unknown[] = ['x', null, -1, 1.5, 2 ** 31, Number.NaN, 3n];
-  const badPositions: unknown[] = ['x', 1.5, -2, Number.NaN, 2 ** 53, {}, Number.POSITIVE_INFINITY];
+  const badPositions: unknown[] = ['x', 1.5, -2, Number.NaN, 2 ** 53, {}, Number.POSITIVE_INFINITY, 2n ** 63n, -(2n ** 63n) - 1n, 2n ** 64n];
   const badBuffers: unknown[] = ['abc', 123, null, {}, [1, 2]];
 
   test.each(badFds)('row 13: read, write and fsync with fd %p throw what node:fs throws', async (bad) => {
@@ -84,7 +85,8 @@ describe('27 arguments', () => {
     expect([...buf]).toEqual(Array.from({ length: 16 }, (_, i) => patternByte(2, 3 + i)));
     const beyond = await rejected(ctx.read(fd, buf, 2n ** 63n));
     expect(beyond).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
-    for (const current of [null, -1, -1n]) {
+    // node:fs reads every negative bigint its int64 check lets through as the current position too
+    for (const current of [null, -1, -1n, -2n, -(2n ** 63n)]) {
       expect(await rejected(ctx.read(fd, buf, current as number))).toMatchObject({ code: 'EINVAL', field: 'position', name: 'AioError' });
       expect(await rejected(ctx.write(fd, buf, current as number))).toMatchObject({ code: 'EINVAL', field: 'position' });
     }
@@ -92,6 +94,54 @@ describe('27 arguments', () => {
     const view = new DataView(new ArrayBuffer(4));
     expect(await ctx.read(fd, view, 4096)).toBe(4);
     expect(view.getUint8(1)).toBe(patternByte(1, 1));
+  });
+
+  describe("readv and writev beside node:fs's on the same file", () => {
+    const nodeReadv = (buffers: Buffer[], position: number) =>
+      new Promise<number>((resolve, reject) => fs.readv(fd, buffers, position, (e, n) => (e ? reject(e) : resolve(n))));
+    const nodeWritev = (f: number, buffers: Buffer[], position: number) =>
+      new Promise<number>((resolve, reject) => fs.writev(f, buffers, position, (e, n) => (e ? reject(e) : resolve(n))));
+    // node:fs's errors come from another realm than jest's Error: isNativeError holds for both
+    const errorShape = (e: Error & Record<string, unknown>) => ({ isError: types.isNativeError(e), code: e.code, errno: e.errno, syscall: e.syscall });
+    const settled = (p: Promise<number>) => p.then((n) => ({ n }), errorShape);
+    // distinct bytes per buffer, so a piece written twice or out of place shows
+    const numbered = (count: number, size: number) => Array.from({ length: count }, (_, i) => Buffer.alloc(size, i % 251));
+
+    test('readv of no buffers is EINVAL from read, as node:fs; writev of none writes 0 bytes', async () => {
+      expect(await settled(ctx.readv(fd, [], 0))).toEqual(await settled(nodeReadv([], 0)));
+      expect(await settled(ctx.readv(fd, [], 0))).toEqual({ isError: true, code: 'EINVAL', errno: -22, syscall: 'read' });
+      expect(await ctx.writev(fd, [], 0)).toBe(await nodeWritev(fd, [], 0));
+    });
+
+    test('readv past IOV_MAX buffers reads into the first IOV_MAX only (a short read), the same bytes as node:fs', async () => {
+      const ours = numbered(1500, 4).map((b) => Buffer.from(b.fill(0xee)));
+      const theirs = numbered(1500, 4).map((b) => Buffer.from(b.fill(0xee)));
+      const n = await ctx.readv(fd, ours, 4096 * 2);
+      expect(n).toBe(await nodeReadv(theirs, 4096 * 2));
+      expect(n).toBe(1024 * 4);
+      expect(Buffer.concat(ours)).toEqual(Buffer.concat(theirs));
+    });
+
+    test.each([1025, 3000, 2048])('writev of %i buffers writes them all in order, as node:fs: the same file', async (count) => {
+      const dir = tempDir();
+      const files = ['ours', 'theirs'].map((name) => fs.openSync(`${dir}/${name}-${count}`, 'w+'));
+      try {
+        // sizes that do not divide a piece evenly
+        const buffers = numbered(count, 3);
+        expect(await ctx.writev(files[0], buffers, 5n)).toBe(await nodeWritev(files[1], buffers, 5));
+        expect(fs.readFileSync(`${dir}/ours-${count}`)).toEqual(fs.readFileSync(`${dir}/theirs-${count}`));
+        expect(fs.fstatSync(files[0]).size).toBe(5 + 3 * count);
+      } finally {
+        files.forEach((f) => fs.closeSync(f));
+      }
+    });
+
+    test('a position node:fs readv and writev read as the current one (below -1, a negative bigint) is EINVAL: a context has none', async () => {
+      for (const current of [-2, -1000, -2n]) {
+        expect(await rejected(ctx.readv(fd, [Buffer.alloc(4)], current))).toMatchObject({ code: 'EINVAL', field: 'position' });
+        expect(await rejected(ctx.writev(fd, [Buffer.alloc(4)], current))).toMatchObject({ code: 'EINVAL', field: 'position' });
+      }
+    });
   });
 
   test('a resizable ArrayBuffer is refused, by the promise calls and by submit: resize() could shrink it under the I/O', async () => {

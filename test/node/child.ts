@@ -16,6 +16,19 @@ let compiled: string | undefined;
  * one JSON line.
  */
 export function child(script: string, args: string[] = [], nodeFlags: string[] = [], timeoutMs = 60000): Record<string, unknown> {
+  const { report, stderr } = childWithStderr(script, args, nodeFlags, timeoutMs);
+  expect(stderr).toBe('');
+  return report;
+}
+
+/** child, with these environment variables added, for a scenario that writes to stderr: its report and what it wrote there. */
+export function childWithStderr(
+  script: string,
+  args: string[],
+  nodeFlags: string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): { report: Record<string, unknown>; stderr: string } {
   compiled ??= compiledTree([
     path.join('test', 'helpers.ts'),
     ...fs.readdirSync(path.join(__dirname, 'scripts')).map((f) => path.join(scripts, f)),
@@ -24,7 +37,8 @@ export function child(script: string, args: string[] = [], nodeFlags: string[] =
     encoding: 'utf8',
     timeout: timeoutMs,
     killSignal: 'SIGKILL',
+    env: { ...process.env, ...env },
   });
-  expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
-  return JSON.parse(r.stdout);
+  expect({ signal: r.signal, status: r.status }).toEqual({ signal: null, status: 0 });
+  return { report: JSON.parse(r.stdout), stderr: r.stderr };
 }

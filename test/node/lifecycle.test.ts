@@ -6,17 +6,18 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
+import { legacyRingBytes, setup, SETUP_KERNEL_RING, SETUP_V2, SetupOptions } from '../../src/index';
 import { addon } from '../../src/native';
+import { testAddon } from '../native';
 import { describeKernel, patternFile, tempDir } from '../helpers';
-import { child } from './child';
+import { child, childWithStderr } from './child';
 
 const ECANCELED = 125;
 // generous: each scenario ends in well under a second when nothing hangs
 const HANG_MS = 30000;
 
-function fifo(): string {
-  const p = path.join(tempDir(), 'never-ready');
+function fifo(name = 'never-ready'): string {
+  const p = path.join(tempDir(), name);
   execFileSync('mkfifo', [p]);
   return p;
 }
@@ -32,11 +33,60 @@ function pollScenarios(configs: [string, number][]): void {
   });
 }
 
+function dropScenarios(configs: string[]): void {
+  test.each(configs)('a dropped %s context whose requests completed unreaped is collected; one with a poll running only after the poll ends; GC during completions', (config) => {
+    const report = child('dropUnreaped', [config, patternFile(tempDir(), 16), fifo(), fifo('ready')], ['--expose-gc'], 120000);
+    const { start, duringPoll, after, afterChurn } = report as Record<string, { threads: number; kernelContexts: number; aioNr: number }>;
+    expect(report.queued).toEqual([4, 4, 1]);
+    // the running poll holds its context (and the buffers its request would use); the completed ones do not
+    expect(report.afterUnreaped).toEqual(['unreaped-1', 'unreaped-2']);
+    // and what it holds: its threads, or (on the kernel's own ring, which has none) its kernel context
+    expect(duringPoll.threads + duringPoll.kernelContexts).toBeGreaterThan(start.threads + start.kernelContexts);
+    expect(report.afterPoll).toEqual(['running', 'unreaped-1', 'unreaped-2']);
+    for (const now of [after, afterChurn]) {
+      expect(now.threads).toBe(start.threads);
+      expect(now.kernelContexts).toBe(start.kernelContexts);
+    }
+    expect(report.good).toBe(25);
+  });
+}
+
 describe('28 lifecycle', () => {
   pollScenarios([
     ['threadpool', -ECANCELED],
     ['v2', -ECANCELED],
   ]);
+
+  dropScenarios(['auto', 'threadpool', 'v2']);
+
+  test.each([
+    ['aioring', 5],
+    ['fs,AIO*', 5],
+    ['', 0],
+    ['aioringx', 0],
+  ])('NODE_DEBUG=%p: each dropped context collected without destroy warns on stderr (%i of 5)', (debug, warnings) => {
+    const { report, stderr } = childWithStderr('dropContexts', ['threadpool', '5', patternFile(tempDir(), 16)], ['--expose-gc'], 60000, { NODE_DEBUG: debug });
+    expect(report.good).toBe(5);
+    expect(report.collected).toBe(5);
+    const lines = stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(warnings);
+    for (const l of lines) expect(l).toMatch(/^AIORING \d+: a context was collected without destroy\(\); it was destroyed now$/);
+  });
+
+  test('the native memory a context holds is reported to V8 (AdjustExternalMemory) while it lives, and taken back by destroy', async () => {
+    // process.memoryUsage().external counts ArrayBuffer backing stores, not what addons report: node-api's own count is read
+    const reported = () => testAddon.reportedExternalMemory();
+    const before = reported();
+    const ctx = setup(16384, { backend: 'threadpool' });
+    const during = reported();
+    ctx.destroy();
+    await ctx.closed;
+    // at least its ring and its iocb slab (64 bytes an event)
+    const held = legacyRingBytes(ctx.capacity + 1) + 64 * ctx.capacity;
+    expect(during - before).toBeGreaterThanOrEqual(held);
+    // V8 counts ArrayBuffers there too: the context's JavaScript ones stay until they are collected
+    expect(during - reported()).toBeGreaterThanOrEqual(held);
+  });
 
   test('row 12: 2,000 setup/destroy rounds, a turn between each: the 1 ms timer fires while contexts finish closing; nothing is left', () => {
     const report = child('setupLoop', ['turns', '2000', 'auto'], [], 120000);
@@ -61,6 +111,7 @@ describeKernel('24 lifecycle with kernel AIO', () => {
     // the kernel's own ring: a poll io_cancel ended completes as the kernel completes it, with no events
     ['kernel-ring', 0],
   ]);
+  dropScenarios(['kernel', 'kernel-ring']);
 
   test.each(['auto', 'kernel-ring'])('row 11: 40 %s contexts dropped without destroy are collected, with their threads and kernel contexts', (config) => {
     const report = child('dropContexts', [config, '40', patternFile(tempDir(), 16)], ['--expose-gc'], 120000);

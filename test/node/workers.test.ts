@@ -43,7 +43,7 @@ function scenarios(configs: string[]): void {
 describe('23 worker threads', () => {
   scenarios(['auto', 'threadpool', 'v2']);
 
-  test('row 2: workers set up, use and destroy contexts at once for 2 s beside the main thread; threads and descriptors come back', () => {
+  test('row 2: workers set up, use and destroy contexts at once for 2 s beside the main thread; threads, descriptors, kernel contexts and aio-nr come back', () => {
     const configs = ['auto', 'threadpool', 'v2', ...(features().backends.kernel ? ['kernel-ring'] : [])];
     const report = child('churn', patternFile(tempDir(), 16), '2000', '4', configs.join(','));
     const results = report.results as { rounds: number; reads: number; good: number }[];
@@ -55,6 +55,9 @@ describe('23 worker threads', () => {
     expect(report.mainGood).toBe(report.mainReads);
     expect(report.threads).toBe(report.threads0);
     expect(report.fds).toBe(report.fds0);
+    // every kernel context is gone, and the aio-nr they charged given back (the count is the system's: run alone)
+    expect(report.kernelContexts).toBe(report.kernelContexts0);
+    expect(report.aioNr).toBe(report.aioNr0);
   });
 });
 

@@ -38,6 +38,8 @@ export interface FunctionFacts {
 
 export interface CodeFacts {
   rawSyscalls: string[];
+  /** the same calls by how they are made: syscall instructions of the file's own, or libc's syscall() */
+  rawVia: { inline: string[]; libc: string[] };
   functions: FunctionFacts[];
   instructions: number;
 }
@@ -202,7 +204,8 @@ function ranges(elf: Elf, hot: number[] | null): { section: Section; fn: Functio
 export function scanCode(elf: Elf, all: boolean): CodeFacts {
   const stubs = pltStubs(elf, decodeAll);
   const infoFactory = new InstructionInfoFactory();
-  const rawSyscalls = new Set<string>();
+  const inline = new Set<string>();
+  const libc = new Set<string>();
   const functions: FunctionFacts[] = [];
   let instructions = 0;
   try {
@@ -229,14 +232,14 @@ export function scanCode(elf: Elf, all: boolean): CodeFacts {
           if (r === Register.EAX || r === Register.RAX) eax = { value: imm, age: 0 };
           if (r === Register.EDI || r === Register.RDI) edi = { value: imm, age: 0 };
         }
-        if (ins.mnemonic === Mnemonic.Syscall && eax.age < LOOKBACK && AIO_SYSCALLS[eax.value]) rawSyscalls.add(AIO_SYSCALLS[eax.value]);
+        if (ins.mnemonic === Mnemonic.Syscall && eax.age < LOOKBACK && AIO_SYSCALLS[eax.value]) inline.add(AIO_SYSCALLS[eax.value]);
         if (ins.isCallNear) {
           const target = Number(ins.nearBranchTarget);
           facts.calls.add(target);
-          if (stubs.get(target) === 'syscall' && edi.age < LOOKBACK && AIO_SYSCALLS[edi.value]) rawSyscalls.add(AIO_SYSCALLS[edi.value]);
+          if (stubs.get(target) === 'syscall' && edi.age < LOOKBACK && AIO_SYSCALLS[edi.value]) libc.add(AIO_SYSCALLS[edi.value]);
         } else if (ins.isCallNearIndirect && ins.memoryBase === Register.RIP) {
           if (elf.slots.get(Number(ins.memoryDisplacement)) === 'syscall' && edi.age < LOOKBACK && AIO_SYSCALLS[edi.value]) {
-            rawSyscalls.add(AIO_SYSCALLS[edi.value]);
+            libc.add(AIO_SYSCALLS[edi.value]);
           }
         }
         const m = ins.mnemonic;
@@ -266,5 +269,5 @@ export function scanCode(elf: Elf, all: boolean): CodeFacts {
   } finally {
     infoFactory.free();
   }
-  return { rawSyscalls: [...rawSyscalls].sort(), functions, instructions };
+  return { rawSyscalls: [...new Set([...inline, ...libc])].sort(), rawVia: { inline: [...inline].sort(), libc: [...libc].sort() }, functions, instructions };
 }

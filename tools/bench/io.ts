@@ -1,13 +1,23 @@
 #!/usr/bin/env node
-// npm run bench:io [-- --json] [--seconds S] [--size MiB] [--dir DIR]
+// npm run bench:io [-- --json] [--seconds S] [--size MiB] [--dir DIR] [--only hot|cold|direct]
 //
 // 4 KiB random reads at queue depth 32 on one file on the root filesystem,
 // everything in one run:
-//   - page-cache-hot file: aioring (several backends and ring layouts; the
-//     best counts) vs fs.promises FileHandle.read (32 concurrent loops) and
-//     fs.read (32 outstanding callback chains); fio psync and fio libaio
-//     with direct=0 as reference rows;
-//   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio --direct=1.
+//   - page-cache-hot file: aioring (several backends and ring layouts, uring
+//     among them; the best counts) vs fs.promises FileHandle.read (32
+//     concurrent loops) and fs.read (32 outstanding callback chains); fio
+//     psync, libaio and io_uring with direct=0 as reference rows;
+//   - cold buffered: the file's pages dropped (posix_fadvise DONTNEED)
+//     before each runner: aioring uring vs fio --ioengine=io_uring
+//     --direct=0, vs aioring's thread pool, vs fs.promises and fs.read;
+//   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio and
+//     --ioengine=io_uring with --direct=1;
+//   - the everyday path: 32 loops of `await handle.read(buf, 0, len, pos)`
+//     on a handle from aioring's open(), vs fs.promises and fs.read. Each
+//     Node runner of it also reports the longest wait of a 1 ms interval
+//     timer while it ran.
+// fs.promises and fs.read also run in a child process with UV_USE_IO_URING=1
+// (Node's own io_uring, which libuv reads at start), as peer rows.
 // Every runner reads the same precomputed random offsets (so RNG cost is not
 // measured) and keeps 32 reads outstanding. CPU per I/O: process.cpuUsage()
 // (user + system, every thread of this process, the pools included) for the
@@ -17,8 +27,23 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, BackendName, EventBatch, IocbArray, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
-import { createFile, DEPTH, fioVersion, Measured, medianOf, pickDir, removeFile, Result, rootDevice, runFio, toResult, warmCache } from './support';
+import { alignedBuffer, BackendName, defaultContext, EventBatch, IocbArray, open, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
+import { spawnSync } from 'node:child_process';
+import {
+  createFile,
+  DEPTH,
+  dropCache,
+  fioVersion,
+  Measured,
+  medianOf,
+  pickDir,
+  removeFile,
+  Result,
+  rootDevice,
+  runFio,
+  toResult,
+  warmCache,
+} from './support';
 
 const BLOCK = 4096;
 const OFFSETS = 1 << 20; // precomputed offsets, used round-robin (power of two)
@@ -38,12 +63,21 @@ const HOT_CANDIDATES: Candidate[] = [
   { label: 'threadpool, legacy', backend: 'threadpool', flags: 0 },
   { label: 'threadpool, v2', backend: 'threadpool', flags: SETUP_V2 },
   { label: 'threadpool, v2, no read helper', backend: 'threadpool', flags: SETUP_V2, readHelper: false },
+  { label: 'uring, legacy', backend: 'uring', flags: 0 },
+  { label: 'uring, v2', backend: 'uring', flags: SETUP_V2 },
+];
+
+const COLD_CANDIDATES: Candidate[] = [
+  { label: 'uring, legacy', backend: 'uring', flags: 0 },
+  { label: 'threadpool, legacy', backend: 'threadpool', flags: 0 },
 ];
 
 const DIRECT_CANDIDATES: Candidate[] = [
   { label: 'kernel, legacy', backend: 'kernel', flags: 0 },
   { label: 'kernel, v2', backend: 'kernel', flags: SETUP_V2 },
   { label: 'kernel ring passthrough', backend: 'kernel', flags: SETUP_KERNEL_RING },
+  { label: 'uring, legacy', backend: 'uring', flags: 0 },
+  { label: 'uring, v2', backend: 'uring', flags: SETUP_V2 },
 ];
 
 /** xorshift32: reproducible offsets without Math.random's cost in the loop */
@@ -155,26 +189,35 @@ async function runAioring(c: Candidate, fd: number, offsets: Float64Array, secon
 
 // --- Node's own fs ----------------------------------------------------------
 
+interface ReadsInto {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** DEPTH loops of awaited handle.read(buf, 0, BLOCK, pos), as a Node user writes them. */
+async function awaitLoops(name: string, fh: ReadsInto, offsets: Float64Array, seconds: number): Promise<Measured> {
+  let oi = 0;
+  let ios = 0;
+  const cpu0 = cpuSeconds();
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const loop = async (): Promise<void> => {
+    const buf = Buffer.alloc(BLOCK);
+    while (performance.now() < deadline) {
+      const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+      if (bytesRead !== BLOCK) throw new Error(`${name} read ${bytesRead} bytes`);
+      ios++;
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < DEPTH; i++) loops.push(loop());
+  await Promise.all(loops);
+  return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+}
+
 async function runFsPromises(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
   const fh = await fs.promises.open(file, 'r');
   try {
-    let oi = 0;
-    let ios = 0;
-    const cpu0 = cpuSeconds();
-    const t0 = performance.now();
-    const deadline = t0 + seconds * 1000;
-    const loop = async (): Promise<void> => {
-      const buf = Buffer.alloc(BLOCK);
-      while (performance.now() < deadline) {
-        const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
-        if (bytesRead !== BLOCK) throw new Error(`fs.promises read ${bytesRead} bytes`);
-        ios++;
-      }
-    };
-    const loops: Promise<void>[] = [];
-    for (let i = 0; i < DEPTH; i++) loops.push(loop());
-    await Promise.all(loops);
-    return { ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 };
+    return await awaitLoops('fs.promises', fh, offsets, seconds);
   } finally {
     await fh.close();
   }
@@ -208,11 +251,79 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
   });
 }
 
-// --- fio --------------------------------------------------------------------
+// --- the everyday path ----------------------------------------------------
+
+/** 32 loops of awaited FileHandle reads on a handle from aioring's open(). */
+async function runEveryday(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
+  const fh = await open(file, 'r');
+  try {
+    return await awaitLoops('aioring FileHandle', fh, offsets, seconds);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The longest a 1 ms interval timer waited past its time while run ran:
+ * what a Node program's timers and sockets see of the runner.
+ */
+async function withTimer<T>(run: () => Promise<T>): Promise<T & { timerMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  try {
+    const out = await run();
+    longest = Math.max(longest, performance.now() - last);
+    return { ...out, timerMs: longest };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+// --- Node's own io_uring: the fs runners in a child with UV_USE_IO_URING=1 ---
+
+type FsRunner = 'fs.promises' | 'fs.read';
+
+interface PeerArgs {
+  file: string;
+  sizeMiB: number;
+  seed: number;
+}
+
+function runFsRunner(runner: FsRunner, file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
+  if (runner === 'fs.promises') return runFsPromises(file, offsets, seconds);
+  const fd = fs.openSync(file, 'r');
+  return runFsRead(fd, offsets, seconds).finally(() => fs.closeSync(fd));
+}
+
+/** One fs runner in a child process whose libuv uses io_uring (it reads UV_USE_IO_URING at start). */
+function runUvUring(runner: FsRunner, peer: PeerArgs, seconds: number): Measured & { timerMs: number } {
+  const args = [__filename, '--peer', runner, '--file', peer.file, '--size', String(peer.sizeMiB), '--seed', String(peer.seed), '--seconds', String(seconds)];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, UV_USE_IO_URING: '1' } });
+  if (r.status !== 0) throw new Error(`${runner} with UV_USE_IO_URING=1 failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Measured & { timerMs: number };
+}
 
 // --- one round ------------------------------------------------------------------
 
-type Part = 'hot' | 'direct';
+type Part = 'hot' | 'cold' | 'direct' | 'everyday';
+
+/** A row with the longest 1 ms timer wait of its runner (the everyday part's Node runners). */
+type Row = Result & { timerMs?: number };
+
+function timed(name: string, m: Measured & { timerMs: number }): Row {
+  return { ...toResult(name, m), timerMs: m.timerMs };
+}
+
+const UV = ', UV_USE_IO_URING=1';
+const FS_ROWS: [FsRunner, string][] = [
+  ['fs.promises', 'fs.promises FileHandle.read'],
+  ['fs.read', 'fs.read callbacks'],
+];
 
 /** The sum of two runs of one runner, as one longer run. */
 function combined(a: Measured, b: Measured): Measured {
@@ -231,9 +342,27 @@ async function measureRound(
   seconds: number,
   withFio: boolean,
   parts: Part[],
+  peer: PeerArgs,
   log: (s: string) => void,
-): Promise<Result[]> {
-  const results: Result[] = [];
+): Promise<Row[]> {
+  const results: Row[] = [];
+  if (parts.includes('everyday')) {
+    warmCache(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      // made before the timer runs: setup's io_setup and threads are not the read path
+      defaultContext();
+      log('everyday: aioring open() + await read...');
+      results.push(timed('everyday: aioring FileHandle.read', await withTimer(() => runEveryday(file, offsets, seconds))));
+      for (const [runner, name] of FS_ROWS) {
+        log(`everyday: ${name}...`);
+        results.push(timed(`everyday: ${name}`, await withTimer(() => runFsRunner(runner, file, offsets, seconds))));
+        results.push(timed(`everyday: ${name}${UV}`, runUvUring(runner, peer, seconds)));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   if (parts.includes('hot')) {
     // the O_DIRECT part of the last round left the cache alone for a while,
     // and a proactive reclaimer (DAMON here) may have paged some of it out
@@ -244,26 +373,54 @@ async function measureRound(
         log(`aioring hot (${c.label})...`);
         results.push(toResult(`aioring hot (${c.label})`, await runAioring(c, fd, offsets, seconds)));
       }
-      log('fs.promises...');
-      results.push(toResult('fs.promises FileHandle.read', await runFsPromises(file, offsets, seconds)));
-      log('fs.read...');
-      results.push(toResult('fs.read callbacks', await runFsRead(fd, offsets, seconds)));
     } finally {
       fs.closeSync(fd);
+    }
+    for (const [runner, name] of FS_ROWS) {
+      log(`${runner}...`);
+      results.push(toResult(name, await runFsRunner(runner, file, offsets, seconds)));
+      results.push(toResult(name + UV, runUvUring(runner, peer, seconds)));
     }
     if (withFio) {
       log('fio psync hot...');
       results.push(toResult('fio psync hot (depth 1)', runFio({ file, sizeBytes, seconds, engine: 'psync', direct: false })));
-      log('fio libaio hot...');
-      results.push(toResult('fio libaio hot', runFio({ file, sizeBytes, seconds, engine: 'libaio', direct: false })));
+      for (const engine of ['libaio', 'io_uring'] as const) {
+        log(`fio ${engine} hot...`);
+        results.push(toResult(`fio ${engine} hot`, runFio({ file, sizeBytes, seconds, engine, direct: false })));
+      }
+    }
+  }
+  if (parts.includes('cold')) {
+    // every runner starts from a file with none of its pages cached
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (const c of COLD_CANDIDATES) {
+        log(`aioring cold (${c.label})...`);
+        dropCache(file);
+        results.push(toResult(`aioring cold (${c.label})`, await runAioring(c, fd, offsets, seconds)));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    for (const [runner, name] of FS_ROWS) {
+      log(`cold ${runner}...`);
+      dropCache(file);
+      results.push(toResult(`cold ${name}`, await runFsRunner(runner, file, offsets, seconds)));
+      dropCache(file);
+      results.push(toResult(`cold ${name}${UV}`, runUvUring(runner, peer, seconds)));
+    }
+    if (withFio) {
+      log('fio io_uring cold...');
+      results.push(toResult('fio io_uring cold', runFio({ file, sizeBytes, seconds, engine: 'io_uring', direct: false, cold: true })));
     }
   }
   if (!parts.includes('direct')) return results;
-  const fioDirect = (): Measured => {
-    log('fio libaio direct...');
-    return runFio({ file, sizeBytes, seconds: seconds / 2, engine: 'libaio', direct: true });
+  const fioDirect = (engine: 'libaio' | 'io_uring'): Measured => {
+    log(`fio ${engine} direct...`);
+    return runFio({ file, sizeBytes, seconds: seconds / 2, engine, direct: true });
   };
-  const before = withFio ? fioDirect() : undefined;
+  const before = withFio ? fioDirect('libaio') : undefined;
+  const beforeUring = withFio ? fioDirect('io_uring') : undefined;
   const dfd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
   try {
     for (const c of DIRECT_CANDIDATES) {
@@ -273,7 +430,8 @@ async function measureRound(
   } finally {
     fs.closeSync(dfd);
   }
-  if (before) results.push(toResult('fio libaio direct', combined(before, fioDirect())));
+  if (before) results.push(toResult('fio libaio direct', combined(before, fioDirect('libaio'))));
+  if (beforeUring) results.push(toResult('fio io_uring direct', combined(beforeUring, fioDirect('io_uring'))));
   return results;
 }
 
@@ -287,14 +445,24 @@ async function main(): Promise<number> {
     .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
     .option('rounds', { type: 'number', default: 3, describe: 'rounds of every runner; each row is its median round' })
-    .option('only', { choices: ['hot', 'direct'] as const, describe: 'measure only the page-cache-hot or only the O_DIRECT part' })
+    .option('only', {
+      choices: ['hot', 'cold', 'direct', 'everyday'] as const,
+      describe: 'measure only the page-cache-hot, the cold buffered, the O_DIRECT part or the everyday path',
+    })
+    .option('peer', { choices: ['fs.promises', 'fs.read'] as const, hidden: true, describe: 'internal: run one fs runner and print its figures' })
+    .option('file', { type: 'string', hidden: true, describe: 'internal: the --peer runner\'s file' })
     .strict()
     .parseSync();
+  if (argv.peer) {
+    const m = await withTimer(() => runFsRunner(argv.peer!, String(argv.file), randomOffsets((argv.size << 20) / BLOCK, argv.seed), argv.seconds));
+    process.stdout.write(`${JSON.stringify(m)}\n`);
+    return 0;
+  }
   if (!(argv.seconds > 0)) throw new Error('--seconds must be > 0');
   if (!Number.isInteger(argv.rounds) || argv.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
   if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
 
-  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'direct'];
+  const parts: Part[] = argv.only ? [argv.only] : ['hot', 'cold', 'direct', 'everyday'];
   const sizeBytes = argv.size << 20;
   const fio = fioVersion();
   const dir = pickDir(argv.dir);
@@ -315,34 +483,50 @@ async function main(): Promise<number> {
 
   // every runner runs once per round, rounds interleaved, so a slow spell
   // of the machine does not land on one runner only; each row is the median
-  const rounds: Result[][] = [];
+  const rounds: Row[][] = [];
   try {
     for (let round = 0; round < argv.rounds; round++) {
       log(`round ${round + 1} of ${argv.rounds}`);
-      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, log));
+      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, { file, sizeMiB: argv.size, seed: argv.seed }, log));
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     cleanup();
   }
-  const results = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
+  const results: Row[] = rounds[0].map((_, i) => medianOf(rounds.map((r) => r[i])));
   const named = (prefix: string): Result[] => results.filter((r) => r.name.startsWith(prefix));
+  const row = (name: string): Result | undefined => results.find((r) => r.name === name);
   const hot = named('aioring hot');
   const direct = named('aioring direct');
-  const fsPromises = named('fs.promises')[0];
-  const fsRead = named('fs.read')[0];
-  const fioDirect: Result | undefined = named('fio libaio direct')[0];
+  const fsPromises = row('fs.promises FileHandle.read');
+  const fsRead = row('fs.read callbacks');
+  const fioDirect = row('fio libaio direct');
+  const fioUringDirect = row('fio io_uring direct');
+  const uringDirect = row('aioring direct (uring, legacy)');
+  const uringCold = row('aioring cold (uring, legacy)');
+  const everyday = row('everyday: aioring FileHandle.read');
+  const everydayRead = row('everyday: fs.read callbacks');
 
   const best = (rs: Result[]): Result | undefined => (rs.length ? rs.reduce((a, b) => (b.iops > a.iops ? b : a)) : undefined);
   const bestHot = best(hot);
   const bestDirect = best(direct);
-  const ratio = (x: number): number => +x.toFixed(2);
+  const ratio = (a: Result | undefined, b: Result | undefined): number | null => (a && b ? +(a.iops / b.iops).toFixed(2) : null);
   const ratios = {
-    hotVsFsPromises: bestHot ? ratio(bestHot.iops / fsPromises.iops) : null,
-    hotVsFsRead: bestHot ? ratio(bestHot.iops / fsRead.iops) : null,
-    directVsFio: bestDirect && fioDirect ? ratio(bestDirect.iops / fioDirect.iops) : null,
-    directCpuVsFio: bestDirect && fioDirect ? ratio(bestDirect.cpuSecondsPerIo / fioDirect.cpuSecondsPerIo) : null,
+    hotVsFsPromises: ratio(bestHot, fsPromises),
+    hotVsFsRead: ratio(bestHot, fsRead),
+    directVsFio: ratio(bestDirect, fioDirect),
+    directCpuVsFio: bestDirect && fioDirect ? +(bestDirect.cpuSecondsPerIo / fioDirect.cpuSecondsPerIo).toFixed(2) : null,
+    directUringVsFioUring: ratio(uringDirect, fioUringDirect),
+    coldUringVsFioUring: ratio(uringCold, row('fio io_uring cold')),
+    coldUringVsPool: ratio(uringCold, row('aioring cold (threadpool, legacy)')),
+    coldUringVsFsPromises: ratio(uringCold, row('cold fs.promises FileHandle.read')),
+    coldUringVsFsRead: ratio(uringCold, row('cold fs.read callbacks')),
+    everydayVsFsPromises: ratio(everyday, row('everyday: fs.promises FileHandle.read')),
+    everydayVsFsRead: ratio(everyday, everydayRead),
+    everydayCpuVsFsRead: everyday && everydayRead ? +(everyday.cpuSecondsPerIo / everydayRead.cpuSecondsPerIo).toFixed(2) : null,
+    everydayVsFsPromisesUring: ratio(everyday, row(`everyday: fs.promises FileHandle.read${UV}`)),
+    everydayVsFsReadUring: ratio(everyday, row(`everyday: fs.read callbacks${UV}`)),
   };
   const machine = {
     cpus: os.cpus().length,
@@ -370,30 +554,45 @@ async function main(): Promise<number> {
     `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner,` +
       ` median of ${argv.rounds} interleaved rounds`,
     '',
-    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)}`,
+    `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)} ${'1 ms timer, longest wait'.padStart(26)}`,
   ];
   for (const r of results) {
     const mark = r === bestHot || r === bestDirect ? ' *' : '';
-    lines.push(`${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)}${mark}`);
+    const timer = r.timerMs === undefined ? '' : `${r.timerMs.toFixed(1)} ms`;
+    lines.push(
+      `${r.name.padEnd(width)}${r.iops.toLocaleString('en-US').padStart(10)} ${(r.cpuSecondsPerIo * 1e6).toFixed(2).padStart(10)} ${timer.padStart(26)}${mark}`,
+    );
   }
   lines.push('(* the best aioring candidate, used in the ratios)', '');
-  const row = (label: string, value: number | null, target: string, met: boolean | null): string =>
+  const line = (label: string, value: number | null, target: string, met: boolean | null): string =>
     `${label.padEnd(34)}${(value === null ? 'n/a' : value.toFixed(2) + 'x').padStart(8)}  ${target.padEnd(8)} ${
-      met === null ? 'not measured' : met ? 'met' : 'NOT met'
+      met === null ? (value === null ? 'not measured' : '') : met ? 'met' : 'NOT met'
     }`;
   lines.push(`${'ratio'.padEnd(34)}${'measured'.padStart(8)}  target`);
   const atLeast = (v: number | null, target: number): boolean | null => (v === null ? null : v >= target);
-  lines.push(row('hot IOPS vs fs.promises', ratios.hotVsFsPromises, '>= 5x', atLeast(ratios.hotVsFsPromises, 5)));
-  lines.push(row('hot IOPS vs fs.read', ratios.hotVsFsRead, '>= 2.5x', atLeast(ratios.hotVsFsRead, 2.5)));
-  lines.push(row('O_DIRECT IOPS vs fio libaio', ratios.directVsFio, '>= 0.9x', atLeast(ratios.directVsFio, 0.9)));
+  lines.push(line('hot IOPS vs fs.promises', ratios.hotVsFsPromises, '>= 5x', atLeast(ratios.hotVsFsPromises, 5)));
+  lines.push(line('hot IOPS vs fs.read', ratios.hotVsFsRead, '>= 2.5x', atLeast(ratios.hotVsFsRead, 2.5)));
+  lines.push(line('O_DIRECT IOPS vs fio libaio', ratios.directVsFio, '>= 0.9x', atLeast(ratios.directVsFio, 0.9)));
   lines.push(
-    row(
+    line(
       'O_DIRECT CPU/IO vs fio libaio',
       ratios.directCpuVsFio,
       '<= 1.5x',
       ratios.directCpuVsFio === null ? null : ratios.directCpuVsFio <= 1.5,
     ),
   );
+  lines.push(line('O_DIRECT uring vs fio io_uring', ratios.directUringVsFioUring, '>= 0.95x', atLeast(ratios.directUringVsFioUring, 0.95)));
+  lines.push(line('cold uring vs fio io_uring', ratios.coldUringVsFioUring, '>= 0.9x', atLeast(ratios.coldUringVsFioUring, 0.9)));
+  lines.push(line('cold uring vs the thread pool', ratios.coldUringVsPool, 'peer', null));
+  lines.push(line('cold uring vs fs.promises', ratios.coldUringVsFsPromises, 'peer', null));
+  lines.push(line('cold uring vs fs.read', ratios.coldUringVsFsRead, 'peer', null));
+  lines.push(line('everyday IOPS vs fs.promises', ratios.everydayVsFsPromises, '>= 4x', atLeast(ratios.everydayVsFsPromises, 4)));
+  lines.push(line('everyday IOPS vs fs.read', ratios.everydayVsFsRead, '>= 2x', atLeast(ratios.everydayVsFsRead, 2)));
+  lines.push(
+    line('everyday CPU/IO vs fs.read', ratios.everydayCpuVsFsRead, '<= 1x', ratios.everydayCpuVsFsRead === null ? null : ratios.everydayCpuVsFsRead <= 1),
+  );
+  lines.push(line('everyday vs fs.promises, io_uring', ratios.everydayVsFsPromisesUring, 'peer', null));
+  lines.push(line('everyday vs fs.read, io_uring', ratios.everydayVsFsReadUring, 'peer', null));
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!fio) {
     process.stderr.write(`${missingFio}\n`);

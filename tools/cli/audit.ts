@@ -5,6 +5,9 @@
 //   no-aio         no libaio import, no aio syscall, no ring access found
 //   syscalls-only  aio through libaio's calls or raw syscalls; never reads
 //                  the ring itself: safe (libaio's own reader checks the magic)
+//   mixes-raw      libaio's calls, and raw io_* system calls besides io_setup
+//                  (an InnoDB-style reaper): safe only where the drop-in's
+//                  route for them is in place (tools/audit/rawRoutes.ts)
 //   checks-magic   reads the ring and compares against the magic 0xa10a10a1
 //                  (and maybe incompat_features): falls back on a v2 ring, safe
 //   unchecked      reads the ring (nr, head, tail read, head written) in code
@@ -17,10 +20,11 @@ import * as path from 'node:path';
 import { AIO_RING_MAGIC } from '../../src/index';
 import { scanCode } from '../audit/codeScan';
 import { EM_X86_64, ElfError, isElf, parseElf } from '../audit/elf';
+import { dispatchHere, RawRoute, rawRoute } from '../audit/rawRoutes';
 import { progressBar } from './progress';
 import { asInputError, EXIT_FINDINGS, EXIT_OK, InputError, note, printJson, printLines } from './support';
 
-export type Verdict = 'no-aio' | 'syscalls-only' | 'checks-magic' | 'unchecked';
+export type Verdict = 'no-aio' | 'syscalls-only' | 'mixes-raw' | 'checks-magic' | 'unchecked';
 
 export interface AuditReport {
   file: string;
@@ -34,6 +38,10 @@ export interface AuditReport {
   /** libaio calls defined here (libaio itself, or a replacement) */
   provides: string[];
   rawSyscalls: string[];
+  /** the same by how they are made: syscall instructions of the file's own, or libc's syscall() */
+  rawVia: { inline: string[]; libc: string[] };
+  /** for mixes-raw: the drop-in's route that brings its raw calls to its contexts */
+  rawRoute: RawRoute;
   /** instructions comparing against the magic (x86-64 code) */
   magicChecks: number;
   /** the magic as a 32-bit constant outside the code */
@@ -76,6 +84,11 @@ export function auditElf(file: string, data: Uint8Array): AuditReport {
   if (!code) for (const s of elf.sections) if (s.executable) magicConstants += countConstant(elf.bytes(s), AIO_RING_MAGIC);
 
   const rawSyscalls = code?.rawSyscalls ?? [];
+  const rawVia = code?.rawVia ?? { inline: [], libc: [] };
+  // a raw io_setup makes a kernel context, which every call takes: only the others need a route
+  const onContexts = (calls: string[]): string[] => calls.filter((c) => c !== 'io_setup');
+  const mixes = (linksLibaio || imports.length > 0) && provides.length === 0 && onContexts(rawSyscalls).length > 0;
+  const route = mixes ? rawRoute({ inline: onContexts(rawVia.inline), libc: onContexts(rawVia.libc) }) : 'none';
   const usesAio = linksLibaio || imports.length > 0 || provides.length > 0 || rawSyscalls.length > 0 || magicChecks + magicConstants > 0;
   const checked: string[] = [];
   const unchecked: string[] = [];
@@ -93,12 +106,27 @@ export function auditElf(file: string, data: Uint8Array): AuditReport {
   const checksIncompat = code?.functions.some((f) => f.checksIncompat) ?? false;
   let verdict: Verdict;
   let reason: string;
+  let dispatchSafe = true;
   if (!usesAio) {
     verdict = 'no-aio';
     reason = 'no libaio import, no aio syscall and no ring access found';
   } else if (unchecked.length > 0) {
     verdict = 'unchecked';
     reason = `reads the ring in ${unchecked.join(', ')} with no magic check on the way: on a v2 ring it sees no events (not safe for v2)`;
+  } else if (mixes) {
+    verdict = 'mixes-raw';
+    const calls = onContexts(rawSyscalls).join(', ');
+    if (route === 'libc') {
+      reason = `uses libaio and makes raw ${calls} through syscall() on its contexts: the drop-in's syscall() routes them to its own (the libc route; v2-safe)`;
+    } else {
+      const here = dispatchHere();
+      dispatchSafe = here.available;
+      reason = `uses libaio and makes raw ${calls} with syscall instructions of its own: ${
+        here.available
+          ? `syscall user dispatch routes them to the drop-in's contexts (the dispatch route; ${here.why}; v2-safe)`
+          : `they need syscall user dispatch (the dispatch route), and ${here.why}: NOT safe for v2 (the drop-in refuses AIORING_RING for it and keeps the kernel's contexts)`
+      }`;
+    }
   } else if (magicChecks + magicConstants > 0) {
     verdict = 'checks-magic';
     reason = `reads the ring after comparing against the magic ${`0x${AIO_RING_MAGIC.toString(16)}`}${
@@ -113,12 +141,14 @@ export function auditElf(file: string, data: Uint8Array): AuditReport {
   return {
     file,
     verdict,
-    v2Safe: verdict !== 'unchecked',
+    v2Safe: verdict !== 'unchecked' && dispatchSafe,
     reason,
     linksLibaio,
     imports,
     provides,
     rawSyscalls,
+    rawVia,
+    rawRoute: route,
     magicChecks,
     magicConstants,
     checksIncompat,
@@ -129,7 +159,7 @@ export function auditElf(file: string, data: Uint8Array): AuditReport {
 
 export interface AuditRun {
   results: AuditReport[];
-  summary: { files: number; elf: number; notElf: number; unreadable: number; byVerdict: Record<Verdict, number> };
+  summary: { files: number; elf: number; notElf: number; unreadable: number; byVerdict: Record<Verdict, number>; notV2Safe: number };
   errors: { file: string; error: string }[];
 }
 
@@ -195,7 +225,7 @@ export function audit(paths: string[]): AuditRun {
   const files = collect(paths);
   const run: AuditRun = {
     results: [],
-    summary: { files: files.length, elf: 0, notElf: 0, unreadable: 0, byVerdict: { 'no-aio': 0, 'syscalls-only': 0, 'checks-magic': 0, unchecked: 0 } },
+    summary: { files: files.length, elf: 0, notElf: 0, unreadable: 0, byVerdict: { 'no-aio': 0, 'syscalls-only': 0, 'mixes-raw': 0, 'checks-magic': 0, unchecked: 0 }, notV2Safe: 0 },
     errors: [],
   };
   const bar = progressBar('audit');
@@ -221,6 +251,7 @@ export function audit(paths: string[]): AuditRun {
         const r = auditElf(file, data);
         run.results.push(r);
         run.summary.byVerdict[r.verdict]++;
+        if (!r.v2Safe) run.summary.notV2Safe++;
       } catch (e) {
         if (!(e instanceof ElfError)) throw e;
         if (explicit) throw new InputError('ENOEXEC', 'audit', `${file}: malformed ELF: ${e.message}`);
@@ -233,12 +264,10 @@ export function audit(paths: string[]): AuditRun {
   return run;
 }
 
-const SAFETY: Record<Verdict, string> = {
-  'no-aio': 'not relevant',
-  'syscalls-only': 'v2-safe',
-  'checks-magic': 'v2-safe',
-  unchecked: 'NOT safe for v2',
-};
+function safety(r: AuditReport): string {
+  if (r.verdict === 'no-aio') return 'not relevant';
+  return r.v2Safe ? 'v2-safe' : 'NOT safe for v2';
+}
 
 export function runAudit(paths: string[], json: boolean): number {
   const run = audit(paths);
@@ -249,12 +278,13 @@ export function runAudit(paths: string[], json: boolean): number {
     const single = run.results.length === 1 && run.summary.files === 1;
     for (const r of run.results) {
       if (r.verdict === 'no-aio' && !single) continue;
-      lines.push(`${r.file}`, `  ${r.verdict.padEnd(14)} ${SAFETY[r.verdict]}: ${r.reason}`);
+      lines.push(`${r.file}`, `  ${r.verdict.padEnd(14)} ${safety(r)}: ${r.reason}`);
       const facts = [
         r.linksLibaio ? 'links libaio' : '',
         r.imports.length ? `imports ${r.imports.join(' ')}` : '',
         r.provides.length ? `provides ${r.provides.join(' ')}` : '',
-        r.rawSyscalls.length ? `raw syscalls ${r.rawSyscalls.join(' ')}` : '',
+        r.rawVia.inline.length ? `raw syscalls ${r.rawVia.inline.join(' ')}` : '',
+        r.rawVia.libc.length ? `raw syscalls through syscall() ${r.rawVia.libc.join(' ')}` : '',
         r.magicChecks ? `${r.magicChecks} magic compare(s)` : '',
         r.magicConstants ? `${r.magicConstants} magic constant(s)` : '',
         r.checksIncompat ? 'checks incompat_features' : '',
@@ -271,6 +301,6 @@ export function runAudit(paths: string[], json: boolean): number {
     printLines(lines);
     for (const e of run.errors) note(`aioring: ${e.file}: malformed ELF: ${e.error}`);
   }
-  return run.summary.byVerdict.unchecked > 0 ? EXIT_FINDINGS : EXIT_OK;
+  return run.summary.notV2Safe > 0 ? EXIT_FINDINGS : EXIT_OK;
 }
 

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AioError, aioMaxNr, alignedBuffer, hugePageSize, kernelSetup, legacyNr, LegacyRing, pageSize, possibleCpus, setup } from '../../src/index';
+import { AioError, aioMaxNr, alignedBuffer, features, hugePageSize, kernelSetup, legacyNr, LegacyRing, pageSize, possibleCpus, setup } from '../../src/index';
 import { asInputError, InputError, printJson, printLines } from './support';
 
 export interface SizingRow {
@@ -29,7 +29,8 @@ export interface Mount {
 export interface DoctorReport {
   kernel: { release: string; version: string };
   kernelAio: { works: boolean; error?: string; why?: string; aioMaxNr: number; aioNr: number | null; seccomp: string };
-  ioUring: { disabled: number | null; verdict: string };
+  /** works: the uring backend can be set up here (io_uring_setup itself, through this build) */
+  ioUring: { disabled: number | null; verdict: string; works: boolean; error?: string; why?: string };
   cpus: { possible: number; online: number };
   pageSize: number;
   sizing: SizingRow[];
@@ -99,6 +100,26 @@ function explainIoSetup(code: string, maxNr: number, nr: number | null, seccomp:
       return 'the kernel could not allocate the ring (memory, or the memlock limit)';
     default:
       return `io_setup failed with ${code}`;
+  }
+}
+
+/** Why io_uring_setup fails, in words, from its errno and the system's state. */
+function explainIoUring(code: string, disabled: number | null, seccomp: string): string {
+  switch (code) {
+    case 'EPERM':
+      if (disabled === 2) return 'io_uring is disabled for everyone (/proc/sys/kernel/io_uring_disabled is 2)';
+      if (disabled === 1) return 'io_uring is restricted to CAP_SYS_ADMIN and the io_uring_group (/proc/sys/kernel/io_uring_disabled is 1)';
+      return seccomp === 'filter'
+        ? 'a seccomp filter denies io_uring_setup (container runtimes\' default profiles do); allow io_uring_setup/io_uring_enter/io_uring_register'
+        : 'io_uring_setup is not permitted here (an LSM or seccomp policy)';
+    case 'ENOSYS':
+      return seccomp === 'filter'
+        ? 'a seccomp filter answers ENOSYS for io_uring_setup, or this build has no liburing'
+        : 'this build has no liburing (liburing-dev absent when it was built), or the kernel has no io_uring (CONFIG_IO_URING=n)';
+    case 'ENOMEM':
+      return 'the kernel could not allocate the ring (memory, or the memlock limit)';
+    default:
+      return `io_uring_setup failed with ${code}`;
   }
 }
 
@@ -195,6 +216,7 @@ export function doctor(directPath: string): DoctorReport {
     disabled === null
       ? 'enabled unless the kernel lacks it (no io_uring_disabled sysctl: kernel before 6.6)'
       : ['enabled', 'restricted to the io_uring_group and CAP_SYS_ADMIN', 'disabled'][disabled] ?? `io_uring_disabled ${disabled}`;
+  const { uring, uringError } = features().backends;
   const meminfo = readText('/proc/meminfo') ?? '';
   const all = mounts();
   const shm = all.find((m) => m.mount === '/dev/shm');
@@ -207,7 +229,12 @@ export function doctor(directPath: string): DoctorReport {
       aioNr,
       seccomp,
     },
-    ioUring: { disabled, verdict: ioUringVerdict },
+    ioUring: {
+      disabled,
+      verdict: ioUringVerdict,
+      works: uring,
+      ...(uringError ? { error: uringError, why: explainIoUring(uringError, disabled, seccomp) } : {}),
+    },
     cpus: { possible: possibleCpus(), online: os.cpus().length },
     pageSize: pageSize(),
     sizing: sizing.rows,
@@ -241,7 +268,9 @@ export function formatDoctor(r: DoctorReport): string[] {
     `kernel          Linux ${r.kernel.release} (${r.kernel.version})`,
     `kernel AIO      ${k.works ? 'io_setup works' : `io_setup FAILS with ${k.error}: ${k.why}`}`,
     `                aio-nr ${k.aioNr ?? 'unknown'} of aio-max-nr ${k.aioMaxNr}; seccomp ${k.seccomp}`,
-    `io_uring        ${r.ioUring.verdict}`,
+    `io_uring        ${r.ioUring.verdict}; ${
+      r.ioUring.works ? "backend 'uring' works (auto does not choose it)" : `backend 'uring' unavailable: ${r.ioUring.error}: ${r.ioUring.why}`
+    }`,
     `CPUs            ${r.cpus.possible} possible, ${r.cpus.online} online; page size ${r.pageSize}`,
     'io_setup(n)     n     rule nr  kernel nr  requests',
   ];

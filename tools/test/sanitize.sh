@@ -4,7 +4,8 @@
 # node-gyp's build/), then runs against them: the bad-input driver
 # (test/fixtures/fuzz_headers.c: a million random and mutated headers and
 # ring files), the reader zoo, the libaio call semantics, aioring_setup2 and
-# the lease protocol's processes (one of them killed mid-claim).
+# the lease protocol's processes (one of them killed mid-claim), the
+# raw-syscall reaper on engine contexts (both routes).
 # Any finding stops the run with a non-zero exit.
 #
 # usage: tools/test/sanitize.sh [fuzz_headers options: -s seed -n headers -f files]
@@ -19,22 +20,34 @@ flags=(-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -g -O1 -fno-omit-fra
 mapfile -t core < <(python3 -c "
 exec('gypi = (' + open('native/core/core.gypi').read() + ')')
 print('\n'.join('native/core/' + f for f in gypi['targets'][0]['sources']))")
+# the uring backend, where the build finds liburing.a as core.gypi does
+uring_lib=()
+if [ -f "$(pkg-config --variable=libdir liburing 2>/dev/null)/liburing.a" ]; then
+  core+=(native/core/engine_uring.c)
+  flags+=(-DAIORING_HAVE_URING)
+  uring_lib=(-l:liburing.a)
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 rm -rf "$out"
 mkdir -p "$out"
-"$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" -lpthread
+"$cc" "${flags[@]}" -Inative/core -Icompat/include "${core[@]}" test/fixtures/fuzz_headers.c -o "$out/fuzz_headers" "${uring_lib[@]}" -lpthread
 "$cc" "${flags[@]}" -shared -fvisibility=hidden -Inative/core -Icompat/include "${core[@]}" \
-  compat/libaio_shim.c compat/context_table.c compat/kernel_contract.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
-  -o "$out/aioring-libaio.so" -lpthread
+  compat/libaio_shim.c compat/context_table.c compat/kernel_contract.c compat/syscall_route.c -Wl,--version-script=compat/libaio.map -Wl,-soname,aioring-libaio.so \
+  -o "$out/aioring-libaio.so" "${uring_lib[@]}" -lpthread
 # lease_ring stops the protocol through the core's test hook
 for fixture in lease_ring; do
-  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" -lpthread
+  "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" "${uring_lib[@]}" -lpthread
 done
 for fixture in ring_readers libaio_semantics aioring_setup2; do
   "$cc" "${flags[@]}" -Icompat/include "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \
     -Wl,-rpath,'$ORIGIN' -o "$out/$fixture"
+done
+# the raw-syscall reaper, through syscall() and with syscall instructions of its own
+for inline in 0 1; do
+  "$cc" "${flags[@]}" -DREAP_INLINE=$inline test/fixtures/raw_reap.c "$out/aioring-libaio.so" \
+    -Wl,-rpath,'$ORIGIN' -o "$out/raw_reap$inline" -lpthread
 done
 
 run() {
@@ -53,6 +66,13 @@ for ring in legacy v2; do
     AIORING_RING=$ring run "$out/ring_readers" "$reader" shim 200
   done
   AIORING_RING=$ring run "$out/libaio_semantics" shim
+  if [ ${#uring_lib[@]} -gt 0 ]; then
+    AIORING_RING=$ring AIORING_BACKEND=uring run "$out/ring_readers" libaio shim 200
+    AIORING_RING=$ring AIORING_BACKEND=uring run "$out/libaio_semantics" shim
+  fi
+  for inline in 0 1; do
+    AIORING_RING=$ring run "$out/raw_reap$inline" "${TMPDIR:-/var/tmp}"
+  done
 done
 run "$out/aioring_setup2"
 

@@ -1,11 +1,13 @@
 // Child process (row 2): workers set up, use and destroy contexts at the
 // same time for a while, as the main thread reads through its own; then
-// every thread and descriptor they made must be gone.
+// every thread, descriptor and kernel context they made must be gone, and
+// the system's aio-nr back where it was.
 // argv: pattern file, milliseconds, workers, config names (comma-separated).
 // Prints a JSON report.
 import * as fs from 'node:fs';
 import { fdCount, threadCount } from '../../helpers';
 import { readBlocks, runWorker, setupNamed } from './common';
+import { held } from './lifecycle';
 
 async function main(): Promise<void> {
   const [file, ms, workers, configs] = process.argv.slice(2);
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
   await runWorker('requireOnly.js');
   const threads0 = threadCount();
   const fds0 = fdCount();
+  const held0 = held();
   const fd = fs.openSync(file, 'r');
   const ctx = setupNamed('auto');
   let finished = false;
@@ -30,7 +33,16 @@ async function main(): Promise<void> {
   ctx.destroy();
   await ctx.closed;
   fs.closeSync(fd);
-  process.stdout.write(JSON.stringify({ results, mainReads, mainGood, threads0, threads: threadCount(), fds0, fds: fdCount() }) + '\n');
+  // aio-nr is the system's: other processes' contexts come and go in it too, so give it a moment to come back
+  let now = held();
+  for (let i = 0; i < 150 && now.aioNr !== held0.aioNr; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    now = held();
+  }
+  const { kernelContexts, aioNr } = now;
+  process.stdout.write(
+    JSON.stringify({ results, mainReads, mainGood, threads0, threads: threadCount(), fds0, fds: fdCount(), kernelContexts0: held0.kernelContexts, kernelContexts, aioNr0: held0.aioNr, aioNr }) + '\n',
+  );
 }
 
 void main();

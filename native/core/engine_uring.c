@@ -1,0 +1,386 @@
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "atomics.h"
+#include "context.h"
+
+#define REAP_BATCH 64
+/* The kernel's IORING_MAX_CQ_ENTRIES: past it, io_uring keeps overflow itself (IORING_FEAT_NODROP). */
+#define URING_MAX_CQ 65536u
+/* SQ entries: a submit of more goes to io_uring_enter in parts. */
+#define URING_MAX_SQ 1024u
+/* io_uring_enter retries on EINTR/EAGAIN/EBUSY before the reaper's next look takes over. */
+#define SUBMIT_RETRIES 64
+/* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
+#define URING_MAX_RW 0x7ffff000u
+
+static uint32_t pow2_at_least(uint32_t n, uint32_t cap)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < cap)
+		p <<= 1;
+	return p;
+}
+
+static int ring_init(struct io_uring *ring, uint32_t sq, uint32_t cq)
+{
+	struct io_uring_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = cq;
+	r = io_uring_queue_init_params(sq, ring, &p);
+	/* SUBMIT_ALL is 5.18's: without it a failing SQE ends the submit at itself */
+	if (r == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+		p.cq_entries = cq;
+		r = io_uring_queue_init_params(sq, ring, &p);
+	}
+	return r;
+}
+
+int aior_uring_probe(void)
+{
+	struct io_uring ring;
+	int r = ring_init(&ring, 1, 2);
+
+	if (r == 0)
+		io_uring_queue_exit(&ring);
+	return r;
+}
+
+/*
+ * An event's request: user_data is a request slot, but the CQ is memory
+ * this process can write, so it is checked to name one of ours with the
+ * kernel before use (as the kernel AIO ring's obj is).
+ */
+void aior_uring_reap(struct aior_ctx *ctx)
+{
+	struct aior_uring *u = &ctx->uring;
+	struct aior_req *reqs[REAP_BATCH];
+	int64_t res[REAP_BATCH];
+
+	/* held across the completions too, so events keep the CQ's order */
+	pthread_mutex_lock(&u->cq_lock);
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int m = 0;
+
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			struct aior_req *req = request_with_kernel(ctx, cqe->user_data);
+
+			if (req) {
+				reqs[m] = req;
+				res[m++] = cqe->res;
+			}
+			if (++seen == REAP_BATCH)
+				break;
+		}
+		if (seen == 0)
+			break;
+		io_uring_cq_advance(&u->ring, seen);
+		/* one pass over the locks, one tail publication and one wakeup for the batch */
+		if (m)
+			aior_complete_many(ctx, reqs, res, NULL, m);
+	}
+	pthread_mutex_unlock(&u->cq_lock);
+}
+
+int aior_uring_eventfd(const struct aior_ctx *ctx)
+{
+	return ctx->uring.started ? ctx->uring.eventfd : -1;
+}
+
+void aior_uring_take(struct aior_ctx *ctx)
+{
+	uint64_t count;
+	ssize_t r;
+
+	if (!ctx->uring.started)
+		return;
+	r = read(ctx->uring.eventfd, &count, sizeof(count));
+	(void)r;
+	aior_uring_reap(ctx);
+}
+
+/* Submit what waits in the SQ; with reqs.lock held. */
+static void submit_queued(struct aior_uring *u)
+{
+	for (int tries = 0; u->queued && tries < SUBMIT_RETRIES; tries++) {
+		int r = io_uring_submit(&u->ring);
+
+		if (r > 0) {
+			aior_store_release(&u->queued, (uint32_t)r > u->queued ? 0 : u->queued - (uint32_t)r);
+			tries = 0;
+			continue;
+		}
+		if (r == 0 || r == -EINTR || r == -EAGAIN || r == -EBUSY) {
+			sched_yield();
+			continue;
+		}
+		/* the ring itself failed: nothing more goes in until the reaper's next try */
+		break;
+	}
+}
+
+static void *reaper(void *arg)
+{
+	struct aior_ctx *ctx = arg;
+	struct aior_uring *u = &ctx->uring;
+
+	for (;;) {
+		struct pollfd p = {u->eventfd, POLLIN, 0};
+		uint64_t count;
+
+		if (poll(&p, 1, -1) < 0)
+			continue;
+		/* non-blocking: a submitter that reaped may have read it first */
+		if (read(u->eventfd, &count, sizeof(count)) < 0 && !aior_load_acquire(&u->reaper_stop))
+			continue;
+		aior_uring_reap(ctx);
+		if (aior_load_acquire(&u->queued)) {
+			pthread_mutex_lock(&ctx->reqs.lock);
+			submit_queued(u);
+			pthread_mutex_unlock(&ctx->reqs.lock);
+		}
+		if (aior_load_acquire(&u->reaper_stop))
+			return NULL;
+	}
+}
+
+int aior_uring_start(struct aior_ctx *ctx)
+{
+	struct aior_uring *u = &ctx->uring;
+	/* every request the context can hold has room in the CQ */
+	uint32_t cq = pow2_at_least(ctx->capacity < 2 ? 2 : ctx->capacity, URING_MAX_CQ);
+	uint32_t sq = pow2_at_least(ctx->capacity, URING_MAX_SQ);
+	int r;
+
+	if (sq > cq)
+		sq = cq;
+	r = ring_init(&u->ring, sq, cq);
+	if (r < 0) {
+		u->error = -r;
+		return r;
+	}
+	u->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = u->eventfd < 0 ? -errno : io_uring_register_eventfd(&u->ring, u->eventfd);
+	if (r < 0) {
+		if (u->eventfd >= 0)
+			close(u->eventfd);
+		io_uring_queue_exit(&u->ring);
+		u->error = -r;
+		return r;
+	}
+	pthread_mutex_init(&u->cq_lock, NULL);
+	u->started = 1;
+	r = pthread_create(&u->reaper, NULL, reaper, ctx);
+	if (r) {
+		u->error = r;
+		return -r;
+	}
+	u->reaper_running = 1;
+	return 0;
+}
+
+/* The fixed buffer a plain read or write lies inside, or -1. */
+static int fixed_index(const struct aior_uring *u, const struct iocb *cb)
+{
+	uintptr_t buf = (uintptr_t)cb->aio_buf;
+
+	for (uint32_t i = 0; i < u->nfixed; i++) {
+		uintptr_t base = (uintptr_t)u->fixed[i].iov_base;
+
+		if (buf >= base && buf - base <= u->fixed[i].iov_len &&
+		    cb->aio_nbytes <= u->fixed[i].iov_len - (buf - base))
+			return (int)i;
+	}
+	return -1;
+}
+
+static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req *req)
+{
+	const struct iocb *cb = &req->cb;
+	int fd = (int)cb->aio_fildes;
+	void *buf = (void *)(uintptr_t)cb->aio_buf;
+	/* an iovec count for the vectored ones (at most 1024: check_iocb) */
+	unsigned len = cb->aio_nbytes > URING_MAX_RW ? URING_MAX_RW : (unsigned)cb->aio_nbytes;
+	int fixed;
+
+	switch (cb->aio_lio_opcode) {
+	case IOCB_CMD_PREAD:
+	case IOCB_CMD_PWRITE:
+		fixed = fixed_index(u, cb);
+		if (cb->aio_lio_opcode == IOCB_CMD_PREAD) {
+			if (fixed >= 0)
+				io_uring_prep_read_fixed(sqe, fd, buf, len, (uint64_t)cb->aio_offset, fixed);
+			else
+				io_uring_prep_read(sqe, fd, buf, len, (uint64_t)cb->aio_offset);
+		} else if (fixed >= 0) {
+			io_uring_prep_write_fixed(sqe, fd, buf, len, (uint64_t)cb->aio_offset, fixed);
+		} else {
+			io_uring_prep_write(sqe, fd, buf, len, (uint64_t)cb->aio_offset);
+		}
+		sqe->rw_flags = (__kernel_rwf_t)cb->aio_rw_flags;
+		break;
+	case IOCB_CMD_PREADV:
+		io_uring_prep_readv2(sqe, fd, req->iov, len, (uint64_t)cb->aio_offset, (int)cb->aio_rw_flags);
+		break;
+	case IOCB_CMD_PWRITEV:
+		io_uring_prep_writev2(sqe, fd, req->iov, len, (uint64_t)cb->aio_offset, (int)cb->aio_rw_flags);
+		break;
+	case IOCB_CMD_FSYNC:
+		io_uring_prep_fsync(sqe, fd, 0);
+		break;
+	case IOCB_CMD_FDSYNC:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		break;
+	case IOCB_CMD_POLL:
+		io_uring_prep_poll_add(sqe, fd, (unsigned)(uint16_t)cb->aio_buf);
+		break;
+	default:
+		io_uring_prep_nop(sqe);
+		break;
+	}
+	if (cb->aio_flags & IOCB_FLAG_IOPRIO)
+		sqe->ioprio = cb->aio_reqprio;
+	io_uring_sqe_set_data(sqe, req);
+}
+
+int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct aior_uring *u = &ctx->uring;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (sqe == NULL) {
+		submit_queued(u);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	/* a ring that took nothing for SUBMIT_RETRIES tries: EAGAIN, as io_submit's */
+	if (sqe == NULL) {
+		request_give_back(ctx, req);
+		return -EAGAIN;
+	}
+	request_set_state(req, REQ_KERNEL);
+	prep(u, sqe, req);
+	aior_store_release(&u->queued, u->queued + 1);
+	return 0;
+}
+
+void aior_uring_flush(struct aior_ctx *ctx)
+{
+	submit_queued(&ctx->uring);
+}
+
+/* The request in flight for the caller's iocb, with reqs.lock held. */
+static struct aior_req *find_request(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->user == iocb && req->state == REQ_KERNEL)
+			return req;
+	}
+	return NULL;
+}
+
+/* Cancel by user_data without waiting for a running request: 0, -EALREADY/-ETIME, -ENOENT. */
+static int cancel_request(struct aior_uring *u, struct aior_req *req)
+{
+	struct io_uring_sync_cancel_reg reg;
+
+	memset(&reg, 0, sizeof(reg));
+	reg.addr = (uint64_t)(uintptr_t)req;
+	reg.fd = -1;
+	return io_uring_register_sync_cancel(&u->ring, &reg);
+}
+
+int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	struct aior_req *req;
+	int r;
+
+	/* held across the cancel: the slot cannot be reused under it */
+	pthread_mutex_lock(&ctx->reqs.lock);
+	req = find_request(ctx, iocb);
+	r = req ? cancel_request(&ctx->uring, req) : -EINVAL;
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	if (r == -EINVAL || r == 0)
+		return r;
+	/* running (EALREADY, ETIME), or completed and not yet reaped (ENOENT) */
+	return -EAGAIN;
+}
+
+int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n)
+{
+	struct aior_uring *u = &ctx->uring;
+	int r = 0;
+
+	if (!u->started)
+		return 0;
+	if (n > URING_MAX_FIXED)
+		n = URING_MAX_FIXED;
+	pthread_mutex_lock(&ctx->reqs.lock);
+	/* requests in flight keep the old registration alive (the kernel's references) */
+	if (u->nfixed)
+		io_uring_unregister_buffers(&u->ring);
+	u->nfixed = 0;
+	if (n) {
+		r = io_uring_register_buffers(&u->ring, iov, n);
+		if (r == 0) {
+			memcpy(u->fixed, iov, n * sizeof(*iov));
+			u->nfixed = n;
+		}
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
+}
+
+void aior_uring_stop(struct aior_ctx *ctx)
+{
+	struct aior_uring *u = &ctx->uring;
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (!u->started)
+		return;
+	/* polls wait for ever: cancel them; reads and writes complete on their own */
+	pthread_mutex_lock(&ctx->reqs.lock);
+	submit_queued(u);
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->state == REQ_KERNEL && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+			cancel_request(u, req);
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	aior_uring_reap(ctx);
+	requests_wait_idle(ctx);
+	if (u->reaper_running) {
+		aior_store_release(&u->reaper_stop, 1);
+		w = write(u->eventfd, &one, sizeof(one));
+		(void)w;
+		pthread_join(u->reaper, NULL);
+		u->reaper_running = 0;
+	}
+}
+
+void aior_uring_release(struct aior_ctx *ctx)
+{
+	struct aior_uring *u = &ctx->uring;
+
+	if (!u->started)
+		return;
+	aior_uring_stop(ctx);
+	io_uring_queue_exit(&u->ring);
+	close(u->eventfd);
+	pthread_mutex_destroy(&u->cq_lock);
+	u->started = 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * The io_uring backend (liburing, linked statically): every request of a
+ * context in AIOR_BACKEND_URING mode becomes one SQE whose user_data is its
+ * request slot. A reaper thread sleeps on an eventfd registered with the
+ * ring, takes the CQ in batches and completes each batch into the
+ * context's own ring (legacy or v2) in one pass over the locks; a
+ * submitter takes what io_uring finished inside io_uring_enter (cached
+ * reads) itself, with no thread hop. Built only where liburing was found
+ * at build time (AIORING_HAVE_URING); elsewhere each call says ENOSYS.
+ */
+#ifndef AIOR_ENGINE_URING_H
+#define AIOR_ENGINE_URING_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <linux/aio_abi.h>
+
+struct aior_ctx;
+struct aior_req;
+
+/* The most buffers a context registers with io_uring as fixed buffers. */
+#define URING_MAX_FIXED 64
+
+#ifdef AIORING_HAVE_URING
+#include <liburing.h>
+
+/*
+ * Owned by engine_uring.c. ring and eventfd are set by aior_uring_start
+ * and read-only until aior_uring_release. The SQ is written only under
+ * reqs.lock (every submit holds it); the CQ is read only under cq_lock.
+ */
+struct aior_uring {
+	int started;
+	int error;                 /* errno io_uring_setup failed with, 0 if it did not */
+	struct io_uring ring;
+	int eventfd;               /* registered with the ring: signalled per CQE */
+	pthread_mutex_t cq_lock;   /* one reaper of the CQ at a time */
+	pthread_t reaper;
+	int reaper_running;        /* written by start and stop only */
+	int reaper_stop;           /* atomic: set once by stop */
+	uint32_t queued;           /* SQEs prepared, not yet given to io_uring_enter (reqs.lock) */
+	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
+	struct iovec fixed[URING_MAX_FIXED];
+	uint32_t nfixed;
+};
+#else
+struct aior_uring {
+	int started;
+	int error;
+};
+#endif
+
+#ifdef AIORING_HAVE_URING
+/* Whether io_uring can be set up in this process: 0, or a negative errno. */
+int aior_uring_probe(void);
+/* The ring (its CQ sized for every request the context can hold) and the reaper thread. */
+int aior_uring_start(struct aior_ctx *ctx);
+/*
+ * One request into the SQ, with reqs.lock held (io_uring_enter when the SQ
+ * is full): 0, or -EAGAIN with the request given back.
+ */
+int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req);
+/* Give the SQ to the kernel, with reqs.lock held. */
+void aior_uring_flush(struct aior_ctx *ctx);
+/* Move what the CQ holds into the context's ring now (after any reaper already at it). */
+void aior_uring_reap(struct aior_ctx *ctx);
+/*
+ * IORING_OP_ASYNC_CANCEL, synchronously: 0 when io_uring cancelled it (its
+ * -ECANCELED event comes through the ring), -EAGAIN when it is running,
+ * -EINVAL when no such request is in flight.
+ */
+int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
+/*
+ * Register n buffers as fixed buffers (replacing what was registered):
+ * a read or write that lies inside one becomes READ_FIXED / WRITE_FIXED.
+ */
+int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+/* The eventfd registered with the ring, or -1 without one. */
+int aior_uring_eventfd(const struct aior_ctx *ctx);
+/* For a consumer that woke on it: clear the eventfd and move the CQ now. */
+void aior_uring_take(struct aior_ctx *ctx);
+/* Cancel polls, wait for everything else to complete into the ring, join the reaper. */
+void aior_uring_stop(struct aior_ctx *ctx);
+/* Then close the ring and the eventfd. */
+void aior_uring_release(struct aior_ctx *ctx);
+#else
+static inline int aior_uring_probe(void)
+{
+	return -ENOSYS;
+}
+static inline int aior_uring_start(struct aior_ctx *ctx)
+{
+	(void)ctx;
+	return -ENOSYS;
+}
+static inline int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
+{
+	(void)ctx;
+	(void)req;
+	return -ENOSYS;
+}
+static inline void aior_uring_flush(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+static inline void aior_uring_reap(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+static inline int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	(void)ctx;
+	(void)iocb;
+	return -EINVAL;
+}
+static inline int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n)
+{
+	(void)ctx;
+	(void)iov;
+	(void)n;
+	return 0;
+}
+static inline int aior_uring_eventfd(const struct aior_ctx *ctx)
+{
+	(void)ctx;
+	return -1;
+}
+static inline void aior_uring_take(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+static inline void aior_uring_stop(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+static inline void aior_uring_release(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+#endif
+
+#endif

@@ -1,0 +1,94 @@
+// Group commit: datasync and fsync calls that share their sync.
+//
+// Per context and descriptor, at most one sync runs at a time. A call made
+// while none runs starts one at once; calls made while one runs wait, and
+// all of them are served by the next sync, started when the running one
+// ends. A caller's writes completed before its call, and the sync that
+// serves it is submitted after the call, so it starts after those writes
+// completed: each call resolves only once a sync that began after its
+// writes has ended. A group with an fsync call in it runs fsync, which
+// serves its datasync calls too. A failed sync rejects every call it was
+// to serve, each with an error of its own.
+import { checkFd } from '../arguments';
+import type { AioContext } from '../context';
+import { AioError } from '../errors';
+
+/** <linux/fs.h>'s RWF_DSYNC: the write is durable (as after fdatasync) when it completes. */
+const RWF_DSYNC = 0x2;
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: AioError) => void;
+  /** fsync, not fdatasync */
+  readonly full: boolean;
+  readonly syscall: string;
+}
+
+/** A descriptor's calls: kept only while a sync runs or calls wait. */
+interface FileCommits {
+  running: boolean;
+  waiting: Waiter[];
+}
+
+const contexts = new WeakMap<AioContext, Map<number, FileCommits>>();
+
+function startSync(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file: FileCommits): void {
+  const group = file.waiting;
+  file.waiting = [];
+  file.running = true;
+  const sync = group.some((w) => w.full) ? ctx.fsync(fd) : ctx.datasync(fd);
+  sync.then(
+    () => {
+      next(ctx, fd, files, file);
+      for (const w of group) w.resolve();
+    },
+    (e: AioError) => {
+      next(ctx, fd, files, file);
+      for (const w of group) w.reject(new AioError(-e.errno, w.syscall, e.code));
+    },
+  );
+}
+
+function next(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file: FileCommits): void {
+  file.running = false;
+  if (file.waiting.length > 0) startSync(ctx, fd, files, file);
+  else files.delete(fd);
+}
+
+function commit(ctx: AioContext, fd: number, full: boolean, syscall: string): Promise<void> {
+  try {
+    checkFd(fd);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return new Promise((resolve, reject) => {
+    let files = contexts.get(ctx);
+    if (files === undefined) contexts.set(ctx, (files = new Map()));
+    let file = files.get(fd);
+    if (file === undefined) files.set(fd, (file = { running: false, waiting: [] }));
+    file.waiting.push({ resolve, reject, full, syscall });
+    if (!file.running) startSync(ctx, fd, files, file);
+  });
+}
+
+/**
+ * fdatasync through ctx, shared with the calls for fd made while a sync of
+ * it runs. Resolves (undefined) once a sync that began after this call
+ * has ended: the writes that completed before the call are durable.
+ */
+export function groupDatasync(ctx: AioContext, fd: number): Promise<void> {
+  return commit(ctx, fd, false, 'fdatasync');
+}
+
+/** As groupDatasync, with fsync: the file's metadata too. */
+export function groupFsync(ctx: AioContext, fd: number): Promise<void> {
+  return commit(ctx, fd, true, 'fsync');
+}
+
+/**
+ * A write (one buffer) or writev (an array) with RWF_DSYNC: durable when
+ * it resolves, with no sync call at all. Resolves with the bytes written.
+ */
+export function dsyncWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint): Promise<number> {
+  return ctx.pwritev2(fd, buffer, position, RWF_DSYNC);
+}

@@ -1,0 +1,353 @@
+// FileHandle: an open file on a context, with node:fs FileHandle's calls,
+// argument forms and position rules. Reads and writes are the context's
+// pooled promise requests (context/queue.ts), so a handle's calls of one
+// turn share one native submit with every other call on the context.
+//
+// The current position: a call without a position (null, omitted, or one
+// node:fs reads as "current": a negative or non-integer number) reads or
+// writes at the handle's position and moves it by the bytes it reserved,
+// at the call, so concurrent calls take consecutive ranges in call order;
+// a short transfer gives back what it did not move when no later call has
+// reserved past it. An explicit position never moves it (pread/pwrite).
+import * as fs from 'node:fs';
+import { AioContext } from '../context';
+import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
+import { Opcode } from '../iocb';
+import { groupDatasync, groupFsync } from './commit';
+import { checkAligned } from './direct';
+import { AioReadStream, AioWriteStream, createReadStream, createWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
+import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
+import { readWhole, WholeOptions, writeWhole } from './whole';
+
+/** node:fs's read() without a buffer allocates this much */
+const DEFAULT_READ = 16384;
+
+type Position = number | bigint | null | undefined;
+
+interface ReadOptions<B extends ArrayBufferView = ArrayBufferView> {
+  buffer?: B;
+  offset?: number | null;
+  length?: number | null;
+  position?: Position;
+}
+
+export interface ReadResult<B = ArrayBufferView> {
+  bytesRead: number;
+  buffer: B;
+}
+export interface WriteResult<B = ArrayBufferView | string> {
+  bytesWritten: number;
+  buffer: B;
+}
+
+/** The error node:fs gives for a call on a closed FileHandle. */
+function closedError(syscall: string): Error {
+  return Object.assign(new Error('file closed'), { code: 'EBADF', syscall });
+}
+
+/** A position node:fs's FileHandle takes as given; anything else is the current position. */
+function explicit(position: Position): position is number | bigint {
+  return (typeof position === 'number' && Number.isSafeInteger(position) && position >= 0) || (typeof position === 'bigint' && position >= 0n);
+}
+
+export class FileHandle implements PositionOwner {
+  readonly context: AioContext;
+  readonly path: string;
+  /** O_DIRECT's alignment for buffers, lengths and positions; 0 for a buffered file */
+  readonly directAlignment: number;
+  private descriptor: number;
+  private readonly append: boolean;
+  /** the current position (node:fs's is the kernel's; this one is the handle's) */
+  private position = 0;
+  private inflight = 0;
+  private closing: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
+
+  constructor(context: AioContext, fd: number, path: string, append: boolean, directAlignment: number) {
+    this.context = context;
+    this.descriptor = fd;
+    this.path = path;
+    this.append = append;
+    this.directAlignment = directAlignment;
+  }
+
+  /** The descriptor; -1 once close() was called. */
+  get fd(): number {
+    return this.descriptor;
+  }
+
+  /** node:fs's read(buffer, offset?, length?, position?), read(buffer, options?) and read(options?). */
+  read<B extends ArrayBufferView = Buffer>(
+    buffer?: B | ReadOptions<B> | null,
+    offset?: number | ReadOptions | null,
+    length?: number | null,
+    position?: Position,
+  ): Promise<ReadResult<B>> {
+    if (this.descriptor === -1) return Promise.reject(closedError('read'));
+    let buf: ArrayBufferView;
+    try {
+      if (!ArrayBuffer.isView(buffer)) {
+        if (buffer !== undefined && (typeof buffer !== 'object' || Array.isArray(buffer))) throw invalidArgType('options', 'of type object', buffer);
+        const o = (buffer ?? {}) as ReadOptions;
+        buf = o.buffer ?? Buffer.alloc(DEFAULT_READ);
+        if (!ArrayBuffer.isView(buf)) throw invalidArgType('buffer', 'an instance of Buffer, TypedArray, or DataView', buf);
+        offset = o.offset ?? 0;
+        length = o.length ?? buf.byteLength - offset;
+        position = o.position ?? null;
+      } else {
+        buf = buffer;
+      }
+      if (offset !== null && typeof offset === 'object') {
+        const o = offset;
+        offset = o.offset ?? 0;
+        length = o.length ?? buf.byteLength - offset;
+        position = o.position ?? null;
+      }
+      if (offset == null) offset = 0;
+      else checkInteger(offset, 'offset', 0);
+      length ??= buf.byteLength - offset;
+      if (length === 0) return Promise.resolve({ bytesRead: 0, buffer: buf as B });
+      if (buf.byteLength === 0) throw invalidArgValue('buffer', buf, 'is empty and cannot be written');
+      if (offset < 0) throw outOfRange('offset', '>= 0', offset);
+      if (length < 0) throw outOfRange('length', '>= 0', length);
+      if (offset + length > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - offset}`, length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.transfer(Opcode.pread, 'read', buf, offset, length, position, Reply.Read, buf);
+  }
+
+  /**
+   * node:fs's write(buffer, offset?, length?, position?), write(buffer,
+   * options?) and write(string, position?, encoding?).
+   */
+  write<B extends ArrayBufferView | string>(
+    buffer: B,
+    offset?: number | ReadOptions | null,
+    length?: number | BufferEncoding | null,
+    position?: Position,
+  ): Promise<WriteResult<B>> {
+    if (this.descriptor === -1) return Promise.reject(closedError('write'));
+    if (typeof buffer !== 'string' && (buffer as ArrayBufferView | undefined)?.byteLength === 0) return Promise.resolve({ bytesWritten: 0, buffer });
+    try {
+      if (ArrayBuffer.isView(buffer)) {
+        if (typeof offset === 'object') {
+          const o = offset ?? {};
+          offset = o.offset ?? 0;
+          length = o.length ?? buffer.byteLength - offset;
+          position = o.position ?? null;
+        }
+        if (offset == null) offset = 0;
+        else checkInteger(offset, 'offset', 0);
+        if (typeof length !== 'number') length = buffer.byteLength - offset;
+        if (offset > buffer.byteLength) throw outOfRange('offset', `<= ${buffer.byteLength}`, offset);
+        if (length > buffer.byteLength - offset) throw outOfRange('length', `<= ${buffer.byteLength - offset}`, length);
+        if (length < 0) throw outOfRange('length', '>= 0', length);
+        checkInteger(length, 'length', 0, 0x7fff_ffff);
+        return this.transfer(Opcode.pwrite, 'write', buffer, offset, length, position, Reply.Written, buffer);
+      }
+      if (typeof buffer !== 'string') throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
+      const encoding = typeof length === 'string' ? length : 'utf8';
+      if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+      const bytes = Buffer.from(buffer, encoding);
+      return this.transfer(Opcode.pwrite, 'write', bytes, 0, bytes.byteLength, offset as Position, Reply.Written, buffer);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** node:fs's readv(buffers, position?). */
+  readv<B extends ArrayBufferView[]>(buffers: B, position?: Position): Promise<{ bytesRead: number; buffers: B }> {
+    return this.vectored(Opcode.preadv, 'readv', buffers, position, Reply.ReadV);
+  }
+
+  /** node:fs's writev(buffers, position?). */
+  writev<B extends ArrayBufferView[]>(buffers: B, position?: Position): Promise<{ bytesWritten: number; buffers: B }> {
+    if (this.descriptor !== -1 && Array.isArray(buffers) && buffers.length === 0) return Promise.resolve({ bytesWritten: 0, buffers });
+    return this.vectored(Opcode.pwritev, 'writev', buffers, position, Reply.WrittenV);
+  }
+
+  /**
+   * fdatasync through the context, shared (group commit, files/commit.ts):
+   * calls made while a sync of this file runs are served by the next one,
+   * which starts after it; resolves undefined once a sync that began after
+   * this call covered the file.
+   */
+  datasync(): Promise<void> {
+    return this.grouped('fdatasync', groupDatasync);
+  }
+
+  /** fsync through the context, shared as datasync is. */
+  sync(): Promise<void> {
+    return this.grouped('fsync', groupFsync);
+  }
+
+  /** node:fs FileHandle's createReadStream: several reads in flight (options.depth); autoClose closes this handle. */
+  createReadStream(options: Omit<ReadStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioReadStream {
+    const stream = createReadStream(this.context, this.liveFd('read'), { ...options, autoClose: false });
+    return this.closesWith(stream, options.autoClose ?? true);
+  }
+
+  /** node:fs FileHandle's createWriteStream: several writes in flight (options.depth); autoClose closes this handle. */
+  createWriteStream(options: Omit<WriteStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioWriteStream {
+    const stream = createWriteStream(this.context, this.liveFd('write'), { ...options, autoClose: false });
+    return this.closesWith(stream, options.autoClose ?? true);
+  }
+
+  stat(options?: fs.StatOptions & { bigint?: false }): Promise<fs.Stats>;
+  stat(options: fs.StatOptions & { bigint: true }): Promise<fs.BigIntStats>;
+  stat(options?: fs.StatOptions): Promise<fs.Stats | fs.BigIntStats> {
+    if (this.descriptor === -1) return Promise.reject(closedError('fstat'));
+    return this.node((done) => fs.fstat(this.descriptor, options ?? { bigint: false }, done));
+  }
+
+  /** ftruncate to len bytes (default 0; a negative len is 0, as node:fs has it). */
+  truncate(len = 0): Promise<void> {
+    if (this.descriptor === -1) return Promise.reject(closedError('ftruncate'));
+    return this.node((done) => fs.ftruncate(this.descriptor, len, done));
+  }
+
+  /** Close once the handle's requests in flight have completed; later calls are EBADF. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.descriptor === -1) return Promise.resolve();
+    const fd = this.descriptor;
+    this.descriptor = -1;
+    const drained = this.inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
+    this.closing = drained
+      .then(() => new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve()))))
+      .finally(() => (this.closing = undefined));
+    return this.closing;
+  }
+
+  /** The file from the current position to its end, many reads in flight (whole.ts). */
+  readFile(options?: WholeOptions): Promise<Buffer | string> {
+    return readWhole(this, options);
+  }
+
+  /** data written from the current position, many writes in flight. */
+  writeFile(data: string | ArrayBufferView, options?: WholeOptions): Promise<void> {
+    return writeWhole(this, data, options);
+  }
+
+  /** @internal readFile/writeFile: reserve length bytes at the current position; returns where they start. */
+  reserve(length: number): number {
+    const start = this.position;
+    this.position += length;
+    return start;
+  }
+
+  /** @internal whether writes go to the end whatever their position (O_APPEND) */
+  get appending(): boolean {
+    return this.append;
+  }
+
+  /** context/queue.ts: one of this handle's requests completed (res: bytes, or a negative errno). */
+  settled(r: Request, res: number): void {
+    if (r.atCurrent) {
+      const end = (r.position as number) + r.length;
+      if (this.position === end) this.position = (r.position as number) + Math.max(res, 0);
+    }
+    this.done();
+  }
+
+  private transfer<T>(
+    opcode: number,
+    syscall: string,
+    data: ArrayBufferView | ArrayBufferView[],
+    offset: number,
+    length: number,
+    position: Position,
+    reply: Reply,
+    replyBuffer: unknown,
+  ): Promise<T> {
+    const r = newRequest();
+    r.opcode = opcode;
+    r.fd = this.descriptor;
+    r.data = data;
+    r.offset = offset;
+    r.length = length;
+    r.syscall = syscall;
+    r.reply = reply;
+    r.replyBuffer = replyBuffer;
+    r.path = this.path;
+    r.owner = this;
+    if (explicit(position)) {
+      r.position = position;
+    } else {
+      r.position = this.reserve(length);
+      r.atCurrent = true;
+    }
+    if (this.directAlignment !== 0) {
+      const bad = checkAligned(this.directAlignment, data, offset, length, r.position, syscall, this.path);
+      if (bad) {
+        if (r.atCurrent) this.position -= length;
+        r.owner = undefined;
+        const p = r.promise<T>();
+        r.reject(bad);
+        return p;
+      }
+    }
+    this.inflight++;
+    return this.context.enqueue<T>(r);
+  }
+
+  private vectored<T>(opcode: number, syscall: string, buffers: ArrayBufferView[], position: Position, reply: Reply): Promise<T> {
+    if (this.descriptor === -1) return Promise.reject(closedError(syscall));
+    if (!Array.isArray(buffers) || !buffers.every((b) => ArrayBuffer.isView(b))) {
+      return Promise.reject(invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers));
+    }
+    let length = 0;
+    for (const b of buffers) length += b.byteLength;
+    // node:fs reports a vectored call's errors as read's and write's
+    const reported = opcode === Opcode.preadv ? 'read' : 'write';
+    return this.transfer(opcode, reported, buffers.slice(), 0, length, typeof position === 'number' ? position : null, reply, buffers);
+  }
+
+  private liveFd(syscall: string): number {
+    if (this.descriptor === -1) throw closedError(syscall);
+    return this.descriptor;
+  }
+
+  private closesWith<S extends AioReadStream | AioWriteStream>(stream: S, autoClose: boolean): S {
+    if (autoClose) stream.once('close', () => void this.close());
+    return stream;
+  }
+
+  private grouped(syscall: string, sync: (ctx: AioContext, fd: number) => Promise<void>): Promise<void> {
+    if (this.descriptor === -1) return Promise.reject(closedError(syscall));
+    this.inflight++;
+    return sync(this.context, this.descriptor).then(
+      () => this.done(),
+      (e: Error & { path?: string }) => {
+        this.done();
+        if (e.path === undefined) e.path = this.path;
+        throw e;
+      },
+    );
+  }
+
+  /** A node:fs callback call on the descriptor, counted in flight so close waits for it. */
+  private node<T>(call: (done: (e: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+    this.inflight++;
+    return new Promise<T>((resolve, reject) => {
+      try {
+        call((e, value) => {
+          this.done();
+          if (e) reject(Object.assign(e, { path: this.path }));
+          else resolve(value as T);
+        });
+      } catch (e) {
+        this.done();
+        reject(e);
+      }
+    });
+  }
+
+  private done(): void {
+    if (--this.inflight === 0 && this.idle) {
+      this.idle();
+      this.idle = undefined;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// open(), readFile() and writeFile() on the module, as node:fs/promises has
+// them: a FileHandle on the context given, or on the environment's shared
+// default context, made at the first call and remade after a destroy.
+// The descriptor comes from node:fs's own open (its flags, modes and
+// errors, path included); the I/O then goes through the context.
+import * as fs from 'node:fs';
+import { AioContext, setup } from '../context';
+import { logicalBlockSize } from './direct';
+import { FileHandle } from './handle';
+import { readWhole, WholeOptions, wholeOptions, writeWhole } from './whole';
+
+/** the default context's size: requests in flight before the promise calls queue */
+export const DEFAULT_CONTEXT_EVENTS = 128;
+
+let shared: AioContext | undefined;
+
+/** The context open() uses when it is given none (one per main thread or worker). */
+export function defaultContext(): AioContext {
+  if (shared === undefined || shared.destroyed) shared = setup(DEFAULT_CONTEXT_EVENTS);
+  return shared;
+}
+
+export interface OpenOptions {
+  /** the context the handle's I/O goes through (default: defaultContext()) */
+  context?: AioContext;
+}
+
+function openFd(path: fs.PathLike, flags: string | number | undefined, mode: fs.Mode | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    try {
+      fs.open(path, flags, mode, (e, fd) => (e ? reject(e) : resolve(fd)));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+/**
+ * node:fs/promises' open(path, flags?, mode?): a FileHandle whose reads and
+ * writes go through the context. flags as node:fs's (a string, or a number
+ * of fs.constants; O_DIRECT only as a number).
+ */
+export async function open(path: fs.PathLike, flags?: string | number, mode?: fs.Mode, options: OpenOptions = {}): Promise<FileHandle> {
+  const context = options.context ?? defaultContext();
+  const fd = await openFd(path, flags, mode);
+  const direct = typeof flags === 'number' && (flags & fs.constants.O_DIRECT) !== 0;
+  const append = typeof flags === 'number' ? (flags & fs.constants.O_APPEND) !== 0 : typeof flags === 'string' && flags.includes('a');
+  const align = direct ? await logicalBlockSize(fd) : 0;
+  return new FileHandle(context, fd, String(path), append, align);
+}
+
+export interface ReadFileOptions extends WholeOptions, OpenOptions {
+  /** default 'r' */
+  flag?: string | number;
+}
+
+export interface WriteFileOptions extends WholeOptions, OpenOptions {
+  /** default 'w' */
+  flag?: string | number;
+  /** default 0o666 */
+  mode?: fs.Mode;
+}
+
+/** node:fs/promises' readFile: a path (opened and closed here) or a FileHandle (from its position). */
+export function readFile(file: fs.PathLike | FileHandle, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Buffer>;
+export function readFile(file: fs.PathLike | FileHandle, options: BufferEncoding | (ReadFileOptions & { encoding: BufferEncoding })): Promise<string>;
+export function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string>;
+export async function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string> {
+  const o = wholeOptions<ReadFileOptions>(options);
+  if (file instanceof FileHandle) return readWhole(file, o);
+  const h = await open(file, o.flag ?? 'r', undefined, o);
+  try {
+    return await readWhole(h, o);
+  } finally {
+    await h.close();
+  }
+}
+
+/** node:fs/promises' writeFile: a path (opened and closed here) or a FileHandle (at its position). */
+export async function writeFile(file: fs.PathLike | FileHandle, data: string | ArrayBufferView, options?: BufferEncoding | WriteFileOptions | null): Promise<void> {
+  const o = wholeOptions<WriteFileOptions>(options);
+  if (file instanceof FileHandle) return writeWhole(file, data, o);
+  const h = await open(file, o.flag ?? 'w', o.mode ?? 0o666, o);
+  try {
+    await writeWhole(h, data, o);
+  } finally {
+    await h.close();
+  }
+}

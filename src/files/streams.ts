@@ -1,0 +1,305 @@
+// Streams over a context and a descriptor: node Readable and Writable that
+// keep several reads or writes in flight (depth), for sequential scans and
+// log writers. Options are node:fs's where they apply (start, end,
+// highWaterMark, autoClose, emitClose, encoding), checked as node:fs checks
+// them; the data and the events come in node:fs's order. Reads and writes
+// are positioned (pread/pwrite from start, default 0): a context has no
+// file position, so the descriptor's own offset is neither used nor moved
+// (a descriptor opened with O_APPEND still appends).
+//
+// Every read or write a stream issues settles before the stream closes the
+// descriptor and emits 'close', on an error and on destroy() too.
+import * as fs from 'node:fs';
+import { Readable, Writable } from 'node:stream';
+import { checkFd, invalidArgType, outOfRange } from '../arguments';
+import type { AioContext } from '../context';
+import { AioError } from '../errors';
+
+const EIO = 5;
+/** <limits.h>'s: the most buffers one pwritev takes */
+const IOV_MAX = 1024;
+
+/** Reads or writes a stream keeps in flight, unless told otherwise. */
+export const STREAM_DEPTH = 4;
+
+interface StreamOptions {
+  /** close the descriptor when the stream ends, errors or is destroyed (default true) */
+  autoClose?: boolean;
+  /** emit 'close' once closed (default true) */
+  emitClose?: boolean;
+  highWaterMark?: number;
+  encoding?: BufferEncoding;
+  /** reads or writes in flight at most (default STREAM_DEPTH) */
+  depth?: number;
+}
+
+export interface ReadStreamOptions extends StreamOptions {
+  /** first byte to read (default 0) */
+  start?: number;
+  /** last byte to read, inclusive (default: to the end of the file) */
+  end?: number;
+}
+
+export interface WriteStreamOptions extends StreamOptions {
+  /** where the first byte goes (default 0) */
+  start?: number;
+}
+
+/** node:fs's validateInteger for stream offsets. */
+function offset(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < 0 || value > Number.MAX_SAFE_INTEGER) throw outOfRange(name, `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, value);
+  return value;
+}
+
+function depthOf(depth: unknown): number {
+  if (depth === undefined) return STREAM_DEPTH;
+  if (typeof depth !== 'number') throw invalidArgType('depth', 'of type number', depth);
+  if (!Number.isInteger(depth) || depth < 1 || depth > 1024) throw outOfRange('depth', 'an integer >= 1 && <= 1024', depth);
+  return depth;
+}
+
+/** Close the descriptor if the stream owns it, then finish destroying. */
+function release(fd: number, owned: boolean, err: Error | null, cb: (e: Error | null) => void): void {
+  if (!owned) return cb(err);
+  fs.close(fd, (e) => cb(err ?? e));
+}
+
+interface Read {
+  readonly buffer: Buffer;
+  readonly position: number;
+  done: boolean;
+  /** a read issued past a short read or the end: its result is not used */
+  stale: boolean;
+  bytes: number;
+  error: Error | null;
+}
+
+export class AioReadStream extends Readable {
+  readonly fd: number;
+  bytesRead = 0;
+  private readonly ctx: AioContext;
+  private readonly depth: number;
+  private readonly chunk: number;
+  private readonly owned: boolean;
+  /** last byte to read, inclusive */
+  private readonly last: number;
+  /** where the next read starts */
+  private next: number;
+  /** the reads whose results are delivered, in position order */
+  private readonly queue: Read[] = [];
+  private inflight = 0;
+  private wanted = false;
+  private ended = false;
+  /** destroy waits for the reads in flight */
+  private whenIdle: (() => void) | null = null;
+
+  constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}) {
+    checkFd(fd);
+    const start = options.start === undefined ? 0 : offset(options.start, 'start');
+    const end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
+    if (start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
+    const depth = depthOf(options.depth);
+    const autoClose = options.autoClose ?? true;
+    super({
+      highWaterMark: options.highWaterMark ?? 64 * 1024,
+      encoding: options.encoding,
+      emitClose: options.emitClose ?? true,
+      autoDestroy: autoClose,
+    });
+    this.ctx = ctx;
+    this.fd = fd;
+    this.depth = depth;
+    this.chunk = Math.max(1, this.readableHighWaterMark);
+    this.owned = autoClose;
+    this.next = start;
+    this.last = end;
+  }
+
+  _read(): void {
+    this.wanted = true;
+    this.fill();
+  }
+
+  private fill(): void {
+    while (this.wanted && !this.ended && !this.destroyed && this.queue.length < this.depth && this.next <= this.last) {
+      const length = Math.min(this.chunk, this.last - this.next + 1);
+      const r: Read = { buffer: Buffer.allocUnsafeSlow(length), position: this.next, done: false, stale: false, bytes: 0, error: null };
+      this.next += length;
+      this.queue.push(r);
+      this.inflight++;
+      this.ctx.read(this.fd, r.buffer, r.position).then(
+        (bytes) => this.settled(r, bytes, null),
+        (e: Error) => this.settled(r, 0, e),
+      );
+    }
+    if (!this.ended && this.queue.length === 0 && this.next > this.last) this.finish();
+  }
+
+  private settled(r: Read, bytes: number, error: Error | null): void {
+    r.done = true;
+    r.bytes = bytes;
+    r.error = error;
+    if (--this.inflight === 0 && this.whenIdle) this.whenIdle();
+    if (!r.stale) this.deliver();
+  }
+
+  /** Push what has arrived, in position order. */
+  private deliver(): void {
+    while (!this.destroyed && this.queue.length > 0 && this.queue[0].done) {
+      const r = this.queue.shift()!;
+      if (r.error) return void this.destroy(r.error);
+      if (r.bytes === 0) return this.finish();
+      if (r.bytes < r.buffer.length) {
+        // a short read: what was asked after it starts past what it got
+        this.dropQueue();
+        this.next = r.position + r.bytes;
+      }
+      this.bytesRead += r.bytes;
+      if (!this.push(r.bytes < r.buffer.length ? r.buffer.subarray(0, r.bytes) : r.buffer)) this.wanted = false;
+    }
+    this.fill();
+  }
+
+  private dropQueue(): void {
+    for (const q of this.queue.splice(0)) q.stale = true;
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.dropQueue();
+    this.push(null);
+  }
+
+  _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    this.dropQueue();
+    const done = (): void => release(this.fd, this.owned, err, cb);
+    if (this.inflight === 0) return done();
+    this.whenIdle = done;
+  }
+}
+
+export class AioWriteStream extends Writable {
+  readonly fd: number;
+  bytesWritten = 0;
+  private readonly ctx: AioContext;
+  private readonly depth: number;
+  private readonly owned: boolean;
+  private position: number;
+  private inflight = 0;
+  private failed: Error | null = null;
+  /** the callback of the write that filled the depth, until one completes */
+  private held: ((e?: Error | null) => void) | null = null;
+  /** _final or _destroy, waiting for the writes in flight */
+  private whenIdle: (() => void) | null = null;
+
+  constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}) {
+    checkFd(fd);
+    const start = options.start === undefined ? 0 : offset(options.start, 'start');
+    const depth = depthOf(options.depth);
+    const autoClose = options.autoClose ?? true;
+    super({
+      highWaterMark: options.highWaterMark,
+      defaultEncoding: options.encoding,
+      emitClose: options.emitClose ?? true,
+      autoDestroy: autoClose,
+      decodeStrings: true,
+    });
+    this.ctx = ctx;
+    this.fd = fd;
+    this.depth = depth;
+    this.owned = autoClose;
+    this.position = start;
+  }
+
+  _write(chunk: Buffer, _encoding: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.issue([chunk], cb);
+  }
+
+  _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    this.issue(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  private issue(buffers: Buffer[], cb: (e?: Error | null) => void): void {
+    if (this.failed) return cb(this.failed);
+    let length = 0;
+    for (const b of buffers) length += b.length;
+    const position = this.position;
+    this.position += length;
+    this.inflight++;
+    this.writeAll(buffers, position).then(
+      () => this.settled(length, null),
+      (e: Error) => this.settled(0, e),
+    );
+    if (this.inflight < this.depth) cb();
+    else this.held = cb;
+  }
+
+  /** Write all of buffers at position, IOV_MAX at a time, again from where a short write stopped. */
+  private async writeAll(buffers: Buffer[], position: number): Promise<void> {
+    let rest = buffers.filter((b) => b.length > 0);
+    while (rest.length > 0) {
+      const some = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest;
+      const wrote = some.length === 1 ? await this.ctx.write(this.fd, some[0], position) : await this.ctx.writev(this.fd, some, position);
+      position += wrote;
+      rest = after(rest, wrote);
+    }
+  }
+
+  private settled(length: number, error: Error | null): void {
+    this.inflight--;
+    this.bytesWritten += length;
+    if (error && !this.failed) this.failed = error;
+    const held = this.held;
+    this.held = null;
+    if (held) held(this.failed);
+    else if (this.failed && !this.whenIdle && !this.destroyed) this.destroy(this.failed);
+    if (this.inflight === 0 && this.whenIdle) this.whenIdle();
+  }
+
+  _final(cb: (e?: Error | null) => void): void {
+    const done = (): void => {
+      this.whenIdle = null;
+      cb(this.failed);
+    };
+    if (this.inflight === 0) return done();
+    this.whenIdle = done;
+  }
+
+  _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    const done = (): void => {
+      this.whenIdle = null;
+      release(this.fd, this.owned, err, cb);
+    };
+    if (this.inflight === 0) return done();
+    this.whenIdle = done;
+  }
+}
+
+/** The buffers after the first bytes of them; a write of nothing is EIO rather than a loop. */
+function after(buffers: Buffer[], bytes: number): Buffer[] {
+  if (bytes === 0) throw new AioError(EIO, 'write', 'a write wrote nothing');
+  const rest: Buffer[] = [];
+  for (const b of buffers) {
+    if (bytes >= b.length) bytes -= b.length;
+    else {
+      rest.push(bytes > 0 ? b.subarray(bytes) : b);
+      bytes = 0;
+    }
+  }
+  return rest;
+}
+
+/** A Readable of fd's bytes from start to end, depth reads in flight. */
+export function createReadStream(ctx: AioContext, fd: number, options?: ReadStreamOptions): AioReadStream {
+  return new AioReadStream(ctx, fd, options);
+}
+
+/** A Writable writing at start on, depth writes in flight. */
+export function createWriteStream(ctx: AioContext, fd: number, options?: WriteStreamOptions): AioWriteStream {
+  return new AioWriteStream(ctx, fd, options);
+}

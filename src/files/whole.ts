@@ -1,0 +1,90 @@
+// readFile and writeFile: a whole file in chunks, many requests in flight
+// at once (they share native submits, context/queue.ts), where node:fs
+// reads and writes one chunk at a time.
+import type { FileHandle } from './handle';
+
+/** bytes per request, and requests in flight at once */
+export const CHUNK = 512 * 1024;
+export const DEPTH = 16;
+
+export interface WholeOptions {
+  encoding?: BufferEncoding | null;
+  /** bytes per read or write request (default 512 KiB) */
+  chunkSize?: number;
+}
+
+/** node:fs's encoding-or-options argument, as an options object. */
+export function wholeOptions<T extends WholeOptions>(options: BufferEncoding | T | null | undefined): T {
+  if (typeof options === 'string') return { encoding: options } as T;
+  return (options ?? {}) as T;
+}
+
+function chunkOf(o: WholeOptions): number {
+  const chunk = o.chunkSize ?? CHUNK;
+  if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`chunkSize must be a whole number of bytes >= 1, got ${chunk}`);
+  return chunk;
+}
+
+/** From the handle's current position to the end of the file. */
+export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeOptions | null): Promise<Buffer | string> {
+  const o = wholeOptions(options);
+  const chunk = chunkOf(o);
+  const st = await h.stat();
+  const parts: Buffer[] = [];
+  let total = 0;
+  if (st.isFile() && st.size > 0) {
+    // the size stat gave: every chunk at once, up to DEPTH in flight
+    const start = h.reserve(0);
+    const size = Math.max(0, st.size - start);
+    const out = Buffer.allocUnsafeSlow(size);
+    const count = Math.ceil(size / chunk);
+    let next = 0;
+    const lengths = new Array<number>(count).fill(0);
+    const worker = async (): Promise<void> => {
+      for (let k = next++; k < count; k = next++) {
+        const len = Math.min(chunk, size - k * chunk);
+        lengths[k] = (await h.read(out, k * chunk, len, start + k * chunk)).bytesRead;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DEPTH, count) }, worker));
+    // a chunk that came back short ends the file there (it shrank meanwhile)
+    for (let k = 0; k < count; k++) {
+      total += lengths[k];
+      if (lengths[k] < Math.min(chunk, size - k * chunk)) break;
+    }
+    parts.push(out.subarray(0, total));
+    h.reserve(total);
+  }
+  if (total === 0 || total === st.size) {
+    // no size to go by (a pipe, /proc) or nothing read: read on until EOF
+    for (;;) {
+      if (st.isFile() && st.size > 0) break;
+      const buffer = Buffer.allocUnsafeSlow(chunk);
+      const { bytesRead } = await h.read(buffer, 0, chunk, null);
+      if (bytesRead === 0) break;
+      parts.push(buffer.subarray(0, bytesRead));
+    }
+  }
+  const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  return o.encoding ? data.toString(o.encoding) : data;
+}
+
+/** data written at the handle's current position (appended, in order, when it is O_APPEND). */
+export async function writeWhole(h: FileHandle, data: string | ArrayBufferView, options?: BufferEncoding | WholeOptions | null): Promise<void> {
+  const o = wholeOptions(options);
+  const chunk = chunkOf(o);
+  const bytes = typeof data === 'string' ? Buffer.from(data, o.encoding ?? 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const count = Math.ceil(bytes.byteLength / chunk);
+  // appends land where the kernel puts them: one at a time keeps their order
+  const depth = h.appending ? 1 : DEPTH;
+  const start = h.reserve(bytes.byteLength);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let k = next++; k < count; k = next++) {
+      let at = k * chunk;
+      const end = Math.min(at + chunk, bytes.byteLength);
+      while (at < end) at += (await h.write(bytes, at, end - at, start + at)).bytesWritten;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(depth, count) }, worker));
+}

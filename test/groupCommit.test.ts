@@ -1,0 +1,194 @@
+// 37 group commit: datasync/fsync calls queued while a sync runs share the
+// next one, and each resolves only after a sync that began after its
+// writes completed. The proof uses the engine's own record of the syncs it
+// ran (ctx.syncStats(): CLOCK_MONOTONIC, the clock of process.hrtime).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AioContext, AioError, dsyncWrite, groupDatasync, groupFsync, setup, SyncRecord } from '../src/index';
+import { removeTempDirs, tempDir } from './helpers';
+
+const RWF_DSYNC = 2;
+
+interface Commit {
+  /** process.hrtime once the commit's write had resolved: at or after its completion */
+  writesDone: bigint;
+  /** once the commit's promise had resolved */
+  resolved: bigint;
+}
+
+/** The sync that served a commit: one on fd that started after its writes and ended before it resolved. */
+function servedBy(records: SyncRecord[], fd: number, c: Commit): SyncRecord | undefined {
+  return records.find((r) => r.fd === fd && r.start > c.writesDone && r.end <= c.resolved);
+}
+
+describe('37 group commit', () => {
+  const dir = tempDir();
+  let ctx: AioContext;
+  let n = 0;
+  const open = (): number => fs.openSync(path.join(dir, `f${n++}`), 'w+');
+
+  beforeEach(() => {
+    ctx = setup(256);
+  });
+  afterEach(() => ctx.destroy());
+  afterAll(removeTempDirs);
+
+  test('16 calls made while a sync runs are served by one more fdatasync, and each after its writes', async () => {
+    const fd = open();
+    const rounds = 6;
+    const commits: Commit[] = [];
+    for (let round = 0; round < rounds; round++) {
+      await Promise.all(Array.from({ length: 16 }, (_, w) => ctx.write(fd, Buffer.alloc(4096, w + round), (round * 16 + w) * 4096)));
+      const writesDone = process.hrtime.bigint();
+      // the first starts a sync at once; the 15 made while it runs wait for the next
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          await groupDatasync(ctx, fd);
+          commits.push({ writesDone, resolved: process.hrtime.bigint() });
+        }),
+      );
+    }
+    const stats = ctx.syncStats();
+    expect(stats.fdatasyncs).toBe(2 * rounds);
+    expect(stats.fsyncs).toBe(0);
+    expect(stats.records).toHaveLength(2 * rounds);
+    for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+    fs.closeSync(fd);
+  });
+
+  test('16 writers, each write 4 KiB then datasync, 20 times: every commit proved, fewer syncs than calls', async () => {
+    const fd = open();
+    const commits: Commit[] = [];
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; i < 20; i++) {
+        expect(await ctx.write(fd, Buffer.alloc(4096, w), (i * 16 + w) * 4096)).toBe(4096);
+        const writesDone = process.hrtime.bigint();
+        await groupDatasync(ctx, fd);
+        commits.push({ writesDone, resolved: process.hrtime.bigint() });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+    const stats = ctx.syncStats();
+    expect(commits).toHaveLength(320);
+    expect(stats.fdatasyncs).toBeLessThanOrEqual(256); // every record kept
+    expect(stats.fdatasyncs).toBeLessThan(commits.length);
+    expect(stats.records).toHaveLength(stats.fdatasyncs);
+    for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+    const back = fs.readFileSync(path.join(dir, `f${n - 1}`));
+    for (let i = 0; i < 20; i++) for (let w = 0; w < 16; w++) expect(back[(i * 16 + w) * 4096]).toBe(w);
+    fs.closeSync(fd);
+  });
+
+  test('a write completed while a sync runs waits for the next sync', async () => {
+    const fd = open();
+    // dirty data, so that the first sync takes a while
+    await ctx.write(fd, Buffer.alloc(32 << 20, 1), 0);
+    const first = groupDatasync(ctx, fd);
+    await ctx.write(fd, Buffer.alloc(4096, 2), 32 << 20);
+    const writesDone = process.hrtime.bigint();
+    await groupDatasync(ctx, fd);
+    const c: Commit = { writesDone, resolved: process.hrtime.bigint() };
+    await first;
+    expect(servedBy(ctx.syncStats().records, fd, c)).toBeDefined();
+    fs.closeSync(fd);
+  });
+
+  test('fsync: a group with an fsync call runs fsync, which serves the datasync calls too', async () => {
+    const fd = open();
+    await ctx.write(fd, Buffer.alloc(4096, 3), 0);
+    const running = groupDatasync(ctx, fd);
+    const queued = [groupDatasync(ctx, fd), groupFsync(ctx, fd), groupDatasync(ctx, fd)];
+    await Promise.all([running, ...queued]);
+    const stats = ctx.syncStats();
+    expect([stats.fdatasyncs, stats.fsyncs]).toEqual([1, 1]);
+    expect(stats.records.map((r) => r.op)).toEqual(['fdatasync', 'fsync']);
+    fs.closeSync(fd);
+  });
+
+  test('files are committed apart: a sync on one file serves no call on another', async () => {
+    const a = open();
+    const b = open();
+    await Promise.all([groupDatasync(ctx, a), groupDatasync(ctx, b), groupDatasync(ctx, a), groupDatasync(ctx, b)]);
+    const fds = ctx.syncStats().records.map((r) => r.fd);
+    expect(fds.filter((fd) => fd === a)).toHaveLength(2);
+    expect(fds.filter((fd) => fd === b)).toHaveLength(2);
+    fs.closeSync(a);
+    fs.closeSync(b);
+  });
+
+  test('resolves undefined; each call settles exactly once, also after an error', async () => {
+    const fd = open();
+    const settled: string[] = [];
+    const calls = Array.from({ length: 8 }, (_, i) =>
+      groupDatasync(ctx, fd).then(
+        (v) => settled.push(`${i} ok ${v}`),
+        () => settled.push(`${i} error`),
+      ),
+    );
+    await Promise.all(calls);
+    expect(settled.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `${i} ok undefined`).sort());
+    fs.closeSync(fd);
+  });
+
+  test('a closed fd: every call of the group rejects with EBADF, as fs.fdatasync does', async () => {
+    const fd = open();
+    fs.closeSync(fd);
+    const expected = await new Promise<NodeJS.ErrnoException | null>((resolve) => fs.fdatasync(fd, resolve));
+    expect(expected?.code).toBe('EBADF');
+    const results = await Promise.allSettled([groupDatasync(ctx, fd), groupDatasync(ctx, fd), groupFsync(ctx, fd)]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      const e = (r as PromiseRejectedResult).reason as AioError;
+      expect(e).toBeInstanceOf(AioError);
+      expect([e.code, e.errno]).toEqual(['EBADF', -9]);
+    }
+    expect(((results[2] as PromiseRejectedResult).reason as AioError).syscall).toBe('fsync');
+    // nothing of the failed group is left behind: the next calls on a good fd commit
+    const again = open();
+    await ctx.write(again, Buffer.from('x'), 0);
+    await Promise.all([groupDatasync(ctx, again), groupDatasync(ctx, again)]);
+    expect(ctx.syncStats().records.filter((r) => r.fd === again)).toHaveLength(2);
+    fs.closeSync(again);
+  });
+
+  test('the fd closed while calls wait: the waiting group rejects EBADF, the running call settles once', async () => {
+    const fd = open();
+    await ctx.write(fd, Buffer.alloc(8 << 20, 1), 0);
+    const running = groupDatasync(ctx, fd).then(
+      () => 'ok',
+      (e: AioError) => e.code,
+    );
+    const waiting = [groupDatasync(ctx, fd), groupDatasync(ctx, fd)];
+    fs.closeSync(fd);
+    expect(['ok', 'EBADF']).toContain(await running);
+    for (const r of await Promise.allSettled(waiting)) expect(((r as PromiseRejectedResult).reason as AioError).code).toBe('EBADF');
+  });
+
+  test('bad arguments reject as node:fs does', async () => {
+    await expect(groupDatasync(ctx, -1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(groupDatasync(ctx, 'x' as unknown as number)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(groupFsync(ctx, 1.5)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  test('dsyncWrite: RWF_DSYNC writes, durable without any fdatasync', async () => {
+    const fd = open();
+    expect(RWF_DSYNC).toBe(2);
+    expect(await dsyncWrite(ctx, fd, Buffer.from('durable'), 3)).toBe(7);
+    expect(await dsyncWrite(ctx, fd, [Buffer.from('ab'), Buffer.from('c')], 0)).toBe(3);
+    expect(fs.readFileSync(path.join(dir, `f${n - 1}`), 'latin1')).toBe('abcdurable');
+    expect(ctx.syncStats().fdatasyncs).toBe(0);
+    fs.closeSync(fd);
+    await expect(dsyncWrite(ctx, fd, Buffer.from('x'), 0)).rejects.toMatchObject({ code: 'EBADF' });
+  });
+
+  test('syncStats counts the syncs ctx.datasync and ctx.fsync run, one each', async () => {
+    const fd = open();
+    await ctx.datasync(fd);
+    await ctx.fsync(fd);
+    await ctx.datasync(fd);
+    const stats = ctx.syncStats();
+    expect([stats.fdatasyncs, stats.fsyncs]).toEqual([2, 1]);
+    for (const r of stats.records) expect(r.end).toBeGreaterThanOrEqual(r.start);
+    fs.closeSync(fd);
+  });
+});
