@@ -439,6 +439,7 @@ struct runs {
 	struct aior_req *inl[INLINE_RUN];
 	long nk, ni;
 	int kernel_used;
+	int run_here;              /* the pool had no worker: run its queue once reqs.lock is dropped */
 };
 
 /*
@@ -469,7 +470,7 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 		handled = serve_inline(ctx, rs->inl, (int)rs->ni, deferred, &nd);
 		pthread_mutex_lock(&ctx->reqs.lock);
 		for (int i = 0; i < nd; i++)
-			aior_pool_submit(ctx, deferred[i]);
+			rs->run_here |= aior_pool_submit(ctx, deferred[i]) == AIOR_POOL_RUN_HERE;
 		if (handled < rs->ni) {
 			/* a bad descriptor: it and what followed it were not taken */
 			for (long i = handled; i < rs->ni; i++)
@@ -489,7 +490,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
 {
-	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
+	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0};
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
@@ -537,7 +538,6 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
-		req->cancelled = 0;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
@@ -549,7 +549,14 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
 		} else {
-			aior_pool_submit(ctx, req);
+			int r = aior_pool_submit(ctx, req);
+
+			if (r < 0) {
+				request_give_back(ctx, req);
+				err = r;
+				break;
+			}
+			rs.run_here |= r == AIOR_POOL_RUN_HERE;
 		}
 	}
 	lost = flush_runs(ctx, &rs, &err);
@@ -557,6 +564,9 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 	if (ctx->mode == AIOR_BACKEND_URING)
 		aior_uring_flush(ctx);
 	pthread_mutex_unlock(&ctx->reqs.lock);
+	/* no thread could start for the pool: buffered I/O runs inside io_submit, as the kernel's */
+	if (rs.run_here)
+		aior_pool_run_here(ctx);
 	/* what io_uring finished inside io_uring_enter (cached reads): in now, no thread hop */
 	if (ctx->mode == AIOR_BACKEND_URING && done)
 		aior_uring_reap(ctx);
@@ -567,35 +577,18 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 	return done ? done : err;
 }
 
-/* The running poll of this iocb, or NULL (under reqs.lock). */
-static struct aior_req *running_poll(struct aior_ctx *ctx, const struct iocb *iocb)
-{
-	for (uint32_t i = 0; i < ctx->capacity; i++) {
-		struct aior_req *req = &ctx->reqs.table[i];
-
-		if (req->state == REQ_RUNNING && req->user == iocb && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
-			return req;
-	}
-	return NULL;
-}
-
-/* The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: the queued poll taken out, or NULL. */
+/*
+ * The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: only a
+ * pending poll is the kernel's to cancel; it is taken out of the pool's
+ * poll service, or NULL (once taken out, a second cancel finds nothing:
+ * EINVAL).
+ */
 static struct aior_req *kernel_cancel_locked(struct aior_ctx *ctx, const struct iocb *iocb, int *found)
 {
-	struct aior_req *req = aior_pool_cancel(ctx, iocb), *running;
+	struct aior_req *req = aior_pool_cancel_poll(ctx, iocb);
 
-	if (req && req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
-		*found = 1;
-		return req;
-	}
-	if (req)
-		aior_pool_submit(ctx, req); /* not cancellable: back in the queue */
-	/* cancelled once already: no longer the kernel's to cancel (EINVAL) */
-	running = running_poll(ctx, iocb);
-	*found = running && !aior_load_relaxed(&running->cancelled);
-	if (*found)
-		aior_store_release(&running->cancelled, 1); /* its thread completes it with 0 */
-	return NULL;
+	*found = req != NULL;
+	return req;
 }
 
 static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
@@ -641,7 +634,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	pthread_mutex_lock(&ctx->reqs.lock);
-	aior_store_release(&ctx->stopping, 1);   /* read unlocked by running polls */
+	aior_store_release(&ctx->stopping, 1);
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	/* before the pool: what the helper defers goes to the pool's queue */
 	aior_helper_stop(ctx);

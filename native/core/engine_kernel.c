@@ -409,8 +409,13 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 	if (passthrough(ctx) && k->waits_on_fd)
 		return 0;
 	r = mover_register(ctx);
-	if (r < 0)
-		k->error = -r;
+	if (r < 0) {
+		/* no mover (no thread could start, RLIMIT_NPROC): no kernel AIO; io_setup itself did not fail */
+		syscall(SYS_io_destroy, kctx);
+		k->kctx = 0;
+		close(k->eventfd);
+		k->eventfd = -1;
+	}
 	return r;
 }
 
