@@ -354,12 +354,16 @@ static int is_rw(uint16_t op)
  * them to the pool where io_setup failed); buffered reads are tried inline
  * first (RWF_NOWAIT, which also refuses at once whatever would block,
  * O_DIRECT included); the rest goes to the pool. Only the auto mode needs
- * to look at the file's flags. With reqs.lock held.
+ * to look at the file's flags. A one-thread pool runs in submission order:
+ * a read inline would pass what is queued before it, so there only a
+ * context with nothing in flight (this submit's earlier requests count)
+ * serves one inline. With reqs.lock held.
  */
 static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
 {
 	uint16_t op = cb->aio_lio_opcode;
-	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit;
+	int in_order = ctx->pool.limit > 1 || aior_load_acquire(&ctx->reqs.inflight) == 0;
+	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit && in_order;
 	int fl;
 
 	if (ctx->mode == AIOR_BACKEND_URING)
@@ -444,6 +448,7 @@ struct runs {
 	struct aior_req *inl[INLINE_RUN];
 	long nk, ni;
 	int kernel_used;
+	int run_here;              /* the pool had no worker: run its queue once reqs.lock is dropped */
 };
 
 /*
@@ -474,7 +479,7 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 		handled = serve_inline(ctx, rs->inl, (int)rs->ni, deferred, &nd);
 		pthread_mutex_lock(&ctx->reqs.lock);
 		for (int i = 0; i < nd; i++)
-			aior_pool_submit(ctx, deferred[i]);
+			rs->run_here |= aior_pool_submit(ctx, deferred[i]) == AIOR_POOL_RUN_HERE;
 		if (handled < rs->ni) {
 			/* a bad descriptor: it and what followed it were not taken */
 			for (long i = handled; i < rs->ni; i++)
@@ -494,7 +499,7 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
 {
-	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0};
+	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0};
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
@@ -542,7 +547,6 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
-		req->cancelled = 0;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;
@@ -554,7 +558,14 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
 		} else {
-			aior_pool_submit(ctx, req);
+			int r = aior_pool_submit(ctx, req);
+
+			if (r < 0) {
+				request_give_back(ctx, req);
+				err = r;
+				break;
+			}
+			rs.run_here |= r == AIOR_POOL_RUN_HERE;
 		}
 	}
 	lost = flush_runs(ctx, &rs, &err);
@@ -562,6 +573,9 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 	if (ctx->mode == AIOR_BACKEND_URING)
 		aior_uring_flush(ctx);
 	pthread_mutex_unlock(&ctx->reqs.lock);
+	/* no thread could start for the pool: buffered I/O runs inside io_submit, as the kernel's */
+	if (rs.run_here)
+		aior_pool_run_here(ctx);
 	/* what io_uring finished inside io_uring_enter (cached reads): in now, no thread hop */
 	if (ctx->mode == AIOR_BACKEND_URING && done)
 		aior_uring_reap(ctx);
@@ -572,35 +586,18 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 	return done ? done : err;
 }
 
-/* The running poll of this iocb, or NULL (under reqs.lock). */
-static struct aior_req *running_poll(struct aior_ctx *ctx, const struct iocb *iocb)
-{
-	for (uint32_t i = 0; i < ctx->capacity; i++) {
-		struct aior_req *req = &ctx->reqs.table[i];
-
-		if (req->state == REQ_RUNNING && req->user == iocb && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
-			return req;
-	}
-	return NULL;
-}
-
-/* The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: the queued poll taken out, or NULL. */
+/*
+ * The kernel's io_cancel (aior_cancel_kernel), under reqs.lock: only a
+ * pending poll is the kernel's to cancel; it is taken out of the pool's
+ * poll service, or NULL (once taken out, a second cancel finds nothing:
+ * EINVAL).
+ */
 static struct aior_req *kernel_cancel_locked(struct aior_ctx *ctx, const struct iocb *iocb, int *found)
 {
-	struct aior_req *req = aior_pool_cancel(ctx, iocb), *running;
+	struct aior_req *req = aior_pool_cancel_poll(ctx, iocb);
 
-	if (req && req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
-		*found = 1;
-		return req;
-	}
-	if (req)
-		aior_pool_submit(ctx, req); /* not cancellable: back in the queue */
-	/* cancelled once already: no longer the kernel's to cancel (EINVAL) */
-	running = running_poll(ctx, iocb);
-	*found = running && !aior_load_relaxed(&running->cancelled);
-	if (*found)
-		aior_store_release(&running->cancelled, 1); /* its thread completes it with 0 */
-	return NULL;
+	*found = req != NULL;
+	return req;
 }
 
 static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
@@ -646,7 +643,7 @@ void aior_quiesce(struct aior_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	pthread_mutex_lock(&ctx->reqs.lock);
-	aior_store_release(&ctx->stopping, 1);   /* read unlocked by running polls */
+	aior_store_release(&ctx->stopping, 1);
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	/* before the pool: what the helper defers goes to the pool's queue */
 	aior_helper_stop(ctx);

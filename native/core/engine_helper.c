@@ -182,10 +182,14 @@ static void serve(struct aior_ctx *ctx, struct aior_req **reqs, int n)
 		aior_add_relaxed(&ctx->helper.served, (uint64_t)ns);
 	}
 	if (nd) {
+		int run_here = 0;
+
 		pthread_mutex_lock(&ctx->reqs.lock);
 		for (int i = 0; i < nd; i++)
-			aior_pool_submit(ctx, deferred[i]);
+			run_here |= aior_pool_submit(ctx, deferred[i]) == AIOR_POOL_RUN_HERE;
 		pthread_mutex_unlock(&ctx->reqs.lock);
+		if (run_here)
+			aior_pool_run_here(ctx);
 	}
 	/* the last look at ctx: its stop waits for pending to reach 0 */
 	aior_sub_acq_rel(&ctx->helper.pending, (uint32_t)n);

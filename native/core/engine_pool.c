@@ -7,14 +7,27 @@
  * ready list while it has queued work and is below its limit; runnable
  * counts the requests that could start now, across all contexts, so the
  * pool wakes or starts a worker only for work one could take.
+ *
+ * Polls never hold a worker: the poll service, one thread for the
+ * process, watches every pending poll of every context in one poll() set
+ * (its eventfd wakes it when one is added or taken out) and completes each
+ * into its context as a worker would. Its entries are under the pool
+ * lock too; whoever takes an entry out (the service when the file is
+ * ready, a cancel, a stop) completes it, so each completes exactly once.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include "atomics.h"
 #include "context.h"
 #include "io_exec.h"
+
+/* How soon the poll service looks again when memory was short for all its polls. */
+#define POLL_RETRY_MS 50
 
 static uint64_t monotonic_ns(void)
 {
@@ -34,7 +47,7 @@ static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct aior_pool *p = &ctx->pool;
 	uint64_t start = monotonic_ns();
-	int64_t res = aior_execute(req, &ctx->stopping);
+	int64_t res = aior_execute(req);
 	uint64_t end = monotonic_ns();
 	uint64_t k;
 
@@ -52,6 +65,14 @@ static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_EXITED, SLOT_JOINING };
 
+/* A pending poll in the service; seq names it across the service's unlocked wait. */
+struct poll_entry {
+	struct aior_ctx *ctx;
+	struct aior_req *req;
+	uint64_t seq;
+	int fresh;                 /* not looked at yet: a ready file reports what it has, not a wakeup */
+};
+
 struct worker {
 	pthread_t thread;
 	enum slot_state state;
@@ -63,7 +84,7 @@ static struct {
 	pthread_once_t once;
 	pthread_mutex_t lock;
 	pthread_cond_t work;       /* work became runnable, or retire */
-	pthread_cond_t done;       /* a stopping context's last running request finished */
+	pthread_cond_t done;       /* a stopping context's last running request or poll finished */
 	struct aior_ctx *ready_head, *ready_tail;
 	uint32_t runnable;         /* requests that could start now */
 	uint32_t idle;             /* workers waiting for work */
@@ -72,7 +93,15 @@ static struct {
 	uint32_t users;            /* contexts started in this process */
 	uint32_t generation;       /* changes in a child of fork: the parent's contexts are not its users */
 	struct worker slots[AIOR_POOL_MAX_WORKERS];
-} pool = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1};
+	/* the poll service */
+	struct poll_entry *polls;
+	uint32_t npolls, polls_cap;
+	uint64_t poll_seq;
+	int poll_efd;              /* wakes the service: -1 until it first starts */
+	int poll_running;
+	uint32_t poll_gen;         /* a service thread leaves once this is not the one it started with */
+	pthread_t poll_thread;
+} pool = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .generation = 1, .poll_efd = -1};
 
 static void init_conds(void)
 {
@@ -106,6 +135,12 @@ static void fork_child(void)
 	pool.runnable = pool.idle = pool.wakeups = pool.live = pool.users = 0;
 	for (int i = 0; i < AIOR_POOL_MAX_WORKERS; i++)
 		pool.slots[i] = (struct worker){.state = SLOT_FREE};
+	/* the parent's polls are the parent's (its contexts start over here, see adopt) */
+	pool.npolls = 0;
+	pool.poll_running = 0;
+	if (pool.poll_efd >= 0)
+		close(pool.poll_efd);
+	pool.poll_efd = -1;
 	pool.generation = generation;
 }
 
@@ -246,40 +281,221 @@ static int wait_for_work(struct worker *w)
 	return w->retire ? -1 : 0;
 }
 
+/*
+ * Run the first queued request of a context below its limit, as a worker:
+ * called and returns with the pool lock held, which it drops meanwhile.
+ */
+static void run_one(struct aior_ctx *ctx)
+{
+	struct aior_pool *p = &ctx->pool;
+	uint32_t before = runnable_of(p);
+	struct aior_req *req = p->queue_head;
+
+	p->queue_head = req->next;
+	if (p->queue_head == NULL)
+		p->queue_tail = NULL;
+	p->queued--;
+	p->active++;
+	requeue(ctx, before);
+	request_set_state(req, REQ_RUNNING);
+	pthread_mutex_unlock(&pool.lock);
+
+	aior_complete(ctx, req, is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
+
+	pthread_mutex_lock(&pool.lock);
+	before = runnable_of(p);
+	p->active--;
+	requeue(ctx, before);
+	/* the last look at ctx: a stopping context may be freed once active is 0 */
+	if (p->active == 0 && p->polling == 0 && p->stopping)
+		pthread_cond_broadcast(&pool.done);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	pthread_mutex_lock(&pool.lock);
 	consume_wakeup();
-	while (wait_for_work(w) == 0) {
-		struct aior_ctx *ctx = pool.ready_head;
-		struct aior_pool *p = &ctx->pool;
-		uint32_t before = runnable_of(p);
-		struct aior_req *req = p->queue_head;
-
-		p->queue_head = req->next;
-		if (p->queue_head == NULL)
-			p->queue_tail = NULL;
-		p->queued--;
-		p->active++;
-		requeue(ctx, before);
-		request_set_state(req, REQ_RUNNING);
-		pthread_mutex_unlock(&pool.lock);
-
-		aior_complete(ctx, req, is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req)
-								  : aior_execute(req, &ctx->stopping), 0);
-
-		pthread_mutex_lock(&pool.lock);
-		before = runnable_of(p);
-		p->active--;
-		requeue(ctx, before);
-		/* the last look at ctx: a stopping context may be freed once active is 0 */
-		if (p->active == 0 && p->stopping)
-			pthread_cond_broadcast(&pool.done);
-	}
+	while (wait_for_work(w) == 0)
+		run_one(pool.ready_head);
 	pthread_mutex_unlock(&pool.lock);
 	return NULL;
+}
+
+static void wake_poll_service(void)
+{
+	uint64_t one = 1;
+
+	if (pool.poll_efd >= 0 && write(pool.poll_efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, so the service is already woken */
+	}
+}
+
+static void remove_poll(uint32_t i)
+{
+	pool.polls[i] = pool.polls[--pool.npolls];
+}
+
+/* A poll taken out of the service has completed (or is about to, by its taker): under the pool lock. */
+static void poll_ended(struct aior_ctx *ctx)
+{
+	struct aior_pool *p = &ctx->pool;
+
+	p->polling--;
+	if (p->active == 0 && p->polling == 0 && p->stopping)
+		pthread_cond_broadcast(&pool.done);
+}
+
+/* What the service waits on each round: a copy, as the entries change while it waits. */
+struct poll_round {
+	struct pollfd *fds;        /* [0] is the eventfd */
+	struct poll_entry *seen;
+	struct aior_req **done;
+	int64_t *res;
+	uint32_t cap;
+};
+
+static int grow_round(struct poll_round *r, uint32_t n)
+{
+	struct pollfd *fds;
+	struct poll_entry *seen;
+	struct aior_req **done;
+	int64_t *res;
+
+	if (n <= r->cap)
+		return 0;
+	fds = realloc(r->fds, (n + 1) * sizeof(*fds));
+	if (fds)
+		r->fds = fds;
+	seen = realloc(r->seen, n * sizeof(*seen));
+	if (seen)
+		r->seen = seen;
+	done = realloc(r->done, n * sizeof(*done));
+	if (done)
+		r->done = done;
+	res = realloc(r->res, n * sizeof(*res));
+	if (res)
+		r->res = res;
+	if (!fds || !seen || !done || !res)
+		return -ENOMEM;
+	r->cap = n;
+	return 0;
+}
+
+/*
+ * Take the entries whose files were ready out, with their results, into
+ * r->done: the entries of one context each time (they complete together),
+ * until none is left. Under the pool lock.
+ */
+static uint32_t take_ready(struct poll_round *r, uint32_t n, struct aior_ctx **owner)
+{
+	uint32_t nd = 0;
+
+	*owner = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!r->fds[i + 1].revents)
+			continue;
+		for (uint32_t j = 0; j < pool.npolls; j++) {
+			struct poll_entry *e = &pool.polls[j];
+
+			if (e->seq != r->seen[i].seq || (*owner && e->ctx != *owner))
+				continue;
+			*owner = e->ctx;
+			r->done[nd] = e->req;
+			r->res[nd++] = aior_poll_result(&e->req->cb, r->fds[i + 1].revents, !r->seen[i].fresh);
+			r->fds[i + 1].revents = 0;
+			remove_poll(j);
+			break;
+		}
+		if (!*owner)
+			r->fds[i + 1].revents = 0;  /* taken out meanwhile (cancel, stop): its taker completes it */
+	}
+	return nd;
+}
+
+static void *poll_main(void *arg)
+{
+	struct poll_round r = {NULL, NULL, NULL, NULL, 0};
+	uint32_t gen = (uint32_t)(uintptr_t)arg;
+
+	pthread_mutex_lock(&pool.lock);
+	while (gen == pool.poll_gen) {
+		uint32_t n;
+		int fresh = 0, timeout;
+		uint64_t count;
+
+		/* short of memory: watch those that fit, and look again soon */
+		n = grow_round(&r, pool.npolls) == 0 ? pool.npolls : (r.cap < pool.npolls ? r.cap : pool.npolls);
+		if (!r.fds) {
+			pthread_mutex_unlock(&pool.lock);
+			poll(NULL, 0, POLL_RETRY_MS);
+			pthread_mutex_lock(&pool.lock);
+			continue;
+		}
+		r.fds[0] = (struct pollfd){pool.poll_efd, POLLIN, 0};
+		for (uint32_t i = 0; i < n; i++) {
+			struct poll_entry *e = &pool.polls[i];
+
+			r.fds[i + 1] = (struct pollfd){(int)e->req->cb.aio_fildes, (short)e->req->cb.aio_buf, 0};
+			r.seen[i] = *e;
+			fresh |= e->fresh;
+			e->fresh = 0;
+		}
+		timeout = fresh ? 0 : (n < pool.npolls ? POLL_RETRY_MS : -1);
+		pthread_mutex_unlock(&pool.lock);
+		if (poll(r.fds, n + 1, timeout) > 0 && r.fds[0].revents &&
+		    read(r.fds[0].fd, &count, sizeof(count)) < 0) {
+			/* EAGAIN: another round read it first */
+		}
+		pthread_mutex_lock(&pool.lock);
+		while (gen == pool.poll_gen) {
+			struct aior_ctx *owner;
+			uint32_t nd = take_ready(&r, n, &owner);
+
+			if (!owner)
+				break;
+			pthread_mutex_unlock(&pool.lock);
+			aior_complete_many(owner, r.done, r.res, NULL, (int)nd);
+			pthread_mutex_lock(&pool.lock);
+			for (uint32_t i = 0; i < nd; i++)
+				poll_ended(owner);
+		}
+	}
+	pthread_mutex_unlock(&pool.lock);
+	free(r.fds);
+	free(r.seen);
+	free(r.done);
+	free(r.res);
+	return NULL;
+}
+
+/* Hand a poll to the service, starting it if need be: 0, or -EAGAIN. Under the pool lock. */
+static int add_poll(struct aior_ctx *ctx, struct aior_req *req)
+{
+	if (pool.npolls == pool.polls_cap) {
+		uint32_t cap = pool.polls_cap ? pool.polls_cap * 2 : 16;
+		struct poll_entry *grown = realloc(pool.polls, cap * sizeof(*grown));
+
+		if (!grown)
+			return -EAGAIN;
+		pool.polls = grown;
+		pool.polls_cap = cap;
+	}
+	if (pool.poll_efd < 0 && (pool.poll_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -EAGAIN;
+	if (!pool.poll_running) {
+		pthread_t thread;
+
+		if (pthread_create(&thread, NULL, poll_main, (void *)(uintptr_t)pool.poll_gen))
+			return -EAGAIN;
+		pool.poll_thread = thread;
+		pool.poll_running = 1;
+	}
+	pool.polls[pool.npolls++] = (struct poll_entry){ctx, req, ++pool.poll_seq, 1};
+	ctx->pool.polling++;
+	wake_poll_service();
+	return 0;
 }
 
 int aior_pool_start(struct aior_ctx *ctx, uint32_t threads)
@@ -299,15 +515,22 @@ static void adopt(struct aior_ctx *ctx)
 		ctx->pool = (struct aior_pool){.limit = ctx->pool.limit, .generation = pool.generation};
 }
 
-void aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
+int aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct aior_pool *p = &ctx->pool;
 	uint32_t before;
+	int r = 0;
 
-	request_set_state(req, REQ_QUEUED);
 	req->next = NULL;
 	pthread_mutex_lock(&pool.lock);
 	adopt(ctx);
+	if (req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
+		request_set_state(req, REQ_RUNNING);
+		r = add_poll(ctx, req);
+		pthread_mutex_unlock(&pool.lock);
+		return r;
+	}
+	request_set_state(req, REQ_QUEUED);
 	before = runnable_of(p);
 	if (p->queue_tail)
 		p->queue_tail->next = req;
@@ -323,6 +546,18 @@ void aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 			requeue(ctx, before);
 		ensure_worker();
 	}
+	/* no worker could start and none is alive: the submitter runs it */
+	if (aior_load_relaxed(&pool.live) == 0)
+		r = AIOR_POOL_RUN_HERE;
+	pthread_mutex_unlock(&pool.lock);
+	return r;
+}
+
+void aior_pool_run_here(struct aior_ctx *ctx)
+{
+	pthread_mutex_lock(&pool.lock);
+	while (aior_load_relaxed(&pool.live) == 0 && runnable_of(&ctx->pool))
+		run_one(ctx);
 	pthread_mutex_unlock(&pool.lock);
 }
 
@@ -351,6 +586,25 @@ struct aior_req *aior_pool_cancel(struct aior_ctx *ctx, const struct iocb *user)
 	return req;
 }
 
+struct aior_req *aior_pool_cancel_poll(struct aior_ctx *ctx, const struct iocb *user)
+{
+	struct aior_req *req = NULL;
+
+	pthread_mutex_lock(&pool.lock);
+	adopt(ctx);
+	for (uint32_t i = 0; i < pool.npolls; i++) {
+		if (pool.polls[i].ctx != ctx || pool.polls[i].req->user != user)
+			continue;
+		req = pool.polls[i].req;
+		remove_poll(i);
+		poll_ended(ctx);
+		wake_poll_service();
+		break;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return req;
+}
+
 void aior_pool_stop(struct aior_ctx *ctx)
 {
 	struct aior_pool *p = &ctx->pool;
@@ -366,7 +620,22 @@ void aior_pool_stop(struct aior_ctx *ctx)
 	queued = p->queue_head;
 	p->queue_head = p->queue_tail = NULL;
 	p->queued = 0;
-	while (p->active)
+	/* its pending polls join the queued ones: cancelled */
+	for (uint32_t i = 0; i < pool.npolls;) {
+		struct aior_req *req = pool.polls[i].req;
+
+		if (pool.polls[i].ctx != ctx) {
+			i++;
+			continue;
+		}
+		remove_poll(i);
+		p->polling--;
+		req->next = queued;
+		queued = req;
+	}
+	wake_poll_service();
+	/* the service may be completing some of them now */
+	while (p->active || p->polling)
 		pthread_cond_wait(&pool.done, &pool.lock);
 	pthread_mutex_unlock(&pool.lock);
 	while (queued) {
@@ -396,7 +665,8 @@ void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out)
 void aior_pool_release(struct aior_ctx *ctx)
 {
 	struct worker *leaving[AIOR_POOL_MAX_WORKERS];
-	int n = 0;
+	int n = 0, service = 0;
+	pthread_t poll_thread;
 
 	if (!ctx->pool.limit)
 		return;
@@ -421,8 +691,18 @@ void aior_pool_release(struct aior_ctx *ctx)
 		}
 		pool.wakeups = 0;
 		pthread_cond_broadcast(&pool.work);
+		if (pool.poll_running) {
+			/* no poll is pending (every context was stopped); a later one starts another */
+			pool.poll_gen++;
+			pool.poll_running = 0;
+			poll_thread = pool.poll_thread;
+			wake_poll_service();
+			service = 1;
+		}
 	}
 	pthread_mutex_unlock(&pool.lock);
+	if (service)
+		pthread_join(poll_thread, NULL);
 	for (int i = 0; i < n; i++)
 		pthread_join(leaving[i]->thread, NULL);
 	if (n) {

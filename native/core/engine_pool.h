@@ -13,6 +13,11 @@
  * occupies more workers at once than its own limit (aior_setup's threads):
  * a busy context cannot starve the others, and a limit of 1 keeps a
  * context's requests in submission order.
+ *
+ * Polls hold no worker and count against no limit: they wait in the poll
+ * service, one thread for the process over every pending poll. When no
+ * worker is alive and none can start (RLIMIT_NPROC), the submitting
+ * thread runs the request, as the kernel runs buffered I/O in io_submit.
  */
 #ifndef AIOR_ENGINE_POOL_H
 #define AIOR_ENGINE_POOL_H
@@ -24,7 +29,7 @@
 struct aior_ctx;
 struct aior_req;
 
-/* Workers in the process at most (a pool request may block one: a poll does). */
+/* Workers in the process at most. */
 #define AIOR_POOL_MAX_WORKERS 64
 /* How long a worker waits for work before it leaves. */
 #define AIOR_POOL_IDLE_MS 1000
@@ -38,7 +43,8 @@ struct aior_pool {
 	uint32_t generation;                       /* the pool's (see fork) when it started */
 	struct aior_req *queue_head, *queue_tail;  /* queued, in submission order */
 	uint32_t queued;
-	uint32_t active;                           /* workers running its requests */
+	uint32_t active;                           /* workers (or submitters) running its requests */
+	uint32_t polling;                          /* its polls in the poll service, or being completed there */
 	int linked, stopping;
 	struct aior_ctx *prev, *next;              /* the ready list */
 	/* the syncs the workers ran (aior_syncs), under reqs.lock */
@@ -48,14 +54,28 @@ struct aior_pool {
 
 /* Join the pool with a limit of threads workers at once; 0, or a negative errno. */
 int aior_pool_start(struct aior_ctx *ctx, uint32_t threads);
-/* Queue a request for the workers; called with reqs.lock held. */
-void aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req);
+/*
+ * Queue a request for the workers, or a poll for the poll service; called
+ * with reqs.lock held. 0; AIOR_POOL_RUN_HERE when no worker is alive to
+ * run it (the caller calls aior_pool_run_here once it has dropped
+ * reqs.lock); or -EAGAIN when the poll service cannot start (the request
+ * was not taken).
+ */
+#define AIOR_POOL_RUN_HERE 1
+int aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req);
+/* Run the context's queued requests on the calling thread while no worker is alive. */
+void aior_pool_run_here(struct aior_ctx *ctx);
 /* Take a request still queued for the caller's iocb off the queue, or NULL; with reqs.lock held. */
 struct aior_req *aior_pool_cancel(struct aior_ctx *ctx, const struct iocb *user);
 /*
- * Queued requests complete with -ECANCELED; the context's running ones
- * finish (other contexts' are not waited for). No worker touches the
- * context after it returns.
+ * Take the caller's pending poll for this iocb out of the poll service, or
+ * NULL; the caller completes it. With reqs.lock held.
+ */
+struct aior_req *aior_pool_cancel_poll(struct aior_ctx *ctx, const struct iocb *user);
+/*
+ * Queued requests and pending polls complete with -ECANCELED; the
+ * context's running ones finish (other contexts' are not waited for). No
+ * worker, and not the poll service, touches the context after it returns.
  */
 void aior_pool_stop(struct aior_ctx *ctx);
 /* Leave the pool; the last context out joins every worker. */

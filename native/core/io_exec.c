@@ -2,12 +2,8 @@
 #include <poll.h>
 #include <unistd.h>
 #include <sys/uio.h>
-#include "atomics.h"
 #include "io_exec.h"
 #include "requests.h"
-
-/* How often a pending poll request looks whether it was cancelled or the context is stopping. */
-#define POLL_SLICE_MS 50
 
 static int64_t result(ssize_t r)
 {
@@ -28,33 +24,17 @@ static short woken_classes(short asked)
 }
 
 /*
- * As aio_poll: a file ready at once reports what it has of the asked
- * events (and POLLERR, POLLHUP); one that becomes ready later reports its
- * wakeup (woken_classes). io_cancel (aior_cancel_kernel) ends it with 0,
- * the kernel's result for a cancelled poll; a stopping context with
- * -ECANCELED.
+ * As aio_poll: a file ready at its first look reports what it has of the
+ * asked events (and POLLERR, POLLHUP); one that became ready later reports
+ * its wakeup (woken_classes).
  */
-static int64_t run_poll(const struct aior_req *req, const int *stopping)
+int64_t aior_poll_result(const struct iocb *cb, short revents, int waited)
 {
-	const struct iocb *cb = &req->cb;
-	struct pollfd p = {(int)cb->aio_fildes, (short)cb->aio_buf, 0};
-	int r = poll(&p, 1, 0);
+	struct pollfd p = {(int)cb->aio_fildes, woken_classes((short)cb->aio_buf), 0};
 
-	if (r > 0)
-		return p.revents;
-	for (;;) {
-		r = poll(&p, 1, POLL_SLICE_MS);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (aior_load_acquire(&req->cancelled))
-			return 0;
-		if (r > 0) {
-			p.events = woken_classes(p.events);
-			return poll(&p, 1, 0) > 0 ? p.revents : 0;
-		}
-		if (aior_load_acquire(stopping))
-			return -ECANCELED;
-	}
+	if (!waited)
+		return revents;
+	return poll(&p, 1, 0) > 0 ? p.revents : 0;
 }
 
 /*
@@ -69,7 +49,7 @@ static ssize_t streamed(ssize_t r, int fd, const struct iovec *iov, int cnt, int
 	return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
 }
 
-int64_t aior_execute(const struct aior_req *req, const int *stopping)
+int64_t aior_execute(const struct aior_req *req)
 {
 	const struct iocb *cb = &req->cb;
 	int fd = (int)cb->aio_fildes;
@@ -96,8 +76,6 @@ int64_t aior_execute(const struct aior_req *req, const int *stopping)
 		return result(fsync(fd));
 	case IOCB_CMD_FDSYNC:
 		return result(fdatasync(fd));
-	case IOCB_CMD_POLL:
-		return run_poll(req, stopping);
 	case IOCB_CMD_NOOP:
 		return 0;
 	}

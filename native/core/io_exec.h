@@ -6,14 +6,21 @@
 #define AIOR_IO_EXEC_H
 
 #include <stdint.h>
+#include <linux/aio_abi.h>
 
 struct aior_req;
 
 /*
- * Run a request to its end: its result (or a negative errno). A poll
- * request gives up with -ECANCELED once *stopping is set.
+ * Run a request to its end: its result (or a negative errno). Not a poll
+ * (the pool's poll service waits for those): -EINVAL.
  */
-int64_t aior_execute(const struct aior_req *req, const int *stopping);
+int64_t aior_execute(const struct aior_req *req);
+
+/*
+ * A poll's result once poll() reported revents for it: at its first look
+ * (waited 0) those; after a wait, its wakeup's classes looked at again.
+ */
+int64_t aior_poll_result(const struct iocb *cb, short revents, int waited);
 
 /*
  * A read without blocking (RWF_NOWAIT), as io_uring tries it first: its

@@ -23,7 +23,6 @@ struct aior_req {
 	struct iovec *iov;         /* copy of a vectored request's iovecs */
 	enum req_state state;
 	uint32_t cpu;              /* where it was submitted (AIORING_SETUP_KERNEL_REQS) */
-	int cancelled;             /* a running poll io_cancel ended (aior_cancel_kernel) */
 	struct aior_req *next;     /* free list, or the pool's queue */
 };
 
