@@ -18,7 +18,9 @@
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread"],
+      # never unloaded: the uv handles a worker's teardown closes call back into it after its env is gone
+      "ldflags": ["-Wl,-z,nodelete"]
     },
     {
       "target_name": "aioring-libaio",

@@ -92,13 +92,18 @@ export function checkFsReadWrite(fd: unknown, buffer: unknown, position: unknown
  * check them. A readv of no buffers is the EINVAL node:fs's read(2) gets
  * (a writev of none writes 0 bytes, as there).
  */
+/** node:fs's readv with no buffers: read(2)'s EINVAL. */
+export function emptyReadv(): AioError {
+  return new AioError(EINVAL, 'read', 'invalid argument');
+}
+
 export function checkFsVectored(fd: unknown, buffers: unknown, position: unknown, syscall: string): void {
   checkFd(fd);
   if (!Array.isArray(buffers) || !buffers.every((b) => ArrayBuffer.isView(b))) {
-    throw invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers);
+    throw invalidArgType('buffers', 'an ArrayBufferView[]', buffers);
   }
   checkFsPosition(position, syscall, true);
-  if (syscall === 'readv' && buffers.length === 0) throw new AioError(EINVAL, 'read', 'invalid argument');
+  if (syscall === 'readv' && buffers.length === 0) throw emptyReadv();
 }
 
 /**

@@ -10,6 +10,7 @@
 // a short transfer gives back what it did not move when no later call has
 // reserved past it. An explicit position never moves it (pread/pwrite).
 import * as fs from 'node:fs';
+import { emptyReadv } from '../arguments';
 import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
 import { Opcode } from '../iocb';
@@ -295,8 +296,9 @@ export class FileHandle implements PositionOwner {
   private vectored<T>(opcode: number, syscall: string, buffers: ArrayBufferView[], position: Position, reply: Reply): Promise<T> {
     if (this.descriptor === -1) return Promise.reject(closedError(syscall));
     if (!Array.isArray(buffers) || !buffers.every((b) => ArrayBuffer.isView(b))) {
-      return Promise.reject(invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers));
+      return Promise.reject(invalidArgType('buffers', 'an ArrayBufferView[]', buffers));
     }
+    if (opcode === Opcode.preadv && buffers.length === 0) return Promise.reject(Object.assign(emptyReadv(), { path: this.path }));
     let length = 0;
     for (const b of buffers) length += b.byteLength;
     // node:fs reports a vectored call's errors as read's and write's

@@ -14,6 +14,7 @@ import { Readable, Writable } from 'node:stream';
 import { checkFd, invalidArgType, outOfRange } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError } from '../errors';
+import { checkEncoding } from './validate';
 
 const EIO = 5;
 /** <limits.h>'s: the most buffers one pwritev takes */
@@ -101,6 +102,7 @@ export class AioReadStream extends Readable {
     const end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
     if (start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
     const depth = depthOf(options.depth);
+    checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
     super({
       highWaterMark: options.highWaterMark ?? 64 * 1024,
@@ -198,6 +200,7 @@ export class AioWriteStream extends Writable {
     checkFd(fd);
     const start = options.start === undefined ? 0 : offset(options.start, 'start');
     const depth = depthOf(options.depth);
+    checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
     super({
       highWaterMark: options.highWaterMark,

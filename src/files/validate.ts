@@ -17,3 +17,8 @@ export function checkInteger(value: unknown, name: string, min = Number.MIN_SAFE
 export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
   return Object.assign(new TypeError(`The argument '${name}' ${reason}. Received ${inspect(value)}`), { code: 'ERR_INVALID_ARG_VALUE' });
 }
+
+/** node's assertEncoding: a named encoding must be one Buffer knows. */
+export function checkEncoding(encoding: unknown): void {
+  if (encoding && !Buffer.isEncoding(encoding as string)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+}

@@ -2,6 +2,7 @@
 // at once (they share native submits, context/queue.ts), where node:fs
 // reads and writes one chunk at a time.
 import type { FileHandle } from './handle';
+import { checkEncoding } from './validate';
 
 /** bytes per request, and requests in flight at once */
 export const CHUNK = 512 * 1024;
@@ -15,8 +16,9 @@ export interface WholeOptions {
 
 /** node:fs's encoding-or-options argument, as an options object. */
 export function wholeOptions<T extends WholeOptions>(options: BufferEncoding | T | null | undefined): T {
-  if (typeof options === 'string') return { encoding: options } as T;
-  return (options ?? {}) as T;
+  const o = (typeof options === 'string' ? { encoding: options } : (options ?? {})) as T;
+  checkEncoding(o.encoding);
+  return o;
 }
 
 function chunkOf(o: WholeOptions): number {
