@@ -245,7 +245,15 @@ export class FileHandle implements PositionOwner {
 
   /** context/queue.ts: one of this handle's requests completed (res: bytes, or a negative errno). */
   settled(r: Request, res: number): void {
-    if (r.atCurrent) {
+    if (this.append && res >= 0 && (r.opcode === Opcode.pwrite || r.opcode === Opcode.pwritev) && this.descriptor !== -1) {
+      // O_APPEND put the bytes at the end, wherever the handle stood: the
+      // current position is the end now, as the kernel's is after write(2)
+      try {
+        this.position = fs.fstatSync(this.descriptor).size;
+      } catch {
+        // a descriptor closed under the handle: its position no longer matters
+      }
+    } else if (r.atCurrent) {
       const end = (r.position as number) + r.length;
       if (this.position === end) this.position = (r.position as number) + Math.max(res, 0);
     }

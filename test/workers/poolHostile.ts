@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setup } from '../../src/context';
+import type { IocbInit } from '../../src/iocb';
 
 const WAIT_MS = 5000;
 
@@ -44,8 +45,8 @@ async function main(): Promise<void> {
   }
   const wrote = Buffer.alloc(4096, 'b');
   const read = Buffer.alloc(4096);
-  const iocbs = [{ opcode: 'pwrite' as const, fd, buffer: wrote, position: 0, data: 1 }];
-  if (mode === 'order') iocbs.push({ opcode: 'pread' as const, fd, buffer: read, position: 0, data: 2 });
+  const iocbs: IocbInit[] = [{ opcode: 'pwrite', fd, buffer: wrote, position: 0, data: 1 }];
+  if (mode === 'order') iocbs.push({ opcode: 'pread', fd, buffer: read, position: 0, data: 2 });
   ctx.submit(iocbs);
   const events = [];
   while (events.length < iocbs.length) {
