@@ -14,8 +14,6 @@ import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = AioRing.head / 4;
 const TAIL = AioRing.tail / 4;
-const EVENTS = AioRing.io_events / 4;
-const EVENT_WORDS = IoEvent.size / 4;
 
 /** One read of the header words the rules judge, and the mapping's size. */
 interface LegacyWords {
@@ -83,6 +81,7 @@ export class LegacyRing {
   /** entries in the ring: the trusted copy taken when attaching */
   readonly nr: number;
   readonly byteLength: number;
+  private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   /** the producer's trusted tail */
   private tailLocal: number;
@@ -106,9 +105,10 @@ export class LegacyRing {
 
   /** Attach to a ring already in memory (the kernel's, or one formatted here). */
   constructor(memory: RingMemoryLike, options?: RingViewOptions) {
-    const { u32, byteLength } = ringViews(memory, options);
+    const { u8, u32, byteLength } = ringViews(memory, options);
     const nr = checkLegacyHeader(u32, byteLength);
     if (typeof nr === 'string') throw invalid(`invalid legacy ring header: bad ${nr}`, nr);
+    this.u8 = u8;
     this.u32 = u32;
     this.byteLength = byteLength;
     this.nr = nr;
@@ -165,7 +165,8 @@ export class LegacyRing {
     max = Math.min(max, batch.capacity);
     while (got < max && head !== tail) {
       const avail = Math.min((head <= tail ? tail : nr) - head, max - got);
-      batch.copyFrom(this.u32, EVENTS + head * EVENT_WORDS, avail, got);
+      const from = AioRing.io_events + head * IoEvent.size;
+      batch.bytes.set(this.u8.subarray(from, from + avail * IoEvent.size), got * IoEvent.size);
       got += avail;
       head = (head + avail) % nr;
     }

@@ -34,8 +34,6 @@ const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
 const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
-const EVENTS = V2Header.size / 4;
-const EVENT_WORDS = IoEvent.size / 4;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -212,6 +210,7 @@ export class V2Ring {
   readonly features: number;
   readonly setupFlags: number;
   readonly byteLength: number;
+  private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   // single producer's private tail and cached head
   private tailLocal: number;
@@ -272,9 +271,10 @@ export class V2Ring {
 
   /** Attach to a ring in memory; the header is validated first. */
   constructor(memory: RingMemoryLike, options?: RingViewOptions) {
-    const { u32, byteLength } = ringViews(memory, options);
+    const { u8, u32, byteLength } = ringViews(memory, options);
     const entries = checkV2Header(u32, byteLength);
     if (typeof entries === 'string') throw invalid(`invalid v2 ring header: bad ${entries}`, entries);
+    this.u8 = u8;
     this.u32 = u32;
     this.byteLength = byteLength;
     this.entries = entries;
@@ -390,11 +390,6 @@ export class V2Ring {
   peek(max: number): number {
     checkCount(max, 'max');
     this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'peek');
-    return this.ready(max);
-  }
-
-  /** Up to max (a checked count) events ready: the cached tail first, the shared one when it falls short. */
-  private ready(max: number): number {
     let ready = (this.tailCache - this.headLocal) >>> 0;
     if (ready < max || ready > this.entries) {
       this.tailCache = Atomics.load(this.u32, TAIL);
@@ -412,22 +407,16 @@ export class V2Ring {
   /** Single consumer: hand n consumed slots back to the producer. */
   advance(n: number): void {
     checkCount(n, 'n');
-    this.release(n);
-  }
-
-  private release(n: number): void {
     this.headLocal = (this.headLocal + n) >>> 0;
     Atomics.store(this.u32, HEAD, this.headLocal);
   }
 
   /** Single consumer: peek + copy into batch + advance. */
   reap(batch: EventBatch, max = batch.capacity): number {
-    checkCount(max, 'max');
-    this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'reap');
-    const n = this.ready(Math.min(max, batch.capacity));
+    const n = this.peek(Math.min(max, batch.capacity));
     if (n > 0) {
       this.copyOut(this.headLocal, n, batch);
-      this.release(n);
+      this.advance(n);
     }
     batch.length = n;
     return n;
@@ -468,7 +457,13 @@ export class V2Ring {
   private copyOut(first: number, n: number, batch: EventBatch): void {
     const at = first & this.mask;
     const chunk = Math.min(this.entries - at, n);
-    batch.copyFrom(this.u32, EVENTS + at * EVENT_WORDS, chunk, 0);
-    if (n > chunk) batch.copyFrom(this.u32, EVENTS, n - chunk, chunk);
+    const from = V2Header.size + at * IoEvent.size;
+    batch.bytes.set(this.u8.subarray(from, from + chunk * IoEvent.size), 0);
+    if (n > chunk) {
+      batch.bytes.set(
+        this.u8.subarray(V2Header.size, V2Header.size + (n - chunk) * IoEvent.size),
+        chunk * IoEvent.size,
+      );
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Run under node --expose-gc: requests whose caller keeps no reference to
-// their buffers, held in flight behind a poll on an empty FIFO (the pool's
-// only thread runs the poll, so the requests wait in the engine's queue).
+// their buffers, held in flight behind a blocking read of an empty FIFO
+// (the pool's only thread runs it, so the requests wait in the engine's queue).
 // While they wait: gc(), then fresh buffers of the same size filled with
 // FILL; then the FIFO is written, the requests run, and the report says
 // whether the I/O used only its own buffers.
@@ -20,18 +20,20 @@ const REQUESTS = 32;
 const VECTOR = 4;
 const FRESH = 2000;
 const FILL = 0xee;
-/** the poll's data cookie */
+/** the gate read's data cookie */
 const GATE = 1_000_000;
 
 const ctx = setup(256, { backend: 'threadpool', threads: 1, inlineReads: false, readHelper: false });
 const fifo = path.join(dir, 'fifo');
 execFileSync('mkfifo', [fifo]);
-const gate = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+// a blocking read of an empty FIFO holds the context's only worker (a poll
+// would not: polls wait in the poll service), so the requests queue behind it
+const gate = fs.openSync(fifo, fs.constants.O_RDWR);
 const file = path.join(dir, 'data');
 fs.writeFileSync(file, Buffer.from(Array.from({ length: REQUESTS * VECTOR * SIZE }, (_, i) => patternByte(i >> 14, i & (SIZE - 1)))));
 const fd = fs.openSync(file, 'r+');
-// the pool's one thread waits in this poll until the FIFO is written
-ctx.submit([{ opcode: 'poll', fd: gate, events: 1, data: GATE }]);
+// the pool's one thread waits in this read until the FIFO is written
+ctx.submit([{ opcode: 'pread', fd: gate, buffer: Buffer.alloc(1), position: 0, data: GATE }]);
 
 /** The bytes the file holds (reads) or is to hold (writes) at buffer b of request r. */
 function expected(r: number, v: number): Uint8Array {
