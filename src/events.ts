@@ -6,8 +6,6 @@ import { IoEvent } from './layout';
 
 const TWO_32 = 0x1_0000_0000;
 const WORDS = IoEvent.size / 4;
-/** Up to this many words (8 events) a copy runs word by word. */
-const COPY_LOOP_WORDS = 64;
 
 /** One event to produce. data and obj are u64, res and res2 s64. */
 export interface IoEventInit {
@@ -65,21 +63,6 @@ export class EventBatch {
     const dst = i * WORDS;
     const src = j * WORDS;
     for (let w = 0; w < WORDS; w++) this.u32[dst + w] = from.u32[src + w];
-  }
-
-  /**
-   * Copy count events from the u32 view of a ring, starting at its word
-   * firstWord, into slots at ... of this batch. A few events go word by
-   * word: a subarray for them would cost more than the copy.
-   */
-  copyFrom(from: Uint32Array, firstWord: number, count: number, at: number): void {
-    const words = count * WORDS;
-    const to = at * WORDS;
-    if (words <= COPY_LOOP_WORDS) {
-      for (let w = 0; w < words; w++) this.u32[to + w] = from[firstWord + w];
-    } else {
-      this.u32.set(from.subarray(firstWord, firstWord + words), to);
-    }
   }
 
   /** Write an event into slot i. */
