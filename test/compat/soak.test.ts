@@ -92,7 +92,8 @@ describeKernel('compat soak: 50,000,000 completions through one context', () => 
       expect(r.threads[1]).toBeGreaterThanOrEqual(r.threads[0]);
       expect(r.threads[1]).toBeLessThanOrEqual(r.threads[0] + POOL_THREADS + 2);
       expect(r.threads[2]).toBe(r.threads[0]);
-      expect(r.fds[1]).toBeGreaterThan(r.fds[0]);
+      // an auto context makes a kernel context (and its eventfd) only at its first O_DIRECT request
+      expect(r.fds[1]).toBeGreaterThanOrEqual(r.fds[0]);
       expect(r.fds[2]).toBe(r.fds[0]);
     },
     25 * 60 * 1000,
