@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { addon } from '../src/native';
-import { describeKernel, describeUring, directDir, tempDir } from './helpers';
+import { describeKernel, descriptorCount, describeUring, directDir, tempDir } from './helpers';
 import { findFixture } from './native';
 
 const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
@@ -16,22 +16,10 @@ function threads(): number {
   return fs.readdirSync('/proc/self/task').length;
 }
 
-/** Descriptors of this process that link to what, e.g. 'anon_inode:[eventfd]'. */
-function descriptors(what: string): number {
-  let n = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === what) n++;
-    } catch {
-      // closed while we looked
-    }
-  }
-  return n;
-}
 
 /** eventfds open in this process: a kernel AIO context has one. */
 function eventfds(): number {
-  return descriptors('anon_inode:[eventfd]');
+  return descriptorCount('anon_inode:[eventfd]');
 }
 
 /** The sizes of this process's kernel AIO rings ([aio] mappings), in bytes. */
@@ -215,15 +203,15 @@ describeUring('15 backends with io_uring', () => {
   test('threads and descriptors of uring contexts return to where they were after destroy', async () => {
     const threads0 = threads();
     const eventfds0 = eventfds();
-    const rings0 = descriptors('anon_inode:[io_uring]');
+    const rings0 = descriptorCount('anon_inode:[io_uring]');
     const ctxs = [setup(64, { backend: 'uring' }), setup(64, { flags: SETUP_V2, backend: 'uring' })];
     // one descriptor each, the ring's own, in the process's one mover's epoll: one thread for all (and its own eventfd)
     expect(threads()).toBe(threads0 + 1);
-    expect(descriptors('anon_inode:[io_uring]')).toBe(rings0 + 2);
+    expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0 + 2);
     expect(eventfds()).toBe(eventfds0 + 1);
     await useThenDestroy(ctxs);
     expect(threads()).toBe(threads0);
     expect(eventfds()).toBe(eventfds0);
-    expect(descriptors('anon_inode:[io_uring]')).toBe(rings0);
+    expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
   });
 });

@@ -110,6 +110,19 @@ export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Descriptors of this process whose link names what, e.g. 'anon_inode:[eventfd]'. */
+export function descriptorCount(what: string): number {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === what) n++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n;
+}
+
 /** Threads of this process (/proc/self/task). */
 export function threadCount(): number {
   return fs.readdirSync('/proc/self/task').length;

@@ -9,7 +9,7 @@ import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { features } from '../src/features';
 import { IocbInit } from '../src/iocb';
-import { describeUring, directDir, ownThreadCount, rng, tempDir } from './helpers';
+import { describeUring, descriptorCount, directDir, ownThreadCount, rng, tempDir } from './helpers';
 
 const RWF_APPEND = 0x10;
 const ECANCELED = -125;
@@ -23,18 +23,6 @@ function thrown(fn: () => unknown): unknown {
   return undefined;
 }
 
-/** Descriptors of this process whose link names kind, e.g. 'anon_inode:[io_uring]'. */
-function fdsOf(kind: string): number {
-  let n = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === kind) n++;
-    } catch {
-      // closed while we looked
-    }
-  }
-  return n;
-}
 
 const threads = ownThreadCount;
 
@@ -167,8 +155,8 @@ describeUring('38 the uring backend', () => {
     const fd = fs.openSync(file, 'r+');
     const p = pipe();
     const threads0 = threads();
-    const rings0 = fdsOf('anon_inode:[io_uring]');
-    const eventfds0 = fdsOf('anon_inode:[eventfd]');
+    const rings0 = descriptorCount('anon_inode:[io_uring]');
+    const eventfds0 = descriptorCount('anon_inode:[eventfd]');
     const next = rng(0x38d1);
     for (let round = 0; round < 60; round++) {
       const c = setup(128, { flags: round % 2 ? SETUP_V2 : 0, backend: 'uring' });
@@ -187,8 +175,8 @@ describeUring('38 the uring backend', () => {
       await c.closed;
     }
     expect(threads()).toBe(threads0);
-    expect(fdsOf('anon_inode:[io_uring]')).toBe(rings0);
-    expect(fdsOf('anon_inode:[eventfd]')).toBe(eventfds0);
+    expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+    expect(descriptorCount('anon_inode:[eventfd]')).toBe(eventfds0);
     fs.closeSync(fd);
     fs.closeSync(p.r);
     fs.closeSync(p.w);
