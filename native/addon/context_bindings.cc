@@ -312,14 +312,21 @@ private:
 	{
 		Napi::Env env = Env();
 		Napi::HandleScope scope(env);
+		napi_value fn = on_wake_.Value();
 		// collected with its context: nobody is left to wake
-		if (on_wake_.Value().IsEmpty())
+		if (fn == nullptr)
 			return;
-		try {
-			on_wake_.MakeCallback(env.Global(), {});
-		} catch (const Napi::Error &e) {
-			napi_fatal_exception(env, e.Value());
-		}
+		napi_value result;
+		if (napi_make_callback(env, nullptr, env.Global(), fn, 0, nullptr, &result) == napi_ok)
+			return;
+		// what the callback threw goes to the uncaught-exception handling;
+		// a failure with nothing pending is an environment being torn down
+		// (a terminated worker) that can run no JavaScript: nothing to do
+		bool pending = false;
+		napi_value error;
+		if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+		    napi_get_and_clear_last_exception(env, &error) == napi_ok)
+			napi_fatal_exception(env, error);
 	}
 
 	/*
