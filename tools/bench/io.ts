@@ -7,8 +7,10 @@
 //     among them; the best counts) vs fs.promises FileHandle.read (32
 //     concurrent loops) and fs.read (32 outstanding callback chains); fio
 //     psync, libaio and io_uring with direct=0 as reference rows;
-//   - cold buffered: the file's pages dropped (posix_fadvise DONTNEED)
-//     before each runner: aioring uring vs fio --ioengine=io_uring
+//   - cold buffered, on a file of its own (--cold-size, 2 GiB) read in a
+//     random order that visits each block once, so a runner's own reads do
+//     not warm what it reads next; its pages dropped (posix_fadvise
+//     DONTNEED) before each runner: aioring uring vs fio --ioengine=io_uring
 //     --direct=0, vs aioring's thread pool, vs fs.promises and fs.read;
 //   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio and
 //     --ioengine=io_uring with --direct=1;
@@ -80,6 +82,34 @@ const DIRECT_CANDIDATES: Candidate[] = [
   { label: 'uring, v2', backend: 'uring', flags: SETUP_V2 },
 ];
 
+/** xorshift32 step */
+function xorshift(x: number): number {
+  x ^= x << 13;
+  x >>>= 0;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}
+
+/**
+ * Every block of a file of `blocks` blocks (a power of two) once, in a
+ * reproducible random order: a cold runner that reads fewer than `blocks`
+ * never reads a page its own earlier reads brought into the cache.
+ */
+function permutedOffsets(blocks: number, seed: number): Float64Array {
+  const out = new Float64Array(blocks);
+  for (let i = 0; i < blocks; i++) out[i] = i * BLOCK;
+  let x = seed >>> 0 || 1;
+  for (let i = blocks - 1; i > 0; i--) {
+    x = xorshift(x);
+    const j = x % (i + 1);
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
+
 /** xorshift32: reproducible offsets without Math.random's cost in the loop */
 function randomOffsets(blocks: number, seed: number): Float64Array {
   const out = new Float64Array(OFFSETS);
@@ -144,7 +174,7 @@ async function runAioring(c: Candidate, fd: number, offsets: Float64Array, secon
       while (nfree > 0) {
         const b = free[--nfree];
         entryBuf[n] = b;
-        arr.setRead(n++, fd, first + b, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], b);
+        arr.setRead(n++, fd, first + b, 0, BLOCK, offsets[oi++ & (offsets.length - 1)], b);
       }
       if (n === 0) return;
       const q = ctx.submitArray(arr, n);
@@ -203,7 +233,7 @@ async function awaitLoops(name: string, fh: ReadsInto, offsets: Float64Array, se
   const loop = async (): Promise<void> => {
     const buf = Buffer.alloc(BLOCK);
     while (performance.now() < deadline) {
-      const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)]);
+      const { bytesRead } = await fh.read(buf, 0, BLOCK, offsets[oi++ & (offsets.length - 1)]);
       if (bytesRead !== BLOCK) throw new Error(`${name} read ${bytesRead} bytes`);
       ios++;
     }
@@ -242,10 +272,10 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
           return;
         }
         ios++;
-        if (performance.now() < deadline) fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], done);
+        if (performance.now() < deadline) fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (offsets.length - 1)], done);
         else if (--active === 0) resolve({ ios, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0 });
       };
-      fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (OFFSETS - 1)], done);
+      fs.read(fd, buf, 0, BLOCK, offsets[oi++ & (offsets.length - 1)], done);
     };
     for (let i = 0; i < DEPTH; i++) chain();
   });
@@ -292,6 +322,16 @@ interface PeerArgs {
   file: string;
   sizeMiB: number;
   seed: number;
+  /** the cold part's file: its blocks each once (permutedOffsets) */
+  cold?: boolean;
+}
+
+/** The cold part's own file, larger than what a runner reads, and its offsets. */
+interface ColdFile {
+  file: string;
+  sizeBytes: number;
+  offsets: Float64Array;
+  peer: PeerArgs;
 }
 
 function runFsRunner(runner: FsRunner, file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
@@ -302,7 +342,7 @@ function runFsRunner(runner: FsRunner, file: string, offsets: Float64Array, seco
 
 /** One fs runner in a child process whose libuv uses io_uring (it reads UV_USE_IO_URING at start). */
 function runUvUring(runner: FsRunner, peer: PeerArgs, seconds: number): Measured & { timerMs: number } {
-  const args = [__filename, '--peer', runner, '--file', peer.file, '--size', String(peer.sizeMiB), '--seed', String(peer.seed), '--seconds', String(seconds)];
+  const args = [__filename, '--peer', runner, '--file', peer.file, '--size', String(peer.sizeMiB), '--seed', String(peer.seed), '--seconds', String(seconds), ...(peer.cold ? ['--cold'] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, UV_USE_IO_URING: '1' } });
   if (r.status !== 0) throw new Error(`${runner} with UV_USE_IO_URING=1 failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Measured & { timerMs: number };
@@ -343,6 +383,7 @@ async function measureRound(
   withFio: boolean,
   parts: Part[],
   peer: PeerArgs,
+  cold: ColdFile | null,
   log: (s: string) => void,
 ): Promise<Row[]> {
   const results: Row[] = [];
@@ -390,28 +431,29 @@ async function measureRound(
       }
     }
   }
-  if (parts.includes('cold')) {
-    // every runner starts from a file with none of its pages cached
-    const fd = fs.openSync(file, 'r');
+  if (cold) {
+    // every runner starts from a file with none of its pages cached, and
+    // reads each block at most once (fio: its random map), so it stays cold
+    const fd = fs.openSync(cold.file, 'r');
     try {
       for (const c of COLD_CANDIDATES) {
         log(`aioring cold (${c.label})...`);
-        dropCache(file);
-        results.push(toResult(`aioring cold (${c.label})`, await runAioring(c, fd, offsets, seconds)));
+        dropCache(cold.file);
+        results.push(toResult(`aioring cold (${c.label})`, await runAioring(c, fd, cold.offsets, seconds)));
       }
     } finally {
       fs.closeSync(fd);
     }
     for (const [runner, name] of FS_ROWS) {
       log(`cold ${runner}...`);
-      dropCache(file);
-      results.push(toResult(`cold ${name}`, await runFsRunner(runner, file, offsets, seconds)));
-      dropCache(file);
-      results.push(toResult(`cold ${name}${UV}`, runUvUring(runner, peer, seconds)));
+      dropCache(cold.file);
+      results.push(toResult(`cold ${name}`, await runFsRunner(runner, cold.file, cold.offsets, seconds)));
+      dropCache(cold.file);
+      results.push(toResult(`cold ${name}${UV}`, runUvUring(runner, cold.peer, seconds)));
     }
     if (withFio) {
       log('fio io_uring cold...');
-      results.push(toResult('fio io_uring cold', runFio({ file, sizeBytes, seconds, engine: 'io_uring', direct: false, cold: true })));
+      results.push(toResult('fio io_uring cold', runFio({ file: cold.file, sizeBytes: cold.sizeBytes, seconds, engine: 'io_uring', direct: false, cold: true })));
     }
   }
   if (!parts.includes('direct')) return results;
@@ -442,6 +484,7 @@ async function main(): Promise<number> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
     .option('seconds', { type: 'number', default: 3, describe: 'seconds per runner' })
     .option('size', { type: 'number', default: 256, describe: 'test file size in MiB' })
+    .option('cold-size', { type: 'number', default: 2048, describe: "the cold part's file in MiB (a power of two), more than a runner reads" })
     .option('dir', { type: 'string', describe: 'directory for the test file (disk-backed; default /var/tmp, else $HOME)' })
     .option('seed', { type: 'number', default: 1, describe: 'seed of the random offsets' })
     .option('rounds', { type: 'number', default: 3, describe: 'rounds of every runner; each row is its median round' })
@@ -451,16 +494,21 @@ async function main(): Promise<number> {
     })
     .option('peer', { choices: ['fs.promises', 'fs.read'] as const, hidden: true, describe: 'internal: run one fs runner and print its figures' })
     .option('file', { type: 'string', hidden: true, describe: 'internal: the --peer runner\'s file' })
+    .option('cold', { type: 'boolean', hidden: true, describe: "internal: the --peer runner reads the cold part's file" })
     .strict()
     .parseSync();
   if (argv.peer) {
-    const m = await withTimer(() => runFsRunner(argv.peer!, String(argv.file), randomOffsets((argv.size << 20) / BLOCK, argv.seed), argv.seconds));
+    const blocks = (argv.size * 1048576) / BLOCK;
+    const peerOffsets = argv.cold ? permutedOffsets(blocks, argv.seed) : randomOffsets(blocks, argv.seed);
+    const m = await withTimer(() => runFsRunner(argv.peer!, String(argv.file), peerOffsets, argv.seconds));
     process.stdout.write(`${JSON.stringify(m)}\n`);
     return 0;
   }
   if (!(argv.seconds > 0)) throw new Error('--seconds must be > 0');
   if (!Number.isInteger(argv.rounds) || argv.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
   if (!Number.isInteger(argv.size) || argv.size < 1) throw new Error('--size must be a whole number of MiB >= 1');
+  const coldMiB = argv['cold-size'];
+  if (!Number.isInteger(coldMiB) || coldMiB < 1 || (coldMiB & (coldMiB - 1)) !== 0) throw new Error('--cold-size must be a power of two MiB');
 
   const parts: Part[] = argv.only ? [argv.only] : ['hot', 'cold', 'direct', 'everyday'];
   const sizeBytes = argv.size << 20;
@@ -473,7 +521,15 @@ async function main(): Promise<number> {
   };
 
   const file = createFile(dir, sizeBytes);
-  const cleanup = (): void => removeFile(file);
+  let cold: ColdFile | null = null;
+  const cleanup = (): void => {
+    removeFile(file);
+    if (cold) removeFile(cold.file);
+  };
+  if (parts.includes('cold')) {
+    const coldFile = createFile(dir, coldMiB * 1048576);
+    cold = { file: coldFile, sizeBytes: coldMiB * 1048576, offsets: permutedOffsets((coldMiB * 1048576) / BLOCK, argv.seed), peer: { file: coldFile, sizeMiB: coldMiB, seed: argv.seed, cold: true } };
+  }
   const onSignal = (): void => {
     cleanup();
     process.exit(130);
@@ -487,7 +543,7 @@ async function main(): Promise<number> {
   try {
     for (let round = 0; round < argv.rounds; round++) {
       log(`round ${round + 1} of ${argv.rounds}`);
-      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, { file, sizeMiB: argv.size, seed: argv.seed }, log));
+      rounds.push(await measureRound(file, sizeBytes, offsets, argv.seconds, fio !== null, parts, { file, sizeMiB: argv.size, seed: argv.seed }, cold, log));
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -534,7 +590,7 @@ async function main(): Promise<number> {
     kernel: os.release(),
     node: process.version,
     fio: fio ?? null,
-    file: { dir, device: rootDevice(dir), sizeMiB: argv.size },
+    file: { dir, device: rootDevice(dir), sizeMiB: argv.size, coldSizeMiB: parts.includes('cold') ? coldMiB : null },
     seconds: argv.seconds,
     rounds: argv.rounds,
     depth: DEPTH,
@@ -552,7 +608,7 @@ async function main(): Promise<number> {
   const lines = [
     `machine: ${machine.cpus} CPUs, ${machine.model}, Linux ${machine.kernel}, Node ${machine.node}, ${fio ?? 'no fio'}`,
     `file: ${argv.size} MiB in ${dir} (${machine.file.device}); 4 KiB random reads, queue depth ${DEPTH}, ${argv.seconds} s per runner,` +
-      ` median of ${argv.rounds} interleaved rounds`,
+      ` median of ${argv.rounds} interleaved rounds${cold ? `; the cold part on a ${coldMiB} MiB file of its own, each block read at most once` : ''}`,
     '',
     `${'runner'.padEnd(width)}${'IOPS'.padStart(10)} ${'CPU µs/IO'.padStart(10)} ${'1 ms timer, longest wait'.padStart(26)}`,
   ];
