@@ -13,7 +13,9 @@
 //   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio and
 //     --ioengine=io_uring with --direct=1;
 //   - the everyday path: 32 loops of `await handle.read(buf, 0, len, pos)`
-//     on a handle from aioring's open(), vs fs.promises and fs.read. Each
+//     on a handle from aioring's open() (the default context's, and where
+//     io_uring works a uring context's, whose handle runs on a registered
+//     file), vs fs.promises and fs.read. Each
 //     Node runner of it also reports the longest wait of a 1 ms interval
 //     timer while it ran.
 // fs.promises and fs.read also run in a child process with UV_USE_IO_URING=1
