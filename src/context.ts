@@ -14,7 +14,7 @@ import { EventBatch } from './events';
 import { IocbArray, IocbInit, Opcode, pinned } from './iocb';
 import { LegacyRing } from './legacyRing';
 import { RingMapping } from './memory';
-import { addon, NativeContext, SyncStats } from './native';
+import { addon, FileStats, NativeContext, SyncStats } from './native';
 import { V2Ring } from './v2Ring';
 import { BackendInfo, BackendName, describeBackend } from './context/backend';
 import { Completions, IoEventResult } from './context/completions';
@@ -32,7 +32,9 @@ export type { IoEventResult } from './context/completions';
 export { TURN_BUDGET } from './context/budget';
 export { features } from './features';
 export type { Features } from './features';
-export type { SyncRecord, SyncStats } from './native';
+export type { FileStats, SyncRecord, SyncStats } from './native';
+
+const EAGAIN = 11;
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -278,6 +280,33 @@ export class AioContext {
   /** The fsync and fdatasync calls the engine ran for this context, the last 256 timed. */
   syncStats(): SyncStats {
     return this.live('fsync').syncStats();
+  }
+
+  /**
+   * A uring context's io_uring file table: the files FileHandles from
+   * open() registered in it, its size, and how many requests ran on a
+   * registered file. Raw descriptors (ctx.read(fd, ...)) are never registered.
+   */
+  fileStats(): FileStats {
+    return this.live('aioring').fileStats();
+  }
+
+  /**
+   * @internal FileHandle, at its first request: register fd's file in a
+   * uring context's file table; its slot, or -1 (another backend, the
+   * table full or unavailable: the handle runs unregistered), or -2 (try
+   * again at the next request).
+   */
+  registerFile(fd: number): number {
+    const native = this.live('aioring');
+    if (!native.info.uring) return -1;
+    const slot = native.registerFile(fd);
+    return slot >= 0 ? slot : slot === -EAGAIN ? -2 : -1;
+  }
+
+  /** @internal FileHandle.close, before it closes the descriptor: the slot is emptied (no-op once destroyed). */
+  unregisterFile(slot: number): void {
+    if (this.native !== null) this.native.unregisterFile(slot);
   }
 
   private transfer(

@@ -16,7 +16,7 @@ export { kernelSetup } from './kernel';
 export { shimPath } from './shim';
 export type { KernelContext } from './kernel';
 export { AioContext, setup, alignedBuffer, features, SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, SETUP_FLAGS, TURN_BUDGET } from './context';
-export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features, SyncRecord, SyncStats } from './context';
+export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features, FileStats, SyncRecord, SyncStats } from './context';
 export { groupDatasync, groupFsync, dsyncWrite } from './files/commit';
 export { createReadStream, createWriteStream, AioReadStream, AioWriteStream, STREAM_DEPTH } from './files/streams';
 export type { ReadStreamOptions, WriteStreamOptions } from './files/streams';

@@ -47,6 +47,18 @@ export interface SyncStats {
   records: SyncRecord[];
 }
 
+/** A uring context's io_uring file table (FileHandles register their files in it). */
+export interface FileStats {
+  /** slots holding a file */
+  registered: number;
+  /** the table's slots; 0 for a context of another backend */
+  capacity: number;
+  /** requests that ran on a registered file (IOSQE_FIXED_FILE) */
+  requests: number;
+  /** errno the table's registration failed with (then every handle runs unregistered), 0 */
+  error: number;
+}
+
 export interface NativeContext {
   readonly ring: ArrayBuffer;
   readonly waitBuffer: ArrayBuffer;
@@ -54,6 +66,10 @@ export interface NativeContext {
   submit(iocbs: Uint8Array, slots: Int32Array, n: number, buffers: unknown[] | undefined): number;
   cancel(slot: number): number;
   registerBuffers(buffers: ArrayBufferView[]): number;
+  /** the fixed-file slot of fd's file, or a negative errno */
+  registerFile(fd: number): number;
+  unregisterFile(slot: number): number;
+  fileStats(): FileStats;
   holdLoop(hold: boolean): void;
   inflight(): number;
   helperReads(): number;

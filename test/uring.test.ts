@@ -1,15 +1,19 @@
 // 38 the uring backend: io_uring behind the context's ring. Which backend
 // and why, O_DIRECT, rwFlags, fixed buffers, cancel (IORING_OP_ASYNC_CANCEL),
 // destroy with work in flight at random moments, and the threads and
-// descriptors it leaves (none) once closed.
+// descriptors it leaves (none) once closed; FileHandles on io_uring fixed
+// files (registered at first use, unregistered at close, a reused
+// descriptor number, a full table).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { features } from '../src/features';
+import { EventBatch } from '../src/events';
+import { open } from '../src/files/open';
 import { IocbInit } from '../src/iocb';
-import { describeUring, descriptorCount, directDir, ownThreadCount, rng, tempDir } from './helpers';
+import { describeUring, descriptorCount, directDir, ownThreadCount, patternByte, patternFile, rng, tempDir } from './helpers';
 
 const RWF_APPEND = 0x10;
 const ECANCELED = -125;
@@ -180,5 +184,180 @@ describeUring('38 the uring backend', () => {
     fs.closeSync(fd);
     fs.closeSync(p.r);
     fs.closeSync(p.w);
+  });
+  describe('registered files: a FileHandle from open() runs on an io_uring fixed file', () => {
+    const URING_MAX_FILES = 256;
+
+    /** Open files until one gets the number n (the lowest free one is given first); the others are closed. */
+    function openAs(n: number, file: string): number {
+      const extra: number[] = [];
+      let fd = fs.openSync(file, 'r');
+      while (fd !== n && extra.length < 64) {
+        extra.push(fd);
+        fd = fs.openSync(file, 'r');
+      }
+      for (const e of extra) fs.closeSync(e);
+      expect(fd).toBe(n);
+      return fd;
+    }
+
+    test('its reads and writes go through the fixed file, raw descriptors never do, close unregisters', async () => {
+      const ctx = setup(64, { backend: 'uring' });
+      const file = path.join(tempDir(), 'fixed-file');
+      fs.writeFileSync(file, Buffer.alloc(8192));
+      try {
+        expect(ctx.fileStats()).toEqual({ registered: 0, capacity: URING_MAX_FILES, requests: 0, error: 0 });
+        const h = await open(file, 'r+', undefined, { context: ctx });
+        expect((await h.write(Buffer.from('fixed'), 0, 5, 100)).bytesWritten).toBe(5);
+        const back = Buffer.alloc(5);
+        expect((await h.read(back, 0, 5, 100)).bytesRead).toBe(5);
+        expect(back.toString()).toBe('fixed');
+        expect((await h.readv([Buffer.alloc(2), Buffer.alloc(3)], 100)).bytesRead).toBe(5);
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: 3 });
+        // the same number through the raw call: by number, not through the table
+        expect(await ctx.read(h.fd, Buffer.alloc(5), 100)).toBe(5);
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: 3 });
+        await h.close();
+        expect(ctx.fileStats()).toMatchObject({ registered: 0, requests: 3 });
+        // a handle still open when its context is destroyed closes cleanly
+        const late = await open(file, 'r', undefined, { context: ctx });
+        await late.read(Buffer.alloc(1), 0, 1, 0);
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: 4 });
+        ctx.destroy();
+        await expect(late.close()).resolves.toBeUndefined();
+      } finally {
+        if (!ctx.destroyed) ctx.destroy();
+      }
+    });
+
+    test('a descriptor number closed and reused by another file: each call reaches the right file', async () => {
+      const ctx = setup(64, { backend: 'uring' });
+      const dir = tempDir();
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      fs.writeFileSync(a, 'AAAA');
+      fs.writeFileSync(b, 'BBBB');
+      const read4 = async (call: Promise<unknown>, buf: Buffer): Promise<string> => {
+        await call;
+        return buf.toString();
+      };
+      try {
+        // closed through the handle: the slot is emptied first, so the number's next file is read, by either path
+        const ha = await open(a, 'r+', undefined, { context: ctx });
+        const n = ha.fd;
+        let buf = Buffer.alloc(4);
+        expect(await read4(ha.read(buf, 0, 4, 0), buf)).toBe('AAAA');
+        await ha.close();
+        const fb = openAs(n, b);
+        buf = Buffer.alloc(4);
+        expect(await read4(ctx.read(fb, buf, 0), buf)).toBe('BBBB');
+        fs.closeSync(fb);
+        const hb = await open(b, 'r', undefined, { context: ctx });
+        buf = Buffer.alloc(4);
+        expect(await read4(hb.read(buf, 0, 4, 0), buf)).toBe('BBBB');
+        await hb.close();
+        expect(ctx.fileStats()).toMatchObject({ registered: 0, requests: 2 });
+
+        // closed behind the handle's back: the table holds the file, not the number, so the
+        // raw call on the reused number reads the new file and the handle still the one it opened
+        const hc = await open(a, 'r', undefined, { context: ctx });
+        buf = Buffer.alloc(4);
+        expect(await read4(hc.read(buf, 0, 4, 0), buf)).toBe('AAAA');
+        const m = hc.fd;
+        fs.closeSync(m);
+        const fd = openAs(m, b);
+        buf = Buffer.alloc(4);
+        expect(await read4(ctx.read(fd, buf, 0), buf)).toBe('BBBB');
+        buf = Buffer.alloc(4);
+        expect(await read4(hc.read(buf, 0, 4, 0), buf)).toBe('AAAA');
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: 4 });
+        await hc.close(); // closes the number, which is b's descriptor now
+        expect(ctx.fileStats()).toMatchObject({ registered: 0 });
+      } finally {
+        ctx.destroy();
+      }
+    });
+
+    test('a full table: the handles past it run unregistered, a slot emptied by close is taken by the next', async () => {
+      const ctx = setup(64, { backend: 'uring' });
+      const file = patternFile(tempDir(), 4);
+      const handles = [];
+      try {
+        for (let i = 0; i < URING_MAX_FILES + 3; i++) handles.push(await open(file, 'r', undefined, { context: ctx }));
+        const reads = handles.map(async (h, i) => {
+          const buf = Buffer.alloc(16);
+          const block = i % 4;
+          expect((await h.read(buf, 0, 16, block * 4096)).bytesRead).toBe(16);
+          for (let j = 0; j < 16; j++) expect(buf[j]).toBe(patternByte(block, j));
+        });
+        await Promise.all(reads);
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES });
+        // a handle that found the table full stays unregistered
+        await handles[URING_MAX_FILES].read(Buffer.alloc(1), 0, 1, 0);
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES });
+        await handles[0].close();
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES - 1 });
+        const next = await open(file, 'r', undefined, { context: ctx });
+        handles.push(next);
+        const buf = Buffer.alloc(8);
+        await next.read(buf, 0, 8, 4096);
+        expect(buf[7]).toBe(patternByte(1, 7));
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES + 1 });
+      } finally {
+        for (const h of handles) await h.close();
+        expect(ctx.fileStats()).toMatchObject({ registered: 0 });
+        ctx.destroy();
+      }
+    });
+
+    test.each(layouts)('%s ring: 20,000 random reads at depth 32 on a registered file complete exactly once, byte for byte', async (_layout, flags) => {
+      const ctx = setup(32, { flags, backend: 'uring' });
+      const blocks = 64;
+      const file = patternFile(tempDir(), blocks);
+      const h = await open(file, 'r', undefined, { context: ctx });
+      const next = rng(0x5eed + flags);
+      const total = 20000;
+      let issued = 0;
+      let settled = 0;
+      const seen = new Uint8Array(total);
+      try {
+        const loop = async (): Promise<void> => {
+          const buf = Buffer.alloc(512);
+          while (issued < total) {
+            const id = issued++;
+            const block = next() % blocks;
+            const at = (next() % 8) * 512;
+            const { bytesRead } = await h.read(buf, 0, 512, block * 4096 + at);
+            seen[id]++;
+            settled++;
+            expect(bytesRead).toBe(512);
+            if (buf[0] !== patternByte(block, at) || buf[511] !== patternByte(block, at + 511)) throw new Error(`read ${id}: wrong bytes`);
+          }
+        };
+        await Promise.all(Array.from({ length: 32 }, loop));
+        expect(settled).toBe(total);
+        expect(seen.every((c) => c === 1)).toBe(true);
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: total });
+        expect(ctx.inflight).toBe(0);
+        // promise completions are routed to their calls: nothing is left over in the ring
+        expect(ctx.reap(new EventBatch(8))).toBe(0);
+      } finally {
+        await h.close();
+        ctx.destroy();
+      }
+    });
+
+    test('contexts of the other backends register nothing', async () => {
+      const ctx = setup(16, { backend: 'threadpool' });
+      const file = patternFile(tempDir(), 1);
+      try {
+        const h = await open(file, 'r', undefined, { context: ctx });
+        await h.read(Buffer.alloc(4), 0, 4, 0);
+        await h.close();
+        expect(ctx.fileStats()).toEqual({ registered: 0, capacity: 0, requests: 0, error: 0 });
+      } finally {
+        ctx.destroy();
+      }
+    });
   });
 });

@@ -175,6 +175,9 @@ public:
 			{InstanceMethod("submit", &NativeContext::Submit),
 			 InstanceMethod("cancel", &NativeContext::Cancel),
 			 InstanceMethod("registerBuffers", &NativeContext::RegisterBuffers),
+			 InstanceMethod("registerFile", &NativeContext::RegisterFile),
+			 InstanceMethod("unregisterFile", &NativeContext::UnregisterFile),
+			 InstanceMethod("fileStats", &NativeContext::FileStats),
 			 InstanceMethod("holdLoop", &NativeContext::HoldLoop),
 			 InstanceMethod("inflight", &NativeContext::Inflight),
 			 InstanceMethod("helperReads", &NativeContext::HelperReads),
@@ -525,19 +528,24 @@ private:
 		Napi::Array buffers = info[3].IsArray() ? info[3].As<Napi::Array>() : Napi::Array::New(env);
 		iovecs_.resize(n);
 		std::vector<iocb *> ptrs(n);
+		std::vector<int32_t> files(n);
 		for (uint32_t k = 0; k < n; k++) {
 			int32_t slot = slots[k];
 			if (slot < 0 || static_cast<uint32_t>(slot) >= slab_.size())
 				throw AioError(env, EINVAL, "io_submit", "slot out of range", "slots");
 			iocb cb;
 			memcpy(&cb, js.data + static_cast<size_t>(k) * sizeof(iocb), sizeof(cb));
+			// aio_reserved2's high word: a FileHandle's fixed-file slot + 1 (0: none);
+			// the engine runs it there only if the slot holds this descriptor's file
+			files[k] = static_cast<int32_t>(cb.aio_reserved2 >> 32) - 1;
+			cb.aio_reserved2 &= 0xffffffffu;
 			Translate(env, cb, buffers, k);
 			slab_[slot] = cb;
 			ptrs[k] = &slab_[slot];
 		}
 		if (passthrough_)
 			CountKernelCompletions();
-		long r = aior_submit(ctx, ptrs.data(), n);
+		long r = aior_submit_files(ctx, ptrs.data(), n, files.data());
 		if (passthrough_ && r > 0)
 			kernel_running_ += static_cast<uint32_t>(r);
 		UpdateStrength();
@@ -641,6 +649,45 @@ private:
 			iov.push_back({r.data, r.length});
 		aior_register_buffers(ctx, iov.data(), static_cast<uint32_t>(iov.size()));
 		return Napi::Number::New(env, static_cast<double>(first));
+	}
+
+	// registerFile(fd) -> its fixed-file slot, or a negative errno (then the
+	// descriptor's requests run unregistered): a FileHandle's, at its first use
+	Napi::Value RegisterFile(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		struct aior_ctx *ctx = Live(env);
+		if (!info[0].IsNumber())
+			throw AioError(env, EINVAL, "aioring", "registerFile takes a descriptor", "fd");
+		int fd = info[0].As<Napi::Number>().Int32Value();
+		return Napi::Number::New(env, aior_register_file(ctx, fd));
+	}
+
+	// unregisterFile(slot) -> 0 or a negative errno; a destroyed context's table is gone already
+	Napi::Value UnregisterFile(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!ctx_)
+			return Napi::Number::New(env, 0);
+		if (!info[0].IsNumber())
+			throw AioError(env, EINVAL, "aioring", "unregisterFile takes a slot", "slot");
+		return Napi::Number::New(env, aior_unregister_file(ctx_, info[0].As<Napi::Number>().Int32Value()));
+	}
+
+	// { registered, capacity, requests, error }: the context's io_uring file table
+	Napi::Value FileStats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		struct aior_file_stats f = {0, 0, 0, 0};
+		Napi::Object out = Napi::Object::New(env);
+
+		if (ctx_)
+			aior_file_stats(ctx_, &f);
+		out.Set("registered", Napi::Number::New(env, f.registered));
+		out.Set("capacity", Napi::Number::New(env, f.capacity));
+		out.Set("requests", Napi::Number::New(env, static_cast<double>(f.fixed_requests)));
+		out.Set("error", Napi::Number::New(env, f.error));
+		return out;
 	}
 
 	// holdLoop(true) while JavaScript waits for a wakeup, so the process stays up

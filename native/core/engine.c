@@ -257,6 +257,28 @@ int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_
 	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_register_buffers(ctx, iov, n) : 0;
 }
 
+int aior_register_file(struct aior_ctx *ctx, int fd)
+{
+	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_register_file(ctx, fd) : -EOPNOTSUPP;
+}
+
+int aior_unregister_file(struct aior_ctx *ctx, int slot)
+{
+	return ctx->mode == AIOR_BACKEND_URING ? aior_uring_unregister_file(ctx, slot) : -EINVAL;
+}
+
+void aior_file_stats(struct aior_ctx *ctx, struct aior_file_stats *out)
+{
+	struct aior_uring_files f = {0, 0, 0, 0};
+
+	if (ctx->mode == AIOR_BACKEND_URING)
+		aior_uring_files(ctx, &f);
+	out->registered = f.registered;
+	out->capacity = f.capacity;
+	out->fixed_requests = f.fixed_requests;
+	out->error = f.error;
+}
+
 int aior_uring_fd(const struct aior_ctx *ctx)
 {
 	return aior_uring_pollfd(ctx);
@@ -497,7 +519,21 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	return aior_submit_known(ctx, iocbs, n, -1, 0);
 }
 
+static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags,
+		   const int32_t *files);
+
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
+{
+	return submit(ctx, iocbs, n, fd, fd_flags, NULL);
+}
+
+long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files)
+{
+	return submit(ctx, iocbs, n, -1, 0, files);
+}
+
+static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags,
+		   const int32_t *files)
 {
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0};
 	long done = 0, lost;
@@ -522,6 +558,7 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;
 		enum route route;
+		int file = files ? files[done] : -1;
 
 		if (user == NULL) {
 			err = -EFAULT;
@@ -533,7 +570,10 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
 		route = route_of(ctx, user, fd, fd_flags);
-		err = check_iocb(user, route == ROUTE_POOL || route == ROUTE_URING);
+		/* a registered file is the file itself: its number need not be looked at */
+		if (route != ROUTE_URING || !aior_uring_names_file(ctx, file, (int)user->aio_fildes))
+			file = -1;
+		err = check_iocb(user, route == ROUTE_POOL || (route == ROUTE_URING && file < 0));
 		if (err)
 			break;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
@@ -547,6 +587,7 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		err = request_take(ctx, user, cpu, &req);
 		if (err)
 			break;
+		req->file = file;
 		avail--;
 		if (route == ROUTE_KERNEL) {
 			rs.kernel[rs.nk++] = req;

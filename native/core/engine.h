@@ -115,6 +115,14 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags);
 
 /*
+ * aior_submit with io_uring fixed files: files[i] is the slot
+ * aior_register_file gave for iocbs[i]'s descriptor, or -1. A slot that
+ * does not hold a file registered from that descriptor, or a context of
+ * another backend, runs the request on its aio_fildes as aior_submit does.
+ */
+long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files);
+
+/*
  * Cancel a request not yet started: it completes with -ECANCELED through
  * the ring and 0 is returned. -EAGAIN if it is running or with the
  * kernel, -EINVAL if no such request is in flight. In passthrough mode
@@ -154,6 +162,28 @@ uint64_t aior_deferred_aio_nr(void);
  * (then they run as ordinary reads and writes); 0 for other backends.
  */
 int aior_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+
+/*
+ * io_uring fixed files, for a caller that knows a descriptor's lifetime
+ * (the addon's FileHandles): aior_register_file registers the file fd
+ * names now and returns its slot for aior_submit_files, or a negative
+ * errno (-ENFILE: the context's table is full; -EAGAIN: try again;
+ * -EOPNOTSUPP: not a uring context). The slot holds the file, not the
+ * number: unregister it before closing the descriptor, or the file stays
+ * open (and requests naming the slot keep reaching it) until then or until
+ * destroy. Raw descriptors (aior_submit) are never looked up in the table.
+ */
+int aior_register_file(struct aior_ctx *ctx, int fd);
+int aior_unregister_file(struct aior_ctx *ctx, int slot);
+
+struct aior_file_stats {
+	uint32_t registered;     /* slots holding a file */
+	uint32_t capacity;       /* the table's slots (0: not a uring context) */
+	uint64_t fixed_requests; /* requests that ran on a registered file */
+	int error;               /* errno the table's registration failed with, 0 */
+};
+
+void aior_file_stats(struct aior_ctx *ctx, struct aior_file_stats *out);
 
 /*
  * The uring backend's ring descriptor (readable while its CQ holds

@@ -13,6 +13,9 @@
 #define SUBMIT_RETRIES 64
 /* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
 #define URING_MAX_RW 0x7ffff000u
+/* a file table slot's states besides the descriptor it was registered from */
+#define URING_FILE_FREE (-1)
+#define URING_FILE_LOST (-2)
 
 static uint32_t pow2_at_least(uint32_t n, uint32_t cap)
 {
@@ -182,7 +185,12 @@ static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req
 	void *buf = (void *)(uintptr_t)cb->aio_buf;
 	/* an iovec count for the vectored ones (at most 1024: check_iocb) */
 	unsigned len = cb->aio_nbytes > URING_MAX_RW ? URING_MAX_RW : (unsigned)cb->aio_nbytes;
+	/* a registered file: the SQE names its slot, checked by the submitter (aior_uring_names_file) */
+	int fixed_file = req->file >= 0 && cb->aio_lio_opcode != IOCB_CMD_NOOP;
 	int fixed;
+
+	if (fixed_file)
+		fd = req->file;
 
 	switch (cb->aio_lio_opcode) {
 	case IOCB_CMD_PREAD:
@@ -221,6 +229,10 @@ static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req
 	}
 	if (cb->aio_flags & IOCB_FLAG_IOPRIO)
 		sqe->ioprio = cb->aio_reqprio;
+	if (fixed_file) {
+		io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+		u->fixed_requests++;
+	}
 	io_uring_sqe_set_data(sqe, req);
 }
 
@@ -311,6 +323,112 @@ int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, u
 	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	return r;
+}
+
+/*
+ * Fixed files. A slot holds a reference to the file its descriptor named
+ * at registration, not to the number: a table looked up by number would
+ * send I/O to the old file once the program closed the number and opened
+ * another file under it. So the engine never maps numbers to slots; a
+ * request runs on a slot only when its submitter marked it (the addon, for
+ * a FileHandle's requests, which registers at the handle's first use and
+ * unregisters before it closes the descriptor), and only when the slot
+ * still holds a file registered from the request's aio_fildes.
+ *
+ * A slot is reused only when the SQ is empty: an SQE waiting there names
+ * its slot by index, and the kernel looks the index up when it consumes
+ * the SQE, so it must not find another file there. Requests the kernel has
+ * consumed hold the file themselves (its resource node) until they end.
+ */
+
+/* The sparse table, registered at the first use: 0 or a negative errno (then for good). */
+static int files_ready(struct aior_uring *u)
+{
+	int r;
+
+	if (u->files_table)
+		return 0;
+	if (u->files_error)
+		return -u->files_error;
+	r = io_uring_register_files_sparse(&u->ring, URING_MAX_FILES);
+	if (r < 0) {
+		u->files_error = -r;
+		return r;
+	}
+	for (uint32_t i = 0; i < URING_MAX_FILES; i++)
+		u->files[i] = URING_FILE_FREE;
+	u->files_table = 1;
+	return 0;
+}
+
+int aior_uring_register_file(struct aior_ctx *ctx, int fd)
+{
+	struct aior_uring *u = &ctx->uring;
+	int r, slot = -1;
+
+	if (fd < 0)
+		return -EBADF;
+	pthread_mutex_lock(&ctx->reqs.lock);
+	r = !u->started || ctx->stopping ? -EINVAL : files_ready(u);
+	for (uint32_t i = 0; r == 0 && slot < 0 && i < URING_MAX_FILES; i++)
+		if (u->files[i] == URING_FILE_FREE)
+			slot = (int)i;
+	if (r == 0 && slot < 0)
+		r = -ENFILE;
+	if (r == 0) {
+		submit_queued(u);
+		if (u->queued)
+			r = -EAGAIN;
+	}
+	if (r == 0) {
+		r = io_uring_register_files_update(&u->ring, (unsigned)slot, &fd, 1);
+		if (r == 1) {
+			u->files[slot] = fd;
+			u->nfiles++;
+			r = slot;
+		} else if (r >= 0) {
+			r = -EBADF;
+		}
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
+}
+
+int aior_uring_unregister_file(struct aior_ctx *ctx, int slot)
+{
+	struct aior_uring *u = &ctx->uring;
+	int none = -1, r = -EINVAL;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	if (u->started && u->files_table && slot >= 0 && slot < URING_MAX_FILES && u->files[slot] >= 0) {
+		/* SQEs that name it reach the kernel first, while it still holds the file */
+		submit_queued(u);
+		r = io_uring_register_files_update(&u->ring, (unsigned)slot, &none, 1);
+		u->files[slot] = r == 1 ? URING_FILE_FREE : URING_FILE_LOST;
+		u->nfiles--;
+		r = 0;
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
+}
+
+int aior_uring_names_file(const struct aior_ctx *ctx, int slot, int fd)
+{
+	const struct aior_uring *u = &ctx->uring;
+
+	return slot >= 0 && slot < URING_MAX_FILES && u->files_table && u->files[slot] == fd;
+}
+
+void aior_uring_files(struct aior_ctx *ctx, struct aior_uring_files *out)
+{
+	struct aior_uring *u = &ctx->uring;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	out->registered = u->nfiles;
+	out->capacity = u->started ? URING_MAX_FILES : 0;
+	out->fixed_requests = u->fixed_requests;
+	out->error = u->files_error;
+	pthread_mutex_unlock(&ctx->reqs.lock);
 }
 
 void aior_uring_stop(struct aior_ctx *ctx)

@@ -25,6 +25,8 @@ struct aior_req;
 
 /* The most buffers a context registers with io_uring as fixed buffers. */
 #define URING_MAX_FIXED 64
+/* The slots of a context's sparse file table (io_uring fixed files). */
+#define URING_MAX_FILES 256
 
 #ifdef AIORING_HAVE_URING
 #include <liburing.h>
@@ -44,6 +46,18 @@ struct aior_uring {
 	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
 	struct iovec fixed[URING_MAX_FIXED];
 	uint32_t nfixed;
+	/*
+	 * Fixed files (reqs.lock): the sparse table is registered at the first
+	 * aior_uring_register_file; files[i] is the descriptor slot i was
+	 * registered from, URING_FILE_FREE or URING_FILE_LOST (an update the
+	 * kernel refused: never reused). A slot holds the file, not the number:
+	 * only requests their submitter marked (aior_req.file) use it.
+	 */
+	int files_table;           /* the sparse table is registered */
+	int files_error;           /* errno registering it failed with (then never again) */
+	int32_t files[URING_MAX_FILES];
+	uint32_t nfiles;           /* slots holding a file */
+	uint64_t fixed_requests;   /* SQEs prepared with IOSQE_FIXED_FILE */
 };
 #else
 struct aior_uring {
@@ -51,6 +65,14 @@ struct aior_uring {
 	int error;
 };
 #endif
+
+/* What a context's file table holds (aior_file_stats). */
+struct aior_uring_files {
+	uint32_t registered;       /* slots holding a file */
+	uint32_t capacity;         /* URING_MAX_FILES, or 0 without io_uring */
+	uint64_t fixed_requests;   /* requests that ran on a registered file */
+	int error;                 /* errno the sparse table's registration failed with, 0 */
+};
 
 #ifdef AIORING_HAVE_URING
 /* Whether io_uring can be set up in this process: 0, or a negative errno. */
@@ -77,6 +99,18 @@ int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
  * a read or write that lies inside one becomes READ_FIXED / WRITE_FIXED.
  */
 int aior_uring_register_buffers(struct aior_ctx *ctx, const struct iovec *iov, uint32_t n);
+/*
+ * Register the file descriptor fd names now into a free slot of the
+ * context's sparse file table: the slot, or -ENFILE (the table is full),
+ * -EAGAIN (SQEs wait in the SQ, which could name a reused slot: try
+ * again), -EBADF, or the errno the table's registration failed with.
+ */
+int aior_uring_register_file(struct aior_ctx *ctx, int fd);
+/* Empty a slot (requests in flight on it keep the file until they end): 0 or -EINVAL. */
+int aior_uring_unregister_file(struct aior_ctx *ctx, int slot);
+/* Whether slot holds a file registered from fd (reqs.lock held): then a request may name it. */
+int aior_uring_names_file(const struct aior_ctx *ctx, int slot, int fd);
+void aior_uring_files(struct aior_ctx *ctx, struct aior_uring_files *out);
 /* The ring's descriptor, readable while its CQ holds events, or -1 without a ring. */
 int aior_uring_pollfd(const struct aior_ctx *ctx);
 /* For a consumer that woke on it: move the CQ now. */
@@ -121,6 +155,30 @@ static inline int aior_uring_register_buffers(struct aior_ctx *ctx, const struct
 	(void)iov;
 	(void)n;
 	return 0;
+}
+static inline int aior_uring_register_file(struct aior_ctx *ctx, int fd)
+{
+	(void)ctx;
+	(void)fd;
+	return -EOPNOTSUPP;
+}
+static inline int aior_uring_unregister_file(struct aior_ctx *ctx, int slot)
+{
+	(void)ctx;
+	(void)slot;
+	return -EINVAL;
+}
+static inline int aior_uring_names_file(const struct aior_ctx *ctx, int slot, int fd)
+{
+	(void)ctx;
+	(void)slot;
+	(void)fd;
+	return 0;
+}
+static inline void aior_uring_files(struct aior_ctx *ctx, struct aior_uring_files *out)
+{
+	(void)ctx;
+	*out = (struct aior_uring_files){0, 0, 0, 0};
 }
 static inline int aior_uring_pollfd(const struct aior_ctx *ctx)
 {

@@ -21,6 +21,7 @@ struct aior_req {
 	const struct iocb *user;   /* the caller's iocb: echoed as io_event.obj */
 	int user_resfd;            /* the caller's IOCB_FLAG_RESFD eventfd, or -1 */
 	struct iovec *iov;         /* copy of a vectored request's iovecs */
+	int32_t file;              /* io_uring: the fixed-file slot it runs on, or -1 (its aio_fildes) */
 	enum req_state state;
 	uint32_t cpu;              /* where it was submitted (AIORING_SETUP_KERNEL_REQS) */
 	struct aior_req *next;     /* free list, or the pool's queue */

@@ -57,6 +57,8 @@ function capture(resolve: (value: unknown) => void, reject: (e: unknown) => void
 export class Request implements Pending {
   opcode: number = Opcode.pread;
   fd = 0;
+  /** a FileHandle's io_uring fixed-file slot + 1 (0: none) */
+  file = 0;
   /** pread/pwrite: the buffer; preadv/pwritev: a copy of the buffers array */
   data: ArrayBufferView | ArrayBufferView[] | undefined = undefined;
   /** pread/pwrite: where in the buffer, and how many bytes */
@@ -123,6 +125,7 @@ export class Request implements Pending {
     this.path = undefined;
     this.owner = undefined;
     this.atCurrent = false;
+    this.file = 0;
     this.onResolve = undefined;
     this.onReject = undefined;
     this.rwFlags = 0;

@@ -93,6 +93,8 @@ export class Submitter {
     u32.fill(0, w, w + WORDS);
     u32[w + IocbLayout.aio_lio_opcode / 4] = r.opcode;
     u32[w + IocbLayout.aio_fildes / 4] = r.fd;
+    // aio_reserved2's high word: the addon takes it out as the request's fixed-file slot
+    u32[w + IocbLayout.aio_reserved2 / 4 + 1] = r.file;
     u32[w + IocbLayout.aio_rw_flags / 4] = r.rwFlags;
     writeU64(u32, w + IocbLayout.aio_offset / 4, r.position);
     const op = r.opcode;

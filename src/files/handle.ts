@@ -63,6 +63,14 @@ export class FileHandle implements PositionOwner {
   private inflight = 0;
   private closing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
+  /**
+   * The descriptor's slot in a uring context's io_uring file table: the
+   * handle knows the descriptor's lifetime, so it registers at its first
+   * read or write and unregisters before close() closes the descriptor
+   * (a table keyed by number could not tell a reused number from the old
+   * file). -2: not yet tried; -1: unregistered (another backend, table full).
+   */
+  private fileSlot = -2;
 
   constructor(context: AioContext, fd: number, path: string, append: boolean, directAlignment: number) {
     this.context = context;
@@ -216,7 +224,12 @@ export class FileHandle implements PositionOwner {
     this.descriptor = -1;
     const drained = this.inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
     this.closing = drained
-      .then(() => new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve()))))
+      .then(() => {
+        // nothing of the handle's is in flight: the slot lets go of the file, then the number closes
+        if (this.fileSlot >= 0) this.context.unregisterFile(this.fileSlot);
+        this.fileSlot = -1;
+        return new Promise<void>((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
+      })
       .finally(() => (this.closing = undefined));
     return this.closing;
   }
@@ -270,9 +283,11 @@ export class FileHandle implements PositionOwner {
     reply: Reply,
     replyBuffer: unknown,
   ): Promise<T> {
+    if (this.fileSlot === -2 && !this.context.destroyed) this.fileSlot = this.context.registerFile(this.descriptor);
     const r = newRequest();
     r.opcode = opcode;
     r.fd = this.descriptor;
+    r.file = this.fileSlot >= 0 ? this.fileSlot + 1 : 0;
     r.data = data;
     r.offset = offset;
     r.length = length;

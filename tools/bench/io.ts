@@ -15,7 +15,9 @@
 //   - O_DIRECT on the same file: aioring vs fio --ioengine=libaio and
 //     --ioengine=io_uring with --direct=1;
 //   - the everyday path: 32 loops of `await handle.read(buf, 0, len, pos)`
-//     on a handle from aioring's open(), vs fs.promises and fs.read. Each
+//     on a handle from aioring's open() (the default context's, and where
+//     io_uring works a uring context's, whose handle runs on a registered
+//     file), vs fs.promises and fs.read. Each
 //     Node runner of it also reports the longest wait of a 1 ms interval
 //     timer while it ran.
 // fs.promises and fs.read also run in a child process with UV_USE_IO_URING=1
@@ -29,7 +31,7 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, BackendName, defaultContext, EventBatch, IocbArray, open, setup, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
+import { AioContext, alignedBuffer, BackendName, defaultContext, EventBatch, IocbArray, open, setup, features, SETUP_KERNEL_RING, SETUP_V2 } from '../../src/index';
 import { spawnSync } from 'node:child_process';
 import {
   createFile,
@@ -283,9 +285,13 @@ function runFsRead(fd: number, offsets: Float64Array, seconds: number): Promise<
 
 // --- the everyday path ----------------------------------------------------
 
-/** 32 loops of awaited FileHandle reads on a handle from aioring's open(). */
-async function runEveryday(file: string, offsets: Float64Array, seconds: number): Promise<Measured> {
-  const fh = await open(file, 'r');
+/**
+ * 32 loops of awaited FileHandle reads on a handle from aioring's open():
+ * on the default context, or on the context given (the uring row's, whose
+ * handle registers its file with io_uring).
+ */
+async function runEveryday(file: string, offsets: Float64Array, seconds: number, context?: AioContext): Promise<Measured> {
+  const fh = await open(file, 'r', undefined, { context });
   try {
     return await awaitLoops('aioring FileHandle', fh, offsets, seconds);
   } finally {
@@ -395,6 +401,15 @@ async function measureRound(
       defaultContext();
       log('everyday: aioring open() + await read...');
       results.push(timed('everyday: aioring FileHandle.read', await withTimer(() => runEveryday(file, offsets, seconds))));
+      if (features().backends.uring) {
+        const uring = setup(128, { backend: 'uring' });
+        try {
+          log('everyday: aioring open() on a uring context + await read...');
+          results.push(timed('everyday: aioring FileHandle.read (uring)', await withTimer(() => runEveryday(file, offsets, seconds, uring))));
+        } finally {
+          uring.destroy();
+        }
+      }
       for (const [runner, name] of FS_ROWS) {
         log(`everyday: ${name}...`);
         results.push(timed(`everyday: ${name}`, await withTimer(() => runFsRunner(runner, file, offsets, seconds))));
