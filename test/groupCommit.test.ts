@@ -1,11 +1,12 @@
 // 37 group commit: datasync/fsync calls queued while a sync runs share the
 // next one, and each resolves only after a sync that began after its
 // writes completed. The proof uses the engine's own record of the syncs it
-// ran (ctx.syncStats(): CLOCK_MONOTONIC, the clock of process.hrtime).
+// ran (ctx.syncStats(): CLOCK_MONOTONIC, the clock of process.hrtime), on
+// the thread pool and on io_uring.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AioContext, AioError, dsyncWrite, groupDatasync, groupFsync, setup, SyncRecord } from '../src/index';
-import { removeTempDirs, tempDir } from './helpers';
+import { describeUring, removeTempDirs, tempDir } from './helpers';
 
 const RWF_DSYNC = 2;
 
@@ -191,4 +192,48 @@ describe('37 group commit', () => {
     for (const r of stats.records) expect(r.end).toBeGreaterThanOrEqual(r.start);
     fs.closeSync(fd);
   });
+});
+
+describeUring('37 group commit on the uring backend', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+  });
+  afterAll(removeTempDirs);
+
+  test('io_uring runs the syncs: each is recorded, and every commit of 16 writers is proved by one', async () => {
+    const ctx = setup(256, { backend: 'uring' });
+    const file = path.join(dir, 'uring');
+    const fd = fs.openSync(file, 'w+');
+    try {
+      const commits: Commit[] = [];
+      const writer = async (w: number): Promise<void> => {
+        for (let i = 0; i < 10; i++) {
+          expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
+          const writesDone = process.hrtime.bigint();
+          await groupDatasync(ctx, fd);
+          commits.push({ writesDone, resolved: process.hrtime.bigint() });
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+      await groupFsync(ctx, fd);
+      await ctx.datasync(fd);
+      const stats = ctx.syncStats();
+      expect(stats.fsyncs).toBe(1);
+      expect(stats.fdatasyncs).toBeGreaterThan(1);
+      expect(stats.fdatasyncs).toBeLessThan(commits.length);
+      expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
+      for (const r of stats.records) {
+        expect(r.fd).toBe(fd);
+        expect(r.end).toBeGreaterThanOrEqual(r.start);
+      }
+      for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+      const back = fs.readFileSync(file);
+      for (let i = 0; i < 10; i++) for (let w = 0; w < 16; w++) expect(back[(i * 16 + w) * 4096]).toBe(w + 1);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
 });

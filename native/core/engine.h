@@ -40,6 +40,7 @@ enum aior_backend_mode {
 };
 
 struct aior_ctx;
+struct aior_req;
 
 struct aior_setup {
 	uint32_t nr_events;
@@ -222,10 +223,14 @@ uint64_t aior_helper_reads(const struct aior_ctx *ctx);
 
 /*
  * The fsync and fdatasync calls the engine made itself (the pool runs
- * them; with backend "kernel" the kernel does, and they are not counted):
- * how many of each, and the last AIOR_SYNC_RECORDS of them with their
- * start and end on CLOCK_MONOTONIC, oldest first. A record is written
- * before the request's event is published.
+ * them, io_uring runs them for the uring backend; with backend "kernel"
+ * the kernel does, and they are not counted): how many of each, and the
+ * last AIOR_SYNC_RECORDS of them with their start and end on
+ * CLOCK_MONOTONIC, oldest first. A record is written before the request's
+ * event is published. The pool times the call itself; for io_uring the
+ * record brackets it: start is when the sync was queued for the kernel
+ * (it cannot begin before), end when its completion was reaped (it had
+ * ended), so a sync recorded as starting after a write did so.
  */
 #define AIOR_SYNC_RECORDS 256
 
@@ -242,6 +247,11 @@ struct aior_sync_stats {
 };
 
 void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out);
+/* Count and record a sync of req's that ran from start_ns to end_ns; takes reqs.lock. */
+void aior_record_sync(struct aior_ctx *ctx, const struct aior_req *req, uint64_t start_ns, uint64_t end_ns);
+/* CLOCK_MONOTONIC in ns: the sync records' clock. */
+uint64_t aior_monotonic_ns(void);
+int aior_is_sync(uint16_t opcode);
 
 /*
  * Stop taking requests, cancel queued ones (they complete with -ECANCELED)

@@ -29,7 +29,7 @@
 /* How soon the poll service looks again when memory was short for all its polls. */
 #define POLL_RETRY_MS 50
 
-static uint64_t monotonic_ns(void)
+uint64_t aior_monotonic_ns(void)
 {
 	struct timespec t;
 
@@ -37,29 +37,34 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static int is_sync(uint16_t op)
+int aior_is_sync(uint16_t op)
 {
 	return op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC;
 }
 
-/* Run a sync and record it, before its event is published. */
-static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
+void aior_record_sync(struct aior_ctx *ctx, const struct aior_req *req, uint64_t start_ns, uint64_t end_ns)
 {
 	struct aior_pool *p = &ctx->pool;
-	uint64_t start = monotonic_ns();
-	int64_t res = aior_execute(req);
-	uint64_t end = monotonic_ns();
 	uint64_t k;
 
 	pthread_mutex_lock(&ctx->reqs.lock);
 	k = p->fsyncs + p->fdatasyncs;
 	p->syncs[k % AIOR_SYNC_RECORDS] = (struct aior_sync_record){
-		(int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start, end};
+		(int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start_ns, end_ns};
 	if (req->cb.aio_lio_opcode == IOCB_CMD_FSYNC)
 		p->fsyncs++;
 	else
 		p->fdatasyncs++;
 	pthread_mutex_unlock(&ctx->reqs.lock);
+}
+
+/* Run a sync and record it, before its event is published. */
+static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
+{
+	uint64_t start = aior_monotonic_ns();
+	int64_t res = aior_execute(req);
+
+	aior_record_sync(ctx, req, start, aior_monotonic_ns());
 	return res;
 }
 
@@ -300,7 +305,7 @@ static void run_one(struct aior_ctx *ctx)
 	request_set_state(req, REQ_RUNNING);
 	pthread_mutex_unlock(&pool.lock);
 
-	aior_complete(ctx, req, is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
+	aior_complete(ctx, req, aior_is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
 
 	pthread_mutex_lock(&pool.lock);
 	before = runnable_of(p);

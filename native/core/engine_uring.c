@@ -77,6 +77,9 @@ void aior_uring_reap(struct aior_ctx *ctx)
 			struct aior_req *req = request_with_kernel(ctx, cqe->user_data);
 
 			if (req) {
+				/* recorded before its event is published: the sync has ended by now */
+				if (aior_is_sync(req->cb.aio_lio_opcode))
+					aior_record_sync(ctx, req, req->queued_ns, aior_monotonic_ns());
 				reqs[m] = req;
 				res[m++] = cqe->res;
 			}
@@ -251,6 +254,9 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 		return -EAGAIN;
 	}
 	request_set_state(req, REQ_KERNEL);
+	/* before the submit: io_uring cannot start it earlier */
+	if (aior_is_sync(req->cb.aio_lio_opcode))
+		req->queued_ns = aior_monotonic_ns();
 	prep(u, sqe, req);
 	aior_store_release(&u->queued, u->queued + 1);
 	return 0;

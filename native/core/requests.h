@@ -25,6 +25,7 @@ struct aior_req {
 	enum req_state state;
 	uint32_t cpu;              /* where it was submitted (AIORING_SETUP_KERNEL_REQS) */
 	struct aior_req *next;     /* free list, or the pool's queue */
+	uint64_t queued_ns;        /* a sync given to io_uring: when it was queued (its record's start) */
 };
 
 /*

@@ -4,8 +4,11 @@
 // Writes and their durability, and the streams, everything in one run,
 // every runner once per round, rounds interleaved (each row is its median):
 //   commits  16 writers, each `write 4 KiB; datasync` in a loop on one file:
-//            aioring with group commit (groupDatasync), aioring with one
-//            ctx.datasync per call, aioring RWF_DSYNC writes, fs.promises;
+//            aioring with group commit (groupDatasync) on the default
+//            backend (thread pool) and on io_uring, aioring with one
+//            ctx.datasync per call, aioring RWF_DSYNC writes, fs.promises,
+//            and fio: 16 threads each `pwrite 4 KiB; fdatasync` on one
+//            file (what the kernel's own merging of concurrent syncs gives);
 //   direct   O_DIRECT 4 KiB random writes, 32 loops of `await ctx.write`,
 //            vs fio --ioengine=libaio --rw=randwrite --direct=1 --iodepth=32
 //            and fs.promises;
@@ -24,7 +27,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, AioContext, createReadStream, createWriteStream, dsyncWrite, groupDatasync, setup } from '../../src/index';
+import { alignedBuffer, AioContext, createReadStream, createWriteStream, dsyncWrite, features, groupDatasync, setup } from '../../src/index';
 import { createFile, DEPTH, fioVersion, machineFacts, Measured, pickDir, removeFile, rootDevice, runBench, runFio, timerWatch, warmCache } from './support';
 
 const BLOCK = 4096;
@@ -92,17 +95,20 @@ async function commitLoops(seconds: number, step: (w: number, position: number, 
   return commits;
 }
 
-type CommitStyle = 'group' | 'each' | 'dsync';
+type CommitStyle = 'group' | 'group, uring' | 'each' | 'dsync';
+const COMMIT_STYLES: CommitStyle[] = ['group', 'group, uring', 'each', 'dsync'];
 
 async function commitsAioring(file: string, style: CommitStyle, seconds: number): Promise<Row> {
   const fd = fs.openSync(file, 'w+');
-  const ctx = setup(4 * WRITERS);
+  const ctx = setup(4 * WRITERS, style === 'group, uring' ? { backend: 'uring' } : undefined);
   try {
+    const group = async (_w: number, position: number, buf: Buffer): Promise<void> => {
+      await ctx.write(fd, buf, position);
+      await groupDatasync(ctx, fd);
+    };
     const steps: Record<CommitStyle, (w: number, position: number, buf: Buffer) => Promise<void>> = {
-      group: async (_w, position, buf) => {
-        await ctx.write(fd, buf, position);
-        await groupDatasync(ctx, fd);
-      },
+      group,
+      'group, uring': group,
       each: async (_w, position, buf) => {
         await ctx.write(fd, buf, position);
         await ctx.datasync(fd);
@@ -114,6 +120,7 @@ async function commitsAioring(file: string, style: CommitStyle, seconds: number)
     const m = await timed(() => commitLoops(seconds, steps[style]));
     const names: Record<CommitStyle, string> = {
       group: 'aioring write + groupDatasync',
+      'group, uring': 'aioring write + groupDatasync, uring',
       each: 'aioring write + ctx.datasync',
       dsync: 'aioring dsyncWrite (RWF_DSYNC)',
     };
@@ -139,6 +146,13 @@ async function commitsFsPromises(file: string, seconds: number): Promise<Row> {
   } finally {
     await fh.close();
   }
+}
+
+/** fio's 16 threads, each pwrite 4 KiB + fdatasync, on one file of COMMIT_SPAN bytes. */
+function commitsFio(file: string, seconds: number): Row {
+  const extra = ['--fdatasync=1', `--numjobs=${WRITERS}`, '--thread', '--group_reporting'];
+  const m = runFio({ file, sizeBytes: COMMIT_SPAN, seconds, engine: 'psync', direct: false, rw: 'randwrite', extra });
+  return row('commits', `fio psync write + fdatasync, ${WRITERS} threads`, m, 'commits/s');
 }
 
 // --- O_DIRECT random writes -----------------------------------------------
@@ -276,7 +290,11 @@ async function measureRound(f: Files, seconds: number, parts: Part[], fio: boole
   const rows: Row[] = [];
   if (parts.includes('commits')) {
     rows.push(await commitsFsPromises(freshFile(f.dir, 'commits'), seconds));
-    for (const style of ['group', 'each', 'dsync'] as CommitStyle[]) rows.push(await commitsAioring(freshFile(f.dir, 'commits'), style, seconds));
+    if (fio) rows.push(commitsFio(freshFile(f.dir, 'commits'), seconds));
+    for (const style of COMMIT_STYLES) {
+      if (style === 'group, uring' && !features().backends.uring) continue;
+      rows.push(await commitsAioring(freshFile(f.dir, 'commits'), style, seconds));
+    }
   }
   if (parts.includes('direct')) {
     if (fio) rows.push(directFio(f.direct, f.directBytes, seconds));
@@ -361,6 +379,16 @@ async function main(): Promise<number> {
   };
   const ratios = [
     { label: 'commits/s: group commit vs fs.promises', value: ratio('aioring write + groupDatasync', 'fs.promises write + datasync'), target: 3 },
+    {
+      label: 'commits/s: group, uring, vs fs.promises',
+      value: ratio('aioring write + groupDatasync, uring', 'fs.promises write + datasync'),
+      target: 3,
+    },
+    {
+      label: 'commits/s: group commit vs fio 16 threads',
+      value: ratio('aioring write + groupDatasync', `fio psync write + fdatasync, ${WRITERS} threads`),
+      target: null,
+    },
     { label: 'commits/s: RWF_DSYNC vs fs.promises', value: ratio('aioring dsyncWrite (RWF_DSYNC)', 'fs.promises write + datasync'), target: null },
     { label: 'O_DIRECT write IOPS vs fio libaio', value: ratio('aioring 32 loops of await ctx.write', 'fio libaio randwrite direct=1'), target: 0.9 },
     { label: 'O_DIRECT write IOPS vs fs.promises', value: ratio('aioring 32 loops of await ctx.write', 'fs.promises 32 loops of await write'), target: null },
