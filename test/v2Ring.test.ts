@@ -1,10 +1,11 @@
 // 05 v2 ring: new semantics in C and TypeScript, held to one model.
 import * as fc from 'fast-check';
+import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
-import { AioRing, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
+import { AioRing, FEAT_ALL, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
 import { testAddon } from './native';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
@@ -200,6 +201,35 @@ describe('05 v2 ring', () => {
     const claimer = new V2Ring(mc);
     new Uint32Array(mc)[V2Header.tail / 4] = 1000;
     expect(() => claimer.claimReap(batch)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
+  });
+
+  test('a ring keeps the header words it validated while another thread rewrites them: never an unknown feature bit', async () => {
+    const sab = new SharedArrayBuffer(v2RingBytes(16));
+    V2Ring.format(sab, 16);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    // features flips between 0 and a bit outside FEAT_ALL as fast as the writer can
+    const writer = new Worker(
+      `const { workerData: { sab, stop, at } } = require('node:worker_threads');
+       const u32 = new Uint32Array(sab);
+       while (Atomics.load(stop, 0) === 0) { u32[at] = 0x8000_0000; u32[at] = 0; }`,
+      { eval: true, workerData: { sab, stop, at: V2Header.features / 4 } },
+    );
+    await once(writer, 'online');
+    let accepted = 0;
+    let unvalidated = 0;
+    for (let i = 0; i < 100_000; i++) {
+      try {
+        const ring = new V2Ring(sab);
+        accepted++;
+        if ((ring.features & ~FEAT_ALL) !== 0) unvalidated++;
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'EINVAL', field: 'features' });
+      }
+    }
+    Atomics.store(stop, 0, 1);
+    await once(writer, 'exit');
+    expect(accepted).toBeGreaterThan(0);
+    expect(unvalidated).toBe(0);
   });
 
   test('single- and multi-producer (consumer) calls do not mix on one ring', () => {
