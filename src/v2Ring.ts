@@ -416,6 +416,7 @@ export class V2Ring {
 
   /** Single consumer: peek + copy into batch + advance. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    checkCount(max, 'max'); // as LegacyRing.reap and claimReap: checked before the batch clamps it
     const n = this.peek(Math.min(max, batch.capacity));
     if (n > 0) {
       this.copyOut(this.headLocal, n, batch);

@@ -242,6 +242,11 @@ describe('05 v2 ring', () => {
     expect(() => mp.reap(batch)).toThrow(expect.objectContaining({ field: 'features' }));
     expect(() => sp.reserve(1.5)).toThrow(expect.objectContaining({ field: 'want' }));
     expect(() => sp.reap(batch, -1)).toThrow(expect.objectContaining({ field: 'max' }));
+    // checked as a count before the batch's capacity clamps it, as LegacyRing.reap checks it
+    for (const max of [Infinity, 2 ** 33, 1.5]) {
+      expect(() => sp.reap(batch, max)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
+      expect(() => LegacyRing.format(new ArrayBuffer(AioRing.size + 8 * 32), 8).reap(batch, max)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
+    }
   });
 
   test('publishing out of reservation order is EINVAL, not a hang', () => {
