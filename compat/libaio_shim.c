@@ -589,7 +589,9 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
  * Reap up to max events from the context's ring: the kernel's algorithm.
  * As the kernel's copy_to_user, a destination it could not write is
  * -EFAULT with the events left in the ring, and only when there is an
- * event to copy.
+ * event to copy. A v2 ring whose shared head another writer put more
+ * than entries away from tail is -EUCLEAN: read as empty, io_getevents
+ * would wait out its timeout (or forever) for events it cannot reach.
  */
 static long reap(struct shim_ctx *c, struct io_event *events, long max)
 {
@@ -597,16 +599,21 @@ static long reap(struct shim_ctx *c, struct io_event *events, long max)
 
 	if (max <= 0)
 		return 0;
-	ready = c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy);
+	if (!c->v2)
+		ready = legacy_count(&c->legacy);
+	else
+		/* a head read just before another consumer's CAS and a refill is stale: look again */
+		for (int stale = 0; (ready = v2_count(&c->ring)) < 0 && ++stale < AIORING_CLAIM_RETRIES;)
+			;
 	if (ready <= 0)
-		return 0;
+		return ready;
 	if (user_writable(events, (size_t)(ready < max ? ready : max) * sizeof(*events)))
 		return -EFAULT;
 	if (!c->v2)
 		return legacy_reap(&c->legacy, events, (uint32_t)max);
 	/* v2: only io_getevents reads it, but from any thread: claim with CAS */
 	n = v2_claim_reap(&c->ring, events, max > UINT32_MAX ? UINT32_MAX : (uint32_t)max);
-	return n < 0 ? 0 : n;
+	return n;
 }
 
 /* Reap into events[*got..nr): nonzero when the call ends here (-EFAULT in *got if nothing came before). */

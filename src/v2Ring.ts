@@ -70,6 +70,7 @@ interface V2Words {
   features: number;
   lease_count: number;
   lease_offset: number;
+  setup_flags: number;
   ring_bytes: number;
   legacy_head: number;
   legacy_tail: number;
@@ -97,6 +98,7 @@ function v2Words(u32: Uint32Array, byteLength: number): V2Words | null {
     features: w('features'),
     lease_count: w('lease_count'),
     lease_offset: w('lease_offset'),
+    setup_flags: w('setup_flags'),
     ring_bytes: w('ring_bytes_hi') * 0x1_0000_0000 + w('ring_bytes_lo'),
     legacy_head: w('legacy_head'),
     legacy_tail: w('legacy_tail'),
@@ -180,11 +182,11 @@ export function v2HeaderRules(u32: Uint32Array, byteLength: number): HeaderRule[
   return w === null ? shortHeader(V2Header.size) : judgeRules(V2_RULES, w);
 }
 
-/** The bad field, or the entries that were checked (bind with them: never re-read). */
-function checkV2Header(u32: Uint32Array, byteLength: number): string | number {
+/** The bad field, or the words that were checked (bind with them: never re-read). */
+function checkV2Header(u32: Uint32Array, byteLength: number): string | V2Words {
   const w = v2Words(u32, byteLength);
   if (w === null) return 'size';
-  return brokenField(V2_RULES, w) ?? w.entries;
+  return brokenField(V2_RULES, w) ?? w;
 }
 
 export interface V2FormatOptions extends RingViewOptions {
@@ -272,17 +274,18 @@ export class V2Ring {
   /** Attach to a ring in memory; the header is validated first. */
   constructor(memory: RingMemoryLike, options?: RingViewOptions) {
     const { u8, u32, byteLength } = ringViews(memory, options);
-    const entries = checkV2Header(u32, byteLength);
-    if (typeof entries === 'string') throw invalid(`invalid v2 ring header: bad ${entries}`, entries);
+    const w = checkV2Header(u32, byteLength);
+    if (typeof w === 'string') throw invalid(`invalid v2 ring header: bad ${w}`, w);
     this.u8 = u8;
     this.u32 = u32;
     this.byteLength = byteLength;
-    this.entries = entries;
+    // the words validated, not a second read another writer may have changed since
+    this.entries = w.entries;
     this.mask = this.entries - 1;
-    this.features = u32[V2Header.features / 4];
-    this.setupFlags = u32[V2Header.setup_flags / 4];
-    this.tailLocal = this.tailCache = Atomics.load(u32, TAIL);
-    this.headLocal = this.headCache = Atomics.load(u32, HEAD);
+    this.features = w.features;
+    this.setupFlags = w.setup_flags;
+    this.tailLocal = this.tailCache = w.tail;
+    this.headLocal = this.headCache = w.head;
   }
 
   /** shared head: consumers' index */
@@ -413,6 +416,7 @@ export class V2Ring {
 
   /** Single consumer: peek + copy into batch + advance. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    checkCount(max, 'max'); // as LegacyRing.reap and claimReap: checked before the batch clamps it
     const n = this.peek(Math.min(max, batch.capacity));
     if (n > 0) {
       this.copyOut(this.headLocal, n, batch);

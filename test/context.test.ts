@@ -126,6 +126,19 @@ describe('11 contexts', () => {
     own.submit([{ opcode: 'noop', fd: 0, data: 9 }]);
     await own.getEvents(1, 1, 5000);
     expect(new V2Ring(big).head).toBe(1);
+    // the engine writes into a caller's buffer from its threads: a transfer cannot take it away, nor a resize
+    const ab = new ArrayBuffer(v2RingBytes(32));
+    const kept = ctxOf(32, { flags: SETUP_V2, memory: ab });
+    try {
+      structuredClone(ab, { transfer: [ab] }); // Node 20 copies an untransferable buffer
+    } catch (e) {
+      expect(e).toMatchObject({ name: 'DataCloneError' }); // later Node refuses
+    }
+    expect(ab.byteLength).toBe(v2RingBytes(32));
+    kept.submit([{ opcode: 'noop', fd: 0, data: 10 }]);
+    expect((await kept.getEvents(1, 1, 5000)).map((e) => e.data)).toEqual([10]);
+    const resizable = new (ArrayBuffer as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(v2RingBytes(32), { maxByteLength: 1 << 20 });
+    expect(thrown(() => setup(32, { flags: SETUP_V2, memory: resizable }))).toMatchObject({ code: 'EINVAL', field: 'memory' });
   });
 
   test('a ring file made elsewhere (createV2Ring) is adopted with its events kept', async () => {

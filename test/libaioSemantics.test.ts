@@ -37,7 +37,7 @@ describeUring('18 libaio calls answer as the kernel does, on io_uring', () => {
 });
 
 describe('18 aioring.h: the explicit opt-in', () => {
-  test('aioring_setup2 with AIORING_SETUP_V2, in its own or the caller\'s memory; an unknown flag is EINVAL; io_pgetevents', () => {
+  test('aioring_setup2 with AIORING_SETUP_V2, in its own or the caller\'s memory; an unknown flag is EINVAL; io_pgetevents; a head written past tail is EUCLEAN', () => {
     const r = spawnSync(findFixture('aioring_setup2'), [], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
     expect(r.status).toBe(0);
     expect(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')))).toEqual({
@@ -49,6 +49,7 @@ describe('18 aioring.h: the explicit opt-in', () => {
       v2_incompat: '1',
       v2_round_trip: '1',
       v2_round_trip_pgetevents: '1',
+      v2_head_past_tail: '-117',
       destroy: '0',
       setup2_caller_memory: '0',
       caller_memory_is_the_ring: '1',

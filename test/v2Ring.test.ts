@@ -1,10 +1,11 @@
 // 05 v2 ring: new semantics in C and TypeScript, held to one model.
 import * as fc from 'fast-check';
+import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AioError } from '../src/errors';
 import { EventBatch } from '../src/events';
-import { AioRing, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
+import { AioRing, FEAT_ALL, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_REAP, V2Header } from '../src/layout';
 import { LegacyRing } from '../src/legacyRing';
 import { testAddon } from './native';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
@@ -202,6 +203,35 @@ describe('05 v2 ring', () => {
     expect(() => claimer.claimReap(batch)).toThrow(expect.objectContaining({ code: 'EUCLEAN' }));
   });
 
+  test('a ring keeps the header words it validated while another thread rewrites them: never an unknown feature bit', async () => {
+    const sab = new SharedArrayBuffer(v2RingBytes(16));
+    V2Ring.format(sab, 16);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    // features flips between 0 and a bit outside FEAT_ALL as fast as the writer can
+    const writer = new Worker(
+      `const { workerData: { sab, stop, at } } = require('node:worker_threads');
+       const u32 = new Uint32Array(sab);
+       while (Atomics.load(stop, 0) === 0) { u32[at] = 0x8000_0000; u32[at] = 0; }`,
+      { eval: true, workerData: { sab, stop, at: V2Header.features / 4 } },
+    );
+    await once(writer, 'online');
+    let accepted = 0;
+    let unvalidated = 0;
+    for (let i = 0; i < 100_000; i++) {
+      try {
+        const ring = new V2Ring(sab);
+        accepted++;
+        if ((ring.features & ~FEAT_ALL) !== 0) unvalidated++;
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'EINVAL', field: 'features' });
+      }
+    }
+    Atomics.store(stop, 0, 1);
+    await once(writer, 'exit');
+    expect(accepted).toBeGreaterThan(0);
+    expect(unvalidated).toBe(0);
+  });
+
   test('single- and multi-producer (consumer) calls do not mix on one ring', () => {
     const sp = new V2Ring(ringAt(8, 0));
     const batch = new EventBatch(4);
@@ -212,6 +242,11 @@ describe('05 v2 ring', () => {
     expect(() => mp.reap(batch)).toThrow(expect.objectContaining({ field: 'features' }));
     expect(() => sp.reserve(1.5)).toThrow(expect.objectContaining({ field: 'want' }));
     expect(() => sp.reap(batch, -1)).toThrow(expect.objectContaining({ field: 'max' }));
+    // checked as a count before the batch's capacity clamps it, as LegacyRing.reap checks it
+    for (const max of [Infinity, 2 ** 33, 1.5]) {
+      expect(() => sp.reap(batch, max)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
+      expect(() => LegacyRing.format(new ArrayBuffer(AioRing.size + 8 * 32), 8).reap(batch, max)).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'max' }));
+    }
   });
 
   test('publishing out of reservation order is EINVAL, not a hang', () => {

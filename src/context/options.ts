@@ -1,6 +1,7 @@
 // SetupOptions: what setup takes, checked whole before anything is mapped
 // or created, then turned into the addon's arguments.
 import { types } from 'node:util';
+import { markAsUntransferable } from 'node:worker_threads';
 import {
   AIORING_BACKEND_AUTO,
   AIORING_MAX_THREADS,
@@ -116,6 +117,10 @@ function parseMemory(spec: NonNullable<SetupOptions['memory']>, flags: number): 
   if (spec === 'anonymous') return { kind: 'anonymous' };
   if (isRingMemory(spec)) {
     if ((flags & SETUP_V2) === 0) throw invalid("a caller's buffer takes the v2 ring only (flags: SETUP_V2)", 'memory', 'io_setup');
+    // the engine writes completions into it from its own threads: resize() could take the pages away under it
+    if ((bufferOf(spec) as { resizable?: boolean }).resizable) {
+      throw invalid('ring memory is a resizable ArrayBuffer, which could shrink under the ring', 'memory', 'io_setup');
+    }
     return { kind: 'buffer', buffer: spec };
   }
   if (typeof spec === 'object' && spec !== null && typeof spec.path === 'string') {
@@ -123,6 +128,10 @@ function parseMemory(spec: NonNullable<SetupOptions['memory']>, flags: number): 
     return { kind: 'file', path: spec.path, attach: spec.attach === true };
   }
   throw invalid('memory is anonymous, { path }, or a buffer', 'memory', 'io_setup');
+}
+
+function bufferOf(memory: RingMemoryLike): ArrayBufferLike {
+  return ArrayBuffer.isView(memory) ? memory.buffer : memory;
 }
 
 export interface OpenedNative {
@@ -142,6 +151,10 @@ export function openNative(args: ContextArgs, onWake: () => void): OpenedNative 
   } else if (memory.kind === 'buffer') {
     // the addon takes views: a SharedArrayBuffer is handed over as one
     view = ArrayBuffer.isView(memory.buffer) ? memory.buffer : new Uint8Array(memory.buffer);
+    // a transfer (postMessage, structuredClone) would detach the memory the engine writes into, and
+    // free it with the receiver: marked, it is copied (Node 20) or refused instead. The mark is permanent.
+    const buffer = bufferOf(memory.buffer);
+    if (!types.isSharedArrayBuffer(buffer)) markAsUntransferable(buffer);
   }
   try {
     const native = new addon.NativeContext(nrEvents, nativeFlags, backend, threads, view, onWake, memory.kind === 'file' && memory.attach);

@@ -65,7 +65,7 @@
       "target_name": "aioring_setup2",
       "type": "executable",
       "sources": ["../fixtures/aioring_setup2.c"],
-      "include_dirs": ["../../compat/include"],
+      "include_dirs": ["../../compat/include", "../../native/core"],
       "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)"]
     }
   ]
