@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createReadStream, createWriteStream, open, readFile, setup, writeFile } from '../src/index';
+import { createReadStream, createWriteStream, open, readFile, setup, SETUP_V2, V2Header, v2RingBytes, writeFile } from '../src/index';
 import { compiledTree, patternFile, tempDir } from './helpers';
 
 const scripts = path.join('test', 'hostileNode');
@@ -46,6 +46,25 @@ describe('43 a hostile Node user', () => {
       return { signal: r.signal, status: r.status, stdout: r.stdout.trim() };
     });
     expect(outcomes).toEqual(Array(8).fill({ signal: null, status: 0, stdout: JSON.stringify({ exited: 12 }) }));
+  });
+
+  test('a v2 ring in caller memory whose shared tail another thread forged: the calls waiting on it reject with EUCLEAN, nothing is thrown on the wake path', async () => {
+    // the wake path's reap threw EUCLEAN as an uncaught exception (the process died)
+    const memory = new SharedArrayBuffer(v2RingBytes(128));
+    const ctx = setup(100, { flags: SETUP_V2, memory, backend: 'threadpool', threads: 1 });
+    const fd = fs.openSync(patternFile(tempDir(), 1), 'r');
+    try {
+      Atomics.store(new Uint32Array(memory), V2Header.tail / 4, 1000);
+      const code = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (e: NodeJS.ErrnoException) => e.code);
+      const read = code(ctx.read(fd, Buffer.alloc(16), 0));
+      const waiting = code(ctx.getEvents(1, 1, 2000));
+      expect(await Promise.all([read, waiting])).toEqual(['EUCLEAN', 'EUCLEAN']);
+      // and so does the next call, when it next reads the ring
+      expect(await code(ctx.read(fd, Buffer.alloc(16), 0))).toBe('EUCLEAN');
+    } finally {
+      fs.closeSync(fd);
+      await ctx.destroy();
+    }
   });
 
   test("an O_APPEND handle's current position after a write is the end of the file, as node:fs's FileHandle's", async () => {

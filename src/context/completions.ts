@@ -70,6 +70,21 @@ export class Completions {
     this.pendingCount++;
   }
 
+  /**
+   * Reject every promise call whose completion has not been read (the ring
+   * cannot be read). Their slots stay taken: their I/O may still be in
+   * flight and its event has nowhere to be read from.
+   */
+  failPending(e: Error): void {
+    for (let slot = 0; slot < this.pending.length; slot++) {
+      const pending = this.pending[slot];
+      if (pending === undefined) continue;
+      this.pending[slot] = undefined;
+      this.pendingCount--;
+      pending.reject(e as AioError);
+    }
+  }
+
   /** The slot iocb is in flight in, or -1. */
   slotOf(iocb: IocbInit): number {
     const slot = this.iocbSlot.get(iocb);

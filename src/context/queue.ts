@@ -226,6 +226,14 @@ export class RequestQueue {
   }
 
   /** destroy: the calls never submitted reject with ECANCELED. */
+  /** The context's ring cannot be read: every call still queued rejects with e. */
+  fail(e: Error): void {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    for (const r of rest) r!.reject(e as AioError);
+  }
+
   close(): void {
     const rest = this.items.slice(this.head);
     this.items = [];

@@ -25,6 +25,7 @@ import { RequestQueue } from './queue';
 interface Waiter extends EventSink {
   readonly min: number;
   readonly resolve: (events: IoEventResult[]) => void;
+  readonly reject: (e: Error) => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -70,12 +71,17 @@ export class Waiters {
   getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
     const out: IoEventResult[] = [];
     if (!budgetSpent()) {
-      if (this.list.length > 0) this.serve();
-      if (this.list.length === 0) this.completions.drain(out, max);
+      try {
+        if (this.list.length > 0) this.serve();
+        if (this.list.length === 0) this.completions.drain(out, max);
+      } catch (e) {
+        // a ring whose indices are corrupt (EUCLEAN): this call fails with it
+        return Promise.reject(e);
+      }
       if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
     }
-    return new Promise((resolve) => {
-      const w: Waiter = { min, max, out, resolve };
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { min, max, out, resolve, reject };
       if (timeoutMs !== undefined) {
         w.timer = setTimeout(() => this.finish(w), timeoutMs);
       }
@@ -104,7 +110,11 @@ export class Waiters {
 
   /** destroy's last look: reap everything ready, budget or not, and submit nothing more. */
   pump(): void {
-    this.deliver(Infinity);
+    try {
+      this.deliver(Infinity);
+    } catch (e) {
+      this.fail(e as Error);
+    }
   }
 
   /**
@@ -115,8 +125,13 @@ export class Waiters {
   private serve(): void {
     const native = this.native();
     if (native === null) return;
-    do this.deliver(budgetLeft());
-    while (this.requests.length > 0 && this.requests.drain(native) > 0);
+    try {
+      do this.deliver(budgetLeft());
+      while (this.requests.length > 0 && this.requests.drain(native) > 0);
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
     if (budgetSpent() && this.armed && !this.deferred) {
       this.deferred = true;
       afterTurn(this.resume);
@@ -143,6 +158,23 @@ export class Waiters {
       if (w.out.length >= w.min) this.finish(w);
       else break;
     }
+  }
+
+  /**
+   * The ring could not be read (its shared indices are corrupt: EUCLEAN,
+   * written by someone else): nothing waiting on it can be answered, so
+   * every waiter, every promise call in flight and every one still queued
+   * rejects with that error, here and not as an uncaught exception on the
+   * wake path. Later calls meet the same error when they next read the ring.
+   */
+  private fail(e: Error): void {
+    for (const w of this.list.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(e);
+    }
+    this.completions.failPending(e);
+    this.requests.fail(e);
+    this.disarmIfIdle();
   }
 
   /**
