@@ -87,23 +87,24 @@ export function checkFsReadWrite(fd: unknown, buffer: unknown, position: unknown
   checkFsPosition(position, syscall);
 }
 
-/**
- * A preadv/pwritev's fd, buffers and position as node:fs's readv/writev
- * check them. A readv of no buffers is the EINVAL node:fs's read(2) gets
- * (a writev of none writes 0 bytes, as there).
- */
 /** node:fs's readv with no buffers: read(2)'s EINVAL. */
 export function emptyReadv(): AioError {
   return new AioError(EINVAL, 'read', 'invalid argument');
 }
 
+/**
+ * A preadv/pwritev's fd, buffers and position as node:fs's readv/writev
+ * check them; syscall is 'read' or 'write', as node:fs names their errors.
+ * A readv of no buffers is the EINVAL node:fs's read(2) gets (a writev of
+ * none writes 0 bytes, as there).
+ */
 export function checkFsVectored(fd: unknown, buffers: unknown, position: unknown, syscall: string): void {
   checkFd(fd);
   if (!Array.isArray(buffers) || !buffers.every((b) => ArrayBuffer.isView(b))) {
     throw invalidArgType('buffers', 'an ArrayBufferView[]', buffers);
   }
   checkFsPosition(position, syscall, true);
-  if (syscall === 'readv' && buffers.length === 0) throw emptyReadv();
+  if (syscall === 'read' && buffers.length === 0) throw emptyReadv();
 }
 
 /**

@@ -217,13 +217,14 @@ export class AioContext {
    */
   readv(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     try {
-      checkFsVectored(fd, buffers, position, 'readv');
+      checkFsVectored(fd, buffers, position, 'read');
     } catch (e) {
       return Promise.reject(e);
     }
     // the array as it is now (a queued call must not see the caller empty or
     // reuse it), and as node:fs no more than IOV_MAX of it (context/vectors.ts)
-    return this.transfer(Opcode.preadv, fd, buffers.slice(0, IOV_MAX), position, 'readv');
+    // node:fs reports a vectored call's errors as read's and write's
+    return this.transfer(Opcode.preadv, fd, buffers.slice(0, IOV_MAX), position, 'read');
   }
 
   /**
@@ -233,12 +234,12 @@ export class AioContext {
    */
   writev(fd: number, buffers: ArrayBufferView[], position: number | bigint = 0): Promise<number> {
     try {
-      checkFsVectored(fd, buffers, position, 'writev');
+      checkFsVectored(fd, buffers, position, 'write');
     } catch (e) {
       return Promise.reject(e);
     }
-    if (buffers.length <= IOV_MAX) return this.transfer(Opcode.pwritev, fd, buffers.slice(), position, 'writev');
-    return writeInPieces(buffers.slice(), position, (piece, at) => this.transfer(Opcode.pwritev, fd, piece, at, 'writev'));
+    if (buffers.length <= IOV_MAX) return this.transfer(Opcode.pwritev, fd, buffers.slice(), position, 'write');
+    return writeInPieces(buffers.slice(), position, (piece, at) => this.transfer(Opcode.pwritev, fd, piece, at, 'write'));
   }
 
   fsync(fd: number): Promise<number> {
@@ -266,15 +267,14 @@ export class AioContext {
    */
   pwritev2(fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint, rwFlags: number): Promise<number> {
     const vectored = Array.isArray(buffer);
-    const syscall = vectored ? 'writev' : 'write';
     try {
-      if (vectored) checkFsVectored(fd, buffer, position, syscall);
-      else checkFsReadWrite(fd, buffer, position, syscall);
+      if (vectored) checkFsVectored(fd, buffer, position, 'write');
+      else checkFsReadWrite(fd, buffer, position, 'write');
       bitsField(rwFlags, 0, 32, 'rwFlags');
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, syscall, rwFlags);
+    return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, 'write', rwFlags);
   }
 
   /** The fsync and fdatasync calls the engine ran for this context, the last 256 timed. */

@@ -1,6 +1,7 @@
 // Errors carry code, errno and syscall like node:fs errors, plus the ring
 // header field at fault when a validator rejected one.
 import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
@@ -13,6 +14,14 @@ errnoNames.set(EUCLEAN, 'EUCLEAN');
 /** The errno name for a positive errno value ('EINVAL' for 22). */
 export function errnoName(errno: number): string {
   return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
+
+/** libuv's description of each errno, the text node:fs's messages use. */
+const descriptions = getSystemErrorMap();
+
+/** A failed call's description as node:fs gives it ('bad file descriptor' for EBADF). */
+export function errnoDescription(errno: number): string {
+  return descriptions.get(-Math.abs(errno))?.[1] ?? errnoName(errno);
 }
 
 export class AioError extends Error {
@@ -36,6 +45,14 @@ export class AioError extends Error {
 }
 
 const EINVAL = constants.errno.EINVAL;
+
+/**
+ * A call the system refused (errno), as node:fs reports it: the message
+ * 'EBADF: bad file descriptor, read', code, errno and syscall.
+ */
+export function systemError(errno: number, syscall: string): AioError {
+  return new AioError(errno, syscall, errnoDescription(errno));
+}
 
 export function invalid(message: string, field?: string, syscall = 'aioring'): AioError {
   return new AioError(EINVAL, syscall, message, field);

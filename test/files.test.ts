@@ -49,13 +49,13 @@ function twins(content: Buffer | null): [string, string] {
   return [a, b];
 }
 
-/** What a step's outcome is made of, comparable across the two implementations. */
+/** What a step's outcome is made of, comparable across the two implementations (a message names its twin as twin-N). */
 function shape(value: unknown): unknown {
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') };
   if (Array.isArray(value)) return value.map(shape);
   if (types.isNativeError(value)) {
     const e = value as NodeJS.ErrnoException;
-    return { error: e.code, errno: e.errno, syscall: e.syscall, type: e.constructor.name === 'AioError' ? 'Error' : e.constructor.name };
+    return { error: e.code, errno: e.errno, syscall: e.syscall, message: e.message.replace(/\b(node|aioring)-(\d+)/g, 'twin-$2'), type: e.constructor.name === 'AioError' ? 'Error' : e.constructor.name };
   }
   if (value instanceof fs.Stats) return { size: value.size, mode: value.mode, ino: typeof value.ino };
   if (value !== null && typeof value === 'object') {

@@ -78,6 +78,10 @@ describe('36 streams', () => {
       ['defaults', {}],
       ['highWaterMark 4096', { highWaterMark: 4096 }],
       ['highWaterMark 1000, depth 16', { highWaterMark: 1000, depth: 16 }],
+      // node:fs reads highWaterMark bytes per read: none at 0, so it ends at once
+      ['highWaterMark 0', { highWaterMark: 0 }],
+      ['highWaterMark 0, start 100, end 199', { highWaterMark: 0, start: 100, end: 199 }],
+      ['highWaterMark 1, end 99', { highWaterMark: 1, end: 99 }],
       ['depth 1', { depth: 1 }],
       ['start 100', { start: 100 }],
       ['start 100, end 199', { start: 100, end: 199 }],

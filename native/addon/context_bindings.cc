@@ -19,6 +19,16 @@
 // JavaScript waits for a wakeup or requests are running: an event waiting
 // to be reaped needs nothing of the JavaScript object, so a dropped
 // context whose I/O has ended can be collected.
+//
+// Buffer memory. A request's buffers are held here, natively, by their
+// v8::BackingStore (a shared_ptr), from submit until nothing can write or
+// read them any more: JavaScript's hold on the views (src/context/slots.ts)
+// keeps the objects, not their memory, which a detach (a web stream's BYOB
+// reader, napi_detach_arraybuffer) moves to another ArrayBuffer whose
+// collection would free it under the I/O. A slot's stores go when the slot
+// is reused, or as soon as the engine says nothing is in flight; on the
+// kernel's own ring (whose completions the engine does not see) when the
+// slot is reused or the context is released.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -32,6 +42,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
+#include <v8.h>
 #include "addon.h"
 extern "C" {
 #include "atomics.h"
@@ -65,10 +76,50 @@ bool DebugEnabled()
 	return false;
 }
 
+using Store = std::shared_ptr<v8::BackingStore>;
+
+/*
+ * The memory a TypedArray (or ArrayBuffer) views, and the store that keeps
+ * it: the pointer comes from the store, so what is held is what the I/O
+ * uses. Node-api exposes no BackingStore; a napi_value is a v8::Local in
+ * every Node (node's own V8LocalValueFromJsValue is this copy). A detached
+ * buffer yields an empty store and length 0.
+ */
+Bytes HeldBytes(napi_value value, Store *store)
+{
+	v8::Local<v8::Value> v;
+	static_assert(sizeof(v) == sizeof(value), "a napi_value is a v8::Local");
+	memcpy(static_cast<void *>(&v), &value, sizeof(value));
+	v8::Local<v8::Value> buffer = v;
+	size_t offset = 0, length = 0;
+	if (v->IsArrayBufferView()) {
+		auto view = v.As<v8::ArrayBufferView>();
+		buffer = view->Buffer();  // an on-heap TypedArray moves off the heap here
+		offset = view->ByteOffset();
+		length = view->ByteLength();
+	}
+	if (buffer->IsSharedArrayBuffer())
+		*store = buffer.As<v8::SharedArrayBuffer>()->GetBackingStore();
+	else
+		*store = buffer.As<v8::ArrayBuffer>()->GetBackingStore();
+	if (!v->IsArrayBufferView())
+		length = (*store)->ByteLength();
+	if ((*store)->Data() == nullptr)
+		return {nullptr, 0};
+	return {static_cast<uint8_t *>((*store)->Data()) + offset, length};
+}
+
 struct Registered {
 	uint8_t *data;
 	size_t length;
 	Napi::ObjectReference ref;
+	Store store;
+};
+
+// What one slot's request holds: its buffer, or a vectored request's buffers.
+struct Held {
+	Store buffer;
+	std::vector<Store> vector;
 };
 
 }  // namespace
@@ -88,6 +139,8 @@ struct Release {
 	uv_async_t done;
 	napi_deferred closed;  // resolved once released; null when nobody can wait for it
 	std::set<Release *> *pending;
+	// memory the kernel may still write until io_destroy returns (the kernel's own ring)
+	std::vector<Store> kept;
 
 	static void *Run(void *arg)
 	{
@@ -97,12 +150,15 @@ struct Release {
 		return nullptr;
 	}
 
-	// Release ctx, already quiesced; closed (if not null) resolves when it is gone.
-	static void Start(Napi::Env env, struct aior_ctx *ctx, napi_deferred closed)
+	/*
+	 * Release ctx, already quiesced; closed (if not null) resolves when it
+	 * is gone. kept is dropped once it is, on this thread.
+	 */
+	static void Start(Napi::Env env, struct aior_ctx *ctx, napi_deferred closed, std::vector<Store> kept)
 	{
 		std::set<Release *> &pending = EnvData(env).releases;
 		Sweep(pending);
-		auto *self = new Release{env, ctx, {}, false, {}, closed, &pending};
+		auto *self = new Release{env, ctx, {}, false, {}, closed, &pending, std::move(kept)};
 		uv_loop_t *loop = nullptr;
 		napi_get_uv_event_loop(env, &loop);
 		uv_async_init(loop, &self->done, &Release::OnDone);
@@ -156,6 +212,8 @@ private:
 			pthread_join(thread, nullptr);
 		joined = true;
 		pending->erase(this);
+		// on the JavaScript thread, with the environment alive: a store's deleter may need both
+		std::vector<Store>().swap(kept);
 		if (closed && resolve) {
 			napi_value undefined;
 			napi_get_undefined(env, &undefined);
@@ -212,7 +270,12 @@ public:
 				       "backend");
 		s.threads = ArgU32(info, 3, "threads");
 		if (info.Length() > 4 && !info[4].IsUndefined()) {
-			Bytes mem = ArgBytes(info, 4, "memory");
+			if (!info[4].IsTypedArray() && !info[4].IsArrayBuffer())
+				throw AioError(env, EINVAL, "io_setup", "memory must be a TypedArray or ArrayBuffer",
+					       "memory");
+			Bytes mem = HeldBytes(info[4], &memory_store_);
+			if (mem.data == nullptr)
+				throw AioError(env, EINVAL, "io_setup", "memory is detached", "memory");
 			s.memory = mem.data;
 			s.memory_len = mem.length;
 			memory_ref_ = Napi::Persistent(info[4].As<Napi::Object>());
@@ -255,6 +318,9 @@ public:
 		if (passthrough_)
 			kernel_tail_ = aior_load_acquire(&static_cast<struct aio_ring *>(info_.ring)->tail) % info_.nr;
 		slab_.assign(info_.capacity, iocb{});
+		stores_.resize(info_.capacity);
+		storing_.assign(info_.capacity, 0);
+		stored_.reserve(info_.capacity);
 		ring_ = Napi::Persistent(Napi::ArrayBuffer::New(env, info_.ring, info_.ring_len));
 		// the wait word: in the v2 header, or in the engine's control page
 		uint8_t *page = reinterpret_cast<uint8_t *>(
@@ -433,14 +499,68 @@ private:
 		std::vector<std::vector<struct iovec>>().swap(iovecs_);
 		Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
 		external_ = 0;
+		/*
+		 * Quiesced, nothing the engine runs touches a buffer any more; on
+		 * the kernel's own ring what the kernel still holds ends in
+		 * io_destroy, so the release keeps its memory until then, and the
+		 * caller's ring memory in any case.
+		 */
+		std::vector<Store> kept = TakeStores();
+		if (!passthrough_)
+			kept.clear();
+		if (memory_store_)
+			kept.push_back(std::move(memory_store_));
 		// without a kernel context nothing in the release waits: no thread for it
 		if (info_.kernel) {
-			Release::Start(env, ctx, closed);
+			Release::Start(env, ctx, closed, std::move(kept));
 			return;
 		}
 		aior_destroy(ctx);
+		kept.clear();
 		if (closed)
 			napi_resolve_deferred(env, closed, env.Undefined());
+	}
+
+	/*
+	 * The stores of this context's requests and registered buffers, given
+	 * to the caller. The registered buffers stay listed (their objects
+	 * held) until destroy() forgets them.
+	 */
+	std::vector<Store> TakeStores()
+	{
+		std::vector<Store> all;
+		for (Held &h : stores_) {
+			if (h.buffer)
+				all.push_back(std::move(h.buffer));
+			for (Store &v : h.vector)
+				all.push_back(std::move(v));
+		}
+		std::vector<Held>().swap(stores_);
+		std::vector<Held>().swap(staged_);
+		std::vector<uint8_t>().swap(storing_);
+		std::vector<uint32_t>().swap(stored_);
+		for (Registered &r : registered_)
+			if (r.store)
+				all.push_back(std::move(r.store));
+		return all;
+	}
+
+	/*
+	 * Nothing is in flight (the engine's count, whose producers publish
+	 * after the I/O): no request's buffer needs holding. The kernel's own
+	 * ring's completions are counted from a tail this process can write,
+	 * so there the stores wait for their slot's reuse or the release.
+	 */
+	void DropStoresIfIdle()
+	{
+		if (stored_.empty() || passthrough_ || !ctx_ || aior_inflight(ctx_) != 0)
+			return;
+		for (uint32_t slot : stored_) {
+			stores_[slot].buffer.reset();
+			stores_[slot].vector.clear();
+			storing_[slot] = 0;
+		}
+		stored_.clear();
 	}
 
 	/*
@@ -452,6 +572,7 @@ private:
 	 */
 	void UpdateStrength()
 	{
+		DropStoresIfIdle();
 		bool strong = ctx_ && (held_ || RunningAndHeard());
 		if (strong == strong_)
 			return;
@@ -527,19 +648,28 @@ private:
 			throw AioError(env, EINVAL, "io_submit", "n exceeds the iocbs given", "n");
 		Napi::Array buffers = info[3].IsArray() ? info[3].As<Napi::Array>() : Napi::Array::New(env);
 		iovecs_.resize(n);
+		if (staged_.size() < n)
+			staged_.resize(n);
 		std::vector<iocb *> ptrs(n);
 		std::vector<int32_t> files(n);
 		for (uint32_t k = 0; k < n; k++) {
 			int32_t slot = slots[k];
-			if (slot < 0 || static_cast<uint32_t>(slot) >= slab_.size())
+			if (slot < 0 || static_cast<uint32_t>(slot) >= slab_.size()) {
+				Unstage(n);
 				throw AioError(env, EINVAL, "io_submit", "slot out of range", "slots");
+			}
 			iocb cb;
 			memcpy(&cb, js.data + static_cast<size_t>(k) * sizeof(iocb), sizeof(cb));
 			// aio_reserved2's high word: a FileHandle's fixed-file slot + 1 (0: none);
 			// the engine runs it there only if the slot holds this descriptor's file
 			files[k] = static_cast<int32_t>(cb.aio_reserved2 >> 32) - 1;
 			cb.aio_reserved2 &= 0xffffffffu;
-			Translate(env, cb, buffers, k);
+			try {
+				Translate(env, cb, buffers, k, staged_[k]);
+			} catch (...) {
+				Unstage(n);
+				throw;
+			}
 			slab_[slot] = cb;
 			ptrs[k] = &slab_[slot];
 		}
@@ -548,14 +678,37 @@ private:
 		long r = aior_submit_files(ctx, ptrs.data(), n, files.data());
 		if (passthrough_ && r > 0)
 			kernel_running_ += static_cast<uint32_t>(r);
+		// the queued requests' memory is held by their slots (what a slot held before is done)
+		for (long k = 0; k < r; k++) {
+			uint32_t slot = static_cast<uint32_t>(slots[static_cast<uint32_t>(k)]);
+			stores_[slot].buffer = std::move(staged_[k].buffer);
+			stores_[slot].vector.swap(staged_[k].vector);
+			if (!storing_[slot] && (stores_[slot].buffer || !stores_[slot].vector.empty())) {
+				storing_[slot] = 1;
+				stored_.push_back(slot);
+			}
+		}
+		Unstage(n);
 		UpdateStrength();
 		if (r < 0)
 			throw AioError(env, static_cast<int>(-r), "io_submit", strerror(static_cast<int>(-r)));
 		return Napi::Number::New(env, static_cast<double>(r));
 	}
 
-	// Turn a JavaScript iocb's buffer reference into an address, bounds-checked.
-	void Translate(Napi::Env env, iocb &cb, Napi::Array &buffers, uint32_t k)
+	// What the first n staged requests hold and were not queued with, dropped.
+	void Unstage(uint32_t n)
+	{
+		for (uint32_t k = 0; k < n; k++) {
+			staged_[k].buffer.reset();
+			staged_[k].vector.clear();
+		}
+	}
+
+	/*
+	 * Turn a JavaScript iocb's buffer reference into an address,
+	 * bounds-checked; held gets the memory's stores.
+	 */
+	void Translate(Napi::Env env, iocb &cb, Napi::Array &buffers, uint32_t k, Held &held)
 	{
 		uint64_t ref = cb.aio_reserved2;
 		cb.aio_reserved2 = 0;
@@ -578,13 +731,13 @@ private:
 			auto list = v.As<Napi::Array>();
 			auto &iov = iovecs_[k];
 			iov.resize(list.Length());
+			held.vector.resize(list.Length());
 			for (uint32_t i = 0; i < list.Length(); i++) {
 				Napi::Value b = list.Get(i);
 				if (!b.IsTypedArray())
 					throw AioError(env, EINVAL, "io_submit", "buffers must be TypedArrays",
 						       "buffers");
-				auto ta = b.As<Napi::TypedArray>();
-				Bytes vb = ViewBytes(ta);
+				Bytes vb = HeldBytes(b, &held.vector[i]);
 				iov[i].iov_base = vb.data;
 				iov[i].iov_len = vb.length;
 			}
@@ -594,6 +747,7 @@ private:
 		uint8_t *base;
 		size_t length;
 		if (ref & AIORING_REGISTERED_BUFFER) {
+			// held by the registration until destroy
 			uint64_t j = ref & ~static_cast<uint64_t>(AIORING_REGISTERED_BUFFER);
 			if (j >= registered_.size())
 				throw AioError(env, EINVAL, "io_submit", "no such registered buffer", "buffer");
@@ -604,7 +758,7 @@ private:
 								 : env.Undefined();
 			if (!b.IsTypedArray())
 				throw AioError(env, EINVAL, "io_submit", "buffer must be a TypedArray", "buffer");
-			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
+			Bytes vb = HeldBytes(b, &held.buffer);
 			base = vb.data;
 			length = vb.length;
 		}
@@ -640,8 +794,9 @@ private:
 			Napi::Value b = list.Get(i);
 			if (!b.IsTypedArray())
 				throw AioError(env, EINVAL, "aioring", "buffers must be TypedArrays", "buffers");
-			Bytes vb = ViewBytes(b.As<Napi::TypedArray>());
-			registered_.push_back({vb.data, vb.length, Napi::Persistent(b.As<Napi::Object>())});
+			Store store;
+			Bytes vb = HeldBytes(b, &store);
+			registered_.push_back({vb.data, vb.length, Napi::Persistent(b.As<Napi::Object>()), std::move(store)});
 		}
 		// io_uring's fixed buffers; where they cannot be pinned, ordinary reads and writes
 		std::vector<struct iovec> iov;
@@ -775,6 +930,7 @@ private:
 		}
 		if (ctx_)
 			aior_quiesce(ctx_);
+		DropStoresIfIdle();
 		return info.Env().Undefined();
 	}
 
@@ -839,6 +995,11 @@ private:
 	std::vector<iocb> slab_;
 	std::vector<std::vector<struct iovec>> iovecs_;
 	std::vector<Registered> registered_;
+	std::vector<Held> stores_;     /* per slot: the memory its request uses (see the top) */
+	std::vector<uint8_t> storing_; /* per slot: 1 while listed in stored_ */
+	std::vector<uint32_t> stored_; /* the slots whose stores may be set */
+	std::vector<Held> staged_;     /* the submit in progress, per request */
+	Store memory_store_;           /* the caller's ring memory, when it gave one */
 	Napi::FunctionReference on_wake_;
 	Napi::ObjectReference memory_ref_;
 	Napi::Reference<Napi::ArrayBuffer> ring_;

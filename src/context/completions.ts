@@ -4,7 +4,7 @@
 // or getEvents, or queued until one asks. Each slot's iocb and promise are
 // recorded here at submit, so the per-event path reads them in place.
 // Every event reaped is a unit of the turn's budget (budget.ts).
-import { AioError, errnoName } from '../errors';
+import { AioError, systemError } from '../errors';
 import { EventBatch } from '../events';
 import { IocbInit } from '../iocb';
 import { LegacyRing } from '../legacyRing';
@@ -152,7 +152,7 @@ export class Completions {
       this.pending[slot] = undefined;
       this.pendingCount--;
       const res = this.batch.res(i);
-      if (res < 0) pending.reject(new AioError(-res, pending.syscall, errnoName(-res)));
+      if (res < 0) pending.reject(systemError(-res, pending.syscall));
       else pending.resolve(res);
       return undefined;
     }

@@ -12,7 +12,7 @@
 // Per call, nothing is allocated but the promise (and, for a FileHandle,
 // node:fs's result object): records come from a free list, the promise's
 // executor is one shared function, the iocbs are encoded into one scratch.
-import { AioError, errnoName } from '../errors';
+import { AioError, systemError } from '../errors';
 import { Opcode } from '../iocb';
 import { NativeContext } from '../native';
 import { budgetLeft, budgetSpent } from './budget';
@@ -143,13 +143,14 @@ export function newRequest(): Request {
 }
 
 /**
- * The engine's refusal of a FileHandle's request as that call's error:
- * node:fs names the call (read, write), not io_submit (the context's own
- * calls keep io_submit's); an argument check (it names a field) stays.
+ * The engine's refusal of a promise call (io_submit's EBADF, say) as that
+ * call's error, as node:fs reports it: named for the call (read, write,
+ * fsync, fdatasync), not io_submit; an argument check (it names a field)
+ * stays as it is.
  */
 function refusal(e: AioError, syscall: string): AioError {
   if (!(e instanceof AioError) || e.field !== undefined || e.syscall !== 'io_submit') return e;
-  return new AioError(-e.errno, syscall, errnoName(-e.errno));
+  return systemError(-e.errno, syscall);
 }
 
 export class RequestQueue {
@@ -208,7 +209,7 @@ export class RequestQueue {
         }
         this.single = false;
         const r = this.items[this.head++]!;
-        r.reject(r.path === undefined ? (e as AioError) : refusal(e as AioError, r.syscall));
+        r.reject(refusal(e as AioError, r.syscall));
         continue;
       }
       if (queued === 0) break;

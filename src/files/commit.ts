@@ -11,7 +11,7 @@
 // to serve, each with an error of its own.
 import { checkFd } from '../arguments';
 import type { AioContext } from '../context';
-import { AioError } from '../errors';
+import { AioError, systemError } from '../errors';
 
 /** <linux/fs.h>'s RWF_DSYNC: the write is durable (as after fdatasync) when it completes. */
 const RWF_DSYNC = 0x2;
@@ -44,7 +44,7 @@ function startSync(ctx: AioContext, fd: number, files: Map<number, FileCommits>,
     },
     (e: AioError) => {
       next(ctx, fd, files, file);
-      for (const w of group) w.reject(new AioError(-e.errno, w.syscall, e.code));
+      for (const w of group) w.reject(systemError(-e.errno, w.syscall));
     },
   );
 }

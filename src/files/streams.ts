@@ -113,13 +113,15 @@ export class AioReadStream extends Readable {
     this.ctx = ctx;
     this.fd = fd;
     this.depth = depth;
-    this.chunk = Math.max(1, this.readableHighWaterMark);
+    this.chunk = this.readableHighWaterMark;
     this.owned = autoClose;
     this.next = start;
     this.last = end;
   }
 
   _read(): void {
+    // node:fs reads highWaterMark bytes at a time, so at 0 it reads none: the stream ends at once
+    if (this.chunk === 0) return void (this.ended || this.finish());
     this.wanted = true;
     this.fill();
   }

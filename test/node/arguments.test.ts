@@ -144,6 +144,53 @@ describe('27 arguments', () => {
     });
   });
 
+  describe.each(['threadpool', 'kernel', 'auto'] as const)("a call the system refuses fails as node:fs's does (%s backend)", (backend) => {
+    // the kernel backend refuses these at io_submit, the pool when it runs them: the same error either way
+    const nodeCall = (call: (cb: (e: Error | null) => void) => void) => new Promise<Error | null>((resolve) => call(resolve));
+    const full = (e: unknown) => {
+      const err = e as Error & Record<string, unknown>;
+      return { isError: types.isNativeError(err), message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, path: err.path };
+    };
+    const closedFd = 999_999;
+    let own: AioContext;
+    let readOnly: number;
+    let writeOnly: number;
+
+    beforeAll(() => {
+      own = setup(16, { backend });
+      readOnly = fs.openSync(file, 'r');
+      writeOnly = fs.openSync(file, 'a');
+    });
+    afterAll(() => {
+      own.destroy();
+      fs.closeSync(readOnly);
+      fs.closeSync(writeOnly);
+    });
+
+    test('read, write, readv, writev, fsync, fdatasync of a descriptor not open: EBADF, "bad file descriptor", named for the call', async () => {
+      const buf = Buffer.alloc(8);
+      const pairs: [Promise<unknown>, Promise<Error | null>][] = [
+        [own.read(closedFd, buf, 0), nodeCall((cb) => fs.read(closedFd, buf, 0, 8, 0, cb))],
+        [own.write(closedFd, buf, 0), nodeCall((cb) => fs.write(closedFd, buf, 0, 8, 0, cb))],
+        [own.readv(closedFd, [buf], 0), nodeCall((cb) => fs.readv(closedFd, [buf], 0, cb))],
+        [own.writev(closedFd, [buf], 0), nodeCall((cb) => fs.writev(closedFd, [buf], 0, cb))],
+        [own.fsync(closedFd), nodeCall((cb) => fs.fsync(closedFd, cb))],
+        [own.datasync(closedFd), nodeCall((cb) => fs.fdatasync(closedFd, cb))],
+      ];
+      const settled = pairs.map(([ours, theirs]) => Promise.all([ours.catch((e) => e), theirs]));
+      for (const [ours, theirs] of await Promise.all(settled)) expect(full(ours)).toEqual(full(theirs));
+      expect(full(await own.read(closedFd, buf, 0).catch((e) => e))).toMatchObject({ message: 'EBADF: bad file descriptor, read', syscall: 'read' });
+    });
+
+    test('a read of a write-only descriptor and a write of a read-only one: EBADF as node:fs says it', async () => {
+      const buf = Buffer.alloc(8);
+      expect(full(await own.read(writeOnly, buf, 0).catch((e) => e))).toEqual(full(await nodeCall((cb) => fs.read(writeOnly, buf, 0, 8, 0, cb))));
+      expect(full(await own.readv(writeOnly, [buf], 0).catch((e) => e))).toEqual(full(await nodeCall((cb) => fs.readv(writeOnly, [buf], 0, cb))));
+      expect(full(await own.write(readOnly, buf, 0).catch((e) => e))).toEqual(full(await nodeCall((cb) => fs.write(readOnly, buf, 0, 8, 0, cb))));
+      expect(full(await own.writev(readOnly, [buf], 0).catch((e) => e))).toEqual(full(await nodeCall((cb) => fs.writev(readOnly, [buf], 0, cb))));
+    });
+  });
+
   test('a resizable ArrayBuffer is refused, by the promise calls and by submit: resize() could shrink it under the I/O', async () => {
     const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
     const buf = new Uint8Array(new Resizable(16, { maxByteLength: 64 }));

@@ -42,4 +42,12 @@ describe('26 buffers pinned until completion', () => {
       cloneUntouched: true,
     });
   });
+
+  test('row 9: a web stream BYOB reader detaches in-flight buffers natively and its stream is collected: the library holds the memory until the reads end, fresh buffers stay untouched', () => {
+    // the reader ignores the untransferable mark: every buffer is detached
+    const { heldAfterKiB, ...report } = pinning('byob');
+    expect(report).toEqual({ detached: 32, overwritten: 0, rightResults: 32 });
+    // and the memory held for them (32 x 16 KiB) is let go once they end
+    expect(heldAfterKiB).toBeLessThan(256);
+  });
 });

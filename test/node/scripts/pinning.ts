@@ -5,7 +5,7 @@
 // FILL; then the FIFO is written, the requests run, and the report says
 // whether the I/O used only its own buffers.
 //
-// argv: opcode (pread, pwrite, preadv, pwritev, or transfer), a directory.
+// argv: opcode (pread, pwrite, preadv, pwritev, transfer or byob), a directory.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -128,7 +128,48 @@ async function transfer(): Promise<Record<string, unknown>> {
   return report;
 }
 
-(opcode === 'transfer' ? transfer() : unreferenced()).then((report) => {
+/**
+ * Reads in flight whose buffers a web stream's BYOB reader detaches (it
+ * ignores the untransferable mark) and whose streams are then dropped, so
+ * the memory's new owner is collected: the library must hold that memory
+ * itself until the reads end, and fresh buffers must stay untouched.
+ */
+async function byob(): Promise<Record<string, unknown>> {
+  await turn();
+  gc();
+  gc();
+  const before = process.memoryUsage().arrayBuffers;
+  let detached = 0;
+  // in a function of its own, so no local of this frame keeps a stream alive
+  (() => {
+    for (let r = 0; r < REQUESTS; r++) {
+      const buffer = new Uint8Array(SIZE);
+      // submit, not read: a promise call is submitted a microtask later, and
+      // a buffer detached before that is refused (EINVAL), not read into
+      ctx.submit([{ opcode: 'pread', fd, buffer, position: r * VECTOR * SIZE, data: r }]);
+      const stream = new ReadableStream({ type: 'bytes', pull() {} });
+      void stream.getReader({ mode: 'byob' }).read(buffer);
+      if (buffer.byteLength === 0) detached++;
+    }
+  })();
+  await turn();
+  for (let i = 0; i < 4; i++) gc();
+  const fresh = Array.from({ length: FRESH }, () => new Uint8Array(SIZE).fill(FILL));
+  fs.writeSync(gate, 'x');
+  const res: number[] = [];
+  while (res.length < REQUESTS) for (const e of await ctx.getEvents(1, REQUESTS, 10000)) if (e.data !== GATE) res.push(e.res);
+  const overwritten = fresh.filter((b) => b.some((x) => x !== FILL)).length;
+  fresh.length = 0;
+  await turn();
+  gc();
+  gc();
+  // the held memory went once the reads ended: the readers' buffers are gone
+  const heldAfter = process.memoryUsage().arrayBuffers - before;
+  return { detached, overwritten, rightResults: res.filter((x) => x === SIZE).length, heldAfterKiB: Math.round(heldAfter / 1024) };
+}
+
+const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { transfer, byob };
+(scenarios[opcode] ?? unreferenced)().then((report) => {
   ctx.destroy();
   fs.closeSync(gate);
   fs.closeSync(fd);
