@@ -109,7 +109,8 @@ describeUring('38 the uring backend', () => {
     expect(descriptorCount('anon_inode:[eventfd]')).toBe(eventfds0);
   });
 
-  test('AIORING_AUTO_URING=0 keeps auto on kernel AIO and the pool, and ctx.backend says so', () => {
+  test('AIORING_AUTO_URING=0, and threads: 1 (submission order), keep auto on kernel AIO and the pool, and ctx.backend says so', async () => {
+    const rings0 = descriptorCount('anon_inode:[io_uring]');
     process.env.AIORING_AUTO_URING = '0';
     try {
       const c = setup(16);
@@ -117,6 +118,15 @@ describeUring('38 the uring backend', () => {
       c.destroy();
     } finally {
       delete process.env.AIORING_AUTO_URING;
+    }
+    const one1 = setup(16, { threads: 1 });
+    try {
+      expect(one1.backend).toMatchObject({ name: 'auto', uring: false, threads: 1, reason: expect.stringMatching(/; io_uring not used: a one-thread pool keeps submission order, io_uring does not$/) });
+      one1.submit([{ opcode: 'noop', fd: 0 }]);
+      expect(await one1.getEvents(1, 1, 5000)).toHaveLength(1);
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+    } finally {
+      one1.destroy();
     }
   });
 

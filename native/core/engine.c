@@ -203,7 +203,8 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
-	if (s->backend == AIOR_BACKEND_AUTO && s->prefer_uring) {
+	/* a one-thread pool runs in submission order, which io_uring does not keep: it stays */
+	if (s->backend == AIOR_BACKEND_AUTO && s->prefer_uring && s->threads != 1) {
 		int allowed = aior_uring_allowed();
 
 		ctx->uring_auto = allowed == 0;

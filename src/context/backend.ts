@@ -80,7 +80,9 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
     ? `; io_uring refused here (io_uring_setup: ${errnoName(info.uringRefused)})`
     : info.uringError
       ? `; io_uring_setup failed with ${errnoName(info.uringError)} at the first request io_uring was to serve`
-      : '; io_uring not considered (AIORING_AUTO_URING=0)';
+      : info.threads === 1
+        ? '; io_uring not used: a one-thread pool keeps submission order, io_uring does not'
+        : '; io_uring not considered (AIORING_AUTO_URING=0)';
   if (!info.kernel && !info.kernelError) {
     return {
       name: AIORING_BACKEND_AUTO,
