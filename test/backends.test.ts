@@ -236,7 +236,7 @@ describeUring('15 backends with io_uring', () => {
     expect(report.autoAtSetup).toMatchObject({ name: 'auto', uring: true, kernel: false, reason: expect.stringMatching(/^io_uring works here/) });
     expect(report.directRead).toEqual({ bytes: 4096, fives: true });
     expect(report.auto).toMatchObject({ name: 'auto', uring: true, kernel: false, threads: 4 });
-    expect(report.auto.reason).toMatch(new RegExp(`its ring made; io_setup failed with ${errno} at the first O_DIRECT request: O_DIRECT reads and writes go to io_uring$`));
+    expect(report.auto.reason).toMatch(new RegExp(`its ring made; fsync and fdsync go to the pool of 4 threads; io_setup failed with ${errno} at the first O_DIRECT request: O_DIRECT reads and writes go to io_uring$`));
     expect(report.kernel).toEqual({ error: errno });
   });
 

@@ -76,7 +76,7 @@ describeUring('38 the uring backend', () => {
     try {
       expect(c.backend).toMatchObject({ name: 'auto', uring: true, kernel: false, threads: 4 });
       expect(c.backend.reason).toMatch(
-        /^io_uring works here: it serves buffered reads the page cache lacks \(tried inline first with RWF_NOWAIT\), buffered writes, fsync, poll and noop, its ring made at the first of them; O_DIRECT reads and writes go to kernel AIO, its context made at the first one/,
+        /^io_uring works here: it serves buffered reads the page cache lacks \(tried inline first with RWF_NOWAIT\), buffered writes, poll and noop, its ring made at the first of them; fsync and fdsync go to the pool of 4 threads; O_DIRECT reads and writes go to kernel AIO, its context made at the first one/,
       );
       expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
       // a cached read is served inline: still no ring
@@ -95,8 +95,10 @@ describeUring('38 the uring backend', () => {
       // O_DIRECT went to kernel AIO, its context made for it (with its eventfd), not to the ring
       expect(c.backend).toMatchObject({ name: 'auto', uring: true, kernel: true, reason: expect.stringMatching(/; O_DIRECT reads and writes go to kernel AIO$/) });
       expect(descriptorCount('anon_inode:[eventfd]')).toBeLessThanOrEqual(eventfds0 + 2);
+      // a sync runs on the pool, timed there (syncStats); the noop on the ring
       c.submit([{ opcode: 'fsync', fd: bfd }, { opcode: 'noop', fd: 0 }]);
       expect((await c.getEvents(2, 2, 5000)).map((e) => e.res)).toEqual([0, 0]);
+      expect(c.syncStats()).toMatchObject({ fsyncs: 1, fdatasyncs: 0 });
       expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0 + 1);
     } finally {
       c.destroy();

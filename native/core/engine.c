@@ -418,8 +418,8 @@ static int is_rw(uint16_t op)
  * them to io_uring, else the pool, where io_setup failed); buffered reads
  * are tried inline first (RWF_NOWAIT, which also refuses at once whatever
  * would block, O_DIRECT included); the rest goes to the pool, or with
- * auto on io_uring (uring_auto) to io_uring, as do the reads that would
- * block (flush_runs). Only the auto mode needs
+ * auto on io_uring (uring_auto) to io_uring, syncs aside, as do the reads
+ * that would block (flush_runs). Only the auto mode needs
  * to look at the file's flags. A one-thread pool runs in submission order:
  * a read inline would pass what is queued before it, so there only a
  * context with nothing in flight (this submit's earlier requests count)
@@ -451,6 +451,9 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int know
 	}
 	if (inline_ok)
 		return ROUTE_INLINE;
+	/* syncs stay on the pool, which times each one (aior_syncs: ctx.syncStats, group commit) */
+	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
+		return ROUTE_POOL;
 	return ctx->uring_auto && uring_ready(ctx) ? ROUTE_URING : ROUTE_POOL;
 }
 

@@ -76,7 +76,7 @@ struct aior_setup {
 	/*
 	 * auto only: where io_uring works in this process (a real
 	 * io_uring_setup, once), io_uring serves what the pool would (buffered
-	 * reads the page cache lacks, writes, fsync, poll, noop) and O_DIRECT
+	 * reads the page cache lacks, writes, poll, noop; syncs stay on the pool) and O_DIRECT
 	 * where io_setup failed, its ring made at the first such request;
 	 * elsewhere, or if that ring cannot be made, the pool as without it.
 	 * The Node API's auto sets it; the drop-in's does not.

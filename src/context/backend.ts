@@ -72,7 +72,7 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
       uring: true,
       reason:
         `io_uring works here: it serves buffered reads the page cache lacks (tried inline first with RWF_NOWAIT), ` +
-        `buffered writes, fsync, poll and noop, ${made}; ${direct}`,
+        `buffered writes, poll and noop, ${made}; fsync and fdsync go to the pool of ${info.threads} threads; ${direct}`,
     };
   }
   // why auto is without io_uring, after what it does instead

@@ -47,7 +47,7 @@ export interface SetupOptions {
   userReap?: boolean;
   /**
    * auto (default): O_DIRECT to kernel AIO; buffered reads tried inline
-   * first; the rest through io_uring where it works and is allowed (its
+   * first; syncs to the pool; the rest through io_uring where it works and is allowed (its
    * ring made at the first such request), else (or with
    * AIORING_AUTO_URING=0) to the pool. ctx.backend says which and why.
    * uring: every request through io_uring (features().backends.uring says where)
