@@ -451,7 +451,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int know
 	}
 	if (inline_ok)
 		return ROUTE_INLINE;
-	/* syncs stay on the pool, which times each one (aior_syncs: ctx.syncStats, group commit) */
+	/* syncs stay on the pool, where group commit was proven and measured (docs/DECISIONS.md) */
 	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
 		return ROUTE_POOL;
 	return ctx->uring_auto && uring_ready(ctx) ? ROUTE_URING : ROUTE_POOL;
