@@ -26,8 +26,14 @@ export interface NativeContextInfo {
   threads: number;
   kernelError: number;
   readHelper: boolean;
-  /** an io_uring serves every request */
+  /** an io_uring ring exists (backend 'uring', or auto's once made) */
   uring: boolean;
+  /** errno its io_uring_setup failed with (0: none failed) */
+  uringError: number;
+  /** auto on io_uring: its ring made, or to be made at the first request not served inline */
+  uringAuto: boolean;
+  /** auto: errno of the process's io_uring probe where io_uring is refused (0: allowed, or not asked) */
+  uringRefused: number;
   waitIndex: number;
   slabBase: number;
 }
@@ -96,6 +102,7 @@ export interface Addon {
     memory: unknown,
     onWake: () => void,
     attach: boolean,
+    preferUring: boolean,
   ) => NativeContext;
   ringBytes(nrEvents: number, flags: number): number;
   alignedBuffer(size: number, alignment: number): ArrayBuffer;

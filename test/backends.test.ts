@@ -54,11 +54,13 @@ async function useThenDestroy(ctxs: AioContext[]): Promise<void> {
 }
 
 describe('15 backends', () => {
-  test.each(['ENOSYS', 'EPERM'])('io_setup failing with %s under a seccomp filter: auto falls back to the thread pool, kernel is refused', (errno) => {
+  test.each(['ENOSYS', 'EPERM'])('io_setup failing with %s under a seccomp filter, auto without io_uring: auto falls back to the thread pool, kernel is refused', (errno) => {
     const file = path.join(directDir(), 'direct');
     fs.writeFileSync(file, Buffer.alloc(4096, 5));
+    // auto without io_uring (where io_uring works auto would serve O_DIRECT through it: see below)
     const out = execFileSync(denyIoSetup, [errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts'), file], {
       encoding: 'utf8',
+      env: { ...process.env, AIORING_AUTO_URING: '0' },
     });
     const report = JSON.parse(out);
     // io_setup is not called at setup: auto makes its kernel context at the first O_DIRECT request
@@ -71,7 +73,7 @@ describe('15 backends', () => {
       threads: 4,
       readHelper: os.availableParallelism() > 1,
       uring: false,
-      reason: `io_setup failed with ${errno} at the first O_DIRECT request: a pool of 4 threads serves every request`,
+      reason: `io_setup failed with ${errno} at the first O_DIRECT request: a pool of 4 threads serves every request; io_uring not considered (AIORING_AUTO_URING=0)`,
     });
     expect(report.kernel).toEqual({ error: errno });
     expect(report.threadpool).toMatchObject({ name: 'threadpool', kernel: false });
@@ -107,7 +109,18 @@ describe('15 backends', () => {
   });
 });
 
+// auto's kernel AIO path: where io_uring works auto takes it instead, so these run with AIORING_AUTO_URING=0
 describeKernel('15 backends with kernel AIO', () => {
+  let before: string | undefined;
+  beforeAll(() => {
+    before = process.env.AIORING_AUTO_URING;
+    process.env.AIORING_AUTO_URING = '0';
+  });
+  afterAll(() => {
+    if (before === undefined) delete process.env.AIORING_AUTO_URING;
+    else process.env.AIORING_AUTO_URING = before;
+  });
+
   test('a process whose kernel contexts waited, then saw completions nobody waited for, still exits without destroy', () => {
     const file = path.join(tempDir(), 'data');
     fs.writeFileSync(file, Buffer.alloc(4096, 7));
@@ -189,15 +202,42 @@ describeKernel('15 backends with kernel AIO', () => {
 });
 
 describeUring('15 backends with io_uring', () => {
-  test.each(['ENOSYS', 'EPERM'])('io_uring_setup failing with %s under a seccomp filter: features() says so, uring is refused, auto keeps its choice', (errno) => {
-    const out = execFileSync(denyIoSetup, ['--uring', errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts')], {
+  test.each(['ENOSYS', 'EPERM'])(
+    'io_uring_setup failing with %s under a seccomp filter: features() says so, uring is refused, auto keeps kernel AIO and the pool and says why',
+    (errno) => {
+      const file = path.join(directDir(), 'direct');
+      fs.writeFileSync(file, Buffer.alloc(4096, 5));
+      const out = execFileSync(denyIoSetup, ['--uring', errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts'), file], {
+        encoding: 'utf8',
+      });
+      const report = JSON.parse(out);
+      expect(report.features).toMatchObject({ uring: false, uringError: errno });
+      expect(report.uring).toEqual({ error: errno });
+      const why = `; io_uring refused here (io_uring_setup: ${errno})`;
+      expect(report.autoAtSetup).toMatchObject({ name: 'auto', uring: false, kernel: false });
+      expect(report.autoAtSetup.reason).toMatch(/^O_DIRECT reads and writes go to kernel AIO, its context made at the first one/);
+      expect(report.autoAtSetup.reason.endsWith(why)).toBe(true);
+      // its O_DIRECT read went to kernel AIO, made for it
+      expect(report.directRead).toEqual({ bytes: 4096, fives: true });
+      expect(report.auto).toMatchObject({ name: 'auto', uring: false, kernel: true });
+      expect(report.auto.reason.endsWith(why)).toBe(true);
+      expect(report.threadpool).toMatchObject({ name: 'threadpool', uring: false });
+    },
+  );
+
+  test.each(['ENOSYS', 'EPERM'])('io_setup failing with %s under a seccomp filter, io_uring allowed: auto sends O_DIRECT to io_uring, not the pool, and says so', (errno) => {
+    const file = path.join(directDir(), 'direct');
+    fs.writeFileSync(file, Buffer.alloc(4096, 5));
+    const out = execFileSync(denyIoSetup, [errno, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'backendReport.ts'), file], {
       encoding: 'utf8',
+      env: { ...process.env, AIORING_AUTO_URING: '' },
     });
     const report = JSON.parse(out);
-    expect(report.features).toMatchObject({ uring: false, uringError: errno });
-    expect(report.uring).toEqual({ error: errno });
-    expect(report.auto).toMatchObject({ name: 'auto', uring: false });
-    expect(report.threadpool).toMatchObject({ name: 'threadpool', uring: false });
+    expect(report.autoAtSetup).toMatchObject({ name: 'auto', uring: true, kernel: false, reason: expect.stringMatching(/^io_uring works here/) });
+    expect(report.directRead).toEqual({ bytes: 4096, fives: true });
+    expect(report.auto).toMatchObject({ name: 'auto', uring: true, kernel: false, threads: 4 });
+    expect(report.auto.reason).toMatch(new RegExp(`its ring made; fsync and fdsync go to the pool of 4 threads; io_setup failed with ${errno} at the first O_DIRECT request: O_DIRECT reads and writes go to io_uring$`));
+    expect(report.kernel).toEqual({ error: errno });
   });
 
   test('threads and descriptors of uring contexts return to where they were after destroy', async () => {

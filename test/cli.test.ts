@@ -126,17 +126,23 @@ describe('19 the CLI: bench', () => {
 });
 
 describeUring('19 the CLI: doctor and io_uring', () => {
-  test("doctor says backend 'uring' works here, and why not under a seccomp filter that refuses io_uring_setup (no finding: auto does not need it)", () => {
+  test("doctor says backend 'uring' works here and auto chooses it, and why not under a seccomp filter that refuses io_uring_setup (no finding: auto keeps kernel AIO and the pool)", () => {
     const dir = tempDir();
     const here = json<Record<string, any>>(aioring(['doctor', '--json', '--path', dir]));
     expect(here.ioUring).toMatchObject({ works: true });
     expect(here.ioUring.error).toBeUndefined();
+    expect(here.backend).toMatchObject({ name: 'auto', uring: true, reason: expect.stringMatching(/^io_uring works here/) });
+    expect(aioring(['doctor', '--path', dir]).stdout).toMatch(/^io_uring .*backend 'uring' works; auto chooses it$/m);
+    const off = aioring(['doctor', '--path', dir], { env: { AIORING_AUTO_URING: '0' } });
+    expect(off.stdout).toMatch(/^io_uring .*auto does not choose it \(AIORING_AUTO_URING=0\)$/m);
     const r = aioring(['doctor', '--json', '--path', dir], { prefix: [findFixture('deny_io_setup'), '--uring', 'EPERM'] });
     const denied = json<Record<string, any>>(r);
     expect(denied.ioUring).toMatchObject({ works: false, error: 'EPERM', why: expect.stringMatching(/seccomp filter denies io_uring_setup/) });
     expect(denied.findings).toEqual([]);
+    expect(denied.backend).toMatchObject({ name: 'auto', uring: false, reason: expect.stringMatching(/; io_uring refused here \(io_uring_setup: EPERM\)$/) });
     expect(r.status).toBe(0);
     const human = aioring(['doctor', '--path', dir], { prefix: [findFixture('deny_io_setup'), '--uring', 'EPERM'] });
-    expect(human.stdout).toMatch(/^io_uring .*backend 'uring' unavailable: EPERM: a seccomp filter/m);
+    expect(human.stdout).toMatch(/^io_uring .*backend 'uring' unavailable: EPERM: a seccomp filter.*; auto keeps kernel AIO and the pool$/m);
+    expect(human.stdout).toMatch(/^backend +auto: O_DIRECT reads and writes go to kernel AIO.*; io_uring refused here \(io_uring_setup: EPERM\)$/m);
   });
 });

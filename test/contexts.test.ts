@@ -2,8 +2,9 @@
 // the Node API and through the drop-in libaio in its opt-in modes, each doing
 // I/O, all destroyed. The threads are the process's, shared (not per
 // context); each context holds its ring, control page and, once it has made
-// an O_DIRECT request, the kernel's ring; everything comes back. Counts,
-// never times.
+// an O_DIRECT request, the kernel's ring, and its io_uring once it made a
+// request the pool would otherwise run (auto where io_uring works; 'uring'
+// from setup); everything comes back. Counts, never times.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,11 +35,13 @@ describeKernel('30 contexts at the kernel\'s scale', () => {
   test.each([
     ['legacy', 'buffered', 0],
     ['v2', 'direct', N],
-  ])('Node API, %s ring, %s I/O: 10,000 setup(1) contexts each write and read a block; shared threads, %i kernel contexts, 3 mappings each, all back after destroy', (ring, io, kernelContexts) => {
+  ])('Node API, auto with AIORING_AUTO_URING=0, %s ring, %s I/O: 10,000 setup(1) contexts each write and read a block; shared threads, %i kernel contexts, 3 mappings each, all back after destroy', (ring, io, kernelContexts) => {
     const file = dataFile(io === 'direct' ? directDir() : tempDir());
+    // auto's kernel AIO path (where io_uring works auto takes it instead: the io_uring block below)
     const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), ring, String(N), file, io], {
       encoding: 'utf8',
       timeout: 240000,
+      env: { ...process.env, AIORING_AUTO_URING: '0' },
     });
     const { good, start, during, after } = JSON.parse(out) as { good: number; start: Held; during: Held; after: Held };
     expect(good).toBe(N);
@@ -108,11 +111,17 @@ describeKernel('30 contexts at the kernel\'s scale', () => {
 });
 
 describeUring('30 contexts at the kernel\'s scale, on io_uring', () => {
-  test.each(['buffered', 'direct'])('Node API, backend uring, %s I/O: 10,000 setup(1) contexts each write and read a block; one io_uring descriptor each and no thread of their own; all back after destroy', (io) => {
+  test.each([
+    ['uring', 'buffered'],
+    ['uring', 'direct'],
+    // auto makes its ring at the context's first request the pool would have run (here the write); its reads are served inline
+    ['auto', 'buffered'],
+  ])('Node API, backend %s, %s I/O: 10,000 setup(1) contexts each write and read a block; one io_uring descriptor each and no thread of their own; all back after destroy', (backend, io) => {
     const file = dataFile(io === 'direct' ? directDir() : tempDir());
-    const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), 'legacy', String(N), file, io, 'uring'], {
+    const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), 'legacy', String(N), file, io, backend], {
       encoding: 'utf8',
       timeout: 240000,
+      env: { ...process.env, AIORING_AUTO_URING: '' },
     });
     const { good, start, during, after } = JSON.parse(out) as { good: number; start: Held; during: Held; after: Held };
     expect(good).toBe(N);

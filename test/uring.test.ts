@@ -1,9 +1,10 @@
 // 38 the uring backend: io_uring behind the context's ring. Which backend
-// and why, O_DIRECT, rwFlags, fixed buffers, cancel (IORING_OP_ASYNC_CANCEL),
-// destroy with work in flight at random moments, and the threads and
-// descriptors it leaves (none) once closed; FileHandles on io_uring fixed
-// files (registered at first use, unregistered at close, a reused
-// descriptor number, a full table).
+// and why (auto chooses it where it works), O_DIRECT, rwFlags, fixed
+// buffers, cancel (IORING_OP_ASYNC_CANCEL) of a waiting poll and of a read
+// waiting on a FIFO, destroy with work in flight at random moments, and the
+// threads and descriptors it leaves (none) once closed, for 'uring' and auto;
+// FileHandles on io_uring fixed files (registered at first use, unregistered
+// at close, a reused descriptor number, a full table).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -59,6 +60,75 @@ describeUring('38 the uring backend', () => {
       expect(c.backend.reason).toMatch(/^io_uring for every request, as asked/);
     } finally {
       c.destroy();
+    }
+  });
+
+  test('auto chooses io_uring where it works: no ring until the first request the pool would have run, then one; O_DIRECT still to kernel AIO; ctx.backend says which and why', async () => {
+    const rings0 = descriptorCount('anon_inode:[io_uring]');
+    const eventfds0 = descriptorCount('anon_inode:[eventfd]');
+    const file = path.join(tempDir(), 'cached');
+    fs.writeFileSync(file, Buffer.alloc(8192, 3));
+    const bfd = fs.openSync(file, 'r+');
+    const direct = path.join(directDir(), `auto-direct-${process.pid}`);
+    fs.writeFileSync(direct, Buffer.alloc(8192, 5));
+    const dfd = fs.openSync(direct, fs.constants.O_RDWR | fs.constants.O_DIRECT);
+    const c = setup(64);
+    try {
+      expect(c.backend).toMatchObject({ name: 'auto', uring: true, kernel: false, threads: 4 });
+      expect(c.backend.reason).toMatch(
+        /^io_uring works here: it serves buffered reads the page cache lacks \(tried inline first with RWF_NOWAIT\), buffered writes, poll and noop, its ring made at the first of them; fsync and fdsync go to the pool of 4 threads; O_DIRECT reads and writes go to kernel AIO, its context made at the first one/,
+      );
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+      // a cached read is served inline: still no ring
+      const small = Buffer.alloc(4096);
+      expect(await c.read(bfd, small, 0)).toBe(4096);
+      expect(small.every((b) => b === 3)).toBe(true);
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+      // a write is io_uring's: the ring now, one, and no eventfd of its own (the mover's is the only new one)
+      expect(await c.write(bfd, Buffer.alloc(4096, 9), 4096)).toBe(4096);
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0 + 1);
+      expect(descriptorCount('anon_inode:[eventfd]')).toBeLessThanOrEqual(eventfds0 + 1);
+      expect(c.backend.reason).toMatch(/its ring made;/);
+      const buf = alignedBuffer(4096);
+      expect(await c.read(dfd, buf, 4096)).toBe(4096);
+      expect(buf.every((b) => b === 5)).toBe(true);
+      // O_DIRECT went to kernel AIO, its context made for it (with its eventfd), not to the ring
+      expect(c.backend).toMatchObject({ name: 'auto', uring: true, kernel: true, reason: expect.stringMatching(/; O_DIRECT reads and writes go to kernel AIO$/) });
+      expect(descriptorCount('anon_inode:[eventfd]')).toBeLessThanOrEqual(eventfds0 + 2);
+      // a sync runs on the pool, timed there (syncStats); the noop on the ring
+      c.submit([{ opcode: 'fsync', fd: bfd }, { opcode: 'noop', fd: 0 }]);
+      expect((await c.getEvents(2, 2, 5000)).map((e) => e.res)).toEqual([0, 0]);
+      expect(c.syncStats()).toMatchObject({ fsyncs: 1, fdatasyncs: 0 });
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0 + 1);
+    } finally {
+      c.destroy();
+      await c.closed;
+      fs.closeSync(bfd);
+      fs.closeSync(dfd);
+      fs.rmSync(direct);
+    }
+    expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+    expect(descriptorCount('anon_inode:[eventfd]')).toBe(eventfds0);
+  });
+
+  test('AIORING_AUTO_URING=0, and threads: 1 (submission order), keep auto on kernel AIO and the pool, and ctx.backend says so', async () => {
+    const rings0 = descriptorCount('anon_inode:[io_uring]');
+    process.env.AIORING_AUTO_URING = '0';
+    try {
+      const c = setup(16);
+      expect(c.backend).toMatchObject({ name: 'auto', uring: false, reason: expect.stringMatching(/^O_DIRECT reads and writes go to kernel AIO.*; io_uring not considered \(AIORING_AUTO_URING=0\)$/) });
+      c.destroy();
+    } finally {
+      delete process.env.AIORING_AUTO_URING;
+    }
+    const one1 = setup(16, { threads: 1 });
+    try {
+      expect(one1.backend).toMatchObject({ name: 'auto', uring: false, threads: 1, reason: expect.stringMatching(/; io_uring not used: a one-thread pool keeps submission order, io_uring does not$/) });
+      one1.submit([{ opcode: 'noop', fd: 0 }]);
+      expect(await one1.getEvents(1, 1, 5000)).toHaveLength(1);
+      expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+    } finally {
+      one1.destroy();
     }
   });
 
@@ -152,7 +222,40 @@ describeUring('38 the uring backend', () => {
     });
   });
 
-  test('destroy at random moments with reads, writes and polls in flight: every context closes, no thread or descriptor is left', async () => {
+  test.each(['uring', 'auto'] as const)(
+    '%s: a read waiting in io_uring on a FIFO with no data is cancelled (IORING_OP_ASYNC_CANCEL): one event, ECANCELED, and the bytes written after go to the next read',
+    async (backend) => {
+      const fifo = path.join(tempDir(), 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      // O_RDWR: a writer exists, so the read waits for data; a blocking descriptor, so io_uring waits for it (an O_NONBLOCK one answers EAGAIN)
+      const fd = fs.openSync(fifo, fs.constants.O_RDWR);
+      const c = setup(16, { backend });
+      try {
+        expect(c.backend.uring).toBe(true);
+        const read: IocbInit = { opcode: 'pread', fd, buffer: Buffer.alloc(16), position: 0, data: 7 };
+        expect(c.submit([read])).toBe(1);
+        expect(await c.getEvents(1, 1, 50)).toEqual([]);
+        expect(c.inflight).toBe(1);
+        c.cancel(read);
+        const [ev, ...more] = await c.getEvents(1, 4, 5000);
+        expect(more).toEqual([]);
+        expect(ev).toMatchObject({ data: 7, res: ECANCELED, iocb: read });
+        // exactly once: nothing more for it, and a second cancel finds nothing
+        fs.writeSync(fd, 'abc');
+        expect(await c.getEvents(1, 4, 100)).toEqual([]);
+        expect(thrown(() => c.cancel(read))).toMatchObject({ code: 'EINVAL' });
+        const into = Buffer.alloc(16);
+        expect(await one(c, { opcode: 'pread', fd, buffer: into, position: 0, data: 8 })).toBe(3);
+        expect(into.subarray(0, 3).toString()).toBe('abc');
+      } finally {
+        c.destroy();
+        await c.closed;
+        fs.closeSync(fd);
+      }
+    },
+  );
+
+  test.each(['uring', 'auto'] as const)('%s: destroy at random moments with reads, writes and polls in flight: every context closes, no thread or descriptor is left', async (backend) => {
     const dir = tempDir();
     const file = path.join(dir, 'data');
     fs.writeFileSync(file, Buffer.alloc(1 << 20, 5));
@@ -163,7 +266,7 @@ describeUring('38 the uring backend', () => {
     const eventfds0 = descriptorCount('anon_inode:[eventfd]');
     const next = rng(0x38d1);
     for (let round = 0; round < 60; round++) {
-      const c = setup(128, { flags: round % 2 ? SETUP_V2 : 0, backend: 'uring' });
+      const c = setup(128, { flags: round % 2 ? SETUP_V2 : 0, backend });
       const batch: IocbInit[] = [];
       for (let i = 0; i < 48; i++) {
         const kind = next() % 4;

@@ -247,7 +247,7 @@ public:
 			 InstanceAccessor("info", &NativeContext::Info, nullptr)});
 	}
 
-	// new NativeContext(nrEvents, flags, backend, threads, memory | undefined, onWake, attach)
+	// new NativeContext(nrEvents, flags, backend, threads, memory | undefined, onWake, attach, preferUring)
 	NativeContext(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeContext>(info)
 	{
 		Napi::Env env = info.Env();
@@ -281,6 +281,8 @@ public:
 			memory_ref_ = Napi::Persistent(info[4].As<Napi::Object>());
 		}
 		s.attach = info.Length() > 6 && info[6].ToBoolean();
+		// auto on io_uring where it works, unless the caller says not (AIORING_AUTO_URING=0)
+		s.prefer_uring = info.Length() <= 7 || info[7].IsUndefined() || info[7].ToBoolean();
 		if (s.memory) {
 			if (reinterpret_cast<uintptr_t>(s.memory) % AIORING_MEMORY_ALIGN)
 				throw AioError(env, EINVAL, "io_setup", "ring memory must be 8-byte aligned",
@@ -983,6 +985,9 @@ private:
 		o.Set("kernelError", info_.kernel_error);
 		o.Set("readHelper", info_.read_helper != 0);
 		o.Set("uring", info_.uring != 0);
+		o.Set("uringError", info_.uring_error);
+		o.Set("uringAuto", info_.uring_auto != 0);
+		o.Set("uringRefused", info_.uring_refused);
 		o.Set("waitIndex", wait_index_);
 		o.Set("slabBase", static_cast<double>(reinterpret_cast<uintptr_t>(slab_.data())));
 		return o;

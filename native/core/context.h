@@ -61,6 +61,14 @@ struct aior_ctx {
 	struct aior_control *control;
 
 	int stopping;              /* set once by aior_quiesce, under reqs.lock; read with acquire */
+	/*
+	 * auto with aior_setup.prefer_uring where io_uring works: io_uring
+	 * serves what the pool would, syncs aside (and O_DIRECT where io_setup failed), its
+	 * ring made at the first such request (route_of, under reqs.lock);
+	 * cleared there if that failed, and the pool serves it from then on.
+	 */
+	int uring_auto;
+	int uring_refused;         /* auto: errno of the process's io_uring probe, where refused */
 
 	struct aior_completion completion;  /* completion.c */
 	struct aior_requests reqs;          /* requests.c */

@@ -203,6 +203,13 @@ int aior_setup(const struct aior_setup *s, struct aior_ctx **out)
 		r = aior_uring_start(ctx);
 	if (r < 0)
 		goto fail;
+	/* a one-thread pool runs in submission order, which io_uring does not keep: it stays */
+	if (s->backend == AIOR_BACKEND_AUTO && s->prefer_uring && s->threads != 1) {
+		int allowed = aior_uring_allowed();
+
+		ctx->uring_auto = allowed == 0;
+		ctx->uring_refused = -allowed;
+	}
 	/*
 	 * The caller's nr_events, so aio-nr is charged as io_setup would charge
 	 * it; auto charges it only once it has an O_DIRECT request (route_of).
@@ -248,6 +255,8 @@ void aior_info(const struct aior_ctx *ctx, struct aior_info *info)
 	info->read_helper = ctx->helper.user;
 	info->uring = ctx->uring.started;
 	info->uring_error = ctx->uring.error;
+	info->uring_auto = ctx->uring_auto;
+	info->uring_refused = ctx->uring_refused;
 	info->memory = (ctx->mem.addr ? ctx->mem.len : 0) + (passthrough ? info->ring_len : 0) +
 		       (size_t)system_page_size() + (size_t)ctx->capacity * sizeof(struct aior_req);
 }
@@ -292,6 +301,21 @@ void aior_uring_service(struct aior_ctx *ctx)
 int aior_uring_available(void)
 {
 	return aior_uring_probe();
+}
+
+/* 1: not probed yet (or last answer transient); else the cached answer */
+static int uring_allowed = 1;
+
+int aior_uring_allowed(void)
+{
+	int r = aior_load_acquire(&uring_allowed);
+
+	if (r <= 0)
+		return r;
+	r = aior_uring_probe();
+	if (r == 0 || r == -EPERM || r == -EACCES || r == -ENOSYS || r == -EINVAL)
+		aior_store_release(&uring_allowed, r);
+	return r;
 }
 
 int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg)
@@ -360,6 +384,24 @@ static int check_iocb(const struct iocb *cb, int check_fd)
 
 enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE, ROUTE_URING };
 
+/*
+ * auto's io_uring: its ring is made at the first request it serves, so a
+ * context that never needs it holds no descriptor for it. If the ring
+ * cannot be made (uring.error says why) the context goes on as auto
+ * without io_uring: the pool. With reqs.lock held.
+ */
+static int uring_ready(struct aior_ctx *ctx)
+{
+	if (ctx->uring.started)
+		return ctx->uring_auto;
+	if (aior_load_acquire(&ctx->stopping))
+		return 0;
+	if (aior_uring_start(ctx) == 0)
+		return 1;
+	ctx->uring_auto = 0;
+	return 0;
+}
+
 static int is_read(uint16_t op)
 {
 	return op == IOCB_CMD_PREAD || op == IOCB_CMD_PREADV;
@@ -373,9 +415,11 @@ static int is_rw(uint16_t op)
 /*
  * Where a request runs: O_DIRECT reads and writes are what kernel AIO runs
  * asynchronously (auto makes its kernel context at the first, and sends
- * them to the pool where io_setup failed); buffered reads are tried inline
- * first (RWF_NOWAIT, which also refuses at once whatever would block,
- * O_DIRECT included); the rest goes to the pool. Only the auto mode needs
+ * them to io_uring, else the pool, where io_setup failed); buffered reads
+ * are tried inline first (RWF_NOWAIT, which also refuses at once whatever
+ * would block, O_DIRECT included); the rest goes to the pool, or with
+ * auto on io_uring (uring_auto) to io_uring, syncs aside, as do the reads
+ * that would block (flush_runs). Only the auto mode needs
  * to look at the file's flags. A one-thread pool runs in submission order:
  * a read inline would pass what is queued before it, so there only a
  * context with nothing in flight (this submit's earlier requests count)
@@ -394,10 +438,23 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int know
 		return ROUTE_KERNEL;
 	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
 		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
-		if (fl >= 0 && (fl & O_DIRECT) && aior_kernel_ready(ctx))
-			return ROUTE_KERNEL;
+		/*
+		 * O_DIRECT: kernel AIO first even where io_uring works (it ran
+		 * faster here: docs/DECISIONS.md), io_uring where io_setup failed
+		 */
+		if (fl >= 0 && (fl & O_DIRECT)) {
+			if (aior_kernel_ready(ctx))
+				return ROUTE_KERNEL;
+			if (ctx->uring_auto && uring_ready(ctx))
+				return ROUTE_URING;
+		}
 	}
-	return inline_ok ? ROUTE_INLINE : ROUTE_POOL;
+	if (inline_ok)
+		return ROUTE_INLINE;
+	/* syncs stay on the pool, where group commit was proven and measured (docs/DECISIONS.md) */
+	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
+		return ROUTE_POOL;
+	return ctx->uring_auto && uring_ready(ctx) ? ROUTE_URING : ROUTE_POOL;
 }
 
 #define INLINE_RUN 32
@@ -471,6 +528,7 @@ struct runs {
 	long nk, ni;
 	int kernel_used;
 	int run_here;              /* the pool had no worker: run its queue once reqs.lock is dropped */
+	int uring_used;            /* SQEs were prepared: give them to io_uring, take what it finished */
 };
 
 /*
@@ -500,8 +558,14 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 		pthread_mutex_unlock(&ctx->reqs.lock);
 		handled = serve_inline(ctx, rs->inl, (int)rs->ni, deferred, &nd);
 		pthread_mutex_lock(&ctx->reqs.lock);
-		for (int i = 0; i < nd; i++)
+		for (int i = 0; i < nd; i++) {
+			/* auto on io_uring: what the page cache did not have is io_uring's, no thread hop */
+			if (ctx->uring_auto && uring_ready(ctx) && aior_uring_queue(ctx, deferred[i]) == 0) {
+				rs->uring_used = 1;
+				continue;
+			}
 			rs->run_here |= aior_pool_submit(ctx, deferred[i]) == AIOR_POOL_RUN_HERE;
+		}
 		if (handled < rs->ni) {
 			/* a bad descriptor: it and what followed it were not taken */
 			for (long i = handled; i < rs->ni; i++)
@@ -535,7 +599,7 @@ long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags,
 		   const int32_t *files)
 {
-	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0};
+	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0, .uring_used = 0};
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
@@ -593,8 +657,11 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 			rs.kernel[rs.nk++] = req;
 		} else if (route == ROUTE_URING) {
 			err = aior_uring_queue(ctx, req);
-			if (err)
+			if (err) {
+				request_give_back(ctx, req);
 				break;
+			}
+			rs.uring_used = 1;
 		} else if (route == ROUTE_INLINE) {
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
@@ -611,14 +678,14 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 	}
 	lost = flush_runs(ctx, &rs, &err);
 	done -= lost;
-	if (ctx->mode == AIOR_BACKEND_URING)
+	if (rs.uring_used)
 		aior_uring_flush(ctx);
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	/* no thread could start for the pool: buffered I/O runs inside io_submit, as the kernel's */
 	if (rs.run_here)
 		aior_pool_run_here(ctx);
 	/* what io_uring finished inside io_uring_enter (cached reads): in now, no thread hop */
-	if (ctx->mode == AIOR_BACKEND_URING && done)
+	if (rs.uring_used && done)
 		aior_uring_reap(ctx);
 
 	/* buffered kernel AIO finished inside io_submit: bring it in now */
@@ -652,6 +719,16 @@ static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 		return aior_kernel_cancel(ctx, iocb);
 	if (ctx->mode == AIOR_BACKEND_URING)
 		return aior_uring_cancel(ctx, iocb);
+	/*
+	 * auto on io_uring: a request of its is io_uring's to cancel; one it
+	 * does not know (-EINVAL) may be the pool's (a read the helper deferred)
+	 */
+	if (ctx->uring_auto && aior_load_acquire(&ctx->uring.started)) {
+		int r = aior_uring_cancel(ctx, iocb);
+
+		if (r != -EINVAL)
+			return r;
+	}
 	pthread_mutex_lock(&ctx->reqs.lock);
 	if (as_kernel) {
 		req = kernel_cancel_locked(ctx, iocb, &found);

@@ -73,6 +73,15 @@ struct aior_setup {
 	 * io_getevents) and may move the ring (aior_ring_move).
 	 */
 	int private_waiters;
+	/*
+	 * auto only: where io_uring works in this process (a real
+	 * io_uring_setup, once), io_uring serves what the pool would (buffered
+	 * reads the page cache lacks, writes, poll, noop; syncs stay on the pool) and O_DIRECT
+	 * where io_setup failed, its ring made at the first such request;
+	 * elsewhere, or if that ring cannot be made, the pool as without it.
+	 * The Node API's auto sets it; the drop-in's does not.
+	 */
+	int prefer_uring;
 };
 
 /* What a context ended up with. */
@@ -89,6 +98,14 @@ struct aior_info {
 	int read_helper;         /* a read helper serves part of large cached runs */
 	int uring;               /* an io_uring serves every request */
 	int uring_error;         /* errno io_uring_setup failed with, 0 if it did not */
+	/*
+	 * auto with prefer_uring: 1 while io_uring serves it (its ring made, or to
+	 * be made at the first request not served inline); 0 with uring_refused
+	 * the errno of the process's probe where io_uring is refused, or with
+	 * uring_error where its ring could not be made
+	 */
+	int uring_auto;
+	int uring_refused;
 	size_t memory;           /* bytes it holds: the ring it mapped (or the kernel's), control page, request table */
 };
 
@@ -197,6 +214,12 @@ void aior_uring_service(struct aior_ctx *ctx);
 
 /* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
 int aior_uring_available(void);
+/*
+ * What auto goes by: aior_uring_available's answer, probed once a process
+ * where it is 0 or a policy's refusal (EPERM, EACCES, ENOSYS, EINVAL), and
+ * again at the next call after a transient one (EMFILE, ENOMEM, ...).
+ */
+int aior_uring_allowed(void);
 
 /*
  * Follow the ring to where move puts it (mremap: 0 and *to, or -errno),

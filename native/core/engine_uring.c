@@ -248,11 +248,9 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 		submit_queued(u);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
-	/* a ring that took nothing for SUBMIT_RETRIES tries: EAGAIN, as io_submit's */
-	if (sqe == NULL) {
-		request_give_back(ctx, req);
+	/* a ring that took nothing for SUBMIT_RETRIES tries: EAGAIN, as io_submit's (the caller keeps the request) */
+	if (sqe == NULL)
 		return -EAGAIN;
-	}
 	request_set_state(req, REQ_KERNEL);
 	/* before the submit: io_uring cannot start it earlier */
 	if (aior_is_sync(req->cb.aio_lio_opcode))

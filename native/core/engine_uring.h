@@ -81,7 +81,7 @@ int aior_uring_probe(void);
 int aior_uring_start(struct aior_ctx *ctx);
 /*
  * One request into the SQ, with reqs.lock held (io_uring_enter when the SQ
- * is full): 0, or -EAGAIN with the request given back.
+ * is full): 0, or -EAGAIN with the request still the caller's.
  */
 int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req);
 /* Give the SQ to the kernel, with reqs.lock held. */

@@ -26,7 +26,10 @@ export interface BackendInfo {
   threads: number;
   /** a helper thread serves part of each large run of cached reads (SetupOptions.readHelper) */
   readHelper: boolean;
-  /** an io_uring serves every request (backend 'uring') */
+  /**
+   * io_uring serves this context: every request (backend 'uring'), or with
+   * auto what the pool would otherwise run (its ring made at the first such request)
+   */
   uring: boolean;
   reason: string;
 }
@@ -54,6 +57,32 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
   if (requested === AIORING_BACKEND_THREADPOOL) {
     return { name: AIORING_BACKEND_THREADPOOL, kernel: false, threads: info.threads, readHelper, uring: false, reason: `a pool of ${info.threads} threads, as asked` };
   }
+  if (info.uringAuto) {
+    const made = info.uring ? 'its ring made' : 'its ring made at the first of them';
+    const direct = info.kernel
+      ? 'O_DIRECT reads and writes go to kernel AIO'
+      : info.kernelError
+        ? `${failed}: O_DIRECT reads and writes go to io_uring`
+        : 'O_DIRECT reads and writes go to kernel AIO, its context made at the first one (io_setup of nrEvents)';
+    return {
+      name: AIORING_BACKEND_AUTO,
+      kernel: info.kernel,
+      threads: info.threads,
+      readHelper,
+      uring: true,
+      reason:
+        `io_uring works here: it serves buffered reads the page cache lacks (tried inline first with RWF_NOWAIT), ` +
+        `buffered writes, poll and noop, ${made}; fsync and fdsync go to the pool of ${info.threads} threads; ${direct}`,
+    };
+  }
+  // why auto is without io_uring, after what it does instead
+  const why = info.uringRefused
+    ? `; io_uring refused here (io_uring_setup: ${errnoName(info.uringRefused)})`
+    : info.uringError
+      ? `; io_uring_setup failed with ${errnoName(info.uringError)} at the first request io_uring was to serve`
+      : info.threads === 1
+        ? '; io_uring not used: a one-thread pool keeps submission order, io_uring does not'
+        : '; io_uring not considered (AIORING_AUTO_URING=0)';
   if (!info.kernel && !info.kernelError) {
     return {
       name: AIORING_BACKEND_AUTO,
@@ -61,7 +90,7 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
       threads: info.threads,
       readHelper,
       uring: false,
-      reason: `O_DIRECT reads and writes go to kernel AIO, its context made at the first one (io_setup of nrEvents); ${rest}`,
+      reason: `O_DIRECT reads and writes go to kernel AIO, its context made at the first one (io_setup of nrEvents); ${rest}${why}`,
     };
   }
   if (!info.kernel) {
@@ -71,7 +100,7 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
       threads: info.threads,
       readHelper,
       uring: false,
-      reason: `${failed}: a pool of ${info.threads} threads serves every request`,
+      reason: `${failed}: a pool of ${info.threads} threads serves every request${why}`,
     };
   }
   return {
@@ -80,6 +109,6 @@ export function describeBackend(requested: BackendName, flags: number, info: Nat
     threads: info.threads,
     readHelper,
     uring: false,
-    reason: `O_DIRECT reads and writes go to kernel AIO; ${rest}`,
+    reason: `O_DIRECT reads and writes go to kernel AIO; ${rest}${why}`,
   };
 }

@@ -46,8 +46,11 @@ export interface SetupOptions {
   /** whether this process reaps from the ring itself (flaw F6); default true */
   userReap?: boolean;
   /**
-   * auto (default): O_DIRECT to kernel AIO, the rest to the pool; uring:
-   * every request through io_uring (features().backends.uring says where)
+   * auto (default): O_DIRECT to kernel AIO; buffered reads tried inline
+   * first; syncs to the pool; the rest through io_uring where it works and is allowed (its
+   * ring made at the first such request), else (or with
+   * AIORING_AUTO_URING=0) to the pool. ctx.backend says which and why.
+   * uring: every request through io_uring (features().backends.uring says where)
    */
   backend?: BackendName;
   /** thread pool size; default 4 */
@@ -140,6 +143,14 @@ export interface OpenedNative {
   mapping: RingMapping | undefined;
 }
 
+/**
+ * Whether auto may choose io_uring: yes unless AIORING_AUTO_URING=0 (read at
+ * each setup), which keeps auto on kernel AIO and the pool where io_uring works.
+ */
+export function autoUring(): boolean {
+  return process.env.AIORING_AUTO_URING !== '0';
+}
+
 /** Map the ring's file if it has one, then create the native context over it. */
 export function openNative(args: ContextArgs, onWake: () => void): OpenedNative {
   const { nrEvents, nativeFlags, backend, threads, memory } = args;
@@ -157,7 +168,7 @@ export function openNative(args: ContextArgs, onWake: () => void): OpenedNative 
     if (!types.isSharedArrayBuffer(buffer)) markAsUntransferable(buffer);
   }
   try {
-    const native = new addon.NativeContext(nrEvents, nativeFlags, backend, threads, view, onWake, memory.kind === 'file' && memory.attach);
+    const native = new addon.NativeContext(nrEvents, nativeFlags, backend, threads, view, onWake, memory.kind === 'file' && memory.attach, autoUring());
     return { native, mapping };
   } catch (e) {
     mapping?.release();

@@ -1,6 +1,8 @@
-// compat soak: 50,000,000 completions through one context (a v2 ring, the
-// default backend: noops run by the pool, reads served inline), in a child
-// process of its own (test/workers/soak.ts). Every completion arrives
+// compat soak: 50,000,000 completions through one context (a v2 ring), in a
+// child process of its own (test/workers/soak.ts), once per provider: auto
+// where io_uring works (noops through io_uring, reads served inline), auto
+// with AIORING_AUTO_URING=0 (noops run by the pool, reads served inline),
+// and backend 'uring' (everything through io_uring; only where it works). Every completion arrives
 // exactly once with its result; resident memory after the warm-up stays
 // within 5%; descriptors and threads return to their starting counts after
 // destroy. Resident memory is read after full collections (the child runs
@@ -11,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { features } from '../../src/features';
 import { compiledTree, describeKernel, patternFile, tmpfsDir } from '../helpers';
 
 const TOTAL = 50_000_000;
@@ -51,14 +54,22 @@ interface SoakReport {
   threads: [number, number, number];
 }
 
+const uringHere = features().backends.uring || process.env.AIORING_REQUIRE_URING === '1';
+const PROVIDERS: [string, string, Record<string, string>, string][] = [
+  ...(uringHere ? [['auto on io_uring', 'auto', {}, 'auto on io_uring'] as [string, string, Record<string, string>, string]] : []),
+  ['auto with AIORING_AUTO_URING=0 (the pool)', 'auto', { AIORING_AUTO_URING: '0' }, 'auto'],
+  ...(uringHere ? [["backend 'uring'", 'uring', {}, 'uring on io_uring'] as [string, string, Record<string, string>, string]] : []),
+];
+
 describeKernel('compat soak: 50,000,000 completions through one context', () => {
-  test(
-    'each completes exactly once; resident memory after the warm-up stays within 5%; descriptors and threads return to their counts after destroy',
-    async () => {
+  test.each(PROVIDERS)(
+    '%s: each completes exactly once; resident memory after the warm-up stays within 5%; descriptors and threads return to their counts after destroy',
+    async (_name, backend, env, served) => {
       const file = patternFile(tmpfsDir(), 1);
-      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', compiledSoak(), String(TOTAL), file, String(WARM_UP)], {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', compiledSoak(), String(TOTAL), file, String(WARM_UP), backend], {
         encoding: 'utf8',
         timeout: 20 * 60 * 1000,
+        env: { ...process.env, AIORING_AUTO_URING: '', ...env },
       });
       const r = JSON.parse(stdout) as SoakReport;
       const m = r.residentKb;
@@ -77,8 +88,9 @@ describeKernel('compat soak: 50,000,000 completions through one context', () => 
         ].join('\n') + '\n',
       );
 
-      expect({ layout: r.layout, completed: r.completed, duplicates: r.duplicates, missing: r.missing, badRes: r.badRes, refused: r.refused }).toEqual({
+      expect({ layout: r.layout, backend: r.backend, completed: r.completed, duplicates: r.duplicates, missing: r.missing, badRes: r.badRes, refused: r.refused }).toEqual({
         layout: 'v2',
+        backend: served,
         completed: TOTAL,
         duplicates: 0,
         missing: 0,
@@ -92,7 +104,7 @@ describeKernel('compat soak: 50,000,000 completions through one context', () => 
       expect(r.threads[1]).toBeGreaterThanOrEqual(r.threads[0]);
       expect(r.threads[1]).toBeLessThanOrEqual(r.threads[0] + POOL_THREADS + 2);
       expect(r.threads[2]).toBe(r.threads[0]);
-      // an auto context makes a kernel context (and its eventfd) only at its first O_DIRECT request
+      // an auto context makes a kernel context (and its eventfd) only at its first O_DIRECT request, and its io_uring at its first request not served inline
       expect(r.fds[1]).toBeGreaterThanOrEqual(r.fds[0]);
       expect(r.fds[2]).toBe(r.fds[0]);
     },

@@ -8,17 +8,20 @@
 // submitArray, reap into an EventBatch, and a 20 us nap when nothing is
 // ready (completions land in the ring from the engine's threads, so the
 // event loop is not needed to receive them). Seven in eight requests are
-// noops (the pool), one in eight an 8-byte read of a tmpfs file (served
-// inline): two kinds of producer into one ring.
+// noops (the pool, or io_uring where auto chose it or backend 'uring' was
+// asked), one in eight an 8-byte read of a tmpfs file (served inline, or by
+// io_uring with 'uring'): two kinds of producer into one ring. Threads are
+// counted without io_uring's io-wq workers (the kernel's; test/helpers.ts).
 import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import { setup, SETUP_V2 } from '../../src/context';
 import { EventBatch } from '../../src/events';
 import { IocbArray } from '../../src/iocb';
-import { fdCount, threadCount } from '../helpers';
+import { fdCount, ownThreadCount as threadCount } from '../helpers';
 
-// usage: soak.ts <completions> <tmpfs file to read> <warm-up completions>
-const [totalArg, file, warmArg] = process.argv.slice(2);
+// usage: soak.ts <completions> <tmpfs file to read> <warm-up completions> [backend: auto | uring]
+const [totalArg, file, warmArg, backendArg] = process.argv.slice(2);
+const BACKEND = backendArg === 'uring' ? 'uring' : 'auto';
 const TOTAL = Number(totalArg);
 const WARM_UP = Number(warmArg);
 const BATCH = 256;
@@ -79,7 +82,7 @@ async function soak(): Promise<Record<string, unknown>> {
   const fds0 = fdCount();
   const threads0 = threadCount();
 
-  const ctx = setup(2 * BATCH, { flags: SETUP_V2 });
+  const ctx = setup(2 * BATCH, { flags: SETUP_V2, backend: BACKEND });
   const fdsDuring = fdCount();
   const threadsDuring = threadCount();
   const buffer = Buffer.alloc(BATCH * READ_BYTES);
@@ -131,7 +134,7 @@ async function soak(): Promise<Record<string, unknown>> {
   const seconds = elapsed();
   const end = await resident();
   const { layout } = ctx;
-  const backend = ctx.backend.name;
+  const backend = ctx.backend.name + (ctx.backend.uring ? ' on io_uring' : '');
   ctx.destroy();
   // its kernel context and eventfd go after destroy returns
   await ctx.closed;

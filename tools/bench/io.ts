@@ -58,7 +58,14 @@ interface Candidate {
   flags: number;
   /** false: every cached read on the submitting thread (a reference row) */
   readHelper?: boolean;
+  /** auto only: false sets AIORING_AUTO_URING=0 for its setup (auto without io_uring) */
+  autoUring?: boolean;
 }
+
+const AUTO_ROWS = (flags: number, layout: string): Candidate[] => [
+  { label: `auto, ${layout} (io_uring)`, backend: 'auto', flags, autoUring: true },
+  { label: `auto, ${layout}, AIORING_AUTO_URING=0`, backend: 'auto', flags, autoUring: false },
+];
 
 const HOT_CANDIDATES: Candidate[] = [
   { label: 'kernel, legacy', backend: 'kernel', flags: 0 },
@@ -69,11 +76,13 @@ const HOT_CANDIDATES: Candidate[] = [
   { label: 'threadpool, v2, no read helper', backend: 'threadpool', flags: SETUP_V2, readHelper: false },
   { label: 'uring, legacy', backend: 'uring', flags: 0 },
   { label: 'uring, v2', backend: 'uring', flags: SETUP_V2 },
+  ...AUTO_ROWS(SETUP_V2, 'v2'),
 ];
 
 const COLD_CANDIDATES: Candidate[] = [
   { label: 'uring, legacy', backend: 'uring', flags: 0 },
   { label: 'threadpool, legacy', backend: 'threadpool', flags: 0 },
+  ...AUTO_ROWS(0, 'legacy'),
 ];
 
 const DIRECT_CANDIDATES: Candidate[] = [
@@ -82,6 +91,7 @@ const DIRECT_CANDIDATES: Candidate[] = [
   { label: 'kernel ring passthrough', backend: 'kernel', flags: SETUP_KERNEL_RING },
   { label: 'uring, legacy', backend: 'uring', flags: 0 },
   { label: 'uring, v2', backend: 'uring', flags: SETUP_V2 },
+  ...AUTO_ROWS(0, 'legacy'),
 ];
 
 /** xorshift32 step */
@@ -140,7 +150,16 @@ function cpuSeconds(): number {
  * when nothing is ready. Each event's data is its buffer's index.
  */
 async function runAioring(c: Candidate, fd: number, offsets: Float64Array, seconds: number): Promise<Measured> {
-  const ctx = setup(2 * DEPTH, { backend: c.backend, flags: c.flags, readHelper: c.readHelper });
+  const before = process.env.AIORING_AUTO_URING;
+  if (c.autoUring === false) process.env.AIORING_AUTO_URING = '0';
+  else delete process.env.AIORING_AUTO_URING;
+  let ctx: ReturnType<typeof setup>;
+  try {
+    ctx = setup(2 * DEPTH, { backend: c.backend, flags: c.flags, readHelper: c.readHelper });
+  } finally {
+    if (before === undefined) delete process.env.AIORING_AUTO_URING;
+    else process.env.AIORING_AUTO_URING = before;
+  }
   try {
     const buffers: Buffer[] = [];
     for (let i = 0; i < DEPTH; i++) buffers.push(alignedBuffer(BLOCK));

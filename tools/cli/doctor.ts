@@ -37,7 +37,7 @@ export interface DoctorReport {
   hugepages: { sizeBytes: number; total: number; free: number; hugetlbfs: string[] };
   shm: { devShm: Mount | null; tmpfs: Mount[] };
   direct: { path: string; fstype: string; supported: boolean; error?: string };
-  backend: { name: string; kernel: boolean; threads: number; reason: string };
+  backend: { name: string; kernel: boolean; threads: number; uring: boolean; reason: string };
   findings: string[];
 }
 
@@ -198,7 +198,7 @@ function chosenBackend(): DoctorReport['backend'] {
   const ctx = setup(8);
   try {
     const b = ctx.backend;
-    return { name: b.name, kernel: b.kernel, threads: b.threads, reason: b.reason };
+    return { name: b.name, kernel: b.kernel, threads: b.threads, uring: b.uring, reason: b.reason };
   } finally {
     ctx.destroy();
   }
@@ -269,7 +269,9 @@ export function formatDoctor(r: DoctorReport): string[] {
     `kernel AIO      ${k.works ? 'io_setup works' : `io_setup FAILS with ${k.error}: ${k.why}`}`,
     `                aio-nr ${k.aioNr ?? 'unknown'} of aio-max-nr ${k.aioMaxNr}; seccomp ${k.seccomp}`,
     `io_uring        ${r.ioUring.verdict}; ${
-      r.ioUring.works ? "backend 'uring' works (auto does not choose it)" : `backend 'uring' unavailable: ${r.ioUring.error}: ${r.ioUring.why}`
+      r.ioUring.works
+        ? `backend 'uring' works; ${r.backend.uring ? 'auto chooses it' : 'auto does not choose it (AIORING_AUTO_URING=0)'}`
+        : `backend 'uring' unavailable: ${r.ioUring.error}: ${r.ioUring.why}; auto keeps kernel AIO and the pool`
     }`,
     `CPUs            ${r.cpus.possible} possible, ${r.cpus.online} online; page size ${r.pageSize}`,
     'io_setup(n)     n     rule nr  kernel nr  requests',
