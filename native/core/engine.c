@@ -267,6 +267,11 @@ void aior_uring_service(struct aior_ctx *ctx)
 	aior_uring_take(ctx);
 }
 
+void aior_uring_consumer_polls(struct aior_ctx *ctx)
+{
+	aior_uring_mark_polled(ctx);
+}
+
 int aior_uring_available(void)
 {
 	return aior_uring_probe();
@@ -503,6 +508,8 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
+	/* the descriptor this call last found open: a run of requests on one file costs one fcntl */
+	int open_fd = -1;
 
 	if (ctx == NULL || n < 0)
 		return -EINVAL;
@@ -522,6 +529,7 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		struct iocb *user = iocbs[done];
 		struct aior_req *req;
 		enum route route;
+		int check;
 
 		if (user == NULL) {
 			err = -EFAULT;
@@ -533,9 +541,12 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
 		route = route_of(ctx, user, fd, fd_flags);
-		err = check_iocb(user, route == ROUTE_POOL || route == ROUTE_URING);
+		check = (route == ROUTE_POOL || route == ROUTE_URING) && (int)user->aio_fildes != open_fd;
+		err = check_iocb(user, check);
 		if (err)
 			break;
+		if (check && user->aio_lio_opcode != IOCB_CMD_NOOP)
+			open_fd = (int)user->aio_fildes;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
 		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN))) {
 			lost = flush_runs(ctx, &rs, &err);

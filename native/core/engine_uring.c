@@ -101,6 +101,12 @@ void aior_uring_take(struct aior_ctx *ctx)
 		aior_uring_reap(ctx);
 }
 
+void aior_uring_mark_polled(struct aior_ctx *ctx)
+{
+	if (ctx->uring.started)
+		aior_store_release(&ctx->uring.consumer_polls, 1);
+}
+
 /* Submit what waits in the SQ; with reqs.lock held. */
 static void submit_queued(struct aior_uring *u)
 {
@@ -126,8 +132,16 @@ static void uring_serve(struct aior_ctx *ctx)
 {
 	struct aior_uring *u = &ctx->uring;
 
-	/* a submitter or consumer may have taken the CQ first: then this finds it empty */
-	aior_uring_reap(ctx);
+	/*
+	 * A waiter that polls the descriptor itself is woken by the same post
+	 * (on its own thread, which ran the task work that posted the CQ when
+	 * it submitted): it reaps, and this thread stays out of its way. Its
+	 * poll is level-triggered and it reaps at every readable, held or not,
+	 * so what it leaves is seen there or at the next edge here.
+	 */
+	if (!aior_load_acquire(&u->consumer_polls) ||
+	    !(aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER))
+		aior_uring_reap(ctx);
 	if (aior_load_acquire(&u->queued)) {
 		pthread_mutex_lock(&ctx->reqs.lock);
 		submit_queued(u);
@@ -241,6 +255,15 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 	request_set_state(req, REQ_KERNEL);
 	prep(u, sqe, req);
 	aior_store_release(&u->queued, u->queued + 1);
+	/*
+	 * Into the kernel at once, one io_uring_enter per request (fio's
+	 * default, iodepth_batch_submit=1): a batch of n in one enter is
+	 * plugged (blk_start_plug) and reaches the device only after the n-th
+	 * is prepared, a cold read's readahead included, so the device idles
+	 * while the submitter works and the queue drains in convoys (bench:io's
+	 * O_DIRECT and cold parts, docs/BENCHMARKS.md).
+	 */
+	submit_queued(u);
 	return 0;
 }
 
