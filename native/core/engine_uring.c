@@ -13,6 +13,8 @@
 #define SUBMIT_RETRIES 64
 /* The kernel's MAX_RW_COUNT: a longer plain read or write is short, as read(2) is. */
 #define URING_MAX_RW 0x7ffff000u
+/* requests in a row that completed inside their own io_uring_enter before submits are batched again */
+#define URING_HOT_RUN 8
 
 static uint32_t pow2_at_least(uint32_t n, uint32_t cap)
 {
@@ -238,6 +240,12 @@ static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req
 	io_uring_sqe_set_data(sqe, req);
 }
 
+/* CQEs io_uring has posted so far (a free-running count: the CQ's tail). */
+static uint32_t cq_posted(const struct aior_uring *u)
+{
+	return aior_load_acquire(u->ring.cq.ktail);
+}
+
 int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct aior_uring *u = &ctx->uring;
@@ -261,15 +269,29 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 	 * plugged (blk_start_plug) and reaches the device only after the n-th
 	 * is prepared, a cold read's readahead included, so the device idles
 	 * while the submitter works and the queue drains in convoys (bench:io's
-	 * O_DIRECT and cold parts, docs/BENCHMARKS.md).
+	 * O_DIRECT and cold parts, docs/BENCHMARKS.md). Requests that complete
+	 * inside the enter (page-cache hits) gain nothing from it: after
+	 * URING_HOT_RUN of them in a row the rest go in one enter per submit
+	 * (aior_uring_flush) until one such batch does not all complete there.
 	 */
-	submit_queued(u);
+	if (!u->hot) {
+		uint32_t before = cq_posted(u);
+
+		submit_queued(u);
+		u->hot_run = cq_posted(u) != before ? u->hot_run + 1 : 0;
+		u->hot = u->hot_run >= URING_HOT_RUN;
+	}
 	return 0;
 }
 
 void aior_uring_flush(struct aior_ctx *ctx)
 {
-	submit_queued(&ctx->uring);
+	struct aior_uring *u = &ctx->uring;
+	uint32_t n = u->queued, before = cq_posted(u);
+
+	submit_queued(u);
+	if (u->hot && n && cq_posted(u) - before < n)
+		u->hot = u->hot_run = 0;
 }
 
 /* The request in flight for the caller's iocb, with reqs.lock held. */

@@ -41,6 +41,8 @@ struct aior_uring {
 	pthread_mutex_t cq_lock;   /* one reaper of the CQ at a time */
 	struct aior_mover_link link;  /* the ring's descriptor in the mover's epoll */
 	uint32_t queued;           /* SQEs prepared, not yet given to io_uring_enter (reqs.lock) */
+	uint32_t hot;              /* requests complete inside io_uring_enter: one enter per submit (reqs.lock) */
+	uint32_t hot_run;          /* requests in a row that did, while not hot (reqs.lock) */
 	uint32_t consumer_polls;   /* atomic: a waiter polls the descriptor and reaps itself (aior_uring_consumer_polls) */
 	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
 	struct iovec fixed[URING_MAX_FIXED];
