@@ -371,7 +371,17 @@ public:
 	}
 
 private:
-	static void Wake(void *arg) { uv_async_send(static_cast<uv_async_t *>(arg)); }
+	/*
+	 * The producer's ring. A reap this thread makes in OnKernelPoll, which
+	 * serves JavaScript itself right after, needs none: its own async would
+	 * only cost a write, a read and a second pass through the loop.
+	 */
+	static void Wake(void *arg)
+	{
+		if (arg != serving_here_)
+			uv_async_send(static_cast<uv_async_t *>(arg));
+	}
+	static inline thread_local void *serving_here_ = nullptr;
 
 	/*
 	 * Into JavaScript from a libuv callback: MakeCallback, so the promise
@@ -424,10 +434,16 @@ private:
 	void AttachKernelPoll(uv_loop_t *loop)
 	{
 		int kfd = aior_kernel_fd(ctx_);
-		if (kfd < 0)
+		bool uring = false;
+		if (kfd < 0) {
 			kfd = aior_uring_fd(ctx_);
+			uring = kfd >= 0;
+		}
 		if (kfd < 0 || kpoll_)
 			return;
+		// OnKernelPoll reaps io_uring's CQ at every readable, held or not
+		if (uring)
+			aior_uring_consumer_polls(ctx_);
 		kpoll_ = new uv_poll_t;
 		uv_poll_init(loop, kpoll_, kfd);
 		kpoll_->data = this;
@@ -453,11 +469,17 @@ private:
 				if (self->strong_)
 					return;
 			}
+			// the mover left io_uring's CQ to a waiter that has just gone
+			aior_uring_service(self->ctx_);
 			uv_poll_stop(handle);
 			return;
 		}
+		serving_here_ = self->async_;
 		aior_service(self->ctx_);
 		aior_uring_service(self->ctx_);
+		serving_here_ = nullptr;
+		// what the async would have done: the strength (the last request may have completed), then JavaScript
+		self->UpdateStrength();
 		self->Wake();
 	}
 
@@ -493,6 +515,9 @@ private:
 		if (kpoll_)
 			uv_poll_stop(kpoll_);  // before the release closes the eventfd
 		aior_info(ctx, &info_);    // whether a kernel context was made since setup
+		// a waiter going with its environment (a terminated worker) reaps no more: the mover takes io_uring's CQ again
+		if (held_ && info_.wait_flags)
+			aior_and_seq_cst(info_.wait_flags, ~AIORING_V2_WAITER);
 		aior_quiesce(ctx);
 		CloseAsync();
 		held_ = false;

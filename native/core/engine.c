@@ -298,6 +298,11 @@ void aior_uring_service(struct aior_ctx *ctx)
 	aior_uring_take(ctx);
 }
 
+void aior_uring_consumer_polls(struct aior_ctx *ctx)
+{
+	aior_uring_mark_polled(ctx);
+}
+
 int aior_uring_available(void)
 {
 	return aior_uring_probe();
@@ -603,6 +608,8 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
+	/* the descriptor this call last found open: a run of requests on one file costs one fcntl */
+	int open_fd = -1;
 
 	if (ctx == NULL || n < 0)
 		return -EINVAL;
@@ -623,6 +630,7 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 		struct aior_req *req;
 		enum route route;
 		int file = files ? files[done] : -1;
+		int check;
 
 		if (user == NULL) {
 			err = -EFAULT;
@@ -637,9 +645,12 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 		/* a registered file is the file itself: its number need not be looked at */
 		if (route != ROUTE_URING || !aior_uring_names_file(ctx, file, (int)user->aio_fildes))
 			file = -1;
-		err = check_iocb(user, route == ROUTE_POOL || (route == ROUTE_URING && file < 0));
+		check = (route == ROUTE_POOL || (route == ROUTE_URING && file < 0)) && (int)user->aio_fildes != open_fd;
+		err = check_iocb(user, check);
 		if (err)
 			break;
+		if (check && user->aio_lio_opcode != IOCB_CMD_NOOP)
+			open_fd = (int)user->aio_fildes;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
 		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN))) {
 			lost = flush_runs(ctx, &rs, &err);

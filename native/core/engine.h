@@ -211,6 +211,14 @@ void aior_file_stats(struct aior_ctx *ctx, struct aior_file_stats *out);
  */
 int aior_uring_fd(const struct aior_ctx *ctx);
 void aior_uring_service(struct aior_ctx *ctx);
+/*
+ * The caller of aior_uring_fd promises that while a waiter of its own is
+ * announced (AIORING_V2_WAITER) it polls the descriptor and calls
+ * aior_uring_service whenever it turns readable: the mover then leaves the
+ * CQ to it while it waits (the submitter's thread posts the CQ anyway, in
+ * its task work, so a mover that reaped too would be a second wakeup).
+ */
+void aior_uring_consumer_polls(struct aior_ctx *ctx);
 
 /* Whether this build and process can use io_uring: 0, or a negative errno (ENOSYS: built without liburing). */
 int aior_uring_available(void);

@@ -16,6 +16,8 @@
 /* a file table slot's states besides the descriptor it was registered from */
 #define URING_FILE_FREE (-1)
 #define URING_FILE_LOST (-2)
+/* requests in a row that completed inside their own io_uring_enter before submits are batched again */
+#define URING_HOT_RUN 8
 
 static uint32_t pow2_at_least(uint32_t n, uint32_t cap)
 {
@@ -107,6 +109,12 @@ void aior_uring_take(struct aior_ctx *ctx)
 		aior_uring_reap(ctx);
 }
 
+void aior_uring_mark_polled(struct aior_ctx *ctx)
+{
+	if (ctx->uring.started)
+		aior_store_release(&ctx->uring.consumer_polls, 1);
+}
+
 /* Submit what waits in the SQ; with reqs.lock held. */
 static void submit_queued(struct aior_uring *u)
 {
@@ -132,8 +140,16 @@ static void uring_serve(struct aior_ctx *ctx)
 {
 	struct aior_uring *u = &ctx->uring;
 
-	/* a submitter or consumer may have taken the CQ first: then this finds it empty */
-	aior_uring_reap(ctx);
+	/*
+	 * A waiter that polls the descriptor itself is woken by the same post
+	 * (on its own thread, which ran the task work that posted the CQ when
+	 * it submitted): it reaps, and this thread stays out of its way. Its
+	 * poll is level-triggered and it reaps at every readable, held or not,
+	 * so what it leaves is seen there or at the next edge here.
+	 */
+	if (!aior_load_acquire(&u->consumer_polls) ||
+	    !(aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER))
+		aior_uring_reap(ctx);
 	if (aior_load_acquire(&u->queued)) {
 		pthread_mutex_lock(&ctx->reqs.lock);
 		submit_queued(u);
@@ -239,6 +255,12 @@ static void prep(struct aior_uring *u, struct io_uring_sqe *sqe, struct aior_req
 	io_uring_sqe_set_data(sqe, req);
 }
 
+/* CQEs io_uring has posted so far (a free-running count: the CQ's tail). */
+static uint32_t cq_posted(const struct aior_uring *u)
+{
+	return aior_load_acquire(u->ring.cq.ktail);
+}
+
 int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct aior_uring *u = &ctx->uring;
@@ -257,12 +279,35 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 		req->queued_ns = aior_monotonic_ns();
 	prep(u, sqe, req);
 	aior_store_release(&u->queued, u->queued + 1);
+	/*
+	 * Into the kernel at once, one io_uring_enter per request (fio's
+	 * default, iodepth_batch_submit=1): a batch of n in one enter is
+	 * plugged (blk_start_plug) and reaches the device only after the n-th
+	 * is prepared, a cold read's readahead included, so the device idles
+	 * while the submitter works and the queue drains in convoys (bench:io's
+	 * O_DIRECT and cold parts, docs/BENCHMARKS.md). Requests that complete
+	 * inside the enter (page-cache hits) gain nothing from it: after
+	 * URING_HOT_RUN of them in a row the rest go in one enter per submit
+	 * (aior_uring_flush) until one such batch does not all complete there.
+	 */
+	if (!u->hot) {
+		uint32_t before = cq_posted(u);
+
+		submit_queued(u);
+		u->hot_run = cq_posted(u) != before ? u->hot_run + 1 : 0;
+		u->hot = u->hot_run >= URING_HOT_RUN;
+	}
 	return 0;
 }
 
 void aior_uring_flush(struct aior_ctx *ctx)
 {
-	submit_queued(&ctx->uring);
+	struct aior_uring *u = &ctx->uring;
+	uint32_t n = u->queued, before = cq_posted(u);
+
+	submit_queued(u);
+	if (u->hot && n && cq_posted(u) - before < n)
+		u->hot = u->hot_run = 0;
 }
 
 /* The request in flight for the caller's iocb, with reqs.lock held. */

@@ -43,6 +43,9 @@ struct aior_uring {
 	pthread_mutex_t cq_lock;   /* one reaper of the CQ at a time */
 	struct aior_mover_link link;  /* the ring's descriptor in the mover's epoll */
 	uint32_t queued;           /* SQEs prepared, not yet given to io_uring_enter (reqs.lock) */
+	uint32_t hot;              /* requests complete inside io_uring_enter: one enter per submit (reqs.lock) */
+	uint32_t hot_run;          /* requests in a row that did, while not hot (reqs.lock) */
+	uint32_t consumer_polls;   /* atomic: a waiter polls the descriptor and reaps itself (aior_uring_consumer_polls) */
 	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
 	struct iovec fixed[URING_MAX_FIXED];
 	uint32_t nfixed;
@@ -86,6 +89,8 @@ int aior_uring_start(struct aior_ctx *ctx);
 int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req);
 /* Give the SQ to the kernel, with reqs.lock held. */
 void aior_uring_flush(struct aior_ctx *ctx);
+/* A consumer polls the ring's descriptor itself while it waits (aior_uring_consumer_polls). */
+void aior_uring_mark_polled(struct aior_ctx *ctx);
 /* Move what the CQ holds into the context's ring now (after any reaper already at it). */
 void aior_uring_reap(struct aior_ctx *ctx);
 /*
@@ -140,6 +145,10 @@ static inline void aior_uring_flush(struct aior_ctx *ctx)
 	(void)ctx;
 }
 static inline void aior_uring_reap(struct aior_ctx *ctx)
+{
+	(void)ctx;
+}
+static inline void aior_uring_mark_polled(struct aior_ctx *ctx)
 {
 	(void)ctx;
 }
