@@ -271,8 +271,9 @@ static int consumer_came(struct aior_ctx *ctx)
 
 /*
  * Serve the deferred contexts that are due, but for those whose consumer
- * is still at it (deferred again); drop the ones that left. Returns the
- * list kept.
+ * is still at it: deferred again while the kernel's ring holds events, else
+ * heard again (no timer runs for a consumer that keeps up); drop the ones
+ * that left. Returns the list kept.
  */
 static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 {
@@ -281,21 +282,28 @@ static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 
 	for (struct aior_ctx *c = deferred; c; c = next) {
 		struct aior_kernel *k = &c->kernel;
+		int came;
 
 		next = k->defer_next;
-		if (!aior_load_acquire(&k->link.detached) && (k->defer_until > now || consumer_came(c))) {
-			if (k->defer_until <= now)
-				k->defer_until = now + MOVER_GRACE_NS;
+		if (!aior_load_acquire(&k->link.detached) && k->defer_until > now) {
+			k->defer_next = kept;
+			kept = c;
+			continue;
+		}
+		came = consumer_came(c);
+		if (!aior_load_acquire(&k->link.detached) && came && legacy_count(&k->ring) > 0) {
+			k->defer_until = now + MOVER_GRACE_NS;
 			k->defer_next = kept;
 			kept = c;
 			continue;
 		}
 		k->deferred = 0;
 		k->defer_next = NULL;
-		if (!aior_load_acquire(&k->link.detached)) {
+		if (aior_load_acquire(&k->link.detached))
+			continue;
+		if (!came)
 			serve_ready(c, 0);
-			hear(&k->link, 1);
-		}
+		hear(&k->link, 1);
 	}
 	return kept;
 }
