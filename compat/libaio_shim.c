@@ -166,7 +166,7 @@ static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeo
 
 	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
 		return 0;
-	aior_service(c->engine);
+	aior_service_ring(c->engine);
 	pthread_mutex_lock(&c->reap_lock);
 	empty = (c->v2 ? v2_count(&c->ring) : legacy_count(&c->legacy)) == 0;
 	pthread_mutex_unlock(&c->reap_lock);
@@ -666,8 +666,8 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 		ssize_t rd;
 		int r, interrupted;
 
-		/* what the kernel finished moves into the ring here, no thread hop */
-		aior_service(c->engine);
+		/* what the kernel finished moves into the ring here, no thread hop (nor system call) */
+		aior_service_ring(c->engine);
 		if (reaped(c, events, nr, &got))
 			break;
 		if (got >= min_nr || got == nr)
@@ -684,6 +684,15 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 			wait.tv_nsec = left % 1000000000;
 			waitp = &wait;
 		}
+		/*
+		 * About to sleep: now clear the kernel's eventfd, which the sleep
+		 * waits on, and take what came before it was cleared.
+		 */
+		aior_service(c->engine);
+		if (reaped(c, events, nr, &got))
+			break;
+		if (got >= min_nr || got == nr)
+			break;
 		/* announce, then look once more before sleeping (the producer's fence pairs) */
 		set_waiting(c, 1);
 		if (reaped(c, events, nr, &got) || got >= min_nr || got == nr) {
@@ -695,8 +704,11 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 		interrupted = r < 0 && errno == EINTR;
 		pthread_mutex_lock(&c->reap_lock);
 		set_waiting(c, -1);
-		rd = read(c->wakefd, &drain, sizeof(drain));
-		(void)rd;
+		/* a wakeup that came after ppoll returned is read by the next one */
+		if (r > 0 && (fds[0].revents & POLLIN)) {
+			rd = read(c->wakefd, &drain, sizeof(drain));
+			(void)rd;
+		}
 		if (interrupted) {
 			/* as the kernel: a signal ends the wait, EINTR if nothing came */
 			if (!reaped(c, events, nr, &got) && got == 0)

@@ -167,6 +167,15 @@ int aior_kernel_fd(const struct aior_ctx *ctx);
 int aior_service(struct aior_ctx *ctx);
 
 /*
+ * aior_service without its system call: moves what the kernel's ring
+ * holds, if anything, and leaves the eventfd as it is. For a consumer that
+ * comes often and waits on the eventfd only after aior_service (which
+ * clears it) has found nothing more: a set eventfd then just means a look
+ * that finds nothing new. The mover's epoll hears every signal either way.
+ */
+void aior_service_ring(struct aior_ctx *ctx);
+
+/*
  * The aio-nr this process's auto contexts will charge at their first
  * O_DIRECT request (io_setup's count for each that has not made one): an
  * embedder that refuses a setup as io_setup would past aio-max-nr counts

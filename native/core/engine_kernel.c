@@ -107,6 +107,18 @@ int aior_service(struct aior_ctx *ctx)
 	return r > 0;
 }
 
+void aior_service_ring(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+
+	if (!kernel_context(ctx) || passthrough(ctx))
+		return;
+	aior_add_relaxed(&k->service_calls, 1);
+	/* a look at the kernel's indices (a hint: the move reads them under ring_lock) */
+	if (legacy_count(&k->ring) > 0)
+		aior_kernel_move(ctx);
+}
+
 /*
  * After a batch, watch the kernel's ring a little longer before sleeping:
  * with a program that reaps the ring itself and never comes to
@@ -125,7 +137,9 @@ static void mover_linger(struct aior_ctx *ctx)
 		return;
 	}
 	for (int spin = 0; spin < MOVER_LINGER_SPINS; spin++) {
-		if (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER)
+		/* nor one that comes meanwhile, or waits */
+		if (aior_load_relaxed(&k->service_calls) != calls ||
+		    (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER))
 			return;
 		if (legacy_count(&k->ring) > 0) {
 			aior_kernel_move(ctx);
@@ -229,7 +243,38 @@ static int wait_events(struct epoll_event *evs, struct aior_ctx *deferred)
 	return n < 0 ? 0 : n;
 }
 
-/* Serve the deferred contexts that are due; drop the ones that left. Returns the list kept. */
+/*
+ * Whether the mover's epoll reports a context's completions: not while it
+ * is deferred, so that the consumer's completions do not wake the mover
+ * one by one. Turned back on after the mover cleared the eventfd, so that
+ * a completion after that is reported (EPOLL_CTL_MOD looks at the eventfd
+ * as it is). A stopped context has left the epoll (ENOENT then) but its
+ * eventfd stays open until the round is over.
+ */
+static void hear(struct aior_mover_link *link, int on)
+{
+	struct epoll_event ev = {.events = (on ? EPOLLIN : 0) | EPOLLET, .data.ptr = link};
+
+	epoll_ctl(mover.epfd, EPOLL_CTL_MOD, link->fd, &ev);
+}
+
+/* Whether the consumer serviced the kernel's ring since the mover's last look (which this one is). */
+static int consumer_came(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	uint32_t calls = aior_load_acquire(&k->service_calls);
+	int came = calls != k->service_seen;
+
+	k->service_seen = calls;
+	return came;
+}
+
+/*
+ * Serve the deferred contexts that are due, but for those whose consumer
+ * is still at it: deferred again while the kernel's ring holds events, else
+ * heard again (no timer runs for a consumer that keeps up); drop the ones
+ * that left. Returns the list kept.
+ */
 static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 {
 	struct aior_ctx *kept = NULL, *next;
@@ -237,6 +282,7 @@ static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 
 	for (struct aior_ctx *c = deferred; c; c = next) {
 		struct aior_kernel *k = &c->kernel;
+		int came;
 
 		next = k->defer_next;
 		if (!aior_load_acquire(&k->link.detached) && k->defer_until > now) {
@@ -244,10 +290,20 @@ static struct aior_ctx *serve_deferred(struct aior_ctx *deferred)
 			kept = c;
 			continue;
 		}
+		came = consumer_came(c);
+		if (!aior_load_acquire(&k->link.detached) && came && legacy_count(&k->ring) > 0) {
+			k->defer_until = now + MOVER_GRACE_NS;
+			k->defer_next = kept;
+			kept = c;
+			continue;
+		}
 		k->deferred = 0;
 		k->defer_next = NULL;
-		if (!aior_load_acquire(&k->link.detached))
+		if (aior_load_acquire(&k->link.detached))
+			continue;
+		if (!came)
 			serve_ready(c, 0);
+		hear(&k->link, 1);
 	}
 	return kept;
 }
@@ -284,15 +340,17 @@ static void *mover_main(void *arg)
 			if (ctx->kernel.deferred)
 				continue;
 			/*
-			 * A consumer waiting in io_getevents (or getEvents) services the
-			 * eventfd itself: step aside for it rather than race it for the
-			 * kernel's ring, and take over only what it left.
+			 * A consumer waiting in io_getevents (or getEvents), or one that
+			 * came for its events since the mover last looked, services the
+			 * kernel's ring itself: step aside for it rather than race it for
+			 * the ring (and its locks), and take over only what it left.
 			 */
-			if (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER) {
+			if (consumer_came(ctx) || (aior_load_acquire(ctx->completion.wait_flags) & AIORING_V2_WAITER)) {
 				ctx->kernel.deferred = 1;
 				ctx->kernel.defer_until = now_ns() + MOVER_GRACE_NS;
 				ctx->kernel.defer_next = deferred;
 				deferred = ctx;
+				hear(link, 0);
 				continue;
 			}
 			ready[nready++] = ctx;
