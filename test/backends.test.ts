@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { addon } from '../src/native';
-import { describeKernel, descriptorCount, describeUring, directDir, tempDir } from './helpers';
+import { describeKernel, descriptorCount, describeUring, directDir, settledCount, tempDir } from './helpers';
 import { findFixture } from './native';
 
 const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
@@ -80,16 +80,16 @@ describe('15 backends', () => {
   });
 
   test('threads and descriptors return to where they were after destroy', async () => {
-    const threads0 = threads();
-    const eventfds0 = eventfds();
+    const threads0 = await settledCount(threads);
+    const eventfds0 = await settledCount(eventfds);
     const ctxs = [setup(64), setup(64, { flags: SETUP_V2, backend: 'threadpool', threads: 3 }), setup(16, { backend: 'threadpool', threads: 1 })];
     // the threads are the process's, shared, and start as work comes: setup starts none
     expect(threads()).toBe(threads0);
     // and auto makes its kernel context (and that context's eventfd) only at the first O_DIRECT request
     expect(eventfds()).toBe(eventfds0);
     await useThenDestroy(ctxs);
-    expect(threads()).toBe(threads0);
-    expect(eventfds()).toBe(eventfds0);
+    expect(await settledCount(threads, threads0)).toBe(threads0);
+    expect(await settledCount(eventfds, eventfds0)).toBe(eventfds0);
   });
 
   test('a process that never destroys its contexts, with work in flight, still exits normally', () => {
@@ -138,7 +138,7 @@ describeKernel('15 backends with kernel AIO', () => {
 
   test('auto makes its kernel AIO context at the first O_DIRECT request, io_setup(nrEvents) as asked: none before, one after, and ctx.backend says which', async () => {
     const rings0 = kernelRings();
-    const eventfds0 = eventfds();
+    const eventfds0 = await settledCount(eventfds);
     const fd = directFile();
     const buffered = path.join(tempDir(), 'buffered');
     fs.writeFileSync(buffered, Buffer.alloc(4096, 3));
@@ -241,17 +241,17 @@ describeUring('15 backends with io_uring', () => {
   });
 
   test('threads and descriptors of uring contexts return to where they were after destroy', async () => {
-    const threads0 = threads();
-    const eventfds0 = eventfds();
-    const rings0 = descriptorCount('anon_inode:[io_uring]');
+    const threads0 = await settledCount(threads);
+    const eventfds0 = await settledCount(eventfds);
+    const rings0 = await settledCount(() => descriptorCount('anon_inode:[io_uring]'));
     const ctxs = [setup(64, { backend: 'uring' }), setup(64, { flags: SETUP_V2, backend: 'uring' })];
     // one descriptor each, the ring's own, in the process's one mover's epoll: one thread for all (and its own eventfd)
     expect(threads()).toBe(threads0 + 1);
     expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0 + 2);
     expect(eventfds()).toBe(eventfds0 + 1);
     await useThenDestroy(ctxs);
-    expect(threads()).toBe(threads0);
-    expect(eventfds()).toBe(eventfds0);
-    expect(descriptorCount('anon_inode:[io_uring]')).toBe(rings0);
+    expect(await settledCount(threads, threads0)).toBe(threads0);
+    expect(await settledCount(eventfds, eventfds0)).toBe(eventfds0);
+    expect(await settledCount(() => descriptorCount('anon_inode:[io_uring]'), rings0)).toBe(rings0);
   });
 });

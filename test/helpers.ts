@@ -111,6 +111,28 @@ export function sleepMs(ms: number): void {
 }
 
 /** Descriptors of this process whose link names what, e.g. 'anon_inode:[eventfd]'. */
+/**
+ * A count of the process's shared resources once it stops moving: the
+ * shared pool's idle threads exit after a second, and a destroyed context's
+ * descriptors close on a background thread, so a count taken at once can
+ * still hold what an earlier test (or this one) left to wind down. Waits
+ * until count() equals want (or, with none, is unchanged for 1.5 s), at
+ * most 10 s, and returns it.
+ */
+export async function settledCount(count: () => number, want?: number): Promise<number> {
+  const end = Date.now() + 10_000;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < end) {
+    if (want !== undefined ? last === want : Date.now() - since >= 1500) return last;
+    await new Promise((r) => setTimeout(r, 50));
+    const now = count();
+    if (now !== last) since = Date.now();
+    last = now;
+  }
+  return last;
+}
+
 export function descriptorCount(what: string): number {
   let n = 0;
   for (const fd of fs.readdirSync('/proc/self/fd')) {

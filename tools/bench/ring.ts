@@ -62,7 +62,7 @@ function measure(layout: string, batch: number, entries: number, events: number,
   for (let i = 0; i < repeat; i++) runs.push(testAddon.benchRing(layout, batch, entries, events, 0, shape));
   const paced = testAddon.benchRing(layout, batch, entries, Math.max(1000, Math.floor(events / 20)), period, shape);
   if (runs.some((r) => r.outOfOrder !== 0) || paced.outOfOrder !== 0) {
-    throw new Error(`${layout} delivered events out of order: the ring is broken`);
+    throw new Error(`${layout} delivered events out of order or with fields its producer did not write: the ring is broken`);
   }
   return {
     layout,
@@ -91,13 +91,17 @@ function jsConsume(layout: string, batch: number, entries: number, events: numbe
     const t0 = process.hrtime.bigint();
     for (let got = 0; got < events; ) {
       const n = ring.reap(out, batch);
-      for (let i = 0; i < n; i++) if (out.data(i) !== got + i) outOfOrder++;
+      // every field: the producer derives obj and res from data (ring_threads.cc ObjOf, ResOf)
+      for (let i = 0; i < n; i++) {
+        const seq = got + i;
+        if (out.data(i) !== seq || out.obj(i) !== seq + 1 || out.res(i) !== (seq & 0xffff)) outOfOrder++;
+      }
       got += n;
     }
     return Number(process.hrtime.bigint() - t0) / 1e9;
   });
   producer.join();
-  if (outOfOrder !== 0) throw new Error(`the TypeScript ${layout} consumer saw events out of order: the ring is broken`);
+  if (outOfOrder !== 0) throw new Error(`the TypeScript ${layout} consumer saw events out of order or with fields its producer did not write: the ring is broken`);
   return events / seconds;
 }
 
@@ -113,7 +117,7 @@ function measureJs(c: Cell, events: number, repeat: number): JsCell {
   const ratios: number[] = [];
   for (let i = 0; i < repeat; i++) {
     const cRun = testAddon.benchRing(c.layout, c.batch, c.entries, events, 0, { publish: c.publish });
-    if (cRun.outOfOrder !== 0) throw new Error(`${c.layout} delivered events out of order: the ring is broken`);
+    if (cRun.outOfOrder !== 0) throw new Error(`${c.layout} delivered events out of order or with fields its producer did not write: the ring is broken`);
     const jsRun = jsConsume(c.layout, c.batch, c.entries, events, { publish: c.publish });
     cc.push(cRun.eventsPerSec);
     js.push(jsRun);

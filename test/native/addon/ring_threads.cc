@@ -124,6 +124,11 @@ private:
 	unsigned spins_ = 1;
 };
 
+// Every field of event i is derived from i, so a consumer checks the whole
+// event, not only its data: a ring that tore or mixed up events fails.
+static uint64_t ObjOf(uint64_t i) { return i + 1; }
+static int64_t ResOf(uint64_t i) { return static_cast<int64_t>(i & 0xffff); }
+
 // A producer that found the ring full waits for this many free slots before
 // it goes on (both layouts), so it does not re-read the consumer's index for
 // every slot the consumer frees one at a time.
@@ -168,7 +173,8 @@ void ConsumeLoop(uint64_t events, uint32_t batch, bool stamp_every, Reap reap, B
 		idle.Reset();
 		uint64_t now = stamp_every ? StampAfterLoads() : 0;
 		for (uint32_t i = 0; i < n; i++) {
-			if (buf[i].data != got + i)
+			// out of order, or any field not the one its producer wrote
+			if (buf[i].data != got + i || buf[i].obj != ObjOf(got + i) || buf[i].res != ResOf(got + i))
 				res.out_of_order++;
 			if (buf[i].data % kSample != 0)
 				continue;
@@ -292,7 +298,7 @@ uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period, Pr
 				space = room.Wait(free);
 			uint32_t n = static_cast<uint32_t>(std::min<uint64_t>({shape.publish, space, events - i}));
 			for (uint32_t k = 0; k < n; k++)
-				batch[k] = {i + k, 0, 0, StampOf(i + k, shape.stamp_every)};
+				batch[k] = {i + k, ObjOf(i + k), ResOf(i + k), StampOf(i + k, shape.stamp_every)};
 			if (legacy)
 				legacy_produce_many(&lp, batch.data(), n);
 			else
@@ -309,14 +315,14 @@ uint64_t Produce(const RingUnderTest &ring, uint64_t events, uint64_t period, Pr
 		space--;
 		int64_t stamp = StampOf(i, shape.stamp_every);
 		if (legacy) {
-			struct io_event ev = {i, 0, 0, stamp};
+			struct io_event ev = {i, ObjOf(i), ResOf(i), stamp};
 			legacy_produce(&lp, &ev);
 			continue;
 		}
 		struct io_event *slot = v2_slot(&vp.ring, vp.tail);
 		slot->data = i;
-		slot->obj = 0;
-		slot->res = 0;
+		slot->obj = ObjOf(i);
+		slot->res = ResOf(i);
 		slot->res2 = stamp;
 		v2_publish(&vp, 1);
 	}
