@@ -41,7 +41,7 @@ for fixture in lease_ring; do
   "$cc" "${flags[@]}" -DAIORING_TEST_HOOKS -Inative/core -Icompat/include "${core[@]}" "test/fixtures/$fixture.c" -o "$out/$fixture" "${uring_lib[@]}" -lpthread
 done
 for fixture in ring_readers libaio_semantics aioring_setup2; do
-  "$cc" "${flags[@]}" -Icompat/include "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \
+  "$cc" "${flags[@]}" -Icompat/include -Inative/core "test/fixtures/$fixture.c" "$out/aioring-libaio.so" \
     -Wl,-rpath,'$ORIGIN' -o "$out/$fixture"
 done
 # the raw-syscall reaper, through syscall() and with syscall instructions of its own
