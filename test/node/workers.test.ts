@@ -55,9 +55,10 @@ describe('23 worker threads', () => {
     expect(report.mainGood).toBe(report.mainReads);
     expect(report.threads).toBe(report.threads0);
     expect(report.fds).toBe(report.fds0);
-    // every kernel context is gone, and the aio-nr they charged given back (the count is the system's: run alone)
+    // every kernel context is gone, and the aio-nr they charged given back (the count is the
+    // system's, and other test files' contexts come and go in it: at or below where it was)
     expect(report.kernelContexts).toBe(report.kernelContexts0);
-    expect(report.aioNr).toBe(report.aioNr0);
+    expect(report.aioNr).toBeLessThanOrEqual(report.aioNr0 as number);
   });
 });
 
