@@ -430,19 +430,34 @@ static int is_rw(uint16_t op)
  * context with nothing in flight (this submit's earlier requests count)
  * serves one inline. With reqs.lock held.
  */
-static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int known_fd, int known_flags)
+/*
+ * The file status flags of cb's descriptor: the call's last one kept in
+ * known_fd and known_flags, so a run of requests on one file costs at most
+ * one fcntl per submit call (-1 where the descriptor is not open).
+ */
+static int flags_of(const struct iocb *cb, int *known_fd, int *known_flags)
+{
+	if ((int)cb->aio_fildes != *known_fd) {
+		*known_flags = fcntl((int)cb->aio_fildes, F_GETFL);
+		*known_fd = *known_flags < 0 ? -1 : (int)cb->aio_fildes;
+		return *known_flags;
+	}
+	return *known_flags;
+}
+
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int *known_fd, int *known_flags)
 {
 	uint16_t op = cb->aio_lio_opcode;
 	int in_order = ctx->pool.limit > 1 || aior_load_acquire(&ctx->reqs.inflight) == 0;
 	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit && in_order;
-	int fl;
+	int fl = 0;
 
 	if (ctx->mode == AIOR_BACKEND_URING)
 		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
-		fl = (int)cb->aio_fildes == known_fd ? known_flags : fcntl((int)cb->aio_fildes, F_GETFL);
+		fl = flags_of(cb, known_fd, known_flags);
 		/*
 		 * O_DIRECT: kernel AIO first even where io_uring works (it ran
 		 * faster here: docs/DECISIONS.md), io_uring where io_setup failed
@@ -454,7 +469,12 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int know
 				return ROUTE_URING;
 		}
 	}
-	if (inline_ok)
+	/*
+	 * Inline only what the page cache may hold: RWF_NOWAIT does not keep an
+	 * O_DIRECT read from waiting for the device, on the caller's thread
+	 * (the event loop's, under the Node API)
+	 */
+	if (inline_ok && !((fl = flags_of(cb, known_fd, known_flags)) >= 0 && (fl & O_DIRECT)))
 		return ROUTE_INLINE;
 	/* syncs stay on the pool, where group commit was proven and measured (docs/DECISIONS.md) */
 	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
@@ -641,7 +661,7 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 			break;
 		}
 		/* io_submit and the inline read report a bad descriptor themselves */
-		route = route_of(ctx, user, fd, fd_flags);
+		route = route_of(ctx, user, &fd, &fd_flags);
 		/* a registered file is the file itself: its number need not be looked at */
 		if (route != ROUTE_URING || !aior_uring_names_file(ctx, file, (int)user->aio_fildes))
 			file = -1;

@@ -219,6 +219,23 @@ try {
 
   afterAll(() => fs.closeSync(fd));
 
+  test.each(configs)('a thread pool never reads an O_DIRECT descriptor on the event loop thread (%s): RWF_NOWAIT does not keep such a read from waiting for the device', async (_, flags) => {
+    // the bytes this thread itself had fetched from storage (task I/O accounting): O_DIRECT reads always go to the device
+    const fetched = (): number => Number(/read_bytes: (\d+)/.exec(fs.readFileSync(`/proc/self/task/${process.pid}/io`, 'utf8'))![1]);
+    const ctx = setup(64, { flags, backend: 'threadpool', threads: 4 });
+    try {
+      const buffers = Array.from({ length: LOOPS }, () => alignedBuffer(BLOCK));
+      const before = fetched();
+      const bad = await readLoops(ctx, fd, (k) => buffers[k], 2000);
+      const onLoop = fetched() - before;
+      expect(bad).toBe(0);
+      // before: about half of the reads (4 MB of 8) ran inline, blocking the loop while the disk served them
+      expect(onLoop).toBeLessThan((2000 * BLOCK) / 16);
+    } finally {
+      ctx.destroy();
+    }
+  });
+
   test.each(configs)('row 6: 32 O_DIRECT read loops that checksum each block (%s): timers, immediates and a socket run', async (_, flags) => {
     const ctx = setup(64, { flags });
     try {
