@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createReadStream, createWriteStream, open, readFile, setup, SETUP_V2, V2Header, v2RingBytes, writeFile } from '../src/index';
-import { compiledTree, patternFile, tempDir } from './helpers';
+import { compiledTree, directDir, patternFile, tempDir } from './helpers';
 
 const scripts = path.join('test', 'hostileNode');
 let compiled: string | undefined;
@@ -65,6 +65,13 @@ describe('43 a hostile Node user', () => {
       fs.closeSync(fd);
       await ctx.destroy();
     }
+  });
+
+  test('workers terminated again and again with O_DIRECT reads in flight into alignedBuffer()s: no heap corruption', () => {
+    // node-api freed an alignedBuffer at the worker's teardown while the pool's threads still read into it
+    const file = patternFile(directDir(), 256);
+    const r = run('alignedTerminate', [file, '100']);
+    expect({ signal: r.signal, status: r.status, stdout: r.stdout.trim() }).toEqual({ signal: null, status: 0, stdout: JSON.stringify({ terminated: 100 }) });
   });
 
   test("an O_APPEND handle's current position after a write is the end of the file, as node:fs's FileHandle's", async () => {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <v8.h>
 #include "addon.h"
 extern "C" {
 #include "ring_memory.h"
@@ -131,12 +132,21 @@ static Napi::Value AlignedBuffer(const Napi::CallbackInfo &info)
 	if (r)
 		throw AioError(env, r, "posix_memalign", strerror(r));
 	memset(p, 0, size);
-	try {
-		return Napi::ArrayBuffer::New(env, p, size, [](Napi::Env, void *data) { free(data); });
-	} catch (...) {
-		free(p);
-		throw;
-	}
+	/*
+	 * On a V8 backing store with its own deleter, not a node-api external
+	 * buffer: node-api runs an external buffer's finalizer when its
+	 * environment is torn down (a terminated worker) even while a request
+	 * still holds the store, and the I/O then lands in freed memory. The
+	 * store is freed when its last holder lets it go: the buffer, and every
+	 * request in flight into it (context_bindings.cc holds each one's).
+	 */
+	std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+		p, size, [](void *data, size_t, void *) { free(data); }, nullptr);
+	v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(v8::Isolate::GetCurrent(), std::move(store));
+	napi_value value;
+	static_assert(sizeof(value) == sizeof(ab), "a napi_value is a v8::Local");
+	memcpy(static_cast<void *>(&value), &ab, sizeof(value));
+	return Napi::ArrayBuffer(env, value);
 }
 
 // addressLowBits(view) -> the address of the view's first byte modulo 2^20:
