@@ -421,11 +421,13 @@ static int is_rw(uint16_t op)
  * Where a request runs: O_DIRECT reads and writes are what kernel AIO runs
  * asynchronously (auto makes its kernel context at the first, and sends
  * them to io_uring, else the pool, where io_setup failed); buffered reads
- * are tried inline first (RWF_NOWAIT, which also refuses at once whatever
- * would block, O_DIRECT included); the rest goes to the pool, or with
- * auto on io_uring (uring_auto) to io_uring, syncs aside, as do the reads
- * that would block (flush_runs). Only the auto mode needs
- * to look at the file's flags. A one-thread pool runs in submission order:
+ * are tried inline first (RWF_NOWAIT, which refuses at once what the page
+ * cache lacks, but does not keep an O_DIRECT read from waiting for the
+ * device: reads of O_DIRECT files are never inline); the rest goes to the
+ * pool, or with auto on io_uring (uring_auto) to io_uring, syncs aside, as
+ * do the reads that would block (flush_runs). So the file's flags are looked
+ * at for inline reads and for auto's reads and writes, once per submit call
+ * for a run on one file (flags_of). A one-thread pool runs in submission order:
  * a read inline would pass what is queued before it, so there only a
  * context with nothing in flight (this submit's earlier requests count)
  * serves one inline. With reqs.lock held.
