@@ -67,6 +67,13 @@
       "sources": ["../fixtures/aioring_setup2.c"],
       "include_dirs": ["../../compat/include", "../../native/core"],
       "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)"]
+    },
+    {
+      "target_name": "forged_head",
+      "type": "executable",
+      "sources": ["../fixtures/forged_head.c"],
+      "include_dirs": ["../../compat/include", "../../native/core"],
+      "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)"]
     }
   ]
 }
