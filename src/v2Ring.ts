@@ -9,6 +9,7 @@
 // reservation order; several consumers copy, then CAS head forward. Indices
 // are free-running u32, masked on use; tail - head > entries means the
 // shared indices are corrupt (EUCLEAN).
+import { constants } from 'node:os';
 import { AioError, checkCount, EUCLEAN, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
@@ -23,6 +24,7 @@ import {
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
   AIORING_PUBLISH_SPINS,
+  AIORING_PUBLISH_TIMEOUT_MS,
   AIORING_V2_MAX_LEASES,
   AIORING_V2_VERSION,
 } from './abi';
@@ -36,6 +38,7 @@ const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
+const ETIMEDOUT = constants.errno.ETIMEDOUT;
 
 function isPowerOfTwo(x: number): boolean {
   return Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
@@ -199,6 +202,11 @@ export interface V2FormatOptions extends RingViewOptions {
    * processes; sets FEAT_MULTI_CONSUMER | FEAT_LEASES
    */
   leases?: number;
+}
+
+function publishTimedOut(start: number, timeoutMs: number): AioError {
+  const why = 'a producer died between reserve and publish, or is stalled';
+  return new AioError(ETIMEDOUT, 'aioring', `the reservations before ${start} were not published within ${timeoutMs} ms (${why})`, 'start');
 }
 
 function corrupt(): AioError {
@@ -375,16 +383,32 @@ export class V2Ring {
     }
   }
 
-  /** Several producers: publish in reservation order (waits for earlier ones). */
-  mpPublish(start: number, n: number): void {
+  /**
+   * Several producers: publish in reservation order, waiting for the
+   * earlier reservations to be published, for at most timeoutMs: a
+   * producer that died between reserve and publish would stall this one
+   * for ever. Past it, an AioError ETIMEDOUT with nothing published (the
+   * reservation stays; a slow producer and a dead one look alike, so the
+   * publish may be tried again).
+   */
+  mpPublish(start: number, n: number, timeoutMs: number = AIORING_PUBLISH_TIMEOUT_MS): void {
+    checkCount(start, 'start');
+    checkCount(n, 'n');
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw invalid('timeoutMs must be a number >= 0', 'timeoutMs');
+    let deadline = -1;
     for (let spins = 0; ; spins++) {
       const tail = Atomics.load(this.u32, TAIL);
       if (tail === start) break;
       // tail can only reach start from below: past it, the call is wrong
       if (((start - tail) >>> 0) > this.entries) throw invalid('publish out of reservation order', 'start');
       // otherwise an earlier reservation is still being written by a thread
-      // that may be descheduled: after a while, sleep briefly to let it run
-      if (spins >= AIORING_PUBLISH_SPINS) Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
+      // that may be descheduled: after a while, sleep briefly to let it run,
+      // and past the deadline (read only once sleeping) give up
+      if (spins >= AIORING_PUBLISH_SPINS) {
+        if (deadline < 0) deadline = performance.now() + timeoutMs;
+        else if (performance.now() >= deadline) throw publishTimedOut(start, timeoutMs);
+        Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
+      }
     }
     Atomics.store(this.u32, TAIL, (start + n) >>> 0);
   }
