@@ -30,7 +30,7 @@ import {
 } from './abi';
 import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
 import { IoEvent, V2Header, V2Lease } from './layout';
-import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
+import { memoryGone, RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
@@ -296,12 +296,22 @@ export class V2Ring {
     this.headLocal = this.headCache = w.head;
   }
 
+  /**
+   * Each call's first check: a resizable buffer may have been shrunk under
+   * the ring, or the buffer detached (EINVAL, field buffer).
+   */
+  private live(): void {
+    if (this.u8.byteLength !== this.byteLength) throw memoryGone();
+  }
+
   /** shared head: consumers' index */
   get head(): number {
+    this.live();
     return Atomics.load(this.u32, HEAD);
   }
   /** shared tail: producers' published index */
   get tail(): number {
+    this.live();
     return Atomics.load(this.u32, TAIL);
   }
 
@@ -315,6 +325,7 @@ export class V2Ring {
 
   /** Events published and not yet consumed. */
   count(): number {
+    this.live();
     const head = Atomics.load(this.u32, HEAD);
     const used = (Atomics.load(this.u32, TAIL) - head) >>> 0;
     if (used > this.entries) throw corrupt();
@@ -323,6 +334,7 @@ export class V2Ring {
 
   /** Single producer: free slots, up to want, from this.nextTail on. */
   reserve(want: number): number {
+    this.live();
     checkCount(want, 'want');
     this.mode(AIORING_FEAT_MULTI_PRODUCER, false, 'reserve');
     let used = (this.tailLocal - this.headCache) >>> 0;
@@ -341,11 +353,13 @@ export class V2Ring {
 
   /** Fill the slot of free-running index (reserved beforehand). */
   write(index: number, ev: IoEventInit): void {
+    this.live();
     writeEvent(this.u32, (V2Header.size + (index & this.mask) * IoEvent.size) / 4, ev);
   }
 
   /** Single producer: make n reserved, written slots visible. */
   publish(n: number): void {
+    this.live();
     checkCount(n, 'n');
     this.tailLocal = (this.tailLocal + n) >>> 0;
     Atomics.store(this.u32, TAIL, this.tailLocal);
@@ -353,6 +367,7 @@ export class V2Ring {
 
   /** reserve + write + publish of one event; false when full. */
   produce(ev: IoEventInit): boolean {
+    this.live();
     if (this.reserve(1) === 0) return false;
     this.write(this.tailLocal, ev);
     this.publish(1);
@@ -361,6 +376,7 @@ export class V2Ring {
 
   /** Several producers: reserve up to want slots; the first is reservedStart. */
   mpReserve(want: number): number {
+    this.live();
     checkCount(want, 'want');
     this.mode(AIORING_FEAT_MULTI_PRODUCER, true, 'mpReserve');
     let first = Atomics.load(this.u32, RESERVE);
@@ -392,6 +408,7 @@ export class V2Ring {
    * publish may be tried again).
    */
   mpPublish(start: number, n: number, timeoutMs: number = AIORING_PUBLISH_TIMEOUT_MS): void {
+    this.live();
     checkCount(start, 'start');
     checkCount(n, 'n');
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw invalid('timeoutMs must be a number >= 0', 'timeoutMs');
@@ -415,6 +432,7 @@ export class V2Ring {
 
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
+    this.live();
     checkCount(max, 'max');
     this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'peek');
     let ready = (this.tailCache - this.headLocal) >>> 0;
@@ -433,6 +451,7 @@ export class V2Ring {
 
   /** Single consumer: hand n consumed slots back to the producer. */
   advance(n: number): void {
+    this.live();
     checkCount(n, 'n');
     this.headLocal = (this.headLocal + n) >>> 0;
     Atomics.store(this.u32, HEAD, this.headLocal);
@@ -440,6 +459,7 @@ export class V2Ring {
 
   /** Single consumer: peek + copy into batch + advance. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    this.live();
     checkCount(max, 'max'); // as LegacyRing.reap and claimReap: checked before the batch clamps it
     const n = this.peek(Math.min(max, batch.capacity));
     if (n > 0) {
@@ -452,6 +472,7 @@ export class V2Ring {
 
   /** Several consumers: copy up to max events, then CAS head past them. */
   claimReap(batch: EventBatch, max = batch.capacity): number {
+    this.live();
     checkCount(max, 'max');
     this.mode(AIORING_FEAT_MULTI_CONSUMER, true, 'claimReap');
     if ((this.features & AIORING_FEAT_LEASES) !== 0) {

@@ -261,6 +261,46 @@ describe('05 v2 ring', () => {
     expect(() => ring.mpPublish(first, n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
+  test('a resizable ArrayBuffer shrunk under the ring: every call is an AioError EINVAL (field buffer), never a TypeError or a write that vanishes', () => {
+    // before: Atomics threw a raw TypeError on the out-of-bounds views, and write's stores went nowhere
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+    for (const [features, shrunk] of [[0, 0], [0, V2Header.size], [FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER, v2RingBytes(8) - 1]]) {
+      const buf = new Resizable(v2RingBytes(8), { maxByteLength: 1 << 16 });
+      const ring = V2Ring.format(buf, 8, { features });
+      buf.resize(shrunk);
+      const batch = new EventBatch(4);
+      const single: Record<string, () => unknown> = {
+        reserve: () => ring.reserve(1),
+        publish: () => ring.publish(1),
+        produce: () => ring.produce({ data: 2, res: 0 }),
+        peek: () => ring.peek(1),
+        advance: () => ring.advance(1),
+        reap: () => ring.reap(batch),
+      };
+      const multi: Record<string, () => unknown> = {
+        mpReserve: () => ring.mpReserve(1),
+        mpPublish: () => ring.mpPublish(0, 1, 0),
+        claimReap: () => ring.claimReap(batch),
+      };
+      const calls: Record<string, () => unknown> = {
+        head: () => ring.head,
+        tail: () => ring.tail,
+        count: () => ring.count(),
+        write: () => ring.write(0, { data: 1, res: 0 }),
+        ...(features ? multi : single),
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        let e: unknown;
+        try {
+          call();
+        } catch (err) {
+          e = err;
+        }
+        expect({ name, shrunk, error: e instanceof AioError ? { code: e.code, field: e.field } : String(e) }).toEqual({ name, shrunk, error: { code: 'EINVAL', field: 'buffer' } });
+      }
+    }
+  });
+
   test('a publish whose earlier reservation is never published (its producer died) ends with ETIMEDOUT, in C and TypeScript, not a hang', () => {
     // before, both waited for ever: run in a child process the spawn's timeout ends
     const script = path.join(tempDir(), 'deadProducer.ts');
