@@ -271,7 +271,7 @@ export class AioContext {
     try {
       if (vectored) checkFsVectored(fd, buffer, position, 'write');
       else checkFsReadWrite(fd, buffer, position, 'write');
-      bitsField(rwFlags, 0, 32, 'rwFlags');
+      bitsField(rwFlags, 0, 32, 'rwFlags', 'write');
     } catch (e) {
       return Promise.reject(e);
     }
