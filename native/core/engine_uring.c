@@ -513,13 +513,17 @@ void aior_uring_stop(struct aior_ctx *ctx)
 
 	if (!u->started)
 		return;
-	/* polls wait for ever: cancel them; reads and writes complete on their own */
+	/*
+	 * Polls, and reads and writes of pipes, sockets and terminals, can wait
+	 * for ever: cancel everything in flight. A regular file's read or write
+	 * that already runs refuses the cancel (-EALREADY) and completes.
+	 */
 	pthread_mutex_lock(&ctx->reqs.lock);
 	submit_queued(u);
 	for (uint32_t i = 0; i < ctx->capacity; i++) {
 		struct aior_req *req = &ctx->reqs.table[i];
 
-		if (req->state == REQ_KERNEL && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+		if (req->state == REQ_KERNEL)
 			cancel_request(u, req);
 	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
