@@ -3,7 +3,7 @@
 // so a hang is a kill, not a stuck jest.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alignedBuffer, EventBatch, setup } from '../../src/index';
+import { alignedBuffer, defaultContext, EventBatch, setup, writeFile } from '../../src/index';
 import { describeUring, directDir } from '../helpers';
 import { child } from './child';
 
@@ -60,4 +60,27 @@ test('an EventBatch cannot be transferred away: a reap never consumes events int
     ctx.destroy();
     fs.closeSync(fd);
   }
+});
+
+describe('writeFile checks its data before it opens (and so truncates) the file', () => {
+  const dir = directDir();
+  const file = path.join(dir, 'precious');
+  const cases: [string, unknown, Record<string, unknown>][] = [
+    ['an array (an iterable node:fs takes, aioring does not)', ['x'], {}],
+    ['a number', 5, {}],
+    ['a chunkSize of 0', 'x', { chunkSize: 0 }],
+  ];
+  test.each(cases)('%s: rejected, the file keeps its bytes', async (_, data, options) => {
+    fs.writeFileSync(file, 'precious');
+    await expect(writeFile(file, data as string, options)).rejects.toThrow();
+    expect(fs.readFileSync(file, 'utf8')).toBe('precious');
+  });
+  test('a view of a resizable ArrayBuffer is written, as node:fs writes it', async () => {
+    const ab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(4, { maxByteLength: 8 });
+    new Uint8Array(ab).set([65, 66, 67, 68]);
+    fs.writeFileSync(file, 'precious');
+    await writeFile(file, new Uint8Array(ab));
+    expect(fs.readFileSync(file, 'utf8')).toBe('ABCD');
+  });
+  afterAll(() => defaultContext().destroy());
 });
