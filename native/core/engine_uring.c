@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include "atomics.h"
@@ -527,7 +528,27 @@ void aior_uring_stop(struct aior_ctx *ctx)
 			cancel_request(u, req);
 	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
-	aior_uring_reap(ctx);
+	/*
+	 * The stopper reaps until nothing is in flight, rather than leaving
+	 * the CQ to the mover: the mover steps aside while a waiter that
+	 * polls the ring's descriptor itself is announced (uring_serve), and
+	 * that waiter may be this very thread (the Node API's destroy, called
+	 * while its promises wait), which reaps nothing while it waits here.
+	 */
+	for (;;) {
+		struct pollfd p = {u->ring.ring_fd, POLLIN, 0};
+
+		aior_uring_reap(ctx);
+		if (aior_load_acquire(&ctx->reqs.inflight) == 0)
+			break;
+		if (aior_load_acquire(&u->queued)) {
+			pthread_mutex_lock(&ctx->reqs.lock);
+			submit_queued(u);
+			pthread_mutex_unlock(&ctx->reqs.lock);
+		}
+		/* readable while the CQ holds events; the timeout covers what the mover reaped meanwhile */
+		poll(&p, 1, 10);
+	}
 	requests_wait_idle(ctx);
 	aior_mover_leave(&u->link);
 }
