@@ -373,6 +373,45 @@ describe('37 group commit in the engine: grouped requests, groupWrite', () => {
   });
 });
 
+describe('37 group commit on the kernel backend', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+  });
+  afterAll(removeTempDirs);
+
+  test("kernel AIO's syncs are recorded (queued to reaped), and every commit of 16 writers is proved by one", async () => {
+    const ctx = setup(256, { backend: 'kernel' });
+    const fd = fs.openSync(path.join(dir, 'kernel'), 'w+');
+    try {
+      const commits: Commit[] = [];
+      const writer = async (w: number): Promise<void> => {
+        for (let i = 0; i < 10; i++) {
+          expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
+          const writesDone = process.hrtime.bigint();
+          await groupDatasync(ctx, fd);
+          commits.push({ writesDone, resolved: process.hrtime.bigint() });
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+      await ctx.fsync(fd);
+      const stats = ctx.syncStats();
+      expect(stats.fsyncs).toBe(1);
+      expect(stats.fdatasyncs).toBeGreaterThan(1);
+      expect(stats.fdatasyncs).toBeLessThan(commits.length);
+      expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
+      for (const r of stats.records) {
+        expect(r.fd).toBe(fd);
+        expect(r.end).toBeGreaterThanOrEqual(r.start);
+      }
+      for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+});
+
 describeUring('37 group commit on the uring backend', () => {
   let dir: string;
   beforeAll(() => {

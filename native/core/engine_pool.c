@@ -777,6 +777,9 @@ int aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 	int r = 0;
 
 	req->next = NULL;
+	/* no pool (kernel, uring): refused before the context's pool part is looked at */
+	if ((req->cb.aio_rw_flags & AIORING_RWF_GROUP) && !p->limit)
+		return -EINVAL;
 	pthread_mutex_lock(&pool.lock);
 	adopt(ctx);
 	if (req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
