@@ -295,6 +295,8 @@ enum { GROUP_NONE, GROUP_LEAD, GROUP_WRITE, GROUP_SOLO };
 
 /* The largest grouped write left for a running sync's thread; larger ones take a worker. */
 #define GROUP_DEFER_BYTES (64u << 10)
+/* How many more times a sync's thread takes the writes left to it meanwhile before it syncs. */
+#define GROUP_PASSES 4
 
 /* fd's group, made if make and a slot is free; or NULL. Under the pool lock. */
 static struct aior_sync_group *group_of(struct aior_pool *p, int32_t fd, int make)
@@ -456,6 +458,19 @@ static void run_grouped(struct aior_ctx *ctx, struct aior_req *req)
 		pthread_mutex_unlock(&pool.lock);
 		/* the writes left for this thread complete before the sync that covers them starts */
 		done = run_writes(ctx, writes, served);
+		/*
+		 * writes left meanwhile (by callers the last sync served, already
+		 * back) join this sync too: they have completed before it starts
+		 */
+		for (int pass = 0; pass < GROUP_PASSES; pass++) {
+			pthread_mutex_lock(&pool.lock);
+			writes = g->writes;
+			g->writes = g->writes_tail = NULL;
+			pthread_mutex_unlock(&pool.lock);
+			if (!writes)
+				break;
+			done = run_writes(ctx, writes, done);
+		}
 		if (done)
 			res = sync_fd(ctx, fd, full);
 		pthread_mutex_lock(&pool.lock);
