@@ -14,9 +14,9 @@ import { emptyReadv } from '../arguments';
 import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
 import { Opcode } from '../iocb';
-import { groupDatasync, groupFsync } from './commit';
+import { handleCommit } from './commit';
 import { checkAligned } from './direct';
-import { AioReadStream, AioWriteStream, createReadStream, createWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
+import { AioReadStream, AioWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
 import { readWhole, WholeOptions, writeWhole } from './whole';
 
@@ -68,9 +68,12 @@ export class FileHandle implements PositionOwner {
    * handle knows the descriptor's lifetime, so it registers at its first
    * read or write and unregisters before close() closes the descriptor
    * (a table keyed by number could not tell a reused number from the old
-   * file). -2: not yet tried; -1: unregistered (another backend, table full).
+   * file). -2: not yet tried; -1: unregistered (another backend, closed);
+   * -3: the table was full, tried again once a slot was emptied (fullAt).
    */
   private fileSlot = -2;
+  /** the context's fileReleases when the table was last found full */
+  private fullAt = 0;
 
   constructor(context: AioContext, fd: number, path: string, append: boolean, directAlignment: number) {
     this.context = context;
@@ -183,23 +186,23 @@ export class FileHandle implements PositionOwner {
    * this call covered the file.
    */
   datasync(): Promise<void> {
-    return this.grouped('fdatasync', groupDatasync);
+    return this.grouped('fdatasync', false);
   }
 
   /** fsync through the context, shared as datasync is. */
   sync(): Promise<void> {
-    return this.grouped('fsync', groupFsync);
+    return this.grouped('fsync', true);
   }
 
   /** node:fs FileHandle's createReadStream: several reads in flight (options.depth); autoClose closes this handle. */
   createReadStream(options: Omit<ReadStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioReadStream {
-    const stream = createReadStream(this.context, this.liveFd('read'), { ...options, autoClose: false });
+    const stream = new AioReadStream(this.context, this.liveFd('read'), options, this);
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
   /** node:fs FileHandle's createWriteStream: several writes in flight (options.depth); autoClose closes this handle. */
   createWriteStream(options: Omit<WriteStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioWriteStream {
-    const stream = createWriteStream(this.context, this.liveFd('write'), { ...options, autoClose: false });
+    const stream = new AioWriteStream(this.context, this.liveFd('write'), options, this);
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
@@ -283,11 +286,10 @@ export class FileHandle implements PositionOwner {
     reply: Reply,
     replyBuffer: unknown,
   ): Promise<T> {
-    if (this.fileSlot === -2 && !this.context.destroyed) this.fileSlot = this.context.registerFile(this.descriptor);
     const r = newRequest();
     r.opcode = opcode;
     r.fd = this.descriptor;
-    r.file = this.fileSlot >= 0 ? this.fileSlot + 1 : 0;
+    r.file = this.fileRef();
     r.data = data;
     r.offset = offset;
     r.length = length;
@@ -329,6 +331,23 @@ export class FileHandle implements PositionOwner {
     return this.transfer(opcode, reported, buffers.slice(), 0, length, typeof position === 'number' ? position : null, reply, buffers);
   }
 
+  /**
+   * @internal The handle's fixed-file slot + 1 for a request on its
+   * descriptor (0: none): registered at the first request, by the handle's
+   * own calls, its streams and its syncs alike. A handle that found the
+   * table full asks again only after some slot was emptied, so a full table
+   * costs a request one comparison.
+   */
+  fileRef(): number {
+    let slot = this.fileSlot;
+    if (slot < -1 && this.descriptor !== -1 && !this.context.destroyed && (slot === -2 || this.context.fileReleases !== this.fullAt)) {
+      const releases = this.context.fileReleases;
+      slot = this.fileSlot = this.context.registerFile(this.descriptor);
+      if (slot === -3) this.fullAt = releases;
+    }
+    return slot >= 0 ? slot + 1 : 0;
+  }
+
   private liveFd(syscall: string): number {
     if (this.descriptor === -1) throw closedError(syscall);
     return this.descriptor;
@@ -339,10 +358,10 @@ export class FileHandle implements PositionOwner {
     return stream;
   }
 
-  private grouped(syscall: string, sync: (ctx: AioContext, fd: number) => Promise<void>): Promise<void> {
+  private grouped(syscall: string, full: boolean): Promise<void> {
     if (this.descriptor === -1) return Promise.reject(closedError(syscall));
     this.inflight++;
-    return sync(this.context, this.descriptor).then(
+    return handleCommit(this.context, this.descriptor, full, this).then(
       () => this.done(),
       (e: Error & { path?: string }) => {
         this.done();

@@ -14,6 +14,8 @@ import { Readable, Writable } from 'node:stream';
 import { checkFd, invalidArgType, outOfRange } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError } from '../errors';
+import { Opcode } from '../iocb';
+import type { FileSource } from './commit';
 import { checkEncoding } from './validate';
 
 const EIO = 5;
@@ -95,8 +97,11 @@ export class AioReadStream extends Readable {
   private ended = false;
   /** destroy waits for the reads in flight */
   private whenIdle: (() => void) | null = null;
+  /** the FileHandle whose stream this is: its reads run on the handle's fixed file */
+  private readonly source: FileSource | undefined;
 
-  constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}) {
+  /** source: @internal (FileHandle.createReadStream) */
+  constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
     const start = options.start === undefined ? 0 : offset(options.start, 'start');
     const end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
@@ -114,9 +119,11 @@ export class AioReadStream extends Readable {
     this.fd = fd;
     this.depth = depth;
     this.chunk = this.readableHighWaterMark;
-    this.owned = autoClose;
+    // a FileHandle's stream closes the handle (FileHandle.closesWith), not the descriptor under it
+    this.owned = autoClose && source === undefined;
     this.next = start;
     this.last = end;
+    this.source = source;
   }
 
   _read(): void {
@@ -133,7 +140,8 @@ export class AioReadStream extends Readable {
       this.next += length;
       this.queue.push(r);
       this.inflight++;
-      this.ctx.read(this.fd, r.buffer, r.position).then(
+      const read = this.source === undefined ? this.ctx.read(this.fd, r.buffer, r.position) : this.ctx.transferOn(this.source.fileRef(), Opcode.pread, this.fd, r.buffer, r.position, 'read');
+      read.then(
         (bytes) => this.settled(r, bytes, null),
         (e: Error) => this.settled(r, 0, e),
       );
@@ -197,8 +205,11 @@ export class AioWriteStream extends Writable {
   private held: ((e?: Error | null) => void) | null = null;
   /** _final or _destroy, waiting for the writes in flight */
   private whenIdle: (() => void) | null = null;
+  /** the FileHandle whose stream this is: its writes run on the handle's fixed file */
+  private readonly source: FileSource | undefined;
 
-  constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}) {
+  /** source: @internal (FileHandle.createWriteStream) */
+  constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
     const start = options.start === undefined ? 0 : offset(options.start, 'start');
     const depth = depthOf(options.depth);
@@ -214,8 +225,10 @@ export class AioWriteStream extends Writable {
     this.ctx = ctx;
     this.fd = fd;
     this.depth = depth;
-    this.owned = autoClose;
+    // a FileHandle's stream closes the handle (FileHandle.closesWith), not the descriptor under it
+    this.owned = autoClose && source === undefined;
     this.position = start;
+    this.source = source;
   }
 
   _write(chunk: Buffer, _encoding: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -249,10 +262,19 @@ export class AioWriteStream extends Writable {
     let rest = buffers.filter((b) => b.length > 0);
     while (rest.length > 0) {
       const some = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest;
-      const wrote = some.length === 1 ? await this.ctx.write(this.fd, some[0], position) : await this.ctx.writev(this.fd, some, position);
+      const wrote = await this.writeSome(some, position);
       position += wrote;
       rest = after(rest, wrote);
     }
+  }
+
+  /** One write or writev (at most IOV_MAX buffers), on the handle's fixed file when the stream is a handle's. */
+  private writeSome(some: Buffer[], position: number): Promise<number> {
+    const source = this.source;
+    if (source === undefined) return some.length === 1 ? this.ctx.write(this.fd, some[0], position) : this.ctx.writev(this.fd, some, position);
+    const file = source.fileRef();
+    if (some.length === 1) return this.ctx.transferOn(file, Opcode.pwrite, this.fd, some[0], position, 'write');
+    return this.ctx.transferOn(file, Opcode.pwritev, this.fd, some.slice(), position, 'write');
   }
 
   private settled(length: number, error: Error | null): void {
