@@ -60,6 +60,12 @@ export const AIORING_V2_WAITER = 1 << 0;
 
 // Limits.
 export const AIORING_MAX_THREADS = 64;
+/**
+ * aio_rw_flags: group commit in the pool. On fsync/fdatasync, the sync is
+ * shared with the descriptor's other grouped syncs; on a write, the write
+ * then a grouped fdatasync (res2: when the write completed, CLOCK_MONOTONIC ns).
+ */
+export const AIORING_RWF_GROUP = 0x80000000;
 /** times a consumer or producer retries a stale index before calling the ring corrupt */
 export const AIORING_CLAIM_RETRIES = 4096;
 /** an iocb's aio_reserved2 with this bit names registered buffer (aio_reserved2 & ~bit) */

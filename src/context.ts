@@ -7,7 +7,7 @@
 // (setup's arguments), slots (the one slot allocator), submit (every path
 // to the native submit), completions (reaping and delivering events),
 // waiters (getEvents and the wake path) and backend (BackendInfo's words).
-import { AIORING_REGISTERED_BUFFER, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
+import { AIORING_REGISTERED_BUFFER, AIORING_RWF_GROUP, AIORING_SETUP_KERNEL_RING, AIORING_SETUP_V2 } from './abi';
 import { bitsField, checkFd, checkFsReadWrite, checkFsVectored, checkTimeout } from './arguments';
 import { AioError, checkCount, invalid } from './errors';
 import { EventBatch } from './events';
@@ -60,6 +60,8 @@ export class AioContext {
 
   private native: NativeContext | null;
   private readonly requestedBackend: BackendName;
+  /** @internal files/commit.ts: the engine's pool runs this context's syncs, and group commit there (AIORING_RWF_GROUP); not with one thread, which keeps submission order */
+  readonly poolCommits: boolean;
   private lastBackend: BackendInfo;
   private readonly slots: Slots;
   private readonly submitter: Submitter;
@@ -89,6 +91,7 @@ export class AioContext {
     const wait = new Uint32Array(native.waitBuffer);
     this.waiters = new Waiters(() => this.native, wait, info.waitIndex, this.completions, this.requests);
     this.requestedBackend = args.backend;
+    this.poolCommits = info.threads > 1 && (args.flags & AIORING_SETUP_KERNEL_RING) === 0;
     this.lastBackend = describeBackend(args.backend, args.flags, info);
   }
 
@@ -276,6 +279,18 @@ export class AioContext {
       return Promise.reject(e);
     }
     return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, 'write', rwFlags);
+  }
+
+  /**
+   * @internal files/commit.ts, on a context with poolCommits: a grouped
+   * fsync or fdatasync of fd (full: fsync), or a grouped write (buffer
+   * given), which resolves with the bytes written once a sync that began
+   * after the write completed has ended. Arguments checked by the caller.
+   */
+  groupCommit(fd: number, full: boolean, buffer?: ArrayBufferView | ArrayBufferView[], position: number | bigint = 0): Promise<number> {
+    if (buffer === undefined) return this.transfer(full ? Opcode.fsync : Opcode.fdsync, fd, undefined, 0, full ? 'fsync' : 'fdatasync', AIORING_RWF_GROUP);
+    const vectored = Array.isArray(buffer);
+    return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, 'write', AIORING_RWF_GROUP);
   }
 
   /** The fsync and fdatasync calls the engine ran for this context, the last 256 timed. */

@@ -17,7 +17,7 @@ export { shimPath } from './shim';
 export type { KernelContext } from './kernel';
 export { AioContext, setup, alignedBuffer, features, SETUP_V2, SETUP_KERNEL_RING, SETUP_KERNEL_REQS, SETUP_FLAGS, TURN_BUDGET } from './context';
 export type { SetupOptions, BackendInfo, BackendName, IoEventResult, Features, FileStats, SyncRecord, SyncStats } from './context';
-export { groupDatasync, groupFsync, dsyncWrite } from './files/commit';
+export { groupDatasync, groupFsync, groupWrite, dsyncWrite } from './files/commit';
 export { createReadStream, createWriteStream, AioReadStream, AioWriteStream, STREAM_DEPTH } from './files/streams';
 export type { ReadStreamOptions, WriteStreamOptions } from './files/streams';
 export { IocbArray, Opcode } from './iocb';

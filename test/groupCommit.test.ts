@@ -5,7 +5,8 @@
 // the thread pool and on io_uring.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AioContext, AioError, dsyncWrite, groupDatasync, groupFsync, setup, SyncRecord } from '../src/index';
+import { AIORING_RWF_GROUP } from '../src/abi';
+import { AioContext, AioError, dsyncWrite, groupDatasync, groupFsync, groupWrite, IoEventResult, setup, SyncRecord } from '../src/index';
 import { describeUring, removeTempDirs, tempDir } from './helpers';
 
 const RWF_DSYNC = 2;
@@ -191,6 +192,223 @@ describe('37 group commit', () => {
     expect([stats.fdatasyncs, stats.fsyncs]).toEqual([2, 1]);
     for (const r of stats.records) expect(r.end).toBeGreaterThanOrEqual(r.start);
     fs.closeSync(fd);
+  });
+});
+
+/**
+ * Grouped writes submitted raw, so that each event's res2 (when the engine
+ * saw its write complete) is seen: one reaper hands each event to its
+ * writer by data.
+ */
+class RawGroupWriter {
+  private readonly waiting = new Map<number, (e: IoEventResult) => void>();
+  private next = 1;
+  private reaping = false;
+  constructor(private readonly ctx: AioContext) {}
+
+  write(fd: number, buffer: Buffer, position: number): Promise<IoEventResult> {
+    const data = this.next++;
+    const done = new Promise<IoEventResult>((resolve) => this.waiting.set(data, resolve));
+    expect(this.ctx.submit([{ opcode: 'pwrite', fd, buffer, position, data, rwFlags: AIORING_RWF_GROUP }])).toBe(1);
+    if (!this.reaping) void this.reap();
+    return done;
+  }
+
+  private async reap(): Promise<void> {
+    this.reaping = true;
+    while (this.waiting.size > 0) {
+      for (const e of await this.ctx.getEvents(1, 64)) {
+        const resolve = this.waiting.get(Number(e.data))!;
+        this.waiting.delete(Number(e.data));
+        resolve(e);
+      }
+    }
+    this.reaping = false;
+  }
+}
+
+/** The sync that served a grouped write: started after the write completed (res2), ended before it was reaped. */
+function servedWrite(records: SyncRecord[], fd: number, e: IoEventResult, reaped: bigint): SyncRecord | undefined {
+  expect(Number.isSafeInteger(e.res2)).toBe(true);
+  const written = BigInt(e.res2);
+  return records.find((r) => r.fd === fd && r.start > written && r.end <= reaped);
+}
+
+describe('37 group commit in the engine: grouped requests, groupWrite', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+  });
+  let n = 0;
+  const file = (): string => path.join(dir, `g${n++}`);
+  afterAll(removeTempDirs);
+
+  test('16 writers, each a grouped 4 KiB write, 20 times: each served by a sync that started after the engine saw it written', async () => {
+    const ctx = setup(256);
+    const name = file();
+    const fd = fs.openSync(name, 'w+');
+    try {
+      const raw = new RawGroupWriter(ctx);
+      const served: [IoEventResult, bigint][] = [];
+      const writer = async (w: number): Promise<void> => {
+        for (let i = 0; i < 20; i++) {
+          const e = await raw.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096);
+          served.push([e, process.hrtime.bigint()]);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+      const stats = ctx.syncStats();
+      expect(served).toHaveLength(320);
+      expect(stats.fsyncs).toBe(0);
+      expect(stats.fdatasyncs).toBeLessThan(served.length);
+      expect(stats.records).toHaveLength(stats.fdatasyncs);
+      for (const [e, reaped] of served) {
+        expect(e.res).toBe(4096);
+        expect(servedWrite(stats.records, fd, e, reaped)).toBeDefined();
+      }
+      const back = fs.readFileSync(name);
+      for (let i = 0; i < 20; i++) for (let w = 0; w < 16; w++) expect(back[(i * 16 + w) * 4096]).toBe(w + 1);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
+  test('grouped writes made while a long sync runs are written after it and served by a later one', async () => {
+    const ctx = setup(256);
+    const fd = fs.openSync(file(), 'w+');
+    try {
+      const raw = new RawGroupWriter(ctx);
+      await ctx.write(fd, Buffer.alloc(32 << 20, 1), 0);
+      // its sync has 32 MiB to write back: the 16 below are submitted while it runs
+      const first = raw.write(fd, Buffer.alloc(4096, 2), 32 << 20);
+      await new Promise((r) => setTimeout(r, 1));
+      const rest = Array.from({ length: 16 }, (_, w) => raw.write(fd, Buffer.alloc(4096, 3), (32 << 20) + (w + 1) * 4096).then((e) => [e, process.hrtime.bigint()] as const));
+      const firstDone = await first;
+      const reaped = process.hrtime.bigint();
+      const all = await Promise.all(rest);
+      const records = ctx.syncStats().records;
+      expect(servedWrite(records, fd, firstDone, reaped)).toBeDefined();
+      for (const [e, at] of all) {
+        expect(e.res).toBe(4096);
+        expect(servedWrite(records, fd, e, at)).toBeDefined();
+      }
+      expect(records.length).toBeLessThan(1 + all.length);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
+  test('groupWrite resolves with the bytes written once a sync covers them; write errors and vectors as ctx.write', async () => {
+    for (const options of [undefined, { backend: 'threadpool' as const, threads: 1 }]) {
+      const ctx = setup(64, options);
+      const name = file();
+      const fd = fs.openSync(name, 'w+');
+      try {
+        expect(await groupWrite(ctx, fd, Buffer.from('durable'), 3)).toBe(7);
+        expect(await groupWrite(ctx, fd, [Buffer.from('ab'), Buffer.from('c')], 0)).toBe(3);
+        expect(fs.readFileSync(name, 'latin1')).toBe('abcdurable');
+        const stats = ctx.syncStats();
+        expect([stats.fdatasyncs, stats.fsyncs]).toEqual([2, 0]);
+        const refused = await ctx.write(fd, Buffer.from('x'), -2).catch((e: AioError) => e.code);
+        await expect(groupWrite(ctx, fd, Buffer.from('x'), -2)).rejects.toMatchObject({ code: refused });
+        const ro = fs.openSync(name, 'r');
+        await expect(groupWrite(ctx, ro, Buffer.from('x'), 0)).rejects.toMatchObject({ code: 'EBADF', syscall: 'write' });
+        fs.closeSync(ro);
+        expect(ctx.syncStats().fdatasyncs).toBe(2);
+      } finally {
+        ctx.destroy();
+        fs.closeSync(fd);
+      }
+    }
+  });
+
+  test('the grouped flag is refused where the pool does not run it, and on other requests', async () => {
+    const fd = fs.openSync(file(), 'w+');
+    const contexts = [setup(16, { backend: 'kernel' }), setup(16)];
+    try {
+      const bad = (ctx: AioContext, cb: Parameters<AioContext['submit']>[0][0]): void => {
+        expect(() => ctx.submit([cb])).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      };
+      bad(contexts[0], { opcode: 'fdsync', fd, rwFlags: AIORING_RWF_GROUP });
+      bad(contexts[0], { opcode: 'pwrite', fd, buffer: Buffer.alloc(1), rwFlags: AIORING_RWF_GROUP });
+      bad(contexts[1], { opcode: 'pread', fd, buffer: Buffer.alloc(1), rwFlags: AIORING_RWF_GROUP });
+      bad(contexts[1], { opcode: 'fsync', fd, rwFlags: AIORING_RWF_GROUP | 2 });
+      expect(contexts[1].inflight).toBe(0);
+    } finally {
+      for (const c of contexts) c.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
+  test('destroy while grouped calls wait: each settles exactly once, written and synced or ECANCELED', async () => {
+    const ctx = setup(256);
+    const fd = fs.openSync(file(), 'w+');
+    try {
+      await ctx.write(fd, Buffer.alloc(32 << 20, 1), 0);
+      const first = groupDatasync(ctx, fd);
+      await new Promise((r) => setTimeout(r, 1));
+      const settled: string[] = [];
+      const calls = [
+        first,
+        ...Array.from({ length: 8 }, (_, w) => groupWrite(ctx, fd, Buffer.alloc(4096, 2), (32 << 20) + w * 4096)),
+        ...Array.from({ length: 8 }, () => groupDatasync(ctx, fd)),
+      ].map((p, i) =>
+        p.then(
+          () => settled.push(`${i} ok`),
+          (e: AioError) => settled.push(`${i} ${e.code}`),
+        ),
+      );
+      await new Promise((r) => setImmediate(r));
+      ctx.destroy();
+      await Promise.all(calls);
+      expect(settled).toHaveLength(17);
+      expect(new Set(settled.map((s) => s.split(' ')[0])).size).toBe(17);
+      for (const s of settled) expect(s).toMatch(/ (ok|ECANCELED)$/);
+      await ctx.closed;
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+});
+
+describe('37 group commit on the kernel backend', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir();
+  });
+  afterAll(removeTempDirs);
+
+  test("kernel AIO's syncs are recorded (queued to reaped), and every commit of 16 writers is proved by one", async () => {
+    const ctx = setup(256, { backend: 'kernel' });
+    const fd = fs.openSync(path.join(dir, 'kernel'), 'w+');
+    try {
+      const commits: Commit[] = [];
+      const writer = async (w: number): Promise<void> => {
+        for (let i = 0; i < 10; i++) {
+          expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
+          const writesDone = process.hrtime.bigint();
+          await groupDatasync(ctx, fd);
+          commits.push({ writesDone, resolved: process.hrtime.bigint() });
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+      await ctx.fsync(fd);
+      const stats = ctx.syncStats();
+      expect(stats.fsyncs).toBe(1);
+      expect(stats.fdatasyncs).toBeGreaterThan(1);
+      expect(stats.fdatasyncs).toBeLessThan(commits.length);
+      expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
+      for (const r of stats.records) {
+        expect(r.fd).toBe(fd);
+        expect(r.end).toBeGreaterThanOrEqual(r.start);
+      }
+      for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
   });
 });
 

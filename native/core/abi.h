@@ -51,6 +51,17 @@
  */
 #define AIORING_PUBLISH_TIMEOUT_MS   10000
 
+/*
+ * aio_rw_flags of an iocb for a context with a thread pool (auto,
+ * threadpool): group commit in the pool (engine_pool.h). On IOCB_CMD_FSYNC
+ * or IOCB_CMD_FDSYNC (no other flag): the sync is shared with the other
+ * grouped syncs of the descriptor. On IOCB_CMD_PWRITE or IOCB_CMD_PWRITEV:
+ * the write, then a grouped fdatasync of the descriptor; res is the
+ * write's (or the sync's error), res2 when the write completed
+ * (CLOCK_MONOTONIC ns). Elsewhere -EINVAL.
+ */
+#define AIORING_RWF_GROUP            0x80000000u
+
 /* Backend names, as the addon and the options take them. */
 #define AIORING_BACKEND_AUTO         "auto"
 #define AIORING_BACKEND_KERNEL       "kernel"

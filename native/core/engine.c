@@ -454,6 +454,9 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int *kno
 	int inline_ok = is_read(op) && !(ctx->flags & AIORING_SETUP_NO_INLINE) && ctx->pool.limit && in_order;
 	int fl = 0;
 
+	/* group commit is the pool's (which refuses it where there is none) */
+	if (cb->aio_rw_flags & AIORING_RWF_GROUP)
+		return ROUTE_POOL;
 	if (ctx->mode == AIOR_BACKEND_URING)
 		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)

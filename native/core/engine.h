@@ -273,14 +273,16 @@ uint64_t aior_helper_reads(const struct aior_ctx *ctx);
 
 /*
  * The fsync and fdatasync calls the engine made itself (the pool runs
- * them, io_uring runs them for the uring backend; with backend "kernel"
- * the kernel does, and they are not counted): how many of each, and the
+ * them, io_uring runs them for the uring backend, kernel AIO for backend
+ * "kernel"; not in passthrough, where the caller reaps the kernel's
+ * ring): how many of each, and the
  * last AIOR_SYNC_RECORDS of them with their start and end on
  * CLOCK_MONOTONIC, oldest first. A record is written before the request's
- * event is published. The pool times the call itself; for io_uring the
- * record brackets it: start is when the sync was queued for the kernel
- * (it cannot begin before), end when its completion was reaped (it had
- * ended), so a sync recorded as starting after a write did so.
+ * event is published. The pool times the call itself; for io_uring
+ * and kernel AIO the record brackets it: start is when the sync was
+ * queued for the kernel (it cannot begin before), end when its completion
+ * was reaped (it had ended), so a sync recorded as starting after a write
+ * did so.
  */
 #define AIOR_SYNC_RECORDS 256
 

@@ -66,6 +66,9 @@ void aior_kernel_move(struct aior_ctx *ctx)
 			struct aior_req *req = request_with_kernel(ctx, ev[i].obj);
 
 			if (req) {
+				/* a sync's record brackets it: queued for the kernel, then reaped (as io_uring's) */
+				if (aior_is_sync(req->cb.aio_lio_opcode))
+					aior_record_sync(ctx, req, req->queued_ns, aior_monotonic_ns());
 				reqs[m] = req;
 				res[m] = kernel_result(req, ev[i].res);
 				res2[m++] = ev[i].res2;
@@ -530,9 +533,13 @@ static long submit_run(struct aior_ctx *ctx, struct aior_req **reqs, long n)
 	struct iocb *cbs[64];
 	long r, i;
 
+	uint64_t now = aior_monotonic_ns();
+
 	for (i = 0; i < n; i++) {
 		request_set_state(reqs[i], REQ_KERNEL);
 		cbs[i] = &reqs[i]->cb;
+		/* a sync cannot begin before this (its record's start) */
+		reqs[i]->queued_ns = now;
 	}
 	r = syscall(SYS_io_submit, ctx->kernel.kctx, n, cbs);
 	if (r < 0)

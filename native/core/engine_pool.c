@@ -42,20 +42,24 @@ int aior_is_sync(uint16_t op)
 	return op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC;
 }
 
-void aior_record_sync(struct aior_ctx *ctx, const struct aior_req *req, uint64_t start_ns, uint64_t end_ns)
+static void record_sync(struct aior_ctx *ctx, int32_t fd, uint16_t op, uint64_t start_ns, uint64_t end_ns)
 {
 	struct aior_pool *p = &ctx->pool;
 	uint64_t k;
 
 	pthread_mutex_lock(&ctx->reqs.lock);
 	k = p->fsyncs + p->fdatasyncs;
-	p->syncs[k % AIOR_SYNC_RECORDS] = (struct aior_sync_record){
-		(int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start_ns, end_ns};
-	if (req->cb.aio_lio_opcode == IOCB_CMD_FSYNC)
+	p->syncs[k % AIOR_SYNC_RECORDS] = (struct aior_sync_record){fd, op, start_ns, end_ns};
+	if (op == IOCB_CMD_FSYNC)
 		p->fsyncs++;
 	else
 		p->fdatasyncs++;
 	pthread_mutex_unlock(&ctx->reqs.lock);
+}
+
+void aior_record_sync(struct aior_ctx *ctx, const struct aior_req *req, uint64_t start_ns, uint64_t end_ns)
+{
+	record_sync(ctx, (int32_t)req->cb.aio_fildes, req->cb.aio_lio_opcode, start_ns, end_ns);
 }
 
 /* Run a sync and record it, before its event is published. */
@@ -286,6 +290,264 @@ static int wait_for_work(struct worker *w)
 	return w->retire ? -1 : 0;
 }
 
+/* What a request is to the group commit (aior_req.group). */
+enum { GROUP_NONE, GROUP_LEAD, GROUP_WRITE, GROUP_SOLO };
+
+/* The largest grouped write left for a running sync's thread; larger ones take a worker. */
+#define GROUP_DEFER_BYTES (64u << 10)
+/* How many more times a sync's thread takes the writes left to it meanwhile before it syncs. */
+#define GROUP_PASSES 4
+
+/* fd's group, made if make and a slot is free; or NULL. Under the pool lock. */
+static struct aior_sync_group *group_of(struct aior_pool *p, int32_t fd, int make)
+{
+	struct aior_sync_group *unused = NULL;
+
+	for (int i = 0; i < AIOR_POOL_GROUPS; i++) {
+		struct aior_sync_group *g = &p->groups[i];
+
+		if (g->used && g->fd == fd)
+			return g;
+		if (!g->used && !unused)
+			unused = g;
+	}
+	if (!make || !unused)
+		return NULL;
+	*unused = (struct aior_sync_group){.used = 1, .fd = fd};
+	return unused;
+}
+
+/* req waits for g's next sync. Under the pool lock. */
+static void group_wait(struct aior_sync_group *g, struct aior_req *req)
+{
+	req->next = NULL;
+	if (g->tail)
+		g->tail->next = req;
+	else
+		g->head = req;
+	g->tail = req;
+	g->full |= req->cb.aio_lio_opcode == IOCB_CMD_FSYNC;
+}
+
+/* Take what waits for g's next sync; *full: whether it must be fsync. Under the pool lock. */
+static struct aior_req *group_take(struct aior_sync_group *g, int *full)
+{
+	struct aior_req *list = g->head;
+
+	*full = g->full;
+	g->head = g->tail = NULL;
+	g->full = 0;
+	return list;
+}
+
+#define GROUP_CHUNK 64
+
+/* Sync fd (fsync if full) and record it: 0 or a negative errno. Without the pool lock. */
+static int64_t sync_fd(struct aior_ctx *ctx, int32_t fd, int full)
+{
+	uint64_t start = aior_monotonic_ns();
+	int64_t res = (full ? fsync(fd) : fdatasync(fd)) < 0 ? -errno : 0;
+
+	record_sync(ctx, fd, full ? IOCB_CMD_FSYNC : IOCB_CMD_FDSYNC, start, aior_monotonic_ns());
+	return res;
+}
+
+/*
+ * Complete the list a sync served: a sync call with the sync's result res,
+ * a write with its own (res2: when it completed) unless the sync failed.
+ * Without the pool lock.
+ */
+static void complete_served(struct aior_ctx *ctx, struct aior_req *list, int64_t res)
+{
+	while (list) {
+		struct aior_req *reqs[GROUP_CHUNK];
+		int64_t r[GROUP_CHUNK], r2[GROUP_CHUNK];
+		int n = 0;
+
+		/* each next is read before its request completes (and its slot is reused) */
+		for (; list && n < GROUP_CHUNK; list = list->next, n++) {
+			int write = list->group == GROUP_WRITE || list->group == GROUP_SOLO;
+
+			reqs[n] = list;
+			r[n] = res < 0 ? res : write ? list->group_res : 0;
+			r2[n] = write ? (int64_t)list->queued_ns : 0;
+		}
+		aior_complete_many(ctx, reqs, r, r2, n);
+	}
+}
+
+/*
+ * Run a grouped write: 1 once it has written (it waits for a sync), 0 if
+ * it failed (it has completed with its error). Without the pool lock.
+ */
+static int group_write(struct aior_ctx *ctx, struct aior_req *req)
+{
+	int64_t r = aior_execute(req);
+
+	if (r < 0) {
+		aior_complete(ctx, req, r, 0);
+		return 0;
+	}
+	req->group_res = r;
+	req->queued_ns = aior_monotonic_ns();
+	return 1;
+}
+
+/* Run the writes left for this thread; those that wrote join served, which is returned. */
+static struct aior_req *run_writes(struct aior_ctx *ctx, struct aior_req *writes, struct aior_req *served)
+{
+	while (writes) {
+		struct aior_req *req = writes;
+
+		writes = req->next;
+		if (group_write(ctx, req)) {
+			req->next = served;
+			served = req;
+		}
+	}
+	return served;
+}
+
+/*
+ * A grouped request taken by a worker (or the submitter), run without the
+ * pool lock. A write runs first; once it has completed it waits for the
+ * next sync, or, when none is running, starts one covering itself and
+ * whatever waits. A leader's sync covers only itself (the calls made after
+ * it wait for the next). Then while calls wait the same thread runs the
+ * next sync for them, so a sync always starts after every write it
+ * covers completed: each joined the group before the sync took it.
+ */
+static void run_grouped(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct aior_pool *p = &ctx->pool;
+	int32_t fd = (int32_t)req->cb.aio_fildes;
+	struct aior_sync_group *g;
+	struct aior_req *served = req;
+	int full = req->cb.aio_lio_opcode == IOCB_CMD_FSYNC;
+
+	struct aior_req *writes = NULL;
+
+	req->next = NULL;
+	if (req->group == GROUP_WRITE || req->group == GROUP_SOLO) {
+		if (!group_write(ctx, req))
+			return;
+		pthread_mutex_lock(&pool.lock);
+		g = req->group == GROUP_SOLO ? NULL : group_of(p, fd, 1);
+		if (!g) {
+			/* a limit of 1, or no room for another group: a sync of its own */
+			pthread_mutex_unlock(&pool.lock);
+			complete_served(ctx, req, sync_fd(ctx, fd, 0));
+			return;
+		}
+		group_wait(g, req);
+		if (g->running) {
+			pthread_mutex_unlock(&pool.lock);
+			return;
+		}
+		g->running = 1;
+		served = group_take(g, &full);
+	} else {
+		pthread_mutex_lock(&pool.lock);
+		g = group_of(p, fd, 0);  /* its submit set it running */
+	}
+	for (;;) {
+		struct aior_req *done;
+		int64_t res = 0;
+		int more;
+
+		pthread_mutex_unlock(&pool.lock);
+		/* the writes left for this thread complete before the sync that covers them starts */
+		done = run_writes(ctx, writes, served);
+		/*
+		 * writes left meanwhile (by callers the last sync served, already
+		 * back) join this sync too: they have completed before it starts
+		 */
+		for (int pass = 0; pass < GROUP_PASSES; pass++) {
+			pthread_mutex_lock(&pool.lock);
+			writes = g->writes;
+			g->writes = g->writes_tail = NULL;
+			pthread_mutex_unlock(&pool.lock);
+			if (!writes)
+				break;
+			done = run_writes(ctx, writes, done);
+		}
+		if (done)
+			res = sync_fd(ctx, fd, full);
+		pthread_mutex_lock(&pool.lock);
+		/*
+		 * The sync has ended: the group lets go before its calls hear of it,
+		 * so a call made after it resolved finds none running. A stopping
+		 * context's waiting calls were taken by aior_pool_stop.
+		 */
+		more = g->head || g->writes;
+		if (more) {
+			served = group_take(g, &full);
+			writes = g->writes;
+			g->writes = g->writes_tail = NULL;
+		} else {
+			g->running = 0;
+			g->used = 0;
+		}
+		pthread_mutex_unlock(&pool.lock);
+		complete_served(ctx, done, res);
+		if (!more)
+			return;
+		pthread_mutex_lock(&pool.lock);
+	}
+}
+
+/*
+ * A grouped request at submit, under the pool lock: 0 to queue it for a
+ * worker, 1 when it waits for its group's next sync (nothing to queue), or
+ * -EINVAL.
+ */
+static int group_submit(struct aior_ctx *ctx, struct aior_req *req)
+{
+	struct aior_pool *p = &ctx->pool;
+	uint16_t op = req->cb.aio_lio_opcode;
+	struct aior_sync_group *g;
+
+	if (!p->limit)
+		return -EINVAL;
+	if (op == IOCB_CMD_PWRITE || op == IOCB_CMD_PWRITEV) {
+		req->cb.aio_rw_flags &= ~AIORING_RWF_GROUP;
+		req->group = p->limit == 1 ? GROUP_SOLO : GROUP_WRITE;
+		g = p->limit == 1 ? NULL : group_of(p, (int32_t)req->cb.aio_fildes, 0);
+		if (g && g->running && op == IOCB_CMD_PWRITE && req->cb.aio_nbytes <= GROUP_DEFER_BYTES) {
+			/* its sync's thread runs it after that sync: no worker woken */
+			request_set_state(req, REQ_RUNNING);
+			req->next = NULL;
+			if (g->writes_tail)
+				g->writes_tail->next = req;
+			else
+				g->writes = req;
+			g->writes_tail = req;
+			return 1;
+		}
+		return 0;
+	}
+	if (!aior_is_sync(op) || (uint32_t)req->cb.aio_rw_flags != AIORING_RWF_GROUP)
+		return -EINVAL;
+	req->cb.aio_rw_flags = 0;
+	if (p->limit == 1) {
+		req->group = GROUP_NONE;  /* in submission order: alone */
+		return 0;
+	}
+	g = group_of(p, (int32_t)req->cb.aio_fildes, 1);
+	if (!g) {
+		req->group = GROUP_NONE;  /* no room for another group: a sync of its own */
+		return 0;
+	}
+	if (g->running) {
+		request_set_state(req, REQ_RUNNING);
+		group_wait(g, req);
+		return 1;
+	}
+	g->running = 1;
+	req->group = GROUP_LEAD;
+	return 0;
+}
+
 /*
  * Run the first queued request of a context below its limit, as a worker:
  * called and returns with the pool lock held, which it drops meanwhile.
@@ -305,7 +567,10 @@ static void run_one(struct aior_ctx *ctx)
 	request_set_state(req, REQ_RUNNING);
 	pthread_mutex_unlock(&pool.lock);
 
-	aior_complete(ctx, req, aior_is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
+	if (req->group)
+		run_grouped(ctx, req);
+	else
+		aior_complete(ctx, req, aior_is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
 
 	pthread_mutex_lock(&pool.lock);
 	before = runnable_of(p);
@@ -527,6 +792,9 @@ int aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 	int r = 0;
 
 	req->next = NULL;
+	/* no pool (kernel, uring): refused before the context's pool part is looked at */
+	if ((req->cb.aio_rw_flags & AIORING_RWF_GROUP) && !p->limit)
+		return -EINVAL;
 	pthread_mutex_lock(&pool.lock);
 	adopt(ctx);
 	if (req->cb.aio_lio_opcode == IOCB_CMD_POLL) {
@@ -534,6 +802,14 @@ int aior_pool_submit(struct aior_ctx *ctx, struct aior_req *req)
 		r = add_poll(ctx, req);
 		pthread_mutex_unlock(&pool.lock);
 		return r;
+	}
+	req->group = GROUP_NONE;
+	if (req->cb.aio_rw_flags & AIORING_RWF_GROUP) {
+		r = group_submit(ctx, req);
+		if (r != 0) {
+			pthread_mutex_unlock(&pool.lock);
+			return r < 0 ? r : 0;
+		}
 	}
 	request_set_state(req, REQ_QUEUED);
 	before = runnable_of(p);
@@ -625,6 +901,26 @@ void aior_pool_stop(struct aior_ctx *ctx)
 	queued = p->queue_head;
 	p->queue_head = p->queue_tail = NULL;
 	p->queued = 0;
+	/* calls waiting for a group's next sync join them too */
+	for (int i = 0; i < AIOR_POOL_GROUPS; i++) {
+		struct aior_sync_group *g = &p->groups[i];
+
+		while (g->head) {
+			struct aior_req *req = g->head;
+
+			g->head = req->next;
+			req->next = queued;
+			queued = req;
+		}
+		while (g->writes) {
+			struct aior_req *req = g->writes;
+
+			g->writes = req->next;
+			req->next = queued;
+			queued = req;
+		}
+		g->tail = g->writes_tail = NULL;
+	}
 	/* its pending polls join the queued ones: cancelled */
 	for (uint32_t i = 0; i < pool.npolls;) {
 		struct aior_req *req = pool.polls[i].req;

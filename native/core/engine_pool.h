@@ -14,6 +14,21 @@
  * a busy context cannot starve the others, and a limit of 1 keeps a
  * context's requests in submission order.
  *
+ * Group commit (AIORING_RWF_GROUP): per context and descriptor at most one
+ * grouped sync is queued or running at a time. A grouped sync call made
+ * while none is becomes that sync; one made while one is waits, and all
+ * that wait are served together by the next sync, which the worker whose
+ * sync ended starts itself, with no trip back through the caller. A
+ * grouped write runs its write first and waits for a sync only once the
+ * write has completed (starting one itself, on its worker, when none is
+ * running). A small grouped write submitted while its descriptor's sync
+ * runs wakes no worker: the thread of that sync runs it once the sync has
+ * ended, then the next sync for it and the calls that waited. So every
+ * sync starts after every write it covers completed (its waiters joined
+ * before it took them), and a waiting call holds no worker. With a limit
+ * of 1 (submission order) a grouped write runs with a sync of its own and
+ * a grouped sync alone, as ungrouped ones.
+ *
  * Polls hold no worker and count against no limit: they wait in the poll
  * service, one thread for the process over every pending poll. When no
  * worker is alive and none can start (RLIMIT_NPROC), the submitting
@@ -34,6 +49,19 @@ struct aior_req;
 /* How long a worker waits for work before it leaves. */
 #define AIOR_POOL_IDLE_MS 1000
 
+/* Descriptors a context may have grouped syncs queued or running for at once; past that a sync runs alone. */
+#define AIOR_POOL_GROUPS 8
+
+/* A descriptor's group commit, under the pool lock. */
+struct aior_sync_group {
+	int used;
+	int32_t fd;
+	int running;                               /* a grouped sync of fd is queued or running */
+	int full;                                  /* a waiting call asked for fsync */
+	struct aior_req *head, *tail;              /* waiting for the next sync, in arrival order */
+	struct aior_req *writes, *writes_tail;     /* grouped writes left for the running sync's thread */
+};
+
 /*
  * A context's part of the pool, owned by engine_pool.c: every field is
  * under the process-wide pool lock, but limit (set by aior_pool_start).
@@ -47,6 +75,7 @@ struct aior_pool {
 	uint32_t polling;                          /* its polls in the poll service, or being completed there */
 	int linked, stopping;
 	struct aior_ctx *prev, *next;              /* the ready list */
+	struct aior_sync_group groups[AIOR_POOL_GROUPS];
 	/* the syncs the workers ran (aior_syncs), under reqs.lock */
 	uint64_t fsyncs, fdatasyncs;
 	struct aior_sync_record syncs[AIOR_SYNC_RECORDS];  /* a ring: sync k at k % AIOR_SYNC_RECORDS */

@@ -25,7 +25,9 @@ struct aior_req {
 	enum req_state state;
 	uint32_t cpu;              /* where it was submitted (AIORING_SETUP_KERNEL_REQS) */
 	struct aior_req *next;     /* free list, or the pool's queue */
-	uint64_t queued_ns;        /* a sync given to io_uring: when it was queued (its record's start) */
+	uint64_t queued_ns;        /* a sync given to io_uring: when it was queued (its record's start); a grouped write: when it completed */
+	int group;                 /* the pool's group commit (engine_pool.c), set by aior_pool_submit */
+	int64_t group_res;         /* a grouped write's result, until its sync ends */
 };
 
 /*

@@ -1,5 +1,13 @@
 // Group commit: datasync and fsync calls that share their sync.
 //
+// On a context whose syncs run in the engine's pool (auto, threadpool:
+// ctx.poolCommits) the engine groups them (engine_pool.h): each call is a
+// grouped request (AIORING_RWF_GROUP), and the worker whose sync ended
+// starts the next one for the calls that waited, with no trip through
+// JavaScript; groupWrite's write and its commit are one request, run on
+// one worker. Elsewhere (uring, kernel) the grouping is done here, with
+// the same rules:
+//
 // Per context and descriptor, at most one sync runs at a time. A call made
 // while none runs starts one at once; calls made while one runs wait, and
 // all of them are served by the next sync, started when the running one
@@ -9,8 +17,9 @@
 // writes has ended. A group with an fsync call in it runs fsync, which
 // serves its datasync calls too. A failed sync rejects every call it was
 // to serve, each with an error of its own.
-import { checkFd } from '../arguments';
+import { checkFd, checkFsReadWrite, checkFsVectored } from '../arguments';
 import type { AioContext } from '../context';
+import { IOV_MAX } from '../context/vectors';
 import { AioError, systemError } from '../errors';
 import { Opcode } from '../iocb';
 
@@ -74,12 +83,16 @@ function next(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file
   else files.delete(fd);
 }
 
+const nothing = (): void => undefined;
+
 function commit(ctx: AioContext, fd: number, full: boolean, syscall: string, source: FileSource | undefined): Promise<void> {
   try {
     checkFd(fd);
   } catch (e) {
     return Promise.reject(e);
   }
+  // the pool runs a request on its descriptor: a handle's fixed file is io_uring's only
+  if (ctx.poolCommits) return ctx.groupCommit(fd, full).then(nothing);
   return new Promise((resolve, reject) => {
     let files = contexts.get(ctx);
     if (files === undefined) contexts.set(ctx, (files = new Map()));
@@ -115,4 +128,25 @@ export function handleCommit(ctx: AioContext, fd: number, full: boolean, source:
  */
 export function dsyncWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint): Promise<number> {
   return ctx.pwritev2(fd, buffer, position, RWF_DSYNC);
+}
+
+/**
+ * A write (one buffer) or writev (an array) at position, then
+ * groupDatasync: resolves with the bytes written once a sync that began
+ * after the write completed has ended. On a context with a thread pool the
+ * two are one request, run on one worker (no trip through JavaScript
+ * between them); elsewhere, the write and then groupDatasync.
+ */
+export function groupWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint): Promise<number> {
+  const vectored = Array.isArray(buffer);
+  try {
+    if (vectored) checkFsVectored(fd, buffer, position, 'write');
+    else checkFsReadWrite(fd, buffer, position, 'write');
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  // past IOV_MAX buffers ctx.writev writes in pieces: those take the two steps
+  if (ctx.poolCommits && !(vectored && buffer.length > IOV_MAX)) return ctx.groupCommit(fd, false, buffer, position);
+  const written = vectored ? ctx.writev(fd, buffer, position) : ctx.write(fd, buffer, position);
+  return written.then((n) => groupDatasync(ctx, fd).then(() => n));
 }

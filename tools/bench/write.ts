@@ -5,7 +5,8 @@
 // every runner once per round, rounds interleaved (each row is its median):
 //   commits  16 writers, each `write 4 KiB; datasync` in a loop on one file:
 //            aioring with group commit (groupDatasync) on the default
-//            backend (thread pool) and on io_uring, aioring with one
+//            backend (thread pool) and on io_uring, groupWrite (the write
+//            and its group commit as one request, on the default backend), aioring with one
 //            ctx.datasync per call, aioring RWF_DSYNC writes, fs.promises,
 //            and fio: 16 threads each `pwrite 4 KiB; fdatasync` on one
 //            file (what the kernel's own merging of concurrent syncs gives);
@@ -27,7 +28,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { alignedBuffer, AioContext, createReadStream, createWriteStream, dsyncWrite, features, groupDatasync, setup } from '../../src/index';
+import { alignedBuffer, AioContext, createReadStream, createWriteStream, dsyncWrite, features, groupDatasync, groupWrite, setup } from '../../src/index';
 import { createFile, DEPTH, fioVersion, machineFacts, Measured, pickDir, removeFile, rootDevice, runBench, runFio, timerWatch, warmCache } from './support';
 
 const BLOCK = 4096;
@@ -95,8 +96,8 @@ async function commitLoops(seconds: number, step: (w: number, position: number, 
   return commits;
 }
 
-type CommitStyle = 'group' | 'group, uring' | 'each' | 'dsync';
-const COMMIT_STYLES: CommitStyle[] = ['group', 'group, uring', 'each', 'dsync'];
+type CommitStyle = 'group' | 'groupWrite' | 'group, uring' | 'each' | 'dsync';
+const COMMIT_STYLES: CommitStyle[] = ['group', 'groupWrite', 'group, uring', 'each', 'dsync'];
 
 async function commitsAioring(file: string, style: CommitStyle, seconds: number): Promise<Row> {
   const fd = fs.openSync(file, 'w+');
@@ -108,6 +109,9 @@ async function commitsAioring(file: string, style: CommitStyle, seconds: number)
     };
     const steps: Record<CommitStyle, (w: number, position: number, buf: Buffer) => Promise<void>> = {
       group,
+      groupWrite: async (_w, position, buf) => {
+        await groupWrite(ctx, fd, buf, position);
+      },
       'group, uring': group,
       each: async (_w, position, buf) => {
         await ctx.write(fd, buf, position);
@@ -120,6 +124,7 @@ async function commitsAioring(file: string, style: CommitStyle, seconds: number)
     const m = await timed(() => commitLoops(seconds, steps[style]));
     const names: Record<CommitStyle, string> = {
       group: 'aioring write + groupDatasync',
+      groupWrite: 'aioring groupWrite (write + group datasync)',
       'group, uring': 'aioring write + groupDatasync, uring',
       each: 'aioring write + ctx.datasync',
       dsync: 'aioring dsyncWrite (RWF_DSYNC)',
@@ -379,6 +384,7 @@ async function main(): Promise<number> {
   };
   const ratios = [
     { label: 'commits/s: group commit vs fs.promises', value: ratio('aioring write + groupDatasync', 'fs.promises write + datasync'), target: 3 },
+    { label: 'commits/s: groupWrite vs fs.promises', value: ratio('aioring groupWrite (write + group datasync)', 'fs.promises write + datasync'), target: 3 },
     {
       label: 'commits/s: group, uring, vs fs.promises',
       value: ratio('aioring write + groupDatasync, uring', 'fs.promises write + datasync'),
