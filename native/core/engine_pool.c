@@ -66,7 +66,7 @@ void aior_record_sync(struct aior_ctx *ctx, const struct aior_req *req, uint64_t
 static int64_t run_sync(struct aior_ctx *ctx, struct aior_req *req)
 {
 	uint64_t start = aior_monotonic_ns();
-	int64_t res = aior_execute(req);
+	int64_t res = aior_execute(req, &ctx->stopping);
 
 	aior_record_sync(ctx, req, start, aior_monotonic_ns());
 	return res;
@@ -382,7 +382,7 @@ static void complete_served(struct aior_ctx *ctx, struct aior_req *list, int64_t
  */
 static int group_write(struct aior_ctx *ctx, struct aior_req *req)
 {
-	int64_t r = aior_execute(req);
+	int64_t r = aior_execute(req, &ctx->stopping);
 
 	if (r < 0) {
 		aior_complete(ctx, req, r, 0);
@@ -570,7 +570,7 @@ static void run_one(struct aior_ctx *ctx)
 	if (req->group)
 		run_grouped(ctx, req);
 	else
-		aior_complete(ctx, req, aior_is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req), 0);
+		aior_complete(ctx, req, aior_is_sync(req->cb.aio_lio_opcode) ? run_sync(ctx, req) : aior_execute(req, &ctx->stopping), 0);
 
 	pthread_mutex_lock(&pool.lock);
 	before = runnable_of(p);

@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <unistd.h>
 #include <sys/uio.h>
+#include "atomics.h"
 #include "io_exec.h"
 #include "requests.h"
 
@@ -37,19 +40,71 @@ int64_t aior_poll_result(const struct iocb *cb, short revents, int waited)
 	return poll(&p, 1, 0) > 0 ? p.revents : 0;
 }
 
+/* How often a stream's wait looks whether its context is stopping. */
+#define STREAM_STOP_CHECK_MS 10
+
+/*
+ * Wait until the stream fd can be read (or written), looking every
+ * STREAM_STOP_CHECK_MS whether stopping was set: 0 when it may be tried
+ * again, -1 with errno ECANCELED once stopping is set.
+ */
+static int stream_ready(int fd, int write, const int *stopping)
+{
+	struct pollfd p = {fd, write ? POLLOUT : POLLIN, 0};
+
+	for (;;) {
+		if (aior_load_acquire(stopping)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (poll(&p, 1, STREAM_STOP_CHECK_MS) != 0)
+			return 0;  /* ready, hung up, or interrupted: the next try says which */
+	}
+}
+
 /*
  * A file with no position to read at (a pipe, a FIFO, a socket): the
  * kernel's AIO reads and writes it at its stream position, whatever the
  * offset, where pread says ESPIPE. Only then is it done again that way.
+ * With stopping (a pool's request), the stream is never waited on in a
+ * blocking call: it is tried without blocking, and polled between tries,
+ * so that a read no data ever comes to (or a write to a pipe nobody
+ * drains) ends with ECANCELED when its context stops, rather than holding
+ * its thread, and the destroy that waits for it, for ever. A descriptor
+ * opened O_NONBLOCK, and a request that asked RWF_NOWAIT itself, keep
+ * their EAGAIN, as the blocking call would give it.
  */
-static ssize_t streamed(ssize_t r, int fd, const struct iovec *iov, int cnt, int flags, int write)
+static ssize_t streamed(ssize_t r, int fd, const struct iovec *iov, int cnt, int flags, int write,
+			const int *stopping)
 {
 	if (r >= 0 || errno != ESPIPE)
 		return r;
-	return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+	if (stopping == NULL || (flags & RWF_NOWAIT))
+		return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+	for (;;) {
+		int nowait = 1;
+
+		r = write ? pwritev2(fd, iov, cnt, -1, flags | RWF_NOWAIT) : preadv2(fd, iov, cnt, -1, flags | RWF_NOWAIT);
+		if (r < 0 && errno == EOPNOTSUPP) {
+			nowait = 0;  /* a file without RWF_NOWAIT (a socket, a terminal): wait first, then block */
+		} else if (r >= 0 || errno != EAGAIN) {
+			return r;
+		} else {
+			int fl = fcntl(fd, F_GETFL);
+
+			if (fl >= 0 && (fl & O_NONBLOCK)) {
+				errno = EAGAIN;
+				return -1;
+			}
+		}
+		if (stream_ready(fd, write, stopping) < 0)
+			return -1;
+		if (!nowait)
+			return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+	}
 }
 
-int64_t aior_execute(const struct aior_req *req)
+int64_t aior_execute(const struct aior_req *req, const int *stopping)
 {
 	const struct iocb *cb = &req->cb;
 	int fd = (int)cb->aio_fildes;
@@ -61,17 +116,17 @@ int64_t aior_execute(const struct aior_req *req)
 	case IOCB_CMD_PREAD:
 		return result(streamed(flags ? preadv2(fd, &one, 1, cb->aio_offset, flags)
 					     : pread(fd, buf, cb->aio_nbytes, cb->aio_offset),
-				       fd, &one, 1, flags, 0));
+				       fd, &one, 1, flags, 0, stopping));
 	case IOCB_CMD_PWRITE:
 		return result(streamed(flags ? pwritev2(fd, &one, 1, cb->aio_offset, flags)
 					     : pwrite(fd, buf, cb->aio_nbytes, cb->aio_offset),
-				       fd, &one, 1, flags, 1));
+				       fd, &one, 1, flags, 1, stopping));
 	case IOCB_CMD_PREADV:
 		return result(streamed(preadv2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags),
-				       fd, req->iov, (int)cb->aio_nbytes, flags, 0));
+				       fd, req->iov, (int)cb->aio_nbytes, flags, 0, stopping));
 	case IOCB_CMD_PWRITEV:
 		return result(streamed(pwritev2(fd, req->iov, (int)cb->aio_nbytes, cb->aio_offset, flags),
-				       fd, req->iov, (int)cb->aio_nbytes, flags, 1));
+				       fd, req->iov, (int)cb->aio_nbytes, flags, 1, stopping));
 	case IOCB_CMD_FSYNC:
 		return result(fsync(fd));
 	case IOCB_CMD_FDSYNC:
@@ -96,7 +151,7 @@ int64_t aior_try_nowait(const struct aior_req *req)
 	r = preadv2((int)cb->aio_fildes, iov, cnt, cb->aio_offset, (int)cb->aio_rw_flags | RWF_NOWAIT);
 	if (r < 0 && errno == ESPIPE) {
 		/* a stream: what it had is the whole result (those bytes are gone from it) */
-		r = streamed(r, (int)cb->aio_fildes, iov, cnt, (int)cb->aio_rw_flags | RWF_NOWAIT, 0);
+		r = streamed(r, (int)cb->aio_fildes, iov, cnt, (int)cb->aio_rw_flags | RWF_NOWAIT, 0, NULL);
 		if (r >= 0)
 			return r;
 	}

@@ -12,9 +12,12 @@ struct aior_req;
 
 /*
  * Run a request to its end: its result (or a negative errno). Not a poll
- * (the pool's poll service waits for those): -EINVAL.
+ * (the pool's poll service waits for those): -EINVAL. stopping (its
+ * context's flag, or NULL): a read or write of a stream (a pipe, FIFO or
+ * socket) waits for it without blocking and ends with -ECANCELED once
+ * the flag is set, instead of waiting for ever.
  */
-int64_t aior_execute(const struct aior_req *req);
+int64_t aior_execute(const struct aior_req *req, const int *stopping);
 
 /*
  * A poll's result once poll() reported revents for it: at its first look

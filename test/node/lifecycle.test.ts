@@ -60,6 +60,7 @@ function dropScenarios(configs: string[]): void {
 }
 
 describe('28 lifecycle', () => {
+  readScenarios(['threadpool']);
   pollScenarios([
     ['threadpool', -ECANCELED],
     ['v2', -ECANCELED],
