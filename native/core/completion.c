@@ -103,6 +103,24 @@ void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int6
 	aior_complete_many(ctx, &req, &res, &res2, 1);
 }
 
+void aior_complete_events(struct aior_ctx *ctx, const struct io_event *ev, uint32_t n)
+{
+	struct aior_completion *c = &ctx->completion;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (!ctx->is_v2)
+		legacy_produce_many(&c->legacy, ev, n);
+	else
+		(void)v2_produce_many(&c->v2, ev, n);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&ctx->reqs.lock);
+	requests_published(ctx, requests_cpu(ctx), n);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	aior_wake_waiters(ctx);
+}
+
 void aior_wake_waiters(struct aior_ctx *ctx)
 {
 	struct aior_completion *c = &ctx->completion;
