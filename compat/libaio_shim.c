@@ -637,7 +637,10 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 	if (c == NULL)
 		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
 	if (c->direct) {
-		r = aior_cancel_direct(c->engine, iocb, event);
+		if (aior_lost(c->engine))
+			r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : -EUCLEAN;
+		else
+			r = aior_cancel_direct(c->engine, iocb, event);
 		errno = saved;
 		return r;
 	}

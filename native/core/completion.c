@@ -110,10 +110,15 @@ void aior_complete_events(struct aior_ctx *ctx, const struct io_event *ev, uint3
 	if (n == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (!ctx->is_v2)
+	if (!ctx->is_v2) {
 		legacy_produce_many(&c->legacy, ev, n);
-	else
-		(void)v2_produce_many(&c->v2, ev, n);
+	} else {
+		int64_t placed = v2_produce_many(&c->v2, ev, n);
+
+		/* as aior_complete_many: what a forged head left no room for is lost, and said so */
+		if (placed < (int64_t)n)
+			aior_add_acq_rel(&c->lost, n - (uint32_t)(placed < 0 ? 0 : placed));
+	}
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&ctx->reqs.lock);
 	requests_published(ctx, requests_cpu(ctx), n);

@@ -768,6 +768,11 @@ long aior_submit_direct(struct aior_ctx *ctx, struct iocb **iocbs, long n)
 		pthread_mutex_unlock(&ctx->reqs.lock);
 		return -EINVAL;
 	}
+	/* as submit: a forged head is not a full ring, and a lost completion breaks the context */
+	if ((requests_available(ctx) == 0 && requests_corrupt(ctx)) || aior_lost(ctx)) {
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		return -EUCLEAN;
+	}
 	cpu = requests_cpu(ctx);
 	room = requests_charge(ctx, cpu, n > (long)ctx->capacity ? ctx->capacity : (uint32_t)n);
 	if (room == 0) {
