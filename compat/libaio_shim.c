@@ -15,7 +15,11 @@
  * layout: every argument checked as the system call checks it
  * (kernel_contract.h), errno left alone, libaio's io_pgetevents mask
  * applied, foreign in a forked child, buffered I/O finished when io_submit
- * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise.
+ * returns unless AIORING_SETUP_ASYNC_BUFFERED says otherwise. An
+ * AIORING_RING=v2 context (its program reaps only with io_getevents) is on
+ * the engine's direct route: its iocbs go as they are to a kernel context
+ * of its own, which checks them because it is the kernel, and its events
+ * come into the v2 ring from there (direct_fits).
  * AIORING_BACKEND=uring puts such contexts on io_uring (buffered and
  * O_DIRECT I/O alike; AIORING_RING unset then means legacy); where
  * io_uring_setup fails they keep the engine's default backend, with a word
@@ -70,6 +74,7 @@ struct shim_ctx {
 	struct aior_info info;
 	int v2;
 	int async_buffered;       /* AIORING_SETUP_ASYNC_BUFFERED */
+	int direct;               /* the engine's direct route (AIORING_RING=v2): the kernel has the iocbs */
 	int wakefd;               /* producers ring it when a waiter announced itself */
 	uint64_t internal_id;     /* atomic: the engine's kernel context, in the table as engine_internal (0: none yet) */
 	pthread_mutex_t reap_lock; /* one reaper at a time, as the kernel's ring_lock */
@@ -224,15 +229,30 @@ static void note_internal_id(struct shim_ctx *c)
 {
 	struct aior_info info;
 
-	if (aior_load_relaxed(&c->internal_id) || aior_kernel_fd(c->engine) < 0)
+	if (aior_load_relaxed(&c->internal_id) || (aior_kernel_fd(c->engine) < 0 && !c->direct))
 		return;
 	aior_info(c->engine, &info);
 	if (info.kernel_id && !aior_exchange_relaxed(&c->internal_id, info.kernel_id))
 		context_table_insert((void *)(uintptr_t)info.kernel_id, &engine_internal);
 }
 
+/*
+ * A context for a program that cannot read a v2 ring (AIORING_RING=v2 asks
+ * for one on its behalf) reaps only with io_getevents: its iocbs can go to
+ * the engine's kernel context as they are (aior_direct_start), which
+ * checks them as the kernel does because it is the kernel. Buffered I/O
+ * then runs inside io_submit, as the kernel's own does, so not with
+ * AIORING_SETUP_ASYNC_BUFFERED; and not on io_uring. A program that asked
+ * with aioring_setup2 may read its ring itself (its header says it may),
+ * and needs events there without a call: the engine's own requests.
+ */
+static int direct_fits(const struct shim_ctx *c, int unaware)
+{
+	return unaware && c->v2 && !c->async_buffered && !c->info.uring;
+}
+
 static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t memory_len,
-		     void **ctxp)
+		     int unaware, void **ctxp)
 {
 	struct aior_setup s;
 	struct shim_ctx *c;
@@ -291,6 +311,11 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 		v2_bind(&c->ring, c->info.ring, c->info.nr);
 	else
 		legacy_consumer_init(&c->legacy, c->info.ring, c->info.nr);
+	/* where the kernel context cannot be made now, the engine's own requests, as before */
+	if (direct_fits(c, unaware) && aior_direct_start(c->engine) == 0) {
+		c->direct = 1;
+		note_internal_id(c);
+	}
 	r = context_table_insert(c->id, c);
 	if (r < 0) {
 		aior_destroy(c->engine);
@@ -347,7 +372,7 @@ EXPORT int io_setup(int maxevents, void **ctxp)
 	if (async && strcmp(async, "1") == 0)
 		flags |= AIORING_SETUP_ASYNC_BUFFERED;
 	/* the system call takes the count unsigned: a negative one is huge, EINVAL */
-	r = setup_ctx((unsigned)maxevents, flags, NULL, 0, ctxp);
+	r = setup_ctx((unsigned)maxevents, flags, NULL, 0, 1, ctxp);
 	errno = saved;
 	return r;
 }
@@ -364,7 +389,7 @@ EXPORT int aioring_setup2(unsigned nr_events, unsigned flags, const struct aiori
 	/* a v2 ring from here keeps the kernel's count, as AIORING_RING=v2's */
 	if (flags & AIORING_SETUP_V2)
 		flags |= AIORING_SETUP_KERNEL_REQS;
-	r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, ctxp);
+	r = setup_ctx(nr_events, flags, memory ? memory->addr : NULL, memory ? memory->len : 0, 0, ctxp);
 	errno = saved;
 	return r;
 }
@@ -555,6 +580,41 @@ static long submit(struct shim_ctx *c, long nr, struct iocb **iocbs)
 	return done ? done : err;
 }
 
+/*
+ * What io_submit_one checks before it looks for room: the pointer and the
+ * iocb read, reserved2 and the count's sign. The direct route finds no
+ * room before the kernel sees the iocbs, so it makes these checks itself
+ * then, and says EAGAIN only after them, as the kernel would.
+ */
+static int checked_before_room(struct iocb **iocbs)
+{
+	struct iocb *cb;
+
+	if (user_readable(iocbs, sizeof(*iocbs)))
+		return -EFAULT;
+	cb = *iocbs;
+	if (cb == NULL || user_readable(cb, sizeof(*cb)))
+		return -EFAULT;
+	if (cb->aio_reserved2 || (int64_t)cb->aio_nbytes < 0)
+		return -EINVAL;
+	return -EAGAIN;
+}
+
+/* The direct route: the kernel reads and checks the iocbs, in one io_submit. */
+static long submit_direct(struct shim_ctx *c, long nr, struct iocb **iocbs)
+{
+	long r;
+
+	if (nr < 0)
+		return -EINVAL;
+	if (nr > (long)c->info.nr)
+		nr = (long)c->info.nr;
+	if (nr == 0)
+		return 0;
+	r = aior_submit_direct(c->engine, iocbs, nr);
+	return r == -EAGAIN ? checked_before_room(iocbs) : r;
+}
+
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
 	struct shim_ctx *c = engine_ctx(&id);
@@ -563,7 +623,7 @@ EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 
 	if (c == NULL)
 		return kernel_call(SYS_io_submit, (long)id, nr, (long)iocbs, 0, 0, 0);
-	r = submit(c, nr, iocbs);
+	r = c->direct ? submit_direct(c, nr, iocbs) : submit(c, nr, iocbs);
 	errno = saved;
 	return (int)r;
 }
@@ -576,6 +636,14 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 
 	if (c == NULL)
 		return kernel_call(SYS_io_cancel, (long)id, (long)iocb, (long)event, 0, 0, 0);
+	if (c->direct) {
+		if (aior_lost(c->engine))
+			r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : -EUCLEAN;
+		else
+			r = aior_cancel_direct(c->engine, iocb, event);
+		errno = saved;
+		return r;
+	}
 	/* as the kernel: the iocb's key is read first, and must be KIOCB_KEY (0) */
 	if (user_readable(iocb, sizeof(*iocb)))
 		r = -EFAULT;
@@ -597,7 +665,7 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
  * would wait out its timeout (or forever) for events it cannot reach. A
  * context that lost a completion to such a head is -EUCLEAN for good.
  */
-static long reap(struct shim_ctx *c, struct io_event *events, long max)
+static long reap(struct shim_ctx *c, struct io_event *events, long max, long known_writable)
 {
 	int64_t n, ready;
 
@@ -613,7 +681,9 @@ static long reap(struct shim_ctx *c, struct io_event *events, long max)
 			;
 	if (ready <= 0)
 		return ready;
-	if (user_writable(events, (size_t)(ready < max ? ready : max) * sizeof(*events)))
+	/* the kernel itself has just written known_writable events there (the direct route's wait) */
+	if ((ready < max ? ready : max) > known_writable &&
+	    user_writable(events, (size_t)(ready < max ? ready : max) * sizeof(*events)))
 		return -EFAULT;
 	if (!c->v2)
 		return legacy_reap(&c->legacy, events, (uint32_t)max);
@@ -623,9 +693,9 @@ static long reap(struct shim_ctx *c, struct io_event *events, long max)
 }
 
 /* Reap into events[*got..nr): nonzero when the call ends here (-EFAULT in *got if nothing came before). */
-static int reaped(struct shim_ctx *c, struct io_event *events, long nr, long *got)
+static int reaped_known(struct shim_ctx *c, struct io_event *events, long nr, long *got, long known_writable)
 {
-	long n = reap(c, events + *got, nr - *got);
+	long n = reap(c, events + *got, nr - *got, known_writable);
 
 	if (n >= 0) {
 		*got += n;
@@ -634,6 +704,11 @@ static int reaped(struct shim_ctx *c, struct io_event *events, long nr, long *go
 	if (*got == 0)
 		*got = n;
 	return 1;
+}
+
+static int reaped(struct shim_ctx *c, struct io_event *events, long nr, long *got)
+{
+	return reaped_known(c, events, nr, got, 0);
 }
 
 static int64_t now_ns(void)
@@ -728,6 +803,73 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 	return got;
 }
 
+static int is_zero(const struct timespec *t)
+{
+	return t->tv_sec == 0 && t->tv_nsec == 0;
+}
+
+/*
+ * io_getevents on the direct route: what the ring holds and what the
+ * kernel has finished first; then, short of min_nr, the kernel's own wait
+ * on its context (its timeout, mask, signals and EFAULT, the events
+ * written into the caller's array by the kernel), and those events go
+ * through the ring too. The first wait takes the caller's timeout as it
+ * is; one after it (the ring held older events, reaped first) what is
+ * left of it.
+ */
+static long get_events_direct(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
+			      const struct timespec *timeout, const sigset_t *sigmask)
+{
+	int64_t deadline = -1;
+	long got = 0;
+
+	if (min_nr < 0 || nr < 0 || min_nr > nr)
+		return -EINVAL;
+	if (timeout) {
+		int64_t total = (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+
+		if (total >= 0)
+			deadline = now_ns() + total;
+	}
+	pthread_mutex_lock(&c->reap_lock);
+	for (int waits = 0;; waits++) {
+		struct timespec left, *wait = NULL;
+		long r;
+
+		aior_service_ring(c->engine);
+		if (reaped(c, events, nr, &got) || got >= min_nr || got == nr)
+			break;
+		if (timeout && waits == 0) {
+			/* with nothing to wait for, a mask still lets a pending signal end the call */
+			if (is_zero(timeout) && sigmask == NULL)
+				break;
+			left = *timeout;
+			wait = &left;
+		} else if (deadline >= 0) {
+			int64_t ns = deadline - now_ns();
+
+			if (ns <= 0)
+				break;
+			left.tv_sec = ns / 1000000000;
+			left.tv_nsec = ns % 1000000000;
+			wait = &left;
+		}
+		pthread_mutex_unlock(&c->reap_lock);
+		r = aior_wait_direct(c->engine, min_nr - got, nr - got, events + got, wait, sigmask);
+		pthread_mutex_lock(&c->reap_lock);
+		if (r <= 0) {
+			if (r < 0 && got == 0)
+				got = r;
+			break;
+		}
+		/* r events (the oldest the ring holds) into the r slots the kernel has just written */
+		if (reaped_known(c, events, got + r, &got, r) || got >= min_nr || got == nr)
+			break;
+	}
+	pthread_mutex_unlock(&c->reap_lock);
+	return got;
+}
+
 /*
  * io_getevents and io_pgetevents on an engine context: first (peek) libaio's
  * own look at a ring with the kernel's magic (an engine context's legacy
@@ -745,6 +887,8 @@ static int engine_getevents(struct shim_ctx *c, long min_nr, long nr, struct io_
 	else if ((timeout && user_readable(timeout, sizeof(*timeout))) ||
 		 (sigmask && user_readable(sigmask, _NSIG / 8)))
 		r = -EFAULT;
+	else if (c->direct)
+		r = get_events_direct(c, min_nr, nr, events, timeout, sigmask);
 	else
 		r = get_events(c, min_nr, nr, events, timeout, sigmask);
 	errno = saved;

@@ -103,6 +103,29 @@ void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int6
 	aior_complete_many(ctx, &req, &res, &res2, 1);
 }
 
+void aior_complete_events(struct aior_ctx *ctx, const struct io_event *ev, uint32_t n)
+{
+	struct aior_completion *c = &ctx->completion;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (!ctx->is_v2) {
+		legacy_produce_many(&c->legacy, ev, n);
+	} else {
+		int64_t placed = v2_produce_many(&c->v2, ev, n);
+
+		/* as aior_complete_many: what a forged head left no room for is lost, and said so */
+		if (placed < (int64_t)n)
+			aior_add_acq_rel(&c->lost, n - (uint32_t)(placed < 0 ? 0 : placed));
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&ctx->reqs.lock);
+	requests_published(ctx, requests_cpu(ctx), n);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	aior_wake_waiters(ctx);
+}
+
 void aior_wake_waiters(struct aior_ctx *ctx)
 {
 	struct aior_completion *c = &ctx->completion;

@@ -51,6 +51,12 @@ struct aior_completion {
 void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int64_t *res,
 			const int64_t *res2, int n);
 void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2);
+/*
+ * The direct route's: n events the kernel produced for the caller's own
+ * iocbs, into the ring as they are (the kernel has signalled their
+ * IOCB_FLAG_RESFD itself), in order, and counted as published.
+ */
+void aior_complete_events(struct aior_ctx *ctx, const struct io_event *ev, uint32_t n);
 /* Ring the embedder's wake callback if a waiter announced itself. */
 void aior_wake_waiters(struct aior_ctx *ctx);
 

@@ -69,6 +69,13 @@ struct aior_ctx {
 	 */
 	int uring_auto;
 	int uring_refused;         /* auto: errno of the process's io_uring probe, where refused */
+	/*
+	 * The direct route (aior_direct_start): set before the context's first
+	 * request, kept only if its kernel context could be made, and from
+	 * then on for good; every request goes to that kernel context as the
+	 * caller's own iocb.
+	 */
+	int direct;
 
 	struct aior_completion completion;  /* completion.c */
 	struct aior_requests reqs;          /* requests.c */

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "atomics.h"
 #include "context.h"
 #include "io_exec.h"
@@ -733,6 +735,70 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 	if (rs.kernel_used)
 		aior_kernel_move(ctx);
 	return done ? done : err;
+}
+
+int aior_direct_start(struct aior_ctx *ctx)
+{
+	int r = 0;
+
+	if (ctx == NULL || ctx->mode != AIOR_BACKEND_AUTO || (ctx->flags & AIORING_SETUP_KERNEL_RING))
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->reqs.lock);
+	if (ctx->kernel.kctx || aior_inflight(ctx) || ctx->uring_auto) {
+		r = -EINVAL;
+	} else {
+		/* before the kernel context is made: it then joins no mover */
+		ctx->direct = 1;
+		if (!aior_kernel_ready(ctx)) {
+			ctx->direct = 0;
+			r = ctx->kernel.error ? -ctx->kernel.error : -EAGAIN;
+		}
+	}
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return r;
+}
+
+long aior_submit_direct(struct aior_ctx *ctx, struct iocb **iocbs, long n)
+{
+	uint32_t cpu, room;
+	long r;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	if (ctx->stopping) {
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		return -EINVAL;
+	}
+	/* as submit: a forged head is not a full ring, and a lost completion breaks the context */
+	if ((requests_available(ctx) == 0 && requests_corrupt(ctx)) || aior_lost(ctx)) {
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		return -EUCLEAN;
+	}
+	cpu = requests_cpu(ctx);
+	room = requests_charge(ctx, cpu, n > (long)ctx->capacity ? ctx->capacity : (uint32_t)n);
+	if (room == 0) {
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		return -EAGAIN;
+	}
+	/* the room is held: the kernel may take its time (a buffered read runs inside io_submit) */
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	r = aior_kernel_submit_direct(ctx, iocbs, room);
+	if (r < (long)room) {
+		pthread_mutex_lock(&ctx->reqs.lock);
+		requests_uncharge(ctx, cpu, r < 0 ? room : room - (uint32_t)r);
+		pthread_mutex_unlock(&ctx->reqs.lock);
+	}
+	return r;
+}
+
+long aior_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct io_event *events,
+		      const struct timespec *timeout, const sigset_t *sigmask)
+{
+	return aior_kernel_wait_direct(ctx, min_nr, nr, events, timeout, sigmask);
+}
+
+int aior_cancel_direct(struct aior_ctx *ctx, struct iocb *iocb, struct io_event *event)
+{
+	return syscall(SYS_io_cancel, ctx->kernel.kctx, iocb, event) < 0 ? -errno : 0;
 }
 
 /*

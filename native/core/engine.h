@@ -23,7 +23,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/uio.h>
+#include <time.h>
 #include "layout.h"
 
 #ifdef __cplusplus
@@ -141,6 +143,36 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
 long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files);
 
 /*
+ * The direct route, for an embedder whose program reaps only through it
+ * (the drop-in's AIORING_RING=v2 contexts, whose programs cannot read a v2
+ * ring): each of the program's iocbs goes as it is to the context's kernel
+ * AIO context, in one io_submit, so the kernel itself reads and checks
+ * them (EFAULT, EINVAL, EBADF, ...), runs them as for the program
+ * (buffered ones inside io_submit, polls, syncs) and signals their own
+ * IOCB_FLAG_RESFD. Their events are the kernel's, moved as they are into
+ * the context's ring when its consumer looks (aior_service_ring) or
+ * waits (aior_wait_direct); no eventfd of ours and no mover thread. The
+ * ring's room is accounted as for the engine's own requests.
+ *
+ * aior_direct_start, before any request: makes the kernel context now
+ * (io_setup of the setup's count) and takes the route for good; 0, or a
+ * negative errno and the context stays as it was (auto only, and not
+ * passthrough).
+ */
+int aior_direct_start(struct aior_ctx *ctx);
+/* As io_submit on the kernel context, n > 0: how many it took, or a negative errno (-EAGAIN: no room). */
+long aior_submit_direct(struct aior_ctx *ctx, struct iocb **iocbs, long n);
+/*
+ * Wait in io_getevents (io_pgetevents with a sigmask) on the kernel
+ * context, its min_nr, nr, timeout and mask: the events it returns are
+ * in events, and in the ring after what was there. The kernel's answer.
+ */
+long aior_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct io_event *events,
+		      const struct timespec *timeout, const sigset_t *sigmask);
+/* io_cancel on the kernel context: the kernel's answer (-EINPROGRESS when it cancels). */
+int aior_cancel_direct(struct aior_ctx *ctx, struct iocb *iocb, struct io_event *event);
+
+/*
  * Cancel a request not yet started: it completes with -ECANCELED through
  * the ring and 0 is returned. -EAGAIN if it is running or with the
  * kernel, -EINVAL if no such request is in flight. In passthrough mode
@@ -159,7 +191,7 @@ int aior_cancel_kernel(struct aior_ctx *ctx, const struct iocb *iocb);
 
 /*
  * The eventfd the kernel signals on each completion, or -1 without kernel
- * AIO. A consumer about to sleep may wait on it itself (one wakeup, kernel
+ * AIO (and on the direct route, whose iocbs name none of ours). A consumer about to sleep may wait on it itself (one wakeup, kernel
  * to consumer) and then call aior_service, which clears it and moves what
  * the kernel finished into the context's ring.
  */

@@ -49,6 +49,22 @@ static int64_t kernel_result(const struct aior_req *req, int64_t res)
 	return req->cb.aio_lio_opcode == IOCB_CMD_POLL && res == 0 ? -ECANCELED : res;
 }
 
+/*
+ * The direct route: the kernel's events are the caller's, moved as they
+ * are; not while a thread waits in io_getevents, which reaps them itself.
+ */
+static void move_direct(struct aior_ctx *ctx)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	struct io_event ev[MOVE_BATCH];
+	uint32_t n;
+
+	pthread_mutex_lock(&k->ring_lock);
+	while (k->kernel_waiters == 0 && (n = legacy_reap(&k->ring, ev, MOVE_BATCH)) > 0)
+		aior_complete_events(ctx, ev, n);
+	pthread_mutex_unlock(&k->ring_lock);
+}
+
 void aior_kernel_move(struct aior_ctx *ctx)
 {
 	struct aior_kernel *k = &ctx->kernel;
@@ -57,6 +73,10 @@ void aior_kernel_move(struct aior_ctx *ctx)
 	int64_t res[MOVE_BATCH], res2[MOVE_BATCH];
 	uint32_t n;
 
+	if (aior_load_relaxed(&ctx->direct)) {
+		move_direct(ctx);
+		return;
+	}
 	/* held across the completions too, so events keep the kernel's order */
 	pthread_mutex_lock(&k->ring_lock);
 	while ((n = legacy_reap(&k->ring, ev, MOVE_BATCH)) > 0) {
@@ -104,7 +124,7 @@ int aior_service(struct aior_ctx *ctx)
 	if (!kernel_context(ctx))
 		return 0;
 	aior_add_relaxed(&ctx->kernel.service_calls, 1);
-	r = read(ctx->kernel.eventfd, &count, sizeof(count));
+	r = ctx->kernel.eventfd < 0 ? 0 : read(ctx->kernel.eventfd, &count, sizeof(count));
 	if (!passthrough(ctx))
 		aior_kernel_move(ctx);
 	return r > 0;
@@ -470,8 +490,9 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 		k->error = EFAULT;
 		return -EFAULT;
 	}
-	k->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (k->eventfd < 0) {
+	/* the direct route's iocbs carry no eventfd of ours: its consumers move or wait themselves */
+	k->eventfd = ctx->direct ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (k->eventfd < 0 && !ctx->direct) {
 		k->error = errno;
 		syscall(SYS_io_destroy, kctx);
 		return -k->error;
@@ -481,7 +502,7 @@ int aior_kernel_start(struct aior_ctx *ctx, uint32_t nr_events, int waits_on_fd)
 	legacy_consumer_init(&k->ring, (struct aio_ring *)kctx, nr);
 	/* passthrough: what the mover does, the embedder's waiters do themselves */
 	k->link = (struct aior_mover_link){.ctx = ctx, .fd = k->eventfd};
-	r = passthrough(ctx) && k->waits_on_fd ? 0 : aior_mover_join(&k->link);
+	r = (passthrough(ctx) && k->waits_on_fd) || ctx->direct ? 0 : aior_mover_join(&k->link);
 	if (r < 0) {
 		k->error = -r;
 		close(k->eventfd);
@@ -675,6 +696,46 @@ long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *io
 	return n;
 }
 
+long aior_kernel_submit_direct(struct aior_ctx *ctx, struct iocb **iocbs, long n)
+{
+	long r = syscall(SYS_io_submit, ctx->kernel.kctx, n, iocbs);
+
+	return r < 0 ? -errno : r;
+}
+
+/* io_pgetevents' mask argument. */
+struct kernel_sigset {
+	const sigset_t *mask;
+	size_t len;
+};
+
+long aior_kernel_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct io_event *events,
+			     const struct timespec *timeout, const sigset_t *sigmask)
+{
+	struct aior_kernel *k = &ctx->kernel;
+	struct kernel_sigset mask = {sigmask, _NSIG / 8};
+	long r;
+	int err;
+
+	pthread_mutex_lock(&k->ring_lock);
+	k->kernel_waiters++;
+	pthread_mutex_unlock(&k->ring_lock);
+#ifdef SYS_io_pgetevents
+	if (sigmask)
+		r = syscall(SYS_io_pgetevents, k->kctx, min_nr, nr, events, timeout, &mask);
+	else
+#endif
+		r = syscall(SYS_io_getevents, k->kctx, min_nr, nr, events, timeout);
+	err = r < 0 ? errno : 0;
+	/* before userspace may reap the kernel's ring again: these were before what is left there */
+	pthread_mutex_lock(&k->ring_lock);
+	if (r > 0)
+		aior_complete_events(ctx, events, (uint32_t)r);
+	k->kernel_waiters--;
+	pthread_mutex_unlock(&k->ring_lock);
+	return r < 0 ? -err : r;
+}
+
 int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 {
 	struct io_event ev;
@@ -736,6 +797,7 @@ void aior_kernel_release(struct aior_ctx *ctx)
 	/* io_destroy waits for whatever the kernel still holds, then unmaps its ring */
 	syscall(SYS_io_destroy, k->kctx);
 	k->kctx = 0;
-	close(k->eventfd);
+	if (k->eventfd >= 0)
+		close(k->eventfd);
 	k->eventfd = -1;
 }

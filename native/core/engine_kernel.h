@@ -11,7 +11,9 @@
 #define AIOR_ENGINE_KERNEL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <linux/aio_abi.h>
 #include "legacy_ring.h"
 
@@ -64,6 +66,13 @@ struct aior_kernel {
 	int eventfd;               /* the kernel signals it per completion (RESFD) */
 	int waits_on_fd;           /* aior_setup's waits_on_kernel_fd: no mover in passthrough */
 	pthread_mutex_t ring_lock; /* one reaper of the kernel's ring at a time */
+	/*
+	 * Direct route: threads inside io_getevents on kctx (under ring_lock).
+	 * The kernel reaps its ring then, so userspace leaves it alone: two
+	 * reapers of one ring that do not share a lock would hand out an event
+	 * twice.
+	 */
+	uint32_t kernel_waiters;
 	struct legacy_consumer ring;  /* the kernel's ring, under ring_lock */
 	struct aior_mover_link link;  /* the eventfd in the mover's epoll */
 	/* the mover's own: a context whose consumer waits is left to it a little */
@@ -107,6 +116,19 @@ long aior_kernel_submit(struct aior_ctx *ctx, struct aior_req **reqs, long n);
 long aior_kernel_submit_passthrough(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 /* Move what the kernel's ring holds into the context's ring now (after any reaper already at it). */
 void aior_kernel_move(struct aior_ctx *ctx);
+/*
+ * The direct route: the caller's iocbs to io_submit as they are (n at
+ * most the room requests_charge found): how many the kernel took, or its
+ * negative errno.
+ */
+long aior_kernel_submit_direct(struct aior_ctx *ctx, struct iocb **iocbs, long n);
+/*
+ * The direct route's wait: io_getevents (io_pgetevents with a mask) on the
+ * kernel context into the caller's events, which then go into the
+ * context's ring too; the kernel's answer.
+ */
+long aior_kernel_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct io_event *events,
+			     const struct timespec *timeout, const sigset_t *sigmask);
 /* Passthrough: io_cancel one of the caller's iocbs (a poll's event then comes through the ring). */
 int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 /*

@@ -230,6 +230,36 @@ void requests_completed(struct aior_ctx *ctx, uint32_t cpu, uint32_t n)
 	pthread_cond_broadcast(&ctx->reqs.idle);
 }
 
+uint32_t requests_charge(struct aior_ctx *ctx, uint32_t cpu, uint32_t n)
+{
+	uint32_t avail = requests_available(ctx), taken = 0;
+
+	while (taken < n && taken < avail && (!ctx->reqs.kreqs || kreqs_take(ctx, cpu))) {
+		account(ctx, 1);
+		taken++;
+	}
+	return taken;
+}
+
+void requests_uncharge(struct aior_ctx *ctx, uint32_t cpu, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		account(ctx, -1);
+	if (ctx->reqs.kreqs && n)
+		kreqs_put(ctx->reqs.kreqs, cpu, n);
+}
+
+void requests_published(struct aior_ctx *ctx, uint32_t cpu, uint32_t n)
+{
+	struct kernel_reqs *k = ctx->reqs.kreqs;
+
+	if (k) {
+		k->completed += n;
+		if (k->completed > 1)
+			kreqs_refill(ctx, cpu);
+	}
+}
+
 int requests_busy(const struct aior_ctx *ctx, const struct iocb *user)
 {
 	int busy = 0;

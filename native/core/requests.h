@@ -98,6 +98,16 @@ void request_give_back(struct aior_ctx *ctx, struct aior_req *req);
 void request_put(struct aior_ctx *ctx, struct aior_req *req);
 /* n requests submitted on cpu have been published: no longer in flight. */
 void requests_completed(struct aior_ctx *ctx, uint32_t cpu, uint32_t n);
+/*
+ * The direct route (aior_submit_direct): room for up to n of the caller's
+ * own iocbs, which have no slot, charged as request_take charges one:
+ * how many it had room for. requests_uncharge gives back those the kernel
+ * did not take; requests_published counts n of their events published
+ * (by the thread on cpu), as requests_completed counts a request's.
+ */
+uint32_t requests_charge(struct aior_ctx *ctx, uint32_t cpu, uint32_t n);
+void requests_uncharge(struct aior_ctx *ctx, uint32_t cpu, uint32_t n);
+void requests_published(struct aior_ctx *ctx, uint32_t cpu, uint32_t n);
 /* Whether a request for the caller's iocb is in flight. */
 int requests_busy(const struct aior_ctx *ctx, const struct iocb *user);
 
