@@ -3,6 +3,7 @@
 // same results, same bytes after, same error codes.
 // 35 readFile/writeFile, O_DIRECT's alignment checked up front, and the
 // promise calls of one turn going to the engine as one submit.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { types } from 'node:util';
@@ -379,5 +380,62 @@ describe('35 files: readFile/writeFile, O_DIRECT alignment, one submit per turn'
     const { bytesRead } = await h.read(Buffer.alloc(4096), 0, 4096, 0);
     expect({ bytesRead, immediate }).toEqual({ bytesRead: 4096, immediate: false });
     await h.close();
+  });
+});
+
+describe('44 files: what the everyday read asks the kernel', () => {
+  const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
+
+  /** The fcntl calls a child made on each descriptor it opened from path (strace), from that open on. */
+  function fcntlCounts(trace: string, opened: string[], fds: number[]): number[] {
+    const lines = trace.split('\n');
+    return fds.map((fd, i) => {
+      const from = lines.findIndex((l) => l.includes(`openat(AT_FDCWD, "${opened[i]}"`) && new RegExp(`= ${fd}$`).test(l));
+      expect(from).toBeGreaterThanOrEqual(0);
+      return lines.slice(from).filter((l) => new RegExp(`fcntl\\(${fd}, F_GET`).test(l)).length;
+    });
+  }
+
+  test("a FileHandle's reads make no fcntl (the handle vouches for its descriptor); a submit asks once per descriptor, not twice", () => {
+    const file = patternFile(dir, 16, 4096);
+    const other = path.join(dir, 'fcntl-writes');
+    const out = path.join(dir, 'fcntl.strace');
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,fcntl', '-o', out, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'descriptorQuestions.ts'), file, other], {
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const fds = r.stdout.trim().split(' ').map(Number);
+    // 200 reads on the handle, 50 writes through ctx.write (one submit each)
+    expect(fcntlCounts(fs.readFileSync(out, 'utf8'), [file, other], fds)).toEqual([0, 50]);
+  });
+
+  test("a descriptor closed behind its handle's back: reads and writes fail EBADF, as node:fs's FileHandle's do", async () => {
+    const [a, b] = twins(bigBytes);
+    const theirs = await fs.promises.open(a, 'r+');
+    const ours = await open(b, 'r+');
+    const got: unknown[][] = [];
+    const both = [theirs, ours] as unknown as AnyHandle[];
+    // a read and a write on each first, so the context has made what it makes lazily (an
+    // io_uring ring's descriptor would take a closed number, and the calls would name the ring)
+    for (const h of both) {
+      await h.read(Buffer.alloc(4096), 0, 4096, 0);
+      await h.write(Buffer.alloc(4096), 0, 4096, 4096);
+    }
+    for (const h of both) {
+      fs.closeSync(h.fd as unknown as number);
+      got.push([
+        await outcome(() => h.read(Buffer.alloc(4096), 0, 4096, 0)),
+        await outcome(() => h.write(Buffer.alloc(4096), 0, 4096, 0)),
+        await outcome(() => h.read(Buffer.alloc(10), 0, 10, null)),
+      ]);
+    }
+    // the numbers get a file again before close() closes them, so no other descriptor of the process is closed
+    const refilled = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'r')];
+    expect(refilled.sort()).toEqual([theirs.fd, ours.fd].sort());
+    await theirs.close();
+    await ours.close();
+    expect(got[1]).toEqual(got[0]);
+    expect((got[0][0] as { error: string }).error).toBe('EBADF');
   });
 });

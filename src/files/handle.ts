@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import { emptyReadv } from '../arguments';
 import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
+import { ownedFile } from '../context/submit';
 import { Opcode } from '../iocb';
 import { groupDatasync, groupFsync } from './commit';
 import { checkAligned } from './direct';
@@ -287,7 +288,7 @@ export class FileHandle implements PositionOwner {
     const r = newRequest();
     r.opcode = opcode;
     r.fd = this.descriptor;
-    r.file = this.fileSlot >= 0 ? this.fileSlot + 1 : 0;
+    r.file = ownedFile(this.fileSlot, this.directAlignment !== 0);
     r.data = data;
     r.offset = offset;
     r.length = length;
