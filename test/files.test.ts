@@ -439,3 +439,57 @@ describe('44 files: what the everyday read asks the kernel', () => {
     expect((got[0][0] as { error: string }).error).toBe('EBADF');
   });
 });
+
+describe('45 files: open() with O_DIRECT in any form of flags', () => {
+  /** The status flags the kernel holds for fd (its fdinfo's flags). */
+  function fdFlags(fd: number): number {
+    const m = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return parseInt(m![1], 8);
+  }
+
+  test('direct: true with a string or a number is the descriptor node:fs opens with flags | O_DIRECT', async () => {
+    const ddir = directDir();
+    const C = fs.constants;
+    const cases: [string | number | undefined, number][] = [
+      [undefined, C.O_RDONLY],
+      ['r', C.O_RDONLY],
+      ['r+', C.O_RDWR],
+      ['rs+', C.O_RDWR | C.O_SYNC],
+      ['w+', C.O_TRUNC | C.O_CREAT | C.O_RDWR],
+      ['a', C.O_APPEND | C.O_CREAT | C.O_WRONLY],
+      ['ax+', C.O_APPEND | C.O_CREAT | C.O_RDWR | C.O_EXCL],
+      [C.O_RDWR, C.O_RDWR],
+    ];
+    for (const [i, [flags, number]] of cases.entries()) {
+      const file = patternFile(ddir, 2, 4096);
+      if (typeof flags === 'string' && flags.includes('x')) fs.rmSync(file);
+      const theirs = fs.openSync(path.join(ddir, `twin-${i}`), number | C.O_DIRECT | C.O_CREAT);
+      const ours = await open(file, flags, undefined, { direct: true });
+      try {
+        expect({ flags, got: fdFlags(ours.fd) }).toEqual({ flags, got: fdFlags(theirs) & ~C.O_CREAT });
+        expect(fdFlags(ours.fd) & C.O_DIRECT).toBe(C.O_DIRECT);
+        expect(ours.directAlignment).toBeGreaterThanOrEqual(512);
+        // the alignment rule holds, as for a handle opened with fs.constants.O_DIRECT
+        const e = (await ours.read(alignedBuffer(8192, 4096), 0, 100, 0).catch((x) => x)) as NodeJS.ErrnoException & { field?: string };
+        expect({ code: e.code, field: e.field }).toEqual({ code: 'EINVAL', field: 'length' });
+      } finally {
+        fs.closeSync(theirs);
+        await ours.close();
+      }
+    }
+    // direct: false, or none, changes nothing
+    const plain = await open(patternFile(ddir, 1, 4096), 'r', undefined, { direct: false });
+    expect(fdFlags(plain.fd) & C.O_DIRECT).toBe(0);
+    expect(plain.directAlignment).toBe(0);
+    await plain.close();
+  });
+
+  test("direct's bad forms: a flag string node:fs does not know is node:fs's error; direct must be a boolean", async () => {
+    const file = patternFile(directDir(), 1, 4096);
+    const theirs = await fs.promises.open(file, 'rw').catch((e) => e);
+    const ours = await open(file, 'rw', undefined, { direct: true }).catch((e) => e);
+    expect({ code: ours.code, message: ours.message }).toEqual({ code: theirs.code, message: theirs.message });
+    const bad = await open(file, 'r', undefined, { direct: 1 as unknown as boolean }).catch((e) => e);
+    expect({ code: bad.code, name: bad.name }).toEqual({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
+  });
+});
