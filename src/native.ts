@@ -108,6 +108,7 @@ export interface Addon {
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
   /** the address of the view's first byte modulo 2^20 (a TypedArray's; O_DIRECT's checks) */
   addressLowBits(view: ArrayBufferView): number;
+  dioAlignment(fd: number): [memory: number, offset: number] | null;
 }
 
 /**

@@ -3,7 +3,7 @@
 // same results, same bytes after, same error codes.
 // 35 readFile/writeFile, O_DIRECT's alignment checked up front, and the
 // promise calls of one turn going to the engine as one submit.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { types } from 'node:util';
@@ -491,5 +491,85 @@ describe('45 files: open() with O_DIRECT in any form of flags', () => {
     expect({ code: ours.code, message: ours.message }).toEqual({ code: theirs.code, message: theirs.message });
     const bad = await open(file, 'r', undefined, { direct: 1 as unknown as boolean }).catch((e) => e);
     expect({ code: bad.code, name: bad.name }).toEqual({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
+  });
+});
+
+describe('46 files: O_DIRECT alignment from statx (STATX_DIOALIGN)', () => {
+  /** ext4 on a loop device of 4096-byte sectors: offsets align to 4096, memory to 512; null where this machine cannot make one. */
+  function bigSectorFs(): { dir: string; remove: () => void } | null {
+    const base = tempDir('/var/tmp');
+    const image = path.join(base, 'sectors.img');
+    const dir = path.join(base, 'mnt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, 16 << 20);
+    let dev = '';
+    try {
+      dev = execFileSync('losetup', ['--sector-size', '4096', '-f', '--show', image], { encoding: 'utf8' }).trim();
+      execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'nodiscard', dev], { stdio: 'ignore' });
+      execFileSync('mount', [dev, dir], { stdio: 'ignore' });
+    } catch {
+      if (dev) execFileSync('losetup', ['-d', dev]);
+      return null;
+    }
+    return {
+      dir,
+      remove: () => {
+        execFileSync('umount', [dir]);
+        execFileSync('losetup', ['-d', dev]);
+      },
+    };
+  }
+
+  test("a buffer at the memory alignment but not the block size reads as node:fs's O_DIRECT read does; each misaligned part named", async () => {
+    const mounted = bigSectorFs();
+    if (!mounted) {
+      if (process.env.AIORING_REQUIRE_LOOP === '1') throw new Error('no loop device with 4096-byte sectors here (needs root, losetup, mkfs.ext4)');
+      process.stdout.write('skipping test 46: no loop device here\n');
+      return;
+    }
+    try {
+      const file = patternFile(mounted.dir, 4, 4096);
+      const flags = fs.constants.O_RDONLY | fs.constants.O_DIRECT;
+      const theirs = fs.openSync(file, flags);
+      const ours = await open(file, flags);
+      try {
+        expect({ memory: ours.directMemoryAlignment, offset: ours.directAlignment }).toEqual({ memory: 512, offset: 4096 });
+        const memory = alignedBuffer(3 * 4096, 4096);
+        /** node:fs's read of length at position into memory at offset: bytes read or the error code */
+        const node = (offset: number, length: number, position: number): number | string => {
+          try {
+            return fs.readSync(theirs, memory, offset, length, position);
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code!;
+          }
+        };
+        const mine = async (offset: number, length: number, position: number): Promise<number | string> => {
+          const r = await ours.read(memory, offset, length, position).catch((e: NodeJS.ErrnoException & { field?: string }) => `${e.code} ${e.field}`);
+          return typeof r === 'string' ? r : r.bytesRead;
+        };
+        // 512 past a page: the kernel takes it (the logical block size alone would refuse it)
+        expect(node(512, 4096, 4096)).toBe(4096);
+        expect(await mine(512, 4096, 4096)).toBe(4096);
+        expect(memory.subarray(512, 512 + 4096).equals(fs.readFileSync(file).subarray(4096, 8192))).toBe(true);
+        // what the kernel refuses is refused up front, naming the part
+        const refused: [number, number, number, string][] = [
+          [256, 4096, 0, 'EINVAL buffer'],
+          [0, 512, 0, 'EINVAL length'],
+          [0, 4096, 512, 'EINVAL position'],
+        ];
+        for (const [offset, length, position, ourError] of refused) {
+          expect(node(offset, length, position)).toBe('EINVAL');
+          expect(await mine(offset, length, position)).toBe(ourError);
+        }
+        const e = (await ours.read(memory, 256, 4096, 0).catch((x) => x)) as Error;
+        expect(e.message).toContain("aligned to 512 bytes (the file's direct I/O memory alignment)");
+      } finally {
+        fs.closeSync(theirs);
+        await ours.close();
+      }
+    } finally {
+      mounted.remove();
+    }
   });
 });

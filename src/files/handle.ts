@@ -16,7 +16,7 @@ import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
 import { ownedFile } from '../context/submit';
 import { Opcode } from '../iocb';
 import { groupDatasync, groupFsync } from './commit';
-import { checkAligned } from './direct';
+import { checkAligned, DirectAlignment } from './direct';
 import { AioReadStream, AioWriteStream, createReadStream, createWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
 import { readWhole, WholeOptions, writeWhole } from './whole';
@@ -55,8 +55,11 @@ function explicit(position: Position): position is number | bigint {
 export class FileHandle implements PositionOwner {
   readonly context: AioContext;
   readonly path: string;
-  /** O_DIRECT's alignment for buffers, lengths and positions; 0 for a buffered file */
+  /** O_DIRECT's alignment for lengths and positions; 0 for a buffered file */
   readonly directAlignment: number;
+  /** O_DIRECT's alignment for a buffer's address; 0 for a buffered file */
+  readonly directMemoryAlignment: number;
+  private readonly direct: DirectAlignment | null;
   private descriptor: number;
   private readonly append: boolean;
   /** the current position (node:fs's is the kernel's; this one is the handle's) */
@@ -73,12 +76,15 @@ export class FileHandle implements PositionOwner {
    */
   private fileSlot = -2;
 
-  constructor(context: AioContext, fd: number, path: string, append: boolean, directAlignment: number) {
+  /** direct: O_DIRECT's rules for the file (files/direct.ts), null for a buffered one */
+  constructor(context: AioContext, fd: number, path: string, append: boolean, direct: DirectAlignment | null) {
     this.context = context;
     this.descriptor = fd;
     this.path = path;
     this.append = append;
-    this.directAlignment = directAlignment;
+    this.direct = direct;
+    this.directAlignment = direct?.offset ?? 0;
+    this.directMemoryAlignment = direct?.memory ?? 0;
   }
 
   /** The descriptor; -1 once close() was called. */
@@ -288,7 +294,7 @@ export class FileHandle implements PositionOwner {
     const r = newRequest();
     r.opcode = opcode;
     r.fd = this.descriptor;
-    r.file = ownedFile(this.fileSlot, this.directAlignment !== 0);
+    r.file = ownedFile(this.fileSlot, this.direct !== null);
     r.data = data;
     r.offset = offset;
     r.length = length;
@@ -303,8 +309,8 @@ export class FileHandle implements PositionOwner {
       r.position = this.reserve(length);
       r.atCurrent = true;
     }
-    if (this.directAlignment !== 0) {
-      const bad = checkAligned(this.directAlignment, data, offset, length, r.position, syscall, this.path);
+    if (this.direct !== null) {
+      const bad = checkAligned(this.direct, data, offset, length, r.position, syscall, this.path);
       if (bad) {
         if (r.atCurrent) this.position -= length;
         r.owner = undefined;

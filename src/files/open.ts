@@ -5,7 +5,7 @@
 // errors, path included); the I/O then goes through the context.
 import * as fs from 'node:fs';
 import { AioContext, setup } from '../context';
-import { logicalBlockSize } from './direct';
+import { directAlignment } from './direct';
 import { FileHandle } from './handle';
 import { invalidArgType } from './validate';
 import { readWhole, WholeOptions, wholeOptions, writeWhole } from './whole';
@@ -91,7 +91,7 @@ export async function open(path: fs.PathLike, flags?: string | number, mode?: fs
   const fd = await openFd(path, flags, mode);
   const direct = typeof flags === 'number' && (flags & fs.constants.O_DIRECT) !== 0;
   const append = typeof flags === 'number' ? (flags & fs.constants.O_APPEND) !== 0 : typeof flags === 'string' && flags.includes('a');
-  const align = direct ? await logicalBlockSize(fd) : 0;
+  const align = direct ? await directAlignment(fd) : null;
   return new FileHandle(context, fd, String(path), append, align);
 }
 
