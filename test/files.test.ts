@@ -573,3 +573,55 @@ describe('46 files: O_DIRECT alignment from statx (STATX_DIOALIGN)', () => {
     }
   });
 });
+
+describe("47 files: a FileHandle's streams without start, at its current position", () => {
+  type StreamHandle = AnyHandle & { createReadStream(o: object): NodeJS.ReadableStream; createWriteStream(o: object): NodeJS.WritableStream };
+  const collect = (s: NodeJS.ReadableStream): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      s.on('data', (d: Buffer) => parts.push(d));
+      s.on('end', () => resolve(Buffer.concat(parts)));
+      s.on('error', reject);
+    });
+
+  test.each([
+    ['to the end', {}],
+    ['end 5000, counted from the position', { end: 5000 }],
+  ])('createReadStream %s, then a read at the current position: as node:fs', async (_name, options) => {
+    const got: string[][] = [];
+    for (const opener of [(f: string) => fs.promises.open(f, 'r'), (f: string) => open(f, 'r')]) {
+      const h = (await opener(big)) as unknown as StreamHandle;
+      await h.read(Buffer.alloc(1000), 0, 1000, null);
+      const streamed = await collect(h.createReadStream({ ...options, autoClose: false }));
+      const after = Buffer.alloc(8);
+      const { bytesRead } = await h.read(after, 0, 8, null);
+      got.push([streamed.toString('hex'), after.subarray(0, bytesRead).toString('hex')]);
+      await h.close();
+    }
+    expect(got[1][0].length).toBe(got[0][0].length);
+    expect(got[1]).toEqual(got[0]);
+  });
+
+  test("createWriteStream writes from the current position, as node:fs's; a write after it goes on from its end", async () => {
+    const [a, b] = twins(null);
+    for (const [file, opener] of [
+      [a, (f: string) => fs.promises.open(f, 'w+')],
+      [b, (f: string) => open(f, 'w+')],
+    ] as const) {
+      const h = (await opener(file)) as unknown as StreamHandle;
+      await h.write('head:');
+      const w = h.createWriteStream({ autoClose: file === a });
+      for (let i = 0; i < 100; i++) w.write(Buffer.alloc(1000, 65 + (i % 26)));
+      await new Promise<void>((resolve) => w.end('tail', () => resolve()));
+      // node:fs's handle cannot be written once its stream is done (it closes with it): ours goes on
+      if (file === b) {
+        await h.write('|after');
+        await h.close();
+      } else {
+        await new Promise((resolve) => w.once('close', resolve));
+        fs.appendFileSync(file, '|after');
+      }
+    }
+    expect(fs.readFileSync(b, 'latin1')).toEqual(fs.readFileSync(a, 'latin1'));
+  });
+});

@@ -68,8 +68,23 @@ static Napi::Value DioAlignment(const Napi::CallbackInfo &info)
 	return out;
 }
 
+// seek(fd, offset, whence) -> lseek's new offset: a stream without start reads or writes at the descriptor's
+static Napi::Value Seek(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = static_cast<int>(ArgU32(info, 0, "fd"));
+	off_t offset = static_cast<off_t>(ArgU64(info, 1, "offset"));
+	int whence = static_cast<int>(ArgU32(info, 2, "whence"));
+	off_t r = lseek(fd, offset, whence);
+
+	if (r < 0)
+		throw AioError(env, errno, "lseek", strerror(errno));
+	return Napi::Number::New(env, static_cast<double>(r));
+}
+
 void InitSystem(Napi::Env env, Napi::Object exports)
 {
+	exports.Set("seek", Napi::Function::New(env, Seek));
 	exports.Set("dioAlignment", Napi::Function::New(env, DioAlignment));
 	exports.Set("legacyNr", Napi::Function::New(env, LegacyNr));
 	exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));

@@ -198,15 +198,34 @@ export class FileHandle implements PositionOwner {
     return this.grouped('fsync', groupFsync);
   }
 
-  /** node:fs FileHandle's createReadStream: several reads in flight (options.depth); autoClose closes this handle. */
+  /**
+   * node:fs FileHandle's createReadStream: several reads in flight
+   * (options.depth); autoClose closes this handle. Without start it reads
+   * from the handle's current position and leaves it past what it read.
+   */
   createReadStream(options: Omit<ReadStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioReadStream {
-    const stream = createReadStream(this.context, this.liveFd('read'), { ...options, autoClose: false });
+    const fd = this.liveFd('read');
+    const current = options.start === undefined;
+    const start = current ? this.position : options.start;
+    // node:fs without start: end counts from there (a bad end is left for the stream's own check)
+    const counted = current && Number.isSafeInteger(options.end) && (options.end as number) >= 0;
+    const end = counted ? this.position + (options.end as number) : options.end;
+    const stream = createReadStream(this.context, fd, { ...options, start, end, autoClose: false });
+    if (current) stream.once('end', () => (this.position = (start as number) + stream.bytesRead));
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
-  /** node:fs FileHandle's createWriteStream: several writes in flight (options.depth); autoClose closes this handle. */
+  /**
+   * node:fs FileHandle's createWriteStream: several writes in flight
+   * (options.depth); autoClose closes this handle. Without start it writes
+   * from the handle's current position and leaves it past what it wrote.
+   */
   createWriteStream(options: Omit<WriteStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioWriteStream {
-    const stream = createWriteStream(this.context, this.liveFd('write'), { ...options, autoClose: false });
+    const fd = this.liveFd('write');
+    const current = options.start === undefined && !this.append;
+    const start = current ? this.position : options.start;
+    const stream = createWriteStream(this.context, fd, { ...options, start, autoClose: false });
+    if (current) stream.once('finish', () => (this.position = (start as number) + stream.bytesWritten));
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
