@@ -9,6 +9,14 @@
  * A table outgrown is kept, never freed: a reader may still be probing it
  * when the larger one is published (it will retry, but must not touch
  * unmapped memory). Doubling bounds what is kept to the live table's size.
+ *
+ * fork: the child has only the forking thread, so a writer another thread
+ * was inside would never finish there: its mutex would stay locked (the
+ * child's first io_setup or io_destroy waits for ever) and the count odd
+ * (every lookup, the kernel's contexts' included, spins for ever). So fork
+ * waits for the writer (pthread_atfork): the child gets the table whole,
+ * with no change in progress. The parent's contexts stay in it; the
+ * drop-in tells them apart by their generation (foreign: -EINVAL).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,9 +40,38 @@ struct table {
 };
 
 static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_hooks = PTHREAD_ONCE_INIT;
 static uint64_t seq;              /* odd while a writer changes the table */
 static struct table *current;     /* NULL until the first insert */
 static size_t used;               /* under writer */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&writer);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&writer);
+}
+
+/* The forking thread holds writer, taken in fork_prepare: the child's copy is made new. */
+static void fork_child(void)
+{
+	pthread_mutex_init(&writer, NULL);
+}
+
+static void hook_fork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Every writer first: before its first lock, fork learns to wait for it. */
+static void lock_writer(void)
+{
+	pthread_once(&fork_hooks, hook_fork);
+	pthread_mutex_lock(&writer);
+}
 
 static size_t home(const void *id, size_t mask)
 {
@@ -116,7 +153,7 @@ int context_table_insert(const void *id, void *value)
 {
 	struct table *t;
 
-	pthread_mutex_lock(&writer);
+	lock_writer();
 	t = current;
 	if (t == NULL || (used + 1) * 2 > t->mask + 1) {
 		t = grown();
@@ -146,7 +183,7 @@ void *context_table_remove(const void *id)
 	void *value = NULL;
 	size_t i, j;
 
-	pthread_mutex_lock(&writer);
+	lock_writer();
 	t = current;
 	if (t == NULL || id == NULL)
 		goto out;

@@ -164,7 +164,7 @@ static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeo
 {
 	int empty;
 
-	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0)
+	if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0 || aior_lost(c->engine))
 		return 0;
 	aior_service_ring(c->engine);
 	pthread_mutex_lock(&c->reap_lock);
@@ -474,13 +474,14 @@ static void wait_produced(struct shim_ctx *c, uint32_t from, struct iocb **sync,
 
 		aior_service(c->engine);
 		left -= cross_off(c, &from, sync, n);
-		if (left == 0)
+		/* an event the forged ring could not take never comes: the calls after say so */
+		if (left == 0 || aior_lost(c->engine))
 			return;
 		pthread_mutex_lock(&c->reap_lock);
 		set_waiting(c, 1);
 		pthread_mutex_unlock(&c->reap_lock);
 		left -= cross_off(c, &from, sync, n);
-		if (left > 0)
+		if (left > 0 && !aior_lost(c->engine))
 			poll(&wake_fd, 1, -1);
 		pthread_mutex_lock(&c->reap_lock);
 		others = c->waiters - 1;
@@ -578,6 +579,8 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 	/* as the kernel: the iocb's key is read first, and must be KIOCB_KEY (0) */
 	if (user_readable(iocb, sizeof(*iocb)))
 		r = -EFAULT;
+	else if (aior_lost(c->engine))
+		r = -EUCLEAN;
 	else
 		r = iocb->aio_key != 0 ? -EINVAL : aior_cancel_kernel(c->engine, iocb);
 	errno = saved;
@@ -591,12 +594,15 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
  * -EFAULT with the events left in the ring, and only when there is an
  * event to copy. A v2 ring whose shared head another writer put more
  * than entries away from tail is -EUCLEAN: read as empty, io_getevents
- * would wait out its timeout (or forever) for events it cannot reach.
+ * would wait out its timeout (or forever) for events it cannot reach. A
+ * context that lost a completion to such a head is -EUCLEAN for good.
  */
 static long reap(struct shim_ctx *c, struct io_event *events, long max)
 {
 	int64_t n, ready;
 
+	if (aior_lost(c->engine))
+		return -EUCLEAN;
 	if (max <= 0)
 		return 0;
 	if (!c->v2)

@@ -67,6 +67,8 @@ export const AIORING_REGISTERED_BUFFER = 0x8000_0000;
 export const AIORING_LEGACY_MAX_EVENTS_BYTES = 0x1000_0000;
 export const AIORING_MEMORY_ALIGN = 8;
 export const AIORING_PUBLISH_SPINS = 1024;
+/** ms a multi-producer publish waits, by default, for earlier reservations before ETIMEDOUT */
+export const AIORING_PUBLISH_TIMEOUT_MS = 10000;
 
 // Backend names, as setup takes them and BackendInfo reports them.
 export const AIORING_BACKEND_AUTO = 'auto';

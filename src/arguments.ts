@@ -159,11 +159,11 @@ export function dataField(data: unknown): number | bigint {
   throw invalid('data must be an integer >= 0: a number below 2^53 or a bigint below 2^64', 'data', 'io_submit');
 }
 
-/** An unsigned integer field of at most bits bits (rwFlags 32, poll events 16). */
-export function bitsField(value: unknown, fallback: number, bits: number, field: string): number {
+/** An unsigned integer field of at most bits bits (rwFlags 32, poll events 16); syscall names a refusal. */
+export function bitsField(value: unknown, fallback: number, bits: number, field: string, syscall = 'io_submit'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw invalid(`${field} must be an integer in [0, 2^${bits})`, field, 'io_submit');
+    throw invalid(`${field} must be an integer in [0, 2^${bits})`, field, syscall);
   }
   return value;
 }

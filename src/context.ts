@@ -35,6 +35,7 @@ export type { Features } from './features';
 export type { FileStats, SyncRecord, SyncStats } from './native';
 
 const EAGAIN = 11;
+const ENFILE = 23;
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -270,7 +271,7 @@ export class AioContext {
     try {
       if (vectored) checkFsVectored(fd, buffer, position, 'write');
       else checkFsReadWrite(fd, buffer, position, 'write');
-      bitsField(rwFlags, 0, 32, 'rwFlags');
+      bitsField(rwFlags, 0, 32, 'rwFlags', 'write');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -294,19 +295,36 @@ export class AioContext {
   /**
    * @internal FileHandle, at its first request: register fd's file in a
    * uring context's file table; its slot, or -1 (another backend, the
-   * table full or unavailable: the handle runs unregistered), or -2 (try
-   * again at the next request).
+   * table unavailable: the handle runs unregistered), -2 (try again at the
+   * next request) or -3 (the table is full: try again once a slot was
+   * emptied, fileReleases).
    */
   registerFile(fd: number): number {
     const native = this.live('aioring');
     if (!native.info.uring) return -1;
     const slot = native.registerFile(fd);
-    return slot >= 0 ? slot : slot === -EAGAIN ? -2 : -1;
+    return slot >= 0 ? slot : slot === -EAGAIN ? -2 : slot === -ENFILE ? -3 : -1;
   }
 
   /** @internal FileHandle.close, before it closes the descriptor: the slot is emptied (no-op once destroyed). */
   unregisterFile(slot: number): void {
-    if (this.native !== null) this.native.unregisterFile(slot);
+    if (this.native !== null && this.native.unregisterFile(slot) === 0) this.fileReleases++;
+  }
+
+  /**
+   * @internal Slots unregisterFile has emptied so far: a handle that found
+   * the table full (registerFile's -3) tries again once this has moved.
+   */
+  fileReleases = 0;
+
+  /**
+   * @internal A FileHandle's streams and group commit: opcode on fd, its
+   * arguments already checked, marked with the handle's fixed-file slot + 1
+   * (0: none), which the engine uses only while the slot still holds the
+   * file of fd.
+   */
+  transferOn(file: number, opcode: number, fd: number, data: ArrayBufferView | ArrayBufferView[] | undefined, position: number | bigint, syscall: string): Promise<number> {
+    return this.transfer(opcode, fd, data, position, syscall, 0, file);
   }
 
   private transfer(
@@ -316,10 +334,12 @@ export class AioContext {
     position: number | bigint,
     syscall: string,
     rwFlags = 0,
+    file = 0,
   ): Promise<number> {
     const r = newRequest();
     r.opcode = opcode;
     r.fd = fd;
+    r.file = file;
     r.data = data;
     r.length = data !== undefined && !Array.isArray(data) ? data.byteLength : 0;
     r.position = position;

@@ -1,6 +1,7 @@
 // A preallocated batch of struct io_event that reapers copy into, so the
 // reap path allocates nothing per event. Fields read as numbers; data and
 // obj also as bigint for cookies past 2^53.
+import { markAsUntransferable } from 'node:worker_threads';
 import { invalid } from './errors';
 import { IoEvent } from './layout';
 
@@ -30,6 +31,9 @@ export class EventBatch {
     }
     this.capacity = capacity;
     this.bytes = new Uint8Array(capacity * IoEvent.size);
+    // a reap consumes events from the ring into it: a transfer that
+    // detached it would lose them (Node 20 copies instead, later Node throws)
+    markAsUntransferable(this.bytes.buffer);
     this.u32 = new Uint32Array(this.bytes.buffer);
     this.i32 = new Int32Array(this.bytes.buffer);
   }

@@ -121,12 +121,14 @@ export class IocbArray {
  * The view the addon is given for a caller's buffer (a DataView as bytes),
  * its ArrayBuffer marked untransferable: a postMessage or structuredClone
  * that lists it copies it (Node 20) or throws (Node 21 and later) instead
- * of detaching memory the I/O writes into. The mark is permanent.
+ * of detaching memory the I/O writes into. The mark is permanent. syscall
+ * names a refusal: io_submit for the raw calls, node:fs's name (read,
+ * write) for a promise call's.
  */
-export function pinned(view: unknown, field: string): ArrayBufferView {
-  if (!ArrayBuffer.isView(view)) throw invalid(`${field} must be a Buffer, TypedArray or DataView`, field, 'io_submit');
+export function pinned(view: unknown, field: string, syscall = 'io_submit'): ArrayBufferView {
+  if (!ArrayBuffer.isView(view)) throw invalid(`${field} must be a Buffer, TypedArray or DataView`, field, syscall);
   // a resizable ArrayBuffer could shrink under the I/O, which no mark prevents
-  if ((view.buffer as { resizable?: boolean }).resizable) throw invalid(`${field} is a resizable ArrayBuffer, which could shrink under the I/O`, field, 'io_submit');
+  if ((view.buffer as { resizable?: boolean }).resizable) throw invalid(`${field} is a resizable ArrayBuffer, which could shrink under the I/O`, field, syscall);
   markAsUntransferable(view.buffer);
   return view instanceof DataView ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : view;
 }

@@ -10,7 +10,7 @@ import { EventBatch, IoEventInit, writeEvent } from './events';
 import { AIO_RING_COMPAT_FEATURES, AIO_RING_INCOMPAT_FEATURES, AIO_RING_MAGIC } from './abi';
 import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
 import { AioRing, IoEvent } from './layout';
-import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
+import { memoryGone, RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = AioRing.head / 4;
 const TAIL = AioRing.tail / 4;
@@ -115,17 +115,28 @@ export class LegacyRing {
     this.tailLocal = Atomics.load(u32, TAIL) % this.nr;
   }
 
+  /**
+   * Each call's first check: a resizable buffer may have been shrunk under
+   * the ring, or the buffer detached (EINVAL, field buffer).
+   */
+  private live(): void {
+    if (this.u8.byteLength !== this.byteLength) throw memoryGone();
+  }
+
   /** raw shared head (consumer-owned) */
   get head(): number {
+    this.live();
     return Atomics.load(this.u32, HEAD);
   }
   /** raw shared tail (producer-owned) */
   get tail(): number {
+    this.live();
     return Atomics.load(this.u32, TAIL);
   }
 
   /** Free slots as the producer sees them; one slot always stays empty. */
   space(): number {
+    this.live();
     // Clamp head since userland can write to it.
     const head = Atomics.load(this.u32, HEAD) % this.nr;
     return (head + this.nr - this.tailLocal - 1) % this.nr;
@@ -133,6 +144,7 @@ export class LegacyRing {
 
   /** aio_complete: write the event at tail, then publish tail. False when full. */
   produce(ev: IoEventInit): boolean {
+    this.live();
     if (this.space() === 0) return false;
     const tail = this.tailLocal;
     writeEvent(this.u32, (AioRing.io_events + tail * IoEvent.size) / 4, ev);
@@ -143,6 +155,7 @@ export class LegacyRing {
 
   /** Events ready for the consumer. */
   count(): number {
+    this.live();
     let head = Atomics.load(this.u32, HEAD);
     let tail = Atomics.load(this.u32, TAIL);
     if (head === tail) return 0;
@@ -153,6 +166,7 @@ export class LegacyRing {
 
   /** aio_read_events_ring: copy up to max events into batch, write head back. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    this.live();
     checkCount(max, 'max');
     const nr = this.nr;
     let head = Atomics.load(this.u32, HEAD);

@@ -3,7 +3,7 @@
 // such as a Buffer. Index words are read and written with Atomics.
 import { types } from 'node:util';
 import { AIORING_MEMORY_ALIGN } from './abi';
-import { invalid } from './errors';
+import { AioError, invalid } from './errors';
 
 export type RingMemoryLike = ArrayBuffer | SharedArrayBuffer | ArrayBufferView;
 
@@ -18,6 +18,16 @@ export interface RingViews {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
   readonly byteLength: number;
+}
+
+/**
+ * A ring call whose memory is no longer there: its resizable ArrayBuffer
+ * was shrunk below the ring, or its buffer detached. The views are then
+ * out of bounds (byteLength 0): JavaScript would throw a TypeError from
+ * Atomics, or drop the writes.
+ */
+export function memoryGone(): AioError {
+  return invalid('the ring memory is gone: its buffer was shrunk below the ring, or detached', 'buffer');
 }
 
 export function ringViews(memory: RingMemoryLike, options: RingViewOptions = {}): RingViews {

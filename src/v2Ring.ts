@@ -9,6 +9,7 @@
 // reservation order; several consumers copy, then CAS head forward. Indices
 // are free-running u32, masked on use; tail - head > entries means the
 // shared indices are corrupt (EUCLEAN).
+import { constants } from 'node:os';
 import { AioError, checkCount, EUCLEAN, invalid } from './errors';
 import { EventBatch, IoEventInit, writeEvent } from './events';
 import {
@@ -23,12 +24,13 @@ import {
   AIORING_V2_MAGIC,
   AIORING_V2_MAX_ENTRIES,
   AIORING_PUBLISH_SPINS,
+  AIORING_PUBLISH_TIMEOUT_MS,
   AIORING_V2_MAX_LEASES,
   AIORING_V2_VERSION,
 } from './abi';
 import { brokenField, HeaderRule, judgeRules, RuleOver, shortHeader } from './headerRules';
 import { IoEvent, V2Header, V2Lease } from './layout';
-import { RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
+import { memoryGone, RingMemoryLike, RingViewOptions, ringViews } from './ringMemoryView';
 
 const HEAD = V2Header.head / 4;
 const TAIL = V2Header.tail / 4;
@@ -36,6 +38,7 @@ const RESERVE = V2Header.prod_reserve / 4;
 const CLAIM = V2Header.claim / 4;
 const PUBLISH_NAP_MS = 0.05;
 const napCell = new Int32Array(new SharedArrayBuffer(4));
+const ETIMEDOUT = constants.errno.ETIMEDOUT;
 
 function isPowerOfTwo(x: number): boolean {
   return Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
@@ -201,6 +204,11 @@ export interface V2FormatOptions extends RingViewOptions {
   leases?: number;
 }
 
+function publishTimedOut(start: number, timeoutMs: number): AioError {
+  const why = 'a producer died between reserve and publish, or is stalled';
+  return new AioError(ETIMEDOUT, 'aioring', `the reservations before ${start} were not published within ${timeoutMs} ms (${why})`, 'start');
+}
+
 function corrupt(): AioError {
   return new AioError(EUCLEAN, 'aioring', 'ring indices are corrupt: tail - head > entries', 'tail');
 }
@@ -288,12 +296,22 @@ export class V2Ring {
     this.headLocal = this.headCache = w.head;
   }
 
+  /**
+   * Each call's first check: a resizable buffer may have been shrunk under
+   * the ring, or the buffer detached (EINVAL, field buffer).
+   */
+  private live(): void {
+    if (this.u8.byteLength !== this.byteLength) throw memoryGone();
+  }
+
   /** shared head: consumers' index */
   get head(): number {
+    this.live();
     return Atomics.load(this.u32, HEAD);
   }
   /** shared tail: producers' published index */
   get tail(): number {
+    this.live();
     return Atomics.load(this.u32, TAIL);
   }
 
@@ -307,6 +325,7 @@ export class V2Ring {
 
   /** Events published and not yet consumed. */
   count(): number {
+    this.live();
     const head = Atomics.load(this.u32, HEAD);
     const used = (Atomics.load(this.u32, TAIL) - head) >>> 0;
     if (used > this.entries) throw corrupt();
@@ -315,6 +334,7 @@ export class V2Ring {
 
   /** Single producer: free slots, up to want, from this.nextTail on. */
   reserve(want: number): number {
+    this.live();
     checkCount(want, 'want');
     this.mode(AIORING_FEAT_MULTI_PRODUCER, false, 'reserve');
     let used = (this.tailLocal - this.headCache) >>> 0;
@@ -333,11 +353,13 @@ export class V2Ring {
 
   /** Fill the slot of free-running index (reserved beforehand). */
   write(index: number, ev: IoEventInit): void {
+    this.live();
     writeEvent(this.u32, (V2Header.size + (index & this.mask) * IoEvent.size) / 4, ev);
   }
 
   /** Single producer: make n reserved, written slots visible. */
   publish(n: number): void {
+    this.live();
     checkCount(n, 'n');
     this.tailLocal = (this.tailLocal + n) >>> 0;
     Atomics.store(this.u32, TAIL, this.tailLocal);
@@ -345,6 +367,7 @@ export class V2Ring {
 
   /** reserve + write + publish of one event; false when full. */
   produce(ev: IoEventInit): boolean {
+    this.live();
     if (this.reserve(1) === 0) return false;
     this.write(this.tailLocal, ev);
     this.publish(1);
@@ -353,6 +376,7 @@ export class V2Ring {
 
   /** Several producers: reserve up to want slots; the first is reservedStart. */
   mpReserve(want: number): number {
+    this.live();
     checkCount(want, 'want');
     this.mode(AIORING_FEAT_MULTI_PRODUCER, true, 'mpReserve');
     let first = Atomics.load(this.u32, RESERVE);
@@ -375,22 +399,40 @@ export class V2Ring {
     }
   }
 
-  /** Several producers: publish in reservation order (waits for earlier ones). */
-  mpPublish(start: number, n: number): void {
+  /**
+   * Several producers: publish in reservation order, waiting for the
+   * earlier reservations to be published, for at most timeoutMs: a
+   * producer that died between reserve and publish would stall this one
+   * for ever. Past it, an AioError ETIMEDOUT with nothing published (the
+   * reservation stays; a slow producer and a dead one look alike, so the
+   * publish may be tried again).
+   */
+  mpPublish(start: number, n: number, timeoutMs: number = AIORING_PUBLISH_TIMEOUT_MS): void {
+    this.live();
+    checkCount(start, 'start');
+    checkCount(n, 'n');
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw invalid('timeoutMs must be a number >= 0', 'timeoutMs');
+    let deadline = -1;
     for (let spins = 0; ; spins++) {
       const tail = Atomics.load(this.u32, TAIL);
       if (tail === start) break;
       // tail can only reach start from below: past it, the call is wrong
       if (((start - tail) >>> 0) > this.entries) throw invalid('publish out of reservation order', 'start');
       // otherwise an earlier reservation is still being written by a thread
-      // that may be descheduled: after a while, sleep briefly to let it run
-      if (spins >= AIORING_PUBLISH_SPINS) Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
+      // that may be descheduled: after a while, sleep briefly to let it run,
+      // and past the deadline (read only once sleeping) give up
+      if (spins >= AIORING_PUBLISH_SPINS) {
+        if (deadline < 0) deadline = performance.now() + timeoutMs;
+        else if (performance.now() >= deadline) throw publishTimedOut(start, timeoutMs);
+        Atomics.wait(napCell, 0, 0, PUBLISH_NAP_MS);
+      }
     }
     Atomics.store(this.u32, TAIL, (start + n) >>> 0);
   }
 
   /** Single consumer: events ready from nextHead on, up to max. */
   peek(max: number): number {
+    this.live();
     checkCount(max, 'max');
     this.mode(AIORING_FEAT_MULTI_CONSUMER, false, 'peek');
     let ready = (this.tailCache - this.headLocal) >>> 0;
@@ -409,6 +451,7 @@ export class V2Ring {
 
   /** Single consumer: hand n consumed slots back to the producer. */
   advance(n: number): void {
+    this.live();
     checkCount(n, 'n');
     this.headLocal = (this.headLocal + n) >>> 0;
     Atomics.store(this.u32, HEAD, this.headLocal);
@@ -416,6 +459,7 @@ export class V2Ring {
 
   /** Single consumer: peek + copy into batch + advance. */
   reap(batch: EventBatch, max = batch.capacity): number {
+    this.live();
     checkCount(max, 'max'); // as LegacyRing.reap and claimReap: checked before the batch clamps it
     const n = this.peek(Math.min(max, batch.capacity));
     if (n > 0) {
@@ -428,6 +472,7 @@ export class V2Ring {
 
   /** Several consumers: copy up to max events, then CAS head past them. */
   claimReap(batch: EventBatch, max = batch.capacity): number {
+    this.live();
     checkCount(max, 'max');
     this.mode(AIORING_FEAT_MULTI_CONSUMER, true, 'claimReap');
     if ((this.features & AIORING_FEAT_LEASES) !== 0) {

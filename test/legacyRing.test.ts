@@ -163,4 +163,33 @@ describe('03 legacy ring', () => {
     expect(e).toMatchObject({ code: 'EINVAL', errno: -22, field: 'tail' });
     expect(() => new testAddon.NativeLegacyRing(new Uint8Array(buf))).toThrow(expect.objectContaining({ field: 'tail' }));
   });
+
+  test('a resizable ArrayBuffer shrunk under the ring: every call is an AioError EINVAL (field buffer), never a TypeError or a write that vanishes', () => {
+    // before: Atomics threw a raw TypeError on the out-of-bounds views, and produce's writes went nowhere
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+    for (const shrunk of [0, AioRing.size, bytesFor(8) - 1]) {
+      const buf = new Resizable(bytesFor(8), { maxByteLength: 1 << 16 });
+      const ring = LegacyRing.format(buf, 8);
+      ring.produce({ data: 1, res: 0 });
+      buf.resize(shrunk);
+      const batch = new EventBatch(4);
+      const calls: Record<string, () => unknown> = {
+        head: () => ring.head,
+        tail: () => ring.tail,
+        space: () => ring.space(),
+        count: () => ring.count(),
+        produce: () => ring.produce({ data: 2, res: 0 }),
+        reap: () => ring.reap(batch),
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        let e: unknown;
+        try {
+          call();
+        } catch (err) {
+          e = err;
+        }
+        expect({ name, shrunk, error: e instanceof AioError ? { code: e.code, field: e.field } : String(e) }).toEqual({ name, shrunk, error: { code: 'EINVAL', field: 'buffer' } });
+      }
+    }
+  });
 });

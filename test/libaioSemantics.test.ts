@@ -4,6 +4,7 @@
 // never-set-up and destroyed contexts; on io_uring too (AIORING_BACKEND=uring).
 import { spawnSync } from 'node:child_process';
 import { describeKernel, describeUring } from './helpers';
+import { shimPath } from '../src/shim';
 import { findFixture } from './native';
 
 const fixture = findFixture('libaio_semantics');
@@ -62,4 +63,66 @@ describe('18 aioring.h: the explicit opt-in', () => {
       destroy_legacy: '0',
     });
   });
+});
+
+describe('18 a v2 ring whose shared head another party forged (AIORING_RING=v2)', () => {
+  test('io_submit says EUCLEAN, not EAGAIN for ever; a completion the ring could not take breaks the context (EUCLEAN from every call) instead of vanishing; nothing hangs, io_destroy completes', () => {
+    // before: io_submit said EAGAIN for good, the lost poll's event was dropped unsaid
+    // (io_getevents 0, io_submit 1) and io_submit waited for ever for a buffered read's lost event
+    const r = spawnSync(findFixture('forged_head'), [], {
+      env: { ...process.env, LD_PRELOAD: shimPath, AIORING_RING: 'v2' },
+      encoding: 'utf8',
+      timeout: 30000,
+      killSignal: 'SIGKILL',
+    });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')))).toEqual({
+      setup: '0',
+      v2: '1',
+      round_trip: '1',
+      submit_head_past_tail: '-117',
+      submit_head_behind_ring: '-117',
+      round_trip_head_restored: '1',
+      destroy: '0',
+      lost_setup: '0',
+      lost_round_trips: '1',
+      lost_poll_submitted: '1',
+      lost_pipe_written: '1',
+      lost_completion_attempted: '1',
+      lost_getevents: '-117',
+      lost_getevents_zero_timeout: '-117',
+      lost_submit: '-117',
+      lost_cancel: '-117',
+      lost_destroy: '0',
+      insubmit_setup: '0',
+      insubmit_round_trips: '1',
+      insubmit_poll_submitted: '1',
+      insubmit_read_submitted: '1',
+      insubmit_getevents: '-117',
+      insubmit_destroy: '0',
+    });
+  });
+});
+
+describe('18 fork while other threads set up and destroy contexts (AIORING_RING=legacy)', () => {
+  test("every child's own io_setup and io_destroy complete (none hangs on a table lock the parent held), and the parent's context is EINVAL there", () => {
+    // before: a fork that landed while a churning thread was inside the context
+    // table's writer left the child's copy locked (seen: 3 children hung in ~2,200
+    // forks); it is a race, so the test forks many times and bounds each child with an alarm
+    const r = spawnSync(findFixture('fork_churn'), ['5000'], {
+      env: { ...process.env, AIORING_RING: 'legacy' },
+      encoding: 'utf8',
+      timeout: 240000,
+      killSignal: 'SIGKILL',
+    });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')))).toEqual({
+      forks: '5000',
+      ok: '5000',
+      hung: '0',
+      failed: '0',
+      first_failure: '0',
+      destroy: '0',
+    });
+  }, 300000);
 });

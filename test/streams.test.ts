@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AioContext, createReadStream, createWriteStream, setup } from '../src/index';
+import { open } from '../src/files/open';
 import { patternFile, removeTempDirs, tempDir } from './helpers';
 
 interface ReadOutcome {
@@ -375,6 +376,40 @@ describe('36 streams', () => {
       }
       expect(got[1].length).toBe(got[0].length);
       expect(got[1] === got[0]).toBe(true);
+    });
+  });
+
+  describe("a FileHandle's streams, held to node:fs FileHandle's", () => {
+    test('autoClose (the default): the stream ends, emits close, and the handle is closed; autoClose: false leaves it open', async () => {
+      const mine = await open(file, 'r', undefined, { context: ctx });
+      const theirs = await fs.promises.open(file, 'r');
+      const a = await drain(mine.createReadStream({ highWaterMark: 65536 }));
+      const b = await drain(theirs.createReadStream({ highWaterMark: 65536 }));
+      expect(a).toEqual(b);
+      expect(a.events).toEqual(['end', 'close']);
+      await mine.close(); // the close the stream's autoClose began
+      expect(mine.fd).toBe(-1);
+      expect(theirs.fd).toBe(-1);
+
+      const kept = await open(file, 'r', undefined, { context: ctx });
+      const c = await drain(kept.createReadStream({ autoClose: false, end: 9 }), { autoClose: false });
+      expect(c.text).toBe(fs.readFileSync(file, 'latin1').slice(0, 10));
+      expect(c.events).toEqual(['end']);
+      expect(kept.fd).toBeGreaterThanOrEqual(0);
+      await kept.close();
+
+      const w = fresh();
+      const writer = await open(w, 'w', undefined, { context: ctx });
+      const ws = writer.createWriteStream();
+      const events: string[] = [];
+      record(ws, events);
+      ws.end('written');
+      await finished(ws);
+      await new Promise((r) => setImmediate(r));
+      await writer.close();
+      expect(events).toEqual(['finish', 'close']);
+      expect(writer.fd).toBe(-1);
+      expect(fs.readFileSync(w, 'utf8')).toBe('written');
     });
   });
 });

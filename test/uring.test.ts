@@ -7,12 +7,15 @@
 // at close, a reused descriptor number, a full table).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { AioContext, alignedBuffer, setup, SETUP_V2 } from '../src/context';
 import { AioError } from '../src/errors';
 import { features } from '../src/features';
 import { EventBatch } from '../src/events';
 import { open } from '../src/files/open';
+import { groupDatasync } from '../src/files/commit';
+import { createReadStream } from '../src/files/streams';
 import { IocbInit } from '../src/iocb';
 import { describeUring, descriptorCount, directDir, ownThreadCount, patternByte, patternFile, rng, settledCount, tempDir } from './helpers';
 
@@ -382,7 +385,7 @@ describeUring('38 the uring backend', () => {
       }
     });
 
-    test('a full table: the handles past it run unregistered, a slot emptied by close is taken by the next', async () => {
+    test('a full table: the handles past it run unregistered and ask again only once a close has emptied a slot, which the first to ask takes', async () => {
       const ctx = setup(64, { backend: 'uring' });
       const file = patternFile(tempDir(), 4);
       const handles = [];
@@ -396,20 +399,125 @@ describeUring('38 the uring backend', () => {
         });
         await Promise.all(reads);
         expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES });
-        // a handle that found the table full stays unregistered
-        await handles[URING_MAX_FILES].read(Buffer.alloc(1), 0, 1, 0);
+        // a handle that found the table full runs unregistered, and does not ask again while no slot was emptied
+        const asks = jest.spyOn(ctx, 'registerFile');
+        for (let i = 0; i < 5; i++) await handles[URING_MAX_FILES].read(Buffer.alloc(1), 0, 1, 0);
+        await handles[URING_MAX_FILES + 1].datasync();
+        expect(asks).toHaveBeenCalledTimes(0);
         expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES });
         await handles[0].close();
         expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES - 1 });
-        const next = await open(file, 'r', undefined, { context: ctx });
-        handles.push(next);
+        // the slot emptied by close goes to the first handle past the table to make a request, which had found it full
         const buf = Buffer.alloc(8);
-        await next.read(buf, 0, 8, 4096);
+        await handles[URING_MAX_FILES].read(buf, 0, 8, 4096);
         expect(buf[7]).toBe(patternByte(1, 7));
         expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES + 1 });
+        // the others ask once more, find the table full again, and stay unregistered until the next close
+        await handles[URING_MAX_FILES + 1].read(Buffer.alloc(1), 0, 1, 0);
+        const next = await open(file, 'r', undefined, { context: ctx });
+        handles.push(next);
+        await next.read(buf, 0, 8, 2 * 4096);
+        expect(buf[7]).toBe(patternByte(2, 7));
+        await handles[URING_MAX_FILES + 1].read(Buffer.alloc(1), 0, 1, 0);
+        expect(asks).toHaveBeenCalledTimes(3);
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES + 1 });
+        await handles[1].close();
+        await next.read(buf, 0, 8, 3 * 4096);
+        expect(buf[7]).toBe(patternByte(3, 7));
+        expect(ctx.fileStats()).toMatchObject({ registered: URING_MAX_FILES, requests: URING_MAX_FILES + 2 });
+        asks.mockRestore();
       } finally {
         for (const h of handles) await h.close();
         expect(ctx.fileStats()).toMatchObject({ registered: 0 });
+        ctx.destroy();
+      }
+    });
+
+    test("a handle's streams, datasync and sync run on its fixed file; the raw calls on its number never do", async () => {
+      const ctx = setup(64, { backend: 'uring' });
+      const file = path.join(tempDir(), 'stream-file');
+      const chunks = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1000 + i, 0x41 + i));
+      const expected = Buffer.concat(chunks);
+      try {
+        const h = await open(file, 'w+', undefined, { context: ctx });
+        // the stream's first write registers the file: the handle made no request of its own before it
+        const ws = h.createWriteStream({ autoClose: false, depth: 3 });
+        ws.cork();
+        for (const c of chunks.slice(0, 4)) ws.write(c); // one writev
+        ws.uncork();
+        for (const c of chunks.slice(4)) ws.write(c);
+        await new Promise<void>((resolve, reject) => ws.end(() => resolve()).once('error', reject));
+        const afterWrites = ctx.fileStats();
+        expect(afterWrites.registered).toBe(1);
+        expect(afterWrites.requests).toBeGreaterThanOrEqual(2);
+        expect(ws.bytesWritten).toBe(expected.length);
+        await h.datasync();
+        await h.sync();
+        expect(ctx.fileStats()).toMatchObject({ registered: 1, requests: afterWrites.requests + 2 });
+        expect(fs.readFileSync(file).equals(expected)).toBe(true);
+        const got: Buffer[] = [];
+        // start 0: the write stream left the handle's position at the end, as node:fs's leaves the descriptor's
+        const rs = h.createReadStream({ highWaterMark: 1024, depth: 4, start: 0, end: expected.length - 1 });
+        const closed = once(rs, 'close');
+        for await (const c of rs) got.push(c as Buffer);
+        await closed;
+        await h.close(); // the close autoClose began
+        expect(Buffer.concat(got).equals(expected)).toBe(true);
+        const reads = Math.ceil(expected.length / 1024);
+        // autoClose closed the handle once the stream closed: its slot is empty
+        expect(h.fd).toBe(-1);
+        expect(ctx.fileStats()).toMatchObject({ registered: 0, requests: afterWrites.requests + 2 + reads });
+
+        // raw streams and group commit on a number stay on the number
+        const raw = fs.openSync(file, 'r+');
+        const before = ctx.fileStats().requests;
+        const back: Buffer[] = [];
+        for await (const c of createReadStream(ctx, raw, { autoClose: false })) back.push(c as Buffer);
+        expect(Buffer.concat(back).equals(expected)).toBe(true);
+        await groupDatasync(ctx, raw);
+        fs.closeSync(raw);
+        expect(ctx.fileStats()).toMatchObject({ registered: 0, requests: before });
+      } finally {
+        ctx.destroy();
+      }
+    });
+
+    test("a handle's streams after its number was closed through it and reused by another file read and write that file", async () => {
+      const ctx = setup(64, { backend: 'uring' });
+      const dir = tempDir();
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      fs.writeFileSync(a, 'A'.repeat(5000));
+      fs.writeFileSync(b, 'B'.repeat(5000));
+      const drain = async (s: AsyncIterable<unknown>): Promise<string> => {
+        let text = '';
+        for await (const c of s) text += (c as Buffer).toString();
+        return text;
+      };
+      try {
+        const ha = await open(a, 'r+', undefined, { context: ctx });
+        const n = ha.fd;
+        const rs = ha.createReadStream({ highWaterMark: 1000, end: 4999 });
+        const closed = once(rs, 'close');
+        expect(await drain(rs)).toBe('A'.repeat(5000));
+        await closed;
+        await ha.close();
+        expect(ha.fd).toBe(-1);
+        expect(ctx.fileStats().registered).toBe(0);
+        // a new handle on b gets the same number and (the table empty again) the same slot
+        const hb = await open(b, 'r+', undefined, { context: ctx });
+        expect(hb.fd).toBe(n);
+        expect(await drain(hb.createReadStream({ highWaterMark: 1000, end: 4999, autoClose: false }))).toBe('B'.repeat(5000));
+        const ws = hb.createWriteStream({ start: 4990, autoClose: false });
+        await new Promise<void>((resolve, reject) => ws.end(Buffer.from('0123456789'), () => resolve()).once('error', reject));
+        await hb.datasync();
+        expect(ctx.fileStats().registered).toBe(1);
+        await hb.close();
+        expect(fs.readFileSync(a, 'utf8')).toBe('A'.repeat(5000));
+        expect(fs.readFileSync(b, 'utf8')).toBe('B'.repeat(4990) + '0123456789');
+        // five reads per stream, the write, the datasync
+        expect(ctx.fileStats()).toMatchObject({ registered: 0, requests: 5 + 5 + 1 + 1 });
+      } finally {
         ctx.destroy();
       }
     });

@@ -1,6 +1,8 @@
 // 05 v2 ring: new semantics in C and TypeScript, held to one model.
 import * as fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AioError } from '../src/errors';
@@ -9,6 +11,7 @@ import { AioRing, FEAT_ALL, FEAT_MULTI_CONSUMER, FEAT_MULTI_PRODUCER, FEAT_USER_
 import { LegacyRing } from '../src/legacyRing';
 import { testAddon } from './native';
 import { V2Ring, v2RingBytes } from '../src/v2Ring';
+import { tempDir } from './helpers';
 import { cookiesOf, FifoModel, v2Indices } from './ringModel';
 
 function batchCookies(b: EventBatch): number[] {
@@ -256,6 +259,83 @@ describe('05 v2 ring', () => {
     ring.mpReserve(2);
     ring.mpPublish(first, n);
     expect(() => ring.mpPublish(first, n)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  test('a resizable ArrayBuffer shrunk under the ring: every call is an AioError EINVAL (field buffer), never a TypeError or a write that vanishes', () => {
+    // before: Atomics threw a raw TypeError on the out-of-bounds views, and write's stores went nowhere
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+    for (const [features, shrunk] of [[0, 0], [0, V2Header.size], [FEAT_MULTI_PRODUCER | FEAT_MULTI_CONSUMER, v2RingBytes(8) - 1]]) {
+      const buf = new Resizable(v2RingBytes(8), { maxByteLength: 1 << 16 });
+      const ring = V2Ring.format(buf, 8, { features });
+      buf.resize(shrunk);
+      const batch = new EventBatch(4);
+      const single: Record<string, () => unknown> = {
+        reserve: () => ring.reserve(1),
+        publish: () => ring.publish(1),
+        produce: () => ring.produce({ data: 2, res: 0 }),
+        peek: () => ring.peek(1),
+        advance: () => ring.advance(1),
+        reap: () => ring.reap(batch),
+      };
+      const multi: Record<string, () => unknown> = {
+        mpReserve: () => ring.mpReserve(1),
+        mpPublish: () => ring.mpPublish(0, 1, 0),
+        claimReap: () => ring.claimReap(batch),
+      };
+      const calls: Record<string, () => unknown> = {
+        head: () => ring.head,
+        tail: () => ring.tail,
+        count: () => ring.count(),
+        write: () => ring.write(0, { data: 1, res: 0 }),
+        ...(features ? multi : single),
+      };
+      for (const [name, call] of Object.entries(calls)) {
+        let e: unknown;
+        try {
+          call();
+        } catch (err) {
+          e = err;
+        }
+        expect({ name, shrunk, error: e instanceof AioError ? { code: e.code, field: e.field } : String(e) }).toEqual({ name, shrunk, error: { code: 'EINVAL', field: 'buffer' } });
+      }
+    }
+  });
+
+  test('a publish whose earlier reservation is never published (its producer died) ends with ETIMEDOUT, in C and TypeScript, not a hang', () => {
+    // before, both waited for ever: run in a child process the spawn's timeout ends
+    const script = path.join(tempDir(), 'deadProducer.ts');
+    fs.writeFileSync(
+      script,
+      [
+        `import { V2Ring, v2RingBytes } from ${JSON.stringify(path.join(__dirname, '..', 'src', 'v2Ring'))};`,
+        `import { FEAT_MULTI_PRODUCER } from ${JSON.stringify(path.join(__dirname, '..', 'src', 'layout'))};`,
+        `import { testAddon } from ${JSON.stringify(path.join(__dirname, 'native'))};`,
+        'const outcome = (f: () => void): unknown => { try { f(); return "published"; } catch (e) { const { name, code, errno, field } = e as Record<string, unknown>; return { name, code, errno, field }; } };',
+        'const buf = new ArrayBuffer(v2RingBytes(8));',
+        'const ts = V2Ring.format(buf, 8, { features: FEAT_MULTI_PRODUCER });',
+        'const c = new testAddon.NativeV2Ring(new Uint8Array(buf));',
+        'ts.mpReserve(1); // the producer that dies: slot 0 is never published',
+        'ts.mpReserve(2);',
+        'const mine = ts.reservedStart;',
+        'const tsTimedOut = outcome(() => ts.mpPublish(mine, 2, 50));',
+        'const cTimedOut = outcome(() => c.mpPublish(mine, 2, 50));',
+        'const tailBefore = ts.tail;',
+        'ts.mpPublish(0, 1); // the slow one turns up after all',
+        'const retried = outcome(() => ts.mpPublish(mine, 2, 50));',
+        'console.log(JSON.stringify({ tsTimedOut, cTimedOut, tailBefore, retried, tail: ts.tail, badTimeout: outcome(() => ts.mpPublish(3, 1, -1)) }));',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['-r', path.join(__dirname, 'workers', 'tsRequire.js'), script], { encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL' });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    const timedOut = { name: 'AioError', code: 'ETIMEDOUT', errno: -110, field: 'start' };
+    expect(JSON.parse(r.stdout)).toEqual({
+      tsTimedOut: timedOut,
+      cTimedOut: timedOut,
+      tailBefore: 0,
+      retried: 'published',
+      tail: 3,
+      badTimeout: { name: 'AioError', code: 'EINVAL', errno: -22, field: 'timeoutMs' },
+    });
   });
 
   test.each([

@@ -43,6 +43,13 @@
 #define AIORING_MEMORY_ALIGN         8u
 /* Spins of a multi-producer publish waiting for its predecessor before it yields the CPU. */
 #define AIORING_PUBLISH_SPINS        1024
+/*
+ * How long, by default, a multi-producer publish waits for the
+ * reservations before its own to be published before it gives up with
+ * ETIMEDOUT: a producer that died between reserve and publish would
+ * otherwise stall it for ever.
+ */
+#define AIORING_PUBLISH_TIMEOUT_MS   10000
 
 /* Backend names, as the addon and the options take them. */
 #define AIORING_BACKEND_AUTO         "auto"

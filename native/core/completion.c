@@ -71,11 +71,15 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 
 		/* the chunk's events, then one store of tail for all of them */
 		pthread_mutex_lock(&c->lock);
-		if (!ctx->is_v2)
+		if (!ctx->is_v2) {
 			legacy_produce_many(&c->legacy, ev, (uint32_t)k);
-		else
-			(void)v2_produce_many(&c->v2, ev, (uint32_t)k);
-		/* v2 publishes fewer only when the consumer corrupted head: the rest are dropped */
+		} else {
+			int64_t placed = v2_produce_many(&c->v2, ev, (uint32_t)k);
+
+			/* fewer only when another party forged head: count the rest lost, never drop them unsaid */
+			if (placed < k)
+				aior_add_acq_rel(&c->lost, (uint32_t)(k - (placed < 0 ? 0 : placed)));
+		}
 		pthread_mutex_unlock(&c->lock);
 
 		for (int i = 0; i < k; i++)
@@ -87,6 +91,11 @@ void aior_complete_many(struct aior_ctx *ctx, struct aior_req **reqs, const int6
 	}
 	aior_wake_waiters(ctx);
 	wake_if_idle(ctx);
+}
+
+uint32_t aior_lost(const struct aior_ctx *ctx)
+{
+	return aior_load_acquire(&ctx->completion.lost);
 }
 
 void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)

@@ -35,6 +35,12 @@ struct aior_completion {
 	void (*wake)(void *);           /* the embedder's: called from producer threads */
 	void *wake_arg;
 	uint32_t idle_wanted;           /* atomic: ring wake once nothing is in flight (aior_notify_idle) */
+	/*
+	 * atomic: events the v2 ring had no room for because another party
+	 * forged its shared head (capacity accounting leaves room for every
+	 * request otherwise); nonzero breaks the context for good (aior_lost)
+	 */
+	uint32_t lost;
 };
 
 /*

@@ -663,6 +663,11 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 		return -EINVAL;
 	}
 	avail = requests_available(ctx);
+	/* a forged head is not a full ring: EAGAIN would be retried for ever */
+	if ((avail == 0 && requests_corrupt(ctx)) || aior_lost(ctx)) {
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		return -EUCLEAN;
+	}
 	cpu = requests_cpu(ctx);
 	for (; done < n; done++) {
 		struct iocb *user = iocbs[done];

@@ -262,6 +262,16 @@ int aior_uring_allowed(void);
  */
 int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void *arg);
 
+/*
+ * Completions the v2 ring could not take because another party forged its
+ * shared head (past tail, or more than entries behind it): 0 while none
+ * was lost. Once it is not 0 the context is broken for good: aior_submit
+ * says -EUCLEAN, and so should the embedder's reaping calls (the drop-in's
+ * do). A submit that finds head forged with nothing lost says -EUCLEAN
+ * too, and takes nothing.
+ */
+uint32_t aior_lost(const struct aior_ctx *ctx);
+
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
 

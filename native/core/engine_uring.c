@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include "atomics.h"
@@ -261,6 +262,27 @@ static uint32_t cq_posted(const struct aior_uring *u)
 	return aior_load_acquire(u->ring.cq.ktail);
 }
 
+/*
+ * Whether io_uring posted req's CQE since the CQ's tail was before, with
+ * reqs.lock held. The CQEs from before to the tail are read in place, not
+ * consumed: the kernel overwrites a slot only after as many more posts as
+ * the CQ has entries, and no more than the requests in flight can be
+ * posted, which the CQ holds (aior_uring_start) and nothing adds to while
+ * reqs.lock is held.
+ */
+static int posted_since(const struct aior_uring *u, uint32_t before, const struct aior_req *req)
+{
+	uint32_t tail = cq_posted(u);
+
+	for (uint32_t i = before; i != tail; i++) {
+		const struct io_uring_cqe *cqe = &u->ring.cq.cqes[io_uring_cqe_index(&u->ring, i, u->ring.cq.ring_mask)];
+
+		if (cqe->user_data == (uint64_t)(uintptr_t)req)
+			return 1;
+	}
+	return 0;
+}
+
 int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 {
 	struct aior_uring *u = &ctx->uring;
@@ -289,12 +311,17 @@ int aior_uring_queue(struct aior_ctx *ctx, struct aior_req *req)
 	 * inside the enter (page-cache hits) gain nothing from it: after
 	 * URING_HOT_RUN of them in a row the rest go in one enter per submit
 	 * (aior_uring_flush) until one such batch does not all complete there.
+	 * A request counts as one only when its own CQE is posted by its
+	 * enter: the enter also runs the task work that posts earlier
+	 * requests' completions (O_DIRECT reads' among them), which is no sign
+	 * that this one was a hit.
 	 */
+	u->last = req;
 	if (!u->hot) {
 		uint32_t before = cq_posted(u);
 
 		submit_queued(u);
-		u->hot_run = cq_posted(u) != before ? u->hot_run + 1 : 0;
+		u->hot_run = posted_since(u, before, req) ? u->hot_run + 1 : 0;
 		u->hot = u->hot_run >= URING_HOT_RUN;
 	}
 	return 0;
@@ -306,7 +333,8 @@ void aior_uring_flush(struct aior_ctx *ctx)
 	uint32_t n = u->queued, before = cq_posted(u);
 
 	submit_queued(u);
-	if (u->hot && n && cq_posted(u) - before < n)
+	/* not all completed there: fewer CQEs than SQEs, or none for the batch's last request */
+	if (u->hot && n && (cq_posted(u) - before < n || !posted_since(u, before, u->last)))
 		u->hot = u->hot_run = 0;
 }
 
@@ -486,17 +514,41 @@ void aior_uring_stop(struct aior_ctx *ctx)
 
 	if (!u->started)
 		return;
-	/* polls wait for ever: cancel them; reads and writes complete on their own */
+	/*
+	 * Polls, and reads and writes of pipes, sockets and terminals, can wait
+	 * for ever: cancel everything in flight. A regular file's read or write
+	 * that already runs refuses the cancel (-EALREADY) and completes.
+	 */
 	pthread_mutex_lock(&ctx->reqs.lock);
 	submit_queued(u);
 	for (uint32_t i = 0; i < ctx->capacity; i++) {
 		struct aior_req *req = &ctx->reqs.table[i];
 
-		if (req->state == REQ_KERNEL && req->cb.aio_lio_opcode == IOCB_CMD_POLL)
+		if (req->state == REQ_KERNEL)
 			cancel_request(u, req);
 	}
 	pthread_mutex_unlock(&ctx->reqs.lock);
-	aior_uring_reap(ctx);
+	/*
+	 * The stopper reaps until nothing is in flight, rather than leaving
+	 * the CQ to the mover: the mover steps aside while a waiter that
+	 * polls the ring's descriptor itself is announced (uring_serve), and
+	 * that waiter may be this very thread (the Node API's destroy, called
+	 * while its promises wait), which reaps nothing while it waits here.
+	 */
+	for (;;) {
+		struct pollfd p = {u->ring.ring_fd, POLLIN, 0};
+
+		aior_uring_reap(ctx);
+		if (aior_load_acquire(&ctx->reqs.inflight) == 0)
+			break;
+		if (aior_load_acquire(&u->queued)) {
+			pthread_mutex_lock(&ctx->reqs.lock);
+			submit_queued(u);
+			pthread_mutex_unlock(&ctx->reqs.lock);
+		}
+		/* readable while the CQ holds events; the timeout covers what the mover reaped meanwhile */
+		poll(&p, 1, 10);
+	}
 	requests_wait_idle(ctx);
 	aior_mover_leave(&u->link);
 }

@@ -45,6 +45,7 @@ struct aior_uring {
 	uint32_t queued;           /* SQEs prepared, not yet given to io_uring_enter (reqs.lock) */
 	uint32_t hot;              /* requests complete inside io_uring_enter: one enter per submit (reqs.lock) */
 	uint32_t hot_run;          /* requests in a row that did, while not hot (reqs.lock) */
+	const struct aior_req *last;  /* the request queued last (reqs.lock): a hot batch's last SQE */
 	uint32_t consumer_polls;   /* atomic: a waiter polls the descriptor and reaps itself (aior_uring_consumer_polls) */
 	/* fixed buffers: what aior_uring_register_buffers registered, by index (reqs.lock) */
 	struct iovec fixed[URING_MAX_FIXED];

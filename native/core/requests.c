@@ -76,6 +76,12 @@ uint32_t requests_available(struct aior_ctx *ctx)
 	return used >= ctx->capacity ? 0 : ctx->capacity - used;
 }
 
+int requests_corrupt(struct aior_ctx *ctx)
+{
+	return ctx->is_v2 &&
+	       ctx->reqs.accepted - aior_load_acquire(ctx->completion.v2.ring.head) > ctx->capacity;
+}
+
 /* Count a request accepted (+1) or given back (-1): free-running for v2, mod nr for legacy. */
 static void account(struct aior_ctx *ctx, int delta)
 {

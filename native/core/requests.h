@@ -77,6 +77,12 @@ void requests_release(struct aior_ctx *ctx);
 
 /* Requests the ring can still take. */
 uint32_t requests_available(struct aior_ctx *ctx);
+/*
+ * Whether a v2 ring's shared head was forged: more occupies the ring by
+ * it than was ever accepted (head past tail, or more than entries behind).
+ * Always 0 for the legacy ring, whose head is clamped as the kernel's.
+ */
+int requests_corrupt(struct aior_ctx *ctx);
 /* The CPU a submit's requests are accounted to (0 without kernel accounting). */
 uint32_t requests_cpu(const struct aior_ctx *ctx);
 /*

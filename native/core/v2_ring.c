@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 #include "atomics.h"
 #include "v2_ring.h"
 
@@ -256,26 +257,46 @@ int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start)
 	}
 }
 
-int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int v2_mp_publish_within(struct v2_ring *r, uint32_t start, uint32_t n, uint32_t timeout_ms)
 {
 	unsigned spins = 0;
+	uint64_t deadline = 0;
 	uint32_t tail;
 
 	/*
 	 * Earlier reservations publish first, so tail never covers a hole. The
-	 * one before us may be descheduled: stop spinning and yield to it.
+	 * one before us may be descheduled: stop spinning and yield to it, and
+	 * past the deadline (read only once yielding) give up: it may be dead.
 	 * tail can only reach start from below; past it, the indices are bad.
 	 */
 	while ((tail = aior_load_acquire(r->tail)) != start) {
 		if (start - tail > r->entries)
 			return -EUCLEAN;
-		if (++spins < AIORING_PUBLISH_SPINS)
+		if (++spins < AIORING_PUBLISH_SPINS) {
 			aior_cpu_relax();
-		else
-			sched_yield();
+			continue;
+		}
+		if (deadline == 0)
+			deadline = monotonic_ms() + timeout_ms;
+		else if (monotonic_ms() >= deadline)
+			return -ETIMEDOUT;
+		sched_yield();
 	}
 	aior_store_release(r->tail, start + n);
 	return 0;
+}
+
+int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n)
+{
+	return v2_mp_publish_within(r, start, n, AIORING_PUBLISH_TIMEOUT_MS);
 }
 
 int64_t v2_peek(struct v2_consumer *c, uint32_t max)

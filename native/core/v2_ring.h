@@ -116,10 +116,15 @@ int64_t v2_produce_many(struct v2_producer *p, const struct io_event *ev, uint32
  * up to want slots from prod_reserve with CAS; *start receives the first.
  * Publish in reservation order: v2_mp_publish waits for the reservations
  * before start, and returns -EUCLEAN if tail is already past start. A
- * producer that dies between reserve and publish stalls the ones after it.
+ * producer that dies between reserve and publish would stall the ones
+ * after it for ever, so the wait is bounded: after timeout_ms
+ * (v2_mp_publish: AIORING_PUBLISH_TIMEOUT_MS) it is -ETIMEDOUT with
+ * nothing published. A slow producer and a dead one look alike: the
+ * reservation stays, and the publish may be tried again.
  */
 int64_t v2_mp_reserve(struct v2_ring *r, uint32_t want, uint32_t *start);
 int v2_mp_publish(struct v2_ring *r, uint32_t start, uint32_t n);
+int v2_mp_publish_within(struct v2_ring *r, uint32_t start, uint32_t n, uint32_t timeout_ms);
 
 /*
  * Single consumer: events ready (up to max) starting at c->head, without

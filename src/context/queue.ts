@@ -149,12 +149,13 @@ export function newRequest(): Request {
 /**
  * The engine's refusal of a promise call (io_submit's EBADF, say) as that
  * call's error, as node:fs reports it: named for the call (read, write,
- * fsync, fdatasync), not io_submit; an argument check (it names a field)
- * stays as it is.
+ * fsync, fdatasync), never io_submit; an argument check (it names a field)
+ * keeps its words and field under the call's name.
  */
 function refusal(e: AioError, syscall: string): AioError {
-  if (!(e instanceof AioError) || e.field !== undefined || e.syscall !== 'io_submit') return e;
-  return systemError(-e.errno, syscall);
+  if (!(e instanceof AioError) || e.syscall !== 'io_submit') return e;
+  if (e.field === undefined) return systemError(-e.errno, syscall);
+  return new AioError(-e.errno, syscall, e.message.slice(e.code.length + 2, -', io_submit'.length), e.field);
 }
 
 export class RequestQueue {

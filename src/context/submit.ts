@@ -89,13 +89,14 @@ export class Submitter {
   /**
    * Pin a promise call's buffers when it is made, not when it is submitted:
    * a caller may transfer a buffer right after the call (iocb.ts, pinned).
+   * A refusal names the call's node:fs syscall, never io_submit.
    */
   static pin(r: Request): void {
     const op = r.opcode;
-    if (op === Opcode.pread || op === Opcode.pwrite) r.data = pinned(r.data, 'buffer');
+    if (op === Opcode.pread || op === Opcode.pwrite) r.data = pinned(r.data, 'buffer', r.syscall);
     else if (op === Opcode.preadv || op === Opcode.pwritev) {
       const list = r.data as ArrayBufferView[];
-      for (let i = 0; i < list.length; i++) list[i] = pinned(list[i], 'buffers');
+      for (let i = 0; i < list.length; i++) list[i] = pinned(list[i], 'buffers', r.syscall);
     }
   }
 

@@ -12,6 +12,15 @@
 import { checkFd } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError, systemError } from '../errors';
+import { Opcode } from '../iocb';
+
+/**
+ * A FileHandle, for the requests made on its descriptor by others: its
+ * fixed-file slot + 1 (0: none), registering the file if it has not yet.
+ */
+export interface FileSource {
+  fileRef(): number;
+}
 
 /** <linux/fs.h>'s RWF_DSYNC: the write is durable (as after fdatasync) when it completes. */
 const RWF_DSYNC = 0x2;
@@ -22,6 +31,8 @@ interface Waiter {
   /** fsync, not fdatasync */
   readonly full: boolean;
   readonly syscall: string;
+  /** the FileHandle that asked, if one did */
+  readonly source: FileSource | undefined;
 }
 
 /** A descriptor's calls: kept only while a sync runs or calls wait. */
@@ -36,7 +47,15 @@ function startSync(ctx: AioContext, fd: number, files: Map<number, FileCommits>,
   const group = file.waiting;
   file.waiting = [];
   file.running = true;
-  const sync = group.some((w) => w.full) ? ctx.fsync(fd) : ctx.datasync(fd);
+  const full = group.some((w) => w.full);
+  // a handle's call runs the sync on its fixed file (the engine checks that the slot still holds fd's file)
+  const source = group.find((w) => w.source !== undefined)?.source;
+  const sync =
+    source === undefined
+      ? full
+        ? ctx.fsync(fd)
+        : ctx.datasync(fd)
+      : ctx.transferOn(source.fileRef(), full ? Opcode.fsync : Opcode.fdsync, fd, undefined, 0, full ? 'fsync' : 'fdatasync');
   sync.then(
     () => {
       next(ctx, fd, files, file);
@@ -55,7 +74,7 @@ function next(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file
   else files.delete(fd);
 }
 
-function commit(ctx: AioContext, fd: number, full: boolean, syscall: string): Promise<void> {
+function commit(ctx: AioContext, fd: number, full: boolean, syscall: string, source: FileSource | undefined): Promise<void> {
   try {
     checkFd(fd);
   } catch (e) {
@@ -66,7 +85,7 @@ function commit(ctx: AioContext, fd: number, full: boolean, syscall: string): Pr
     if (files === undefined) contexts.set(ctx, (files = new Map()));
     let file = files.get(fd);
     if (file === undefined) files.set(fd, (file = { running: false, waiting: [] }));
-    file.waiting.push({ resolve, reject, full, syscall });
+    file.waiting.push({ resolve, reject, full, syscall, source });
     if (!file.running) startSync(ctx, fd, files, file);
   });
 }
@@ -77,12 +96,17 @@ function commit(ctx: AioContext, fd: number, full: boolean, syscall: string): Pr
  * has ended: the writes that completed before the call are durable.
  */
 export function groupDatasync(ctx: AioContext, fd: number): Promise<void> {
-  return commit(ctx, fd, false, 'fdatasync');
+  return commit(ctx, fd, false, 'fdatasync', undefined);
 }
 
 /** As groupDatasync, with fsync: the file's metadata too. */
 export function groupFsync(ctx: AioContext, fd: number): Promise<void> {
-  return commit(ctx, fd, true, 'fsync');
+  return commit(ctx, fd, true, 'fsync', undefined);
+}
+
+/** @internal FileHandle's datasync (full: false) and sync: as groupDatasync, on the handle's fixed file. */
+export function handleCommit(ctx: AioContext, fd: number, full: boolean, source: FileSource): Promise<void> {
+  return commit(ctx, fd, full, full ? 'fsync' : 'fdatasync', source);
 }
 
 /**

@@ -15,9 +15,9 @@ import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
 import { ownedFile } from '../context/submit';
 import { Opcode } from '../iocb';
-import { groupDatasync, groupFsync } from './commit';
+import { handleCommit } from './commit';
 import { checkAligned, DirectAlignment } from './direct';
-import { AioReadStream, AioWriteStream, createReadStream, createWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
+import { AioReadStream, AioWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
 import { readWhole, WholeOptions, writeWhole } from './whole';
 
@@ -72,9 +72,12 @@ export class FileHandle implements PositionOwner {
    * handle knows the descriptor's lifetime, so it registers at its first
    * read or write and unregisters before close() closes the descriptor
    * (a table keyed by number could not tell a reused number from the old
-   * file). -2: not yet tried; -1: unregistered (another backend, table full).
+   * file). -2: not yet tried; -1: unregistered (another backend, closed);
+   * -3: the table was full, tried again once a slot was emptied (fullAt).
    */
   private fileSlot = -2;
+  /** the context's fileReleases when the table was last found full */
+  private fullAt = 0;
 
   /** direct: O_DIRECT's rules for the file (files/direct.ts), null for a buffered one */
   constructor(context: AioContext, fd: number, path: string, append: boolean, direct: DirectAlignment | null) {
@@ -190,12 +193,12 @@ export class FileHandle implements PositionOwner {
    * this call covered the file.
    */
   datasync(): Promise<void> {
-    return this.grouped('fdatasync', groupDatasync);
+    return this.grouped('fdatasync', false);
   }
 
   /** fsync through the context, shared as datasync is. */
   sync(): Promise<void> {
-    return this.grouped('fsync', groupFsync);
+    return this.grouped('fsync', true);
   }
 
   /**
@@ -210,7 +213,7 @@ export class FileHandle implements PositionOwner {
     // node:fs without start: end counts from there (a bad end is left for the stream's own check)
     const counted = current && Number.isSafeInteger(options.end) && (options.end as number) >= 0;
     const end = counted ? this.position + (options.end as number) : options.end;
-    const stream = createReadStream(this.context, fd, { ...options, start, end, autoClose: false });
+    const stream = new AioReadStream(this.context, fd, { ...options, start, end }, this);
     if (current) stream.once('end', () => (this.position = (start as number) + stream.bytesRead));
     return this.closesWith(stream, options.autoClose ?? true);
   }
@@ -224,7 +227,7 @@ export class FileHandle implements PositionOwner {
     const fd = this.liveFd('write');
     const current = options.start === undefined && !this.append;
     const start = current ? this.position : options.start;
-    const stream = createWriteStream(this.context, fd, { ...options, start, autoClose: false });
+    const stream = new AioWriteStream(this.context, fd, { ...options, start }, this);
     if (current) stream.once('finish', () => (this.position = (start as number) + stream.bytesWritten));
     return this.closesWith(stream, options.autoClose ?? true);
   }
@@ -309,11 +312,10 @@ export class FileHandle implements PositionOwner {
     reply: Reply,
     replyBuffer: unknown,
   ): Promise<T> {
-    if (this.fileSlot === -2 && !this.context.destroyed) this.fileSlot = this.context.registerFile(this.descriptor);
     const r = newRequest();
     r.opcode = opcode;
     r.fd = this.descriptor;
-    r.file = ownedFile(this.fileSlot, this.direct !== null);
+    r.file = this.fileRef();
     r.data = data;
     r.offset = offset;
     r.length = length;
@@ -355,6 +357,24 @@ export class FileHandle implements PositionOwner {
     return this.transfer(opcode, reported, buffers.slice(), 0, length, typeof position === 'number' ? position : null, reply, buffers);
   }
 
+  /**
+   * @internal A request's word on the handle's descriptor (submit.ts,
+   * ownedFile): its fixed-file slot + 1 (0: none), registered at the first request, by the handle's
+   * own calls, its streams and its syncs alike. A handle that found the
+   * table full asks again only after some slot was emptied, so a full table
+   * costs a request one comparison.
+   */
+  fileRef(): number {
+    let slot = this.fileSlot;
+    if (slot < -1 && this.descriptor !== -1 && !this.context.destroyed && (slot === -2 || this.context.fileReleases !== this.fullAt)) {
+      const releases = this.context.fileReleases;
+      slot = this.fileSlot = this.context.registerFile(this.descriptor);
+      if (slot === -3) this.fullAt = releases;
+    }
+    // and the handle's word that its descriptor is open, O_DIRECT or not (the engine asks the kernel nothing)
+    return ownedFile(slot, this.direct !== null);
+  }
+
   private liveFd(syscall: string): number {
     if (this.descriptor === -1) throw closedError(syscall);
     return this.descriptor;
@@ -365,10 +385,10 @@ export class FileHandle implements PositionOwner {
     return stream;
   }
 
-  private grouped(syscall: string, sync: (ctx: AioContext, fd: number) => Promise<void>): Promise<void> {
+  private grouped(syscall: string, full: boolean): Promise<void> {
     if (this.descriptor === -1) return Promise.reject(closedError(syscall));
     this.inflight++;
-    return sync(this.context, this.descriptor).then(
+    return handleCommit(this.context, this.descriptor, full, this).then(
       () => this.done(),
       (e: Error & { path?: string }) => {
         this.done();

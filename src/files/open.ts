@@ -8,7 +8,7 @@ import { AioContext, setup } from '../context';
 import { directAlignment } from './direct';
 import { FileHandle } from './handle';
 import { invalidArgType } from './validate';
-import { readWhole, WholeOptions, wholeOptions, writeWhole } from './whole';
+import { readWhole, wholeBytes, WholeOptions, wholeOptions, writeWhole } from './whole';
 
 /** the default context's size: requests in flight before the promise calls queue */
 export const DEFAULT_CONTEXT_EVENTS = 128;
@@ -125,10 +125,12 @@ export async function readFile(file: fs.PathLike | FileHandle, options?: BufferE
 /** node:fs/promises' writeFile: a path (opened and closed here) or a FileHandle (at its position). */
 export async function writeFile(file: fs.PathLike | FileHandle, data: string | ArrayBufferView, options?: BufferEncoding | WriteFileOptions | null): Promise<void> {
   const o = wholeOptions<WriteFileOptions>(options);
-  if (file instanceof FileHandle) return writeWhole(file, data, o);
+  // before the open, which truncates
+  const checked = wholeBytes(data, o);
+  if (file instanceof FileHandle) return writeWhole(file, data, o, checked);
   const h = await open(file, o.flag ?? 'w', o.mode ?? 0o666, o);
   try {
-    await writeWhole(h, data, o);
+    await writeWhole(h, data, o, checked);
   } finally {
     await h.close();
   }

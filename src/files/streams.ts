@@ -16,6 +16,8 @@ import { checkFd, invalidArgType, outOfRange } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError } from '../errors';
 import { addon } from '../native';
+import { Opcode } from '../iocb';
+import type { FileSource } from './commit';
 import { checkEncoding } from './validate';
 
 const EIO = 5;
@@ -121,8 +123,11 @@ export class AioReadStream extends Readable {
   private whenIdle: (() => void) | null = null;
   /** without start: the descriptor's offset is the stream's, moved past each chunk delivered */
   private readonly atOffset: boolean;
+  /** the FileHandle whose stream this is: its reads run on the handle's fixed file */
+  private readonly source: FileSource | undefined;
 
-  constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}) {
+  /** source: @internal (FileHandle.createReadStream) */
+  constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
     let start = options.start === undefined ? 0 : offset(options.start, 'start');
     let end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
@@ -146,10 +151,12 @@ export class AioReadStream extends Readable {
     this.fd = fd;
     this.depth = depth;
     this.chunk = this.readableHighWaterMark;
-    this.owned = autoClose;
+    // a FileHandle's stream closes the handle (FileHandle.closesWith), not the descriptor under it
+    this.owned = autoClose && source === undefined;
     this.next = start;
     this.last = end;
     this.atOffset = current >= 0;
+    this.source = source;
   }
 
   _read(): void {
@@ -166,7 +173,8 @@ export class AioReadStream extends Readable {
       this.next += length;
       this.queue.push(r);
       this.inflight++;
-      this.ctx.read(this.fd, r.buffer, r.position).then(
+      const read = this.source === undefined ? this.ctx.read(this.fd, r.buffer, r.position) : this.ctx.transferOn(this.source.fileRef(), Opcode.pread, this.fd, r.buffer, r.position, 'read');
+      read.then(
         (bytes) => this.settled(r, bytes, null),
         (e: Error) => this.settled(r, 0, e),
       );
@@ -237,8 +245,11 @@ export class AioWriteStream extends Writable {
   private written: number;
   /** writes ended (or failed) out of order: their ends, until the gap before them fills */
   private readonly ended = new Map<number, number>();
+  /** the FileHandle whose stream this is: its writes run on the handle's fixed file */
+  private readonly source: FileSource | undefined;
 
-  constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}) {
+  /** source: @internal (FileHandle.createWriteStream) */
+  constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
     const current = options.start === undefined ? currentOffset(fd) : -1;
     const start = options.start === undefined ? Math.max(current, 0) : offset(options.start, 'start');
@@ -255,10 +266,12 @@ export class AioWriteStream extends Writable {
     this.ctx = ctx;
     this.fd = fd;
     this.depth = depth;
-    this.owned = autoClose;
+    // a FileHandle's stream closes the handle (FileHandle.closesWith), not the descriptor under it
+    this.owned = autoClose && source === undefined;
     this.position = start;
     this.atOffset = current >= 0;
     this.written = start;
+    this.source = source;
   }
 
   _write(chunk: Buffer, _encoding: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -292,10 +305,19 @@ export class AioWriteStream extends Writable {
     let rest = buffers.filter((b) => b.length > 0);
     while (rest.length > 0) {
       const some = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest;
-      const wrote = some.length === 1 ? await this.ctx.write(this.fd, some[0], position) : await this.ctx.writev(this.fd, some, position);
+      const wrote = await this.writeSome(some, position);
       position += wrote;
       rest = after(rest, wrote);
     }
+  }
+
+  /** One write or writev (at most IOV_MAX buffers), on the handle's fixed file when the stream is a handle's. */
+  private writeSome(some: Buffer[], position: number): Promise<number> {
+    const source = this.source;
+    if (source === undefined) return some.length === 1 ? this.ctx.write(this.fd, some[0], position) : this.ctx.writev(this.fd, some, position);
+    const file = source.fileRef();
+    if (some.length === 1) return this.ctx.transferOn(file, Opcode.pwrite, this.fd, some[0], position, 'write');
+    return this.ctx.transferOn(file, Opcode.pwritev, this.fd, some.slice(), position, 'write');
   }
 
   private settled(position: number, length: number, error: Error | null): void {

@@ -1,6 +1,7 @@
 // readFile and writeFile: a whole file in chunks, many requests in flight
 // at once (they share native submits, context/queue.ts), where node:fs
 // reads and writes one chunk at a time.
+import { invalidArgType } from '../arguments';
 import type { FileHandle } from './handle';
 import { checkEncoding } from './validate';
 
@@ -72,10 +73,29 @@ export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeO
 }
 
 /** data written at the handle's current position (appended, in order, when it is O_APPEND). */
-export async function writeWhole(h: FileHandle, data: string | ArrayBufferView, options?: BufferEncoding | WholeOptions | null): Promise<void> {
-  const o = wholeOptions(options);
+/**
+ * writeFile's data as bytes, and its chunk size, checked before anything
+ * is opened: writeFile opens a path with 'w', which truncates it, so a bad
+ * argument found after the open would have emptied the file (node:fs
+ * checks its data first too). A view of a resizable ArrayBuffer, which the
+ * requests refuse, is copied, as node:fs writes it.
+ */
+export function wholeBytes(data: unknown, o: WholeOptions): { bytes: Buffer; chunk: number } {
   const chunk = chunkOf(o);
-  const bytes = typeof data === 'string' ? Buffer.from(data, o.encoding ?? 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') return { bytes: Buffer.from(data, o.encoding ?? 'utf8'), chunk };
+  if (!ArrayBuffer.isView(data)) throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { bytes: (data.buffer as { resizable?: boolean }).resizable ? Buffer.from(view) : view, chunk };
+}
+
+export async function writeWhole(
+  h: FileHandle,
+  data: string | ArrayBufferView,
+  options?: BufferEncoding | WholeOptions | null,
+  checked?: { bytes: Buffer; chunk: number },
+): Promise<void> {
+  const o = wholeOptions(options);
+  const { bytes, chunk } = checked ?? wholeBytes(data, o);
   const count = Math.ceil(bytes.byteLength / chunk);
   // appends land where the kernel puts them: one at a time keeps their order
   const depth = h.appending ? 1 : DEPTH;

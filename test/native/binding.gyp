@@ -67,6 +67,19 @@
       "sources": ["../fixtures/aioring_setup2.c"],
       "include_dirs": ["../../compat/include", "../../native/core"],
       "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)"]
+    },
+    {
+      "target_name": "forged_head",
+      "type": "executable",
+      "sources": ["../fixtures/forged_head.c"],
+      "include_dirs": ["../../compat/include", "../../native/core"],
+      "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)"]
+    },
+    {
+      "target_name": "fork_churn",
+      "type": "executable",
+      "sources": ["../fixtures/fork_churn.c"],
+      "libraries": ["<(product_release)/aioring-libaio.so", "-Wl,-rpath,<(product_release)", "-lpthread"]
     }
   ]
 }

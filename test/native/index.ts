@@ -27,7 +27,8 @@ export interface NativeV2Ring {
   write(index: number, data: number, res: number): void;
   publish(n: number): number;
   mpReserve(want: number): [number, number];
-  mpPublish(start: number, n: number): void;
+  /** waits up to timeoutMs (AIORING_PUBLISH_TIMEOUT_MS) for earlier reservations, then throws ETIMEDOUT */
+  mpPublish(start: number, n: number, timeoutMs?: number): void;
   count(): number;
   peek(max: number): number;
   advance(n: number): void;

@@ -5,7 +5,7 @@
 // the field, as io_submit and io_getevents would.
 import * as fs from 'node:fs';
 import { types } from 'node:util';
-import { AioContext, IocbArray, IocbInit, setup } from '../../src/index';
+import { AioContext, IocbArray, IocbInit, open, setup } from '../../src/index';
 import { patternByte, patternFile, removeTempDirs, tempDir } from '../helpers';
 
 afterAll(removeTempDirs);
@@ -197,6 +197,36 @@ describe('27 arguments', () => {
     expect(await rejected(ctx.read(fd, buf, 0))).toMatchObject({ code: 'EINVAL', field: 'buffer' });
     expect(() => ctx.submit([{ opcode: 'pread', fd, buffer: buf, position: 0 }])).toThrow(expect.objectContaining({ code: 'EINVAL', field: 'buffer' }));
     expect(buf.byteLength).toBe(16);
+  });
+
+  test("a promise call's refusals name node:fs's syscall (read, write), never io_submit: a resizable buffer, pwritev2's rwFlags, a FileHandle's calls", async () => {
+    // before: the resizable buffer's EINVAL and pwritev2's bad rwFlags named io_submit
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+    const buf = new Uint8Array(new Resizable(16, { maxByteLength: 64 }));
+    const syscallOf = (p: Promise<unknown>): Promise<unknown> =>
+      p.then(
+        () => 'resolved',
+        (e: NodeJS.ErrnoException & { field?: string }) => ({ code: e.code, syscall: e.syscall, field: e.field, io_submit: /io_submit/.test(e.message) }),
+      );
+    const refused = (syscall: string, field: string): unknown => ({ code: 'EINVAL', syscall, field, io_submit: false });
+    expect(await syscallOf(ctx.read(fd, buf, 0))).toEqual(refused('read', 'buffer'));
+    expect(await syscallOf(ctx.write(fd, buf, 0))).toEqual(refused('write', 'buffer'));
+    expect(await syscallOf(ctx.readv(fd, [buf], 0))).toEqual(refused('read', 'buffers'));
+    expect(await syscallOf(ctx.writev(fd, [buf], 0))).toEqual(refused('write', 'buffers'));
+    expect(await syscallOf(ctx.pwritev2(fd, buf, 0, 0))).toEqual(refused('write', 'buffer'));
+    expect(await syscallOf(ctx.pwritev2(fd, Buffer.alloc(4), 0, -1))).toEqual(refused('write', 'rwFlags'));
+    const h = await open(file, 'r+');
+    try {
+      expect(await syscallOf(h.read(buf, 0, 16, 0))).toEqual(refused('read', 'buffer'));
+      expect(await syscallOf(h.write(buf, 0, 16, 0))).toEqual(refused('write', 'buffer'));
+      expect(await syscallOf(h.readv([buf], 0))).toEqual(refused('read', 'buffers'));
+      expect(await syscallOf(h.writev([buf], 0))).toEqual(refused('write', 'buffers'));
+    } finally {
+      await h.close();
+    }
+    // the raw, io_submit-shaped call keeps io_submit's name
+    expect(thrown(() => ctx.submit([{ opcode: 'pread', fd, buffer: buf, position: 0 }]))).toMatchObject({ code: 'EINVAL', field: 'buffer' });
+    expect(() => ctx.submit([{ opcode: 'pread', fd, buffer: buf, position: 0 }])).toThrow(expect.objectContaining({ syscall: 'io_submit' }));
   });
 
   test('row 13: a bad field of a submitted iocb is EINVAL naming it, never coerced', () => {

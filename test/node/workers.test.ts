@@ -35,7 +35,7 @@ function scenarios(configs: string[]): void {
     expect(report.afterPost).toBe(ringBytes);
     expect(report.afterDestroy).toEqual([0, 0]);
     expect(report.viewAfterDestroy).toBe('TypeError');
-    expect(report.countAfterDestroy).toBe('TypeError');
+    expect(report.countAfterDestroy).toBe('AioError');
     expect(report.copy).toEqual({ byteLength: ringBytes, words: report.words });
   });
 }

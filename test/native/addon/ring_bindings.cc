@@ -237,11 +237,18 @@ private:
 		mem_.Check(info.Env());
 		uint32_t start = ArgU32(info, 0, "start");
 		uint32_t n = ArgU32(info, 1, "n");
-		// From one JS thread a publish out of order would spin forever.
-		if (aior_load_acquire(ring_.tail) != start)
+		uint32_t timeout_ms = info.Length() > 2 ? ArgU32(info, 2, "timeoutMs") : AIORING_PUBLISH_TIMEOUT_MS;
+		int r;
+
+		// tail past start: as V2Ring.mpPublish, the call is wrong
+		if (start - aior_load_acquire(ring_.tail) > ring_.entries)
 			throw AioError(info.Env(), EINVAL, "aioring",
 				       "publish out of reservation order", "start");
-		if (v2_mp_publish(&ring_, start, n) < 0)
+		r = v2_mp_publish_within(&ring_, start, n, timeout_ms);
+		if (r == -ETIMEDOUT)
+			throw AioError(info.Env(), ETIMEDOUT, "aioring",
+				       "the reservations before start were not published in time", "start");
+		if (r < 0)
 			throw AioError(info.Env(), EUCLEAN, "aioring", "ring indices are corrupt", "tail");
 		return info.Env().Undefined();
 	}

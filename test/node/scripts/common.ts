@@ -14,6 +14,7 @@ export const CONFIGS: Record<string, SetupOptions> = {
   kernel: { backend: 'kernel' },
   'kernel-ring': { flags: SETUP_KERNEL_RING },
   threadpool: { backend: 'threadpool', threads: 2 },
+  uring: { backend: 'uring' },
   v2: { flags: SETUP_V2 },
 };
 
