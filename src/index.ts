@@ -25,4 +25,4 @@ export type { IocbInit, OpcodeName } from './iocb';
 export { FileHandle } from './files/handle';
 export type { ReadResult, WriteResult } from './files/handle';
 export { open, readFile, writeFile, defaultContext, DEFAULT_CONTEXT_EVENTS } from './files/open';
-export type { OpenOptions, ReadFileOptions, WriteFileOptions } from './files/open';
+export type { ContextOption, OpenOptions, ReadFileOptions, WriteFileOptions } from './files/open';

@@ -108,6 +108,8 @@ export interface Addon {
   alignedBuffer(size: number, alignment: number): ArrayBuffer;
   /** the address of the view's first byte modulo 2^20 (a TypedArray's; O_DIRECT's checks) */
   addressLowBits(view: ArrayBufferView): number;
+  dioAlignment(fd: number): [memory: number, offset: number] | null;
+  seek(fd: number, offset: number, whence: number): number;
 }
 
 /**

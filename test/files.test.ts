@@ -3,6 +3,7 @@
 // same results, same bytes after, same error codes.
 // 35 readFile/writeFile, O_DIRECT's alignment checked up front, and the
 // promise calls of one turn going to the engine as one submit.
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { types } from 'node:util';
@@ -379,5 +380,248 @@ describe('35 files: readFile/writeFile, O_DIRECT alignment, one submit per turn'
     const { bytesRead } = await h.read(Buffer.alloc(4096), 0, 4096, 0);
     expect({ bytesRead, immediate }).toEqual({ bytesRead: 4096, immediate: false });
     await h.close();
+  });
+});
+
+describe('44 files: what the everyday read asks the kernel', () => {
+  const tsRequire = path.join(__dirname, 'workers', 'tsRequire.js');
+
+  /** The fcntl calls a child made on each descriptor it opened from path (strace), from that open on. */
+  function fcntlCounts(trace: string, opened: string[], fds: number[]): number[] {
+    const lines = trace.split('\n');
+    return fds.map((fd, i) => {
+      const from = lines.findIndex((l) => l.includes(`openat(AT_FDCWD, "${opened[i]}"`) && new RegExp(`= ${fd}$`).test(l));
+      expect(from).toBeGreaterThanOrEqual(0);
+      return lines.slice(from).filter((l) => new RegExp(`fcntl\\(${fd}, F_GET`).test(l)).length;
+    });
+  }
+
+  test("a FileHandle's reads make no fcntl (the handle vouches for its descriptor); a submit asks once per descriptor, not twice", () => {
+    const file = patternFile(dir, 16, 4096);
+    const other = path.join(dir, 'fcntl-writes');
+    const out = path.join(dir, 'fcntl.strace');
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=openat,fcntl', '-o', out, process.execPath, '-r', tsRequire, path.join(__dirname, 'workers', 'descriptorQuestions.ts'), file, other], {
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const fds = r.stdout.trim().split(' ').map(Number);
+    // 200 reads on the handle, 50 writes through ctx.write (one submit each)
+    expect(fcntlCounts(fs.readFileSync(out, 'utf8'), [file, other], fds)).toEqual([0, 50]);
+  });
+
+  test("a descriptor closed behind its handle's back: reads and writes fail EBADF, as node:fs's FileHandle's do", async () => {
+    const [a, b] = twins(bigBytes);
+    const theirs = await fs.promises.open(a, 'r+');
+    const ours = await open(b, 'r+');
+    const got: unknown[][] = [];
+    const both = [theirs, ours] as unknown as AnyHandle[];
+    // a read and a write on each first, so the context has made what it makes lazily (an
+    // io_uring ring's descriptor would take a closed number, and the calls would name the ring)
+    for (const h of both) {
+      await h.read(Buffer.alloc(4096), 0, 4096, 0);
+      await h.write(Buffer.alloc(4096), 0, 4096, 4096);
+    }
+    for (const h of both) {
+      fs.closeSync(h.fd as unknown as number);
+      got.push([
+        await outcome(() => h.read(Buffer.alloc(4096), 0, 4096, 0)),
+        await outcome(() => h.write(Buffer.alloc(4096), 0, 4096, 0)),
+        await outcome(() => h.read(Buffer.alloc(10), 0, 10, null)),
+      ]);
+    }
+    // the numbers get a file again before close() closes them, so no other descriptor of the process is closed
+    const refilled = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'r')];
+    expect(refilled.sort()).toEqual([theirs.fd, ours.fd].sort());
+    await theirs.close();
+    await ours.close();
+    expect(got[1]).toEqual(got[0]);
+    expect((got[0][0] as { error: string }).error).toBe('EBADF');
+  });
+});
+
+describe('45 files: open() with O_DIRECT in any form of flags', () => {
+  /** The status flags the kernel holds for fd (its fdinfo's flags). */
+  function fdFlags(fd: number): number {
+    const m = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return parseInt(m![1], 8);
+  }
+
+  test('direct: true with a string or a number is the descriptor node:fs opens with flags | O_DIRECT', async () => {
+    const ddir = directDir();
+    const C = fs.constants;
+    const cases: [string | number | undefined, number][] = [
+      [undefined, C.O_RDONLY],
+      ['r', C.O_RDONLY],
+      ['r+', C.O_RDWR],
+      ['rs+', C.O_RDWR | C.O_SYNC],
+      ['w+', C.O_TRUNC | C.O_CREAT | C.O_RDWR],
+      ['a', C.O_APPEND | C.O_CREAT | C.O_WRONLY],
+      ['ax+', C.O_APPEND | C.O_CREAT | C.O_RDWR | C.O_EXCL],
+      [C.O_RDWR, C.O_RDWR],
+    ];
+    for (const [i, [flags, number]] of cases.entries()) {
+      const file = patternFile(ddir, 2, 4096);
+      if (typeof flags === 'string' && flags.includes('x')) fs.rmSync(file);
+      const theirs = fs.openSync(path.join(ddir, `twin-${i}`), number | C.O_DIRECT | C.O_CREAT);
+      const ours = await open(file, flags, undefined, { direct: true });
+      try {
+        expect({ flags, got: fdFlags(ours.fd) }).toEqual({ flags, got: fdFlags(theirs) & ~C.O_CREAT });
+        expect(fdFlags(ours.fd) & C.O_DIRECT).toBe(C.O_DIRECT);
+        expect(ours.directAlignment).toBeGreaterThanOrEqual(512);
+        // the alignment rule holds, as for a handle opened with fs.constants.O_DIRECT
+        const e = (await ours.read(alignedBuffer(8192, 4096), 0, 100, 0).catch((x) => x)) as NodeJS.ErrnoException & { field?: string };
+        expect({ code: e.code, field: e.field }).toEqual({ code: 'EINVAL', field: 'length' });
+      } finally {
+        fs.closeSync(theirs);
+        await ours.close();
+      }
+    }
+    // direct: false, or none, changes nothing
+    const plain = await open(patternFile(ddir, 1, 4096), 'r', undefined, { direct: false });
+    expect(fdFlags(plain.fd) & C.O_DIRECT).toBe(0);
+    expect(plain.directAlignment).toBe(0);
+    await plain.close();
+  });
+
+  test("direct's bad forms: a flag string node:fs does not know is node:fs's error; direct must be a boolean", async () => {
+    const file = patternFile(directDir(), 1, 4096);
+    const theirs = await fs.promises.open(file, 'rw').catch((e) => e);
+    const ours = await open(file, 'rw', undefined, { direct: true }).catch((e) => e);
+    expect({ code: ours.code, message: ours.message }).toEqual({ code: theirs.code, message: theirs.message });
+    const bad = await open(file, 'r', undefined, { direct: 1 as unknown as boolean }).catch((e) => e);
+    expect({ code: bad.code, name: bad.name }).toEqual({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
+  });
+});
+
+describe('46 files: O_DIRECT alignment from statx (STATX_DIOALIGN)', () => {
+  /** ext4 on a loop device of 4096-byte sectors: offsets align to 4096, memory to 512; null where this machine cannot make one. */
+  function bigSectorFs(): { dir: string; remove: () => void } | null {
+    const base = tempDir('/var/tmp');
+    const image = path.join(base, 'sectors.img');
+    const dir = path.join(base, 'mnt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, 16 << 20);
+    let dev = '';
+    try {
+      dev = execFileSync('losetup', ['--sector-size', '4096', '-f', '--show', image], { encoding: 'utf8' }).trim();
+      execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'nodiscard', dev], { stdio: 'ignore' });
+      execFileSync('mount', [dev, dir], { stdio: 'ignore' });
+    } catch {
+      if (dev) execFileSync('losetup', ['-d', dev]);
+      return null;
+    }
+    return {
+      dir,
+      remove: () => {
+        execFileSync('umount', [dir]);
+        execFileSync('losetup', ['-d', dev]);
+      },
+    };
+  }
+
+  test("a buffer at the memory alignment but not the block size reads as node:fs's O_DIRECT read does; each misaligned part named", async () => {
+    const mounted = bigSectorFs();
+    if (!mounted) {
+      if (process.env.AIORING_REQUIRE_LOOP === '1') throw new Error('no loop device with 4096-byte sectors here (needs root, losetup, mkfs.ext4)');
+      process.stdout.write('skipping test 46: no loop device here\n');
+      return;
+    }
+    try {
+      const file = patternFile(mounted.dir, 4, 4096);
+      const flags = fs.constants.O_RDONLY | fs.constants.O_DIRECT;
+      const theirs = fs.openSync(file, flags);
+      const ours = await open(file, flags);
+      try {
+        expect({ memory: ours.directMemoryAlignment, offset: ours.directAlignment }).toEqual({ memory: 512, offset: 4096 });
+        const memory = alignedBuffer(3 * 4096, 4096);
+        /** node:fs's read of length at position into memory at offset: bytes read or the error code */
+        const node = (offset: number, length: number, position: number): number | string => {
+          try {
+            return fs.readSync(theirs, memory, offset, length, position);
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code!;
+          }
+        };
+        const mine = async (offset: number, length: number, position: number): Promise<number | string> => {
+          const r = await ours.read(memory, offset, length, position).catch((e: NodeJS.ErrnoException & { field?: string }) => `${e.code} ${e.field}`);
+          return typeof r === 'string' ? r : r.bytesRead;
+        };
+        // 512 past a page: the kernel takes it (the logical block size alone would refuse it)
+        expect(node(512, 4096, 4096)).toBe(4096);
+        expect(await mine(512, 4096, 4096)).toBe(4096);
+        expect(memory.subarray(512, 512 + 4096).equals(fs.readFileSync(file).subarray(4096, 8192))).toBe(true);
+        // what the kernel refuses is refused up front, naming the part
+        const refused: [number, number, number, string][] = [
+          [256, 4096, 0, 'EINVAL buffer'],
+          [0, 512, 0, 'EINVAL length'],
+          [0, 4096, 512, 'EINVAL position'],
+        ];
+        for (const [offset, length, position, ourError] of refused) {
+          expect(node(offset, length, position)).toBe('EINVAL');
+          expect(await mine(offset, length, position)).toBe(ourError);
+        }
+        const e = (await ours.read(memory, 256, 4096, 0).catch((x) => x)) as Error;
+        expect(e.message).toContain("aligned to 512 bytes (the file's direct I/O memory alignment)");
+      } finally {
+        fs.closeSync(theirs);
+        await ours.close();
+      }
+    } finally {
+      mounted.remove();
+    }
+  });
+});
+
+describe("47 files: a FileHandle's streams without start, at its current position", () => {
+  type StreamHandle = AnyHandle & { createReadStream(o: object): NodeJS.ReadableStream; createWriteStream(o: object): NodeJS.WritableStream };
+  const collect = (s: NodeJS.ReadableStream): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      s.on('data', (d: Buffer) => parts.push(d));
+      s.on('end', () => resolve(Buffer.concat(parts)));
+      s.on('error', reject);
+    });
+
+  test.each([
+    ['to the end', {}],
+    ['end 5000, counted from the position', { end: 5000 }],
+  ])('createReadStream %s, then a read at the current position: as node:fs', async (_name, options) => {
+    const got: string[][] = [];
+    for (const opener of [(f: string) => fs.promises.open(f, 'r'), (f: string) => open(f, 'r')]) {
+      const h = (await opener(big)) as unknown as StreamHandle;
+      await h.read(Buffer.alloc(1000), 0, 1000, null);
+      const streamed = await collect(h.createReadStream({ ...options, autoClose: false }));
+      const after = Buffer.alloc(8);
+      const { bytesRead } = await h.read(after, 0, 8, null);
+      got.push([streamed.toString('hex'), after.subarray(0, bytesRead).toString('hex')]);
+      await h.close();
+    }
+    expect(got[1][0].length).toBe(got[0][0].length);
+    expect(got[1]).toEqual(got[0]);
+  });
+
+  test("createWriteStream writes from the current position, as node:fs's; a write after it goes on from its end", async () => {
+    const [a, b] = twins(null);
+    for (const [file, opener] of [
+      [a, (f: string) => fs.promises.open(f, 'w+')],
+      [b, (f: string) => open(f, 'w+')],
+    ] as const) {
+      const h = (await opener(file)) as unknown as StreamHandle;
+      await h.write('head:');
+      const w = h.createWriteStream({ autoClose: file === a });
+      for (let i = 0; i < 100; i++) w.write(Buffer.alloc(1000, 65 + (i % 26)));
+      await new Promise<void>((resolve) => w.end('tail', () => resolve()));
+      // node:fs's handle cannot be written once its stream is done (it closes with it): ours goes on
+      if (file === b) {
+        await h.write('|after');
+        await h.close();
+      } else {
+        await new Promise((resolve) => w.once('close', resolve));
+        fs.appendFileSync(file, '|after');
+      }
+    }
+    expect(fs.readFileSync(b, 'latin1')).toEqual(fs.readFileSync(a, 'latin1'));
   });
 });

@@ -208,7 +208,7 @@ describe('16 the read helper', () => {
         const batch = readBatch(ctx, new Array(BATCH).fill(fd), BATCH, 0x1700 + round);
         expect(ctx.submitArray(batch.arr, BATCH)).toBe(BATCH);
         await expectReads(ctx, batch, BATCH);
-        // 0.1-2 ms: the helper has spun its 30 µs and sleeps on its futex
+        // 0.1-2 ms: the helper has spun its 5 µs and sleeps on its futex
         sleepMs(0.1 + (pause() % 20) / 10);
       }
       if (twoCpus) expect(ctx.helperReads).toBeGreaterThan(0);

@@ -335,6 +335,50 @@ describe('36 streams', () => {
     });
   });
 
+  describe("without start: the descriptor's offset, as node:fs's streams use it", () => {
+    /** Where fd stands: the next read(2) at the current position reads from here. */
+    const standing = (fd: number): string => {
+      const b = Buffer.alloc(8);
+      return b.subarray(0, fs.readSync(fd, b, 0, 8, null)).toString('latin1');
+    };
+
+    test.each([
+      ['from 1000 to the end', 1000, {}],
+      ['from 1000, end 70000 (counted from there)', 1000, { end: 70000, highWaterMark: 4096 }],
+      ['from 5, depth 16', 5, { depth: 16, highWaterMark: 1000 }],
+      ['from the end', size, {}],
+    ])('read %s: the same bytes, and the descriptor left where node:fs leaves it', async (_name, at, options) => {
+      const outcome: [ReadOutcome, string][] = [];
+      for (const make of [(fd: number) => fs.createReadStream('', { ...options, fd, autoClose: false }), (fd: number) => createReadStream(ctx, fd, { ...options, autoClose: false })]) {
+        const fd = fs.openSync(file, 'r');
+        fs.readSync(fd, Buffer.alloc(at), 0, at, null);
+        const got = await drain(make(fd), { autoClose: false });
+        outcome.push([got, standing(fd)]);
+        fs.closeSync(fd);
+      }
+      expect(outcome[1][0].text === outcome[0][0].text).toBe(true);
+      expect(outcome[1][0].text.length).toBe(outcome[0][0].text.length);
+      expect(outcome[1][1]).toBe(outcome[0][1]);
+    });
+
+    test("write: from the descriptor's offset, which it leaves past what was written, as node:fs", async () => {
+      const got: string[] = [];
+      for (const make of [(fd: number) => fs.createWriteStream('', { fd, autoClose: false }), (fd: number) => createWriteStream(ctx, fd, { autoClose: false, depth: 8 })]) {
+        const target = fresh();
+        const fd = fs.openSync(target, 'w+');
+        fs.writeSync(fd, 'head:');
+        const w = make(fd);
+        for (let i = 0; i < 200; i++) w.write(Buffer.alloc(1000, 65 + (i % 26)));
+        await new Promise<void>((resolve, reject) => w.end('tail', (e?: Error | null) => (e ? reject(e) : resolve())));
+        fs.writeSync(fd, '|after');
+        fs.closeSync(fd);
+        got.push(fs.readFileSync(target, 'latin1'));
+      }
+      expect(got[1].length).toBe(got[0].length);
+      expect(got[1] === got[0]).toBe(true);
+    });
+  });
+
   describe("a FileHandle's streams, held to node:fs FileHandle's", () => {
     test('autoClose (the default): the stream ends, emits close, and the handle is closed; autoClose: false leaves it open', async () => {
       const mine = await open(file, 'r', undefined, { context: ctx });

@@ -37,6 +37,7 @@
 #include <memory>
 #include <set>
 #include <vector>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <sys/uio.h>
@@ -55,6 +56,11 @@ namespace aioring {
 class NativeContext;
 
 namespace {
+
+/* A promise request's aio_reserved2 high word (src/context/submit.ts writes it). */
+constexpr uint32_t OWNED_SLOT_MASK = 0x3fffffffu; /* fixed-file slot + 1, 0: none */
+constexpr uint32_t OWNED_FD = 1u << 31;            /* the owner vouches for the descriptor */
+constexpr uint32_t OWNED_DIRECT = 1u << 30;        /* ... which is O_DIRECT */
 
 /*
  * NODE_DEBUG names aioring, as node's util.debuglog reads it: a list
@@ -677,8 +683,11 @@ private:
 		iovecs_.resize(n);
 		if (staged_.size() < n)
 			staged_.resize(n);
-		std::vector<iocb *> ptrs(n);
-		std::vector<int32_t> files(n);
+		if (ptrs_.size() < n) {
+			ptrs_.resize(n);
+			files_.resize(n);
+			fd_flags_.resize(n);
+		}
 		for (uint32_t k = 0; k < n; k++) {
 			int32_t slot = slots[k];
 			if (slot < 0 || static_cast<uint32_t>(slot) >= slab_.size()) {
@@ -687,9 +696,13 @@ private:
 			}
 			iocb cb;
 			memcpy(&cb, js.data + static_cast<size_t>(k) * sizeof(iocb), sizeof(cb));
-			// aio_reserved2's high word: a FileHandle's fixed-file slot + 1 (0: none);
-			// the engine runs it there only if the slot holds this descriptor's file
-			files[k] = static_cast<int32_t>(cb.aio_reserved2 >> 32) - 1;
+			// aio_reserved2's high word, a FileHandle's: its fixed-file slot + 1 (0:
+			// none), which the engine uses only if the slot holds this descriptor's
+			// file, and whether the handle vouches for its descriptor (OWNED_FD:
+			// open, and O_DIRECT or not), so the engine asks the kernel nothing
+			uint32_t high = static_cast<uint32_t>(cb.aio_reserved2 >> 32);
+			files_[k] = static_cast<int32_t>(high & OWNED_SLOT_MASK) - 1;
+			fd_flags_[k] = !(high & OWNED_FD) ? -1 : (high & OWNED_DIRECT) ? O_DIRECT : 0;
 			cb.aio_reserved2 &= 0xffffffffu;
 			try {
 				Translate(env, cb, buffers, k, staged_[k]);
@@ -698,11 +711,11 @@ private:
 				throw;
 			}
 			slab_[slot] = cb;
-			ptrs[k] = &slab_[slot];
+			ptrs_[k] = &slab_[slot];
 		}
 		if (passthrough_)
 			CountKernelCompletions();
-		long r = aior_submit_files(ctx, ptrs.data(), n, files.data());
+		long r = aior_submit_owned(ctx, ptrs_.data(), n, files_.data(), fd_flags_.data());
 		if (passthrough_ && r > 0)
 			kernel_running_ += static_cast<uint32_t>(r);
 		// the queued requests' memory is held by their slots (what a slot held before is done)
@@ -1029,6 +1042,9 @@ private:
 	std::vector<uint8_t> storing_; /* per slot: 1 while listed in stored_ */
 	std::vector<uint32_t> stored_; /* the slots whose stores may be set */
 	std::vector<Held> staged_;     /* the submit in progress, per request */
+	std::vector<iocb *> ptrs_;     /* the submit in progress: its iocbs, */
+	std::vector<int32_t> files_;   /* their fixed-file slots, */
+	std::vector<int32_t> fd_flags_; /* and what their owners know of their descriptors */
 	Store memory_store_;           /* the caller's ring memory, when it gave one */
 	Napi::FunctionReference on_wake_;
 	Napi::ObjectReference memory_ref_;

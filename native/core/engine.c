@@ -372,10 +372,38 @@ static int opcode_known(uint16_t op)
 }
 
 /*
+ * What a submit call knows of the last descriptor it looked at: that it is
+ * open, with these file status flags. One fcntl(F_GETFL) answers both the
+ * routes' question (O_DIRECT?) and the check that the descriptor is open,
+ * so a run of requests on one file costs at most one fcntl per call, and
+ * none where the caller told the flags (aior_submit_known, fd_flags).
+ */
+struct fd_known {
+	int fd;                    /* -1: none known */
+	int flags;
+};
+
+/* The status flags of cb's descriptor, or -1 where it is not open. */
+static int flags_of(const struct iocb *cb, struct fd_known *k)
+{
+	int fd = (int)cb->aio_fildes;
+
+	if (fd != k->fd) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0)
+			return -1;
+		k->fd = fd;
+		k->flags = fl;
+	}
+	return k->flags;
+}
+
+/*
  * The checks io_submit makes before it queues anything. The descriptor is
  * checked here unless the caller's own syscall will report EBADF at once.
  */
-static int check_iocb(const struct iocb *cb, int check_fd)
+static int check_iocb(const struct iocb *cb, int check_fd, struct fd_known *k)
 {
 	if (cb->aio_reserved2 || (cb->aio_flags & ~(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO)))
 		return -EINVAL;
@@ -384,7 +412,7 @@ static int check_iocb(const struct iocb *cb, int check_fd)
 	if ((int64_t)cb->aio_nbytes < 0 || cb->aio_offset < 0 ||
 	    (iocb_is_vectored(cb->aio_lio_opcode) && cb->aio_nbytes > AIOR_MAX_IOVECS))
 		return -EINVAL;
-	if (check_fd && cb->aio_lio_opcode != IOCB_CMD_NOOP && fcntl((int)cb->aio_fildes, F_GETFD) < 0)
+	if (check_fd && cb->aio_lio_opcode != IOCB_CMD_NOOP && flags_of(cb, k) < 0)
 		return -EBADF;
 	return 0;
 }
@@ -434,22 +462,7 @@ static int is_rw(uint16_t op)
  * context with nothing in flight (this submit's earlier requests count)
  * serves one inline. With reqs.lock held.
  */
-/*
- * The file status flags of cb's descriptor: the call's last one kept in
- * known_fd and known_flags, so a run of requests on one file costs at most
- * one fcntl per submit call (-1 where the descriptor is not open).
- */
-static int flags_of(const struct iocb *cb, int *known_fd, int *known_flags)
-{
-	if ((int)cb->aio_fildes != *known_fd) {
-		*known_flags = fcntl((int)cb->aio_fildes, F_GETFL);
-		*known_fd = *known_flags < 0 ? -1 : (int)cb->aio_fildes;
-		return *known_flags;
-	}
-	return *known_flags;
-}
-
-static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int *known_fd, int *known_flags)
+static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, struct fd_known *k)
 {
 	uint16_t op = cb->aio_lio_opcode;
 	int in_order = ctx->pool.limit > 1 || aior_load_acquire(&ctx->reqs.inflight) == 0;
@@ -464,7 +477,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int *kno
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
-		fl = flags_of(cb, known_fd, known_flags);
+		fl = flags_of(cb, k);
 		/*
 		 * O_DIRECT: kernel AIO first even where io_uring works (it ran
 		 * faster here: docs/DECISIONS.md), io_uring where io_setup failed
@@ -481,7 +494,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, int *kno
 	 * O_DIRECT read from waiting for the device, on the caller's thread
 	 * (the event loop's, under the Node API)
 	 */
-	if (inline_ok && !((fl = flags_of(cb, known_fd, known_flags)) >= 0 && (fl & O_DIRECT)))
+	if (inline_ok && !((fl = flags_of(cb, k)) >= 0 && (fl & O_DIRECT)))
 		return ROUTE_INLINE;
 	/* syncs stay on the pool, where group commit was proven and measured (docs/DECISIONS.md) */
 	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
@@ -615,28 +628,32 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n)
 	return aior_submit_known(ctx, iocbs, n, -1, 0);
 }
 
-static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags,
-		   const int32_t *files);
+static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, struct fd_known known,
+		   const int32_t *files, const int32_t *fd_flags);
 
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
 {
-	return submit(ctx, iocbs, n, fd, fd_flags, NULL);
+	return submit(ctx, iocbs, n, (struct fd_known){fd, fd_flags}, NULL, NULL);
 }
 
 long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files)
 {
-	return submit(ctx, iocbs, n, -1, 0, files);
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0}, files, NULL);
 }
 
-static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags,
-		   const int32_t *files)
+long aior_submit_owned(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files,
+		       const int32_t *fd_flags)
+{
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0}, files, fd_flags);
+}
+
+static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, struct fd_known known,
+		   const int32_t *files, const int32_t *fd_flags)
 {
 	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0, .uring_used = 0};
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
-	/* the descriptor this call last found open: a run of requests on one file costs one fcntl */
-	int open_fd = -1;
 
 	if (ctx == NULL || n < 0)
 		return -EINVAL;
@@ -672,17 +689,20 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int 
 			err = -EAGAIN;
 			break;
 		}
-		/* io_submit and the inline read report a bad descriptor themselves */
-		route = route_of(ctx, user, &fd, &fd_flags);
+		/* the caller owns the descriptor and told its flags: nothing to ask */
+		if (fd_flags && fd_flags[done] >= 0) {
+			known.fd = (int)user->aio_fildes;
+			known.flags = fd_flags[done];
+		}
+		route = route_of(ctx, user, &known);
 		/* a registered file is the file itself: its number need not be looked at */
 		if (route != ROUTE_URING || !aior_uring_names_file(ctx, file, (int)user->aio_fildes))
 			file = -1;
-		check = (route == ROUTE_POOL || (route == ROUTE_URING && file < 0)) && (int)user->aio_fildes != open_fd;
-		err = check_iocb(user, check);
+		/* io_submit and the inline read report a bad descriptor themselves */
+		check = route == ROUTE_POOL || (route == ROUTE_URING && file < 0);
+		err = check_iocb(user, check, &known);
 		if (err)
 			break;
-		if (check && user->aio_lio_opcode != IOCB_CMD_NOOP)
-			open_fd = (int)user->aio_fildes;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
 		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN))) {
 			lost = flush_runs(ctx, &rs, &err);

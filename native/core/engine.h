@@ -130,7 +130,8 @@ long aior_submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n);
 /*
  * aior_submit with the status flags of descriptor fd known to the caller
  * (fcntl(fd, F_GETFL) = fd_flags, read in this same call): the engine
- * does not ask again for the requests on fd. fd -1: nothing known.
+ * takes fd as open and does not ask again for the requests on fd.
+ * fd -1: nothing known.
  */
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags);
 
@@ -141,6 +142,20 @@ long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, 
  * another backend, runs the request on its aio_fildes as aior_submit does.
  */
 long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files);
+
+/*
+ * aior_submit_files from the owner of the descriptors (a FileHandle): where
+ * fd_flags[i] >= 0 it is iocbs[i]'s descriptor's status flags as its owner
+ * knows them (only O_DIRECT is looked at, for the route) and the owner's
+ * word that the descriptor is open: no fcntl is made for it. A descriptor
+ * closed behind its owner's back then fails in the request's own read or
+ * write (-EBADF in its event, or at once from an inline read) instead of
+ * at the submit; a status flag changed behind its owner's back (F_SETFL
+ * O_DIRECT) changes only where the request runs, not what it does.
+ * fd_flags[i] -1: nothing known, as aior_submit_files.
+ */
+long aior_submit_owned(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files,
+		       const int32_t *fd_flags);
 
 /*
  * The direct route, for an embedder whose program reaps only through it

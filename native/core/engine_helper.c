@@ -8,7 +8,7 @@
  * producer_lock, so one at a time) writes request pointers and publishes
  * the tail with a release store; the helper takes everything published at
  * once, releases the slots, runs the reads with RWF_NOWAIT and completes
- * them into the ring in one pass over the locks. It spins about 30 µs
+ * them into the ring in one pass over the locks. It spins about 5 µs
  * for more before it sleeps on a futex (wake_seq, which a handoff to a
  * sleeper and the stop both change), which the submitter rings only when
  * the helper said it sleeps (the waiter's announcement, as io_uring's
@@ -39,7 +39,7 @@
 #include "io_exec.h"
 
 /* how long an idle helper looks for work before it sleeps */
-#define HELPER_SPIN_NS 30000
+#define HELPER_SPIN_NS 5000
 /* pause rounds between looks at the clock */
 #define SPIN_ROUNDS 64
 /* requests handed over and not yet taken */

@@ -57,7 +57,11 @@ function capture(resolve: (value: unknown) => void, reject: (e: unknown) => void
 export class Request implements Pending {
   opcode: number = Opcode.pread;
   fd = 0;
-  /** a FileHandle's io_uring fixed-file slot + 1 (0: none) */
+  /**
+   * a FileHandle's word on its descriptor (submit.ts, ownedFile): its
+   * io_uring fixed-file slot + 1 (0: none), and that it is open and
+   * O_DIRECT or not, so the engine asks the kernel nothing; 0: nothing known
+   */
   file = 0;
   /** pread/pwrite: the buffer; preadv/pwritev: a copy of the buffers array */
   data: ArrayBufferView | ArrayBufferView[] | undefined = undefined;

@@ -18,6 +18,18 @@ import { Slots } from './slots';
 
 const WORDS = IocbLayout.size / 4;
 
+/** aio_reserved2's high word, as the addon reads it (context_bindings.cc, OWNED_*) */
+const OWNED_FD = 0x8000_0000;
+const OWNED_DIRECT = 0x4000_0000;
+
+/**
+ * A FileHandle's Request.file: its fixed-file slot (-1: none) and its word
+ * that its descriptor is open, O_DIRECT or not (the handle owns it).
+ */
+export function ownedFile(slot: number, direct: boolean): number {
+  return (OWNED_FD | (direct ? OWNED_DIRECT : 0) | (slot >= 0 ? slot + 1 : 0)) >>> 0;
+}
+
 export class Submitter {
   private readonly slots: Slots;
   private readonly completions: Completions;
@@ -94,7 +106,7 @@ export class Submitter {
     u32.fill(0, w, w + WORDS);
     u32[w + IocbLayout.aio_lio_opcode / 4] = r.opcode;
     u32[w + IocbLayout.aio_fildes / 4] = r.fd;
-    // aio_reserved2's high word: the addon takes it out as the request's fixed-file slot
+    // aio_reserved2's high word: the addon takes it out as the request's fixed-file slot and owner's word
     u32[w + IocbLayout.aio_reserved2 / 4 + 1] = r.file;
     u32[w + IocbLayout.aio_rw_flags / 4] = r.rwFlags;
     writeU64(u32, w + IocbLayout.aio_offset / 4, r.position);

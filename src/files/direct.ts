@@ -1,7 +1,9 @@
-// O_DIRECT's rules, checked before a request is made: the buffer's address,
-// the length and the file position each a multiple of the file's logical
-// block size, so a misaligned call fails with an error naming which one
-// instead of the kernel's bare EINVAL at completion.
+// O_DIRECT's rules, checked before a request is made: the buffer's address
+// a multiple of the file's memory alignment, the length and the file
+// position of its offset alignment, so a misaligned call fails with an error
+// naming which one instead of the kernel's bare EINVAL at completion. Both
+// are statx's STATX_DIOALIGN where the kernel (6.1+) and the filesystem
+// give it, else the logical block size of the device under the file.
 import * as fs from 'node:fs';
 import { AioError } from '../errors';
 import { addon } from '../native';
@@ -33,14 +35,33 @@ export async function logicalBlockSize(fd: number): Promise<number> {
   return FALLBACK_BLOCK;
 }
 
-function misaligned(what: 'buffer' | 'length' | 'position', detail: string, align: number, syscall: string, path: string): AioError {
-  const e = new AioError(EINVAL, syscall, `O_DIRECT needs the ${what} aligned to ${align} bytes (the file's logical block size): ${detail}`, what);
+/** What O_DIRECT asks of a file's requests, and who said so. */
+export interface DirectAlignment {
+  /** of a buffer's address */
+  memory: number;
+  /** of a file position and a length */
+  offset: number;
+  source: 'statx' | 'block size';
+}
+
+/** fd's O_DIRECT alignment: statx's STATX_DIOALIGN, else the logical block size for both. */
+export async function directAlignment(fd: number): Promise<DirectAlignment> {
+  const dio = addon.dioAlignment(fd);
+  if (dio !== null) return { memory: dio[0], offset: dio[1], source: 'statx' };
+  const block = await logicalBlockSize(fd);
+  return { memory: block, offset: block, source: 'block size' };
+}
+
+function misaligned(what: 'buffer' | 'length' | 'position', detail: string, direct: DirectAlignment, syscall: string, path: string): AioError {
+  const align = what === 'buffer' ? direct.memory : direct.offset;
+  const rule = direct.source === 'block size' ? "the file's logical block size" : `the file's direct I/O ${what === 'buffer' ? 'memory' : 'offset'} alignment`;
+  const e = new AioError(EINVAL, syscall, `O_DIRECT needs the ${what} aligned to ${align} bytes (${rule}): ${detail}`, what);
   return Object.assign(e, { path });
 }
 
 /** The error for a request that breaks O_DIRECT's alignment, or undefined. */
 export function checkAligned(
-  align: number,
+  direct: DirectAlignment,
   data: ArrayBufferView | ArrayBufferView[],
   offset: number,
   length: number,
@@ -52,13 +73,13 @@ export function checkAligned(
   for (let i = 0; i < views.length; i++) {
     const v = views[i];
     const bytes = v instanceof DataView ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
-    const at = (addon.addressLowBits(bytes) + (Array.isArray(data) ? 0 : offset)) % align;
-    if (at !== 0) return misaligned('buffer', `its memory starts ${at} bytes past a boundary`, align, syscall, path);
-    if (Array.isArray(data) && v.byteLength % align !== 0) {
-      return misaligned('length', `buffers[${i}] is ${v.byteLength} bytes`, align, syscall, path);
+    const at = (addon.addressLowBits(bytes) + (Array.isArray(data) ? 0 : offset)) % direct.memory;
+    if (at !== 0) return misaligned('buffer', `its memory starts ${at} bytes past a boundary`, direct, syscall, path);
+    if (Array.isArray(data) && v.byteLength % direct.offset !== 0) {
+      return misaligned('length', `buffers[${i}] is ${v.byteLength} bytes`, direct, syscall, path);
     }
   }
-  if (length % align !== 0) return misaligned('length', `${length} bytes`, align, syscall, path);
-  if (BigInt(position) % BigInt(align) !== 0n) return misaligned('position', `${position}`, align, syscall, path);
+  if (length % direct.offset !== 0) return misaligned('length', `${length} bytes`, direct, syscall, path);
+  if (BigInt(position) % BigInt(direct.offset) !== 0n) return misaligned('position', `${position}`, direct, syscall, path);
   return undefined;
 }

@@ -13,9 +13,10 @@ import * as fs from 'node:fs';
 import { emptyReadv } from '../arguments';
 import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
+import { ownedFile } from '../context/submit';
 import { Opcode } from '../iocb';
 import { handleCommit } from './commit';
-import { checkAligned } from './direct';
+import { checkAligned, DirectAlignment } from './direct';
 import { AioReadStream, AioWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
 import { readWhole, WholeOptions, writeWhole } from './whole';
@@ -54,8 +55,11 @@ function explicit(position: Position): position is number | bigint {
 export class FileHandle implements PositionOwner {
   readonly context: AioContext;
   readonly path: string;
-  /** O_DIRECT's alignment for buffers, lengths and positions; 0 for a buffered file */
+  /** O_DIRECT's alignment for lengths and positions; 0 for a buffered file */
   readonly directAlignment: number;
+  /** O_DIRECT's alignment for a buffer's address; 0 for a buffered file */
+  readonly directMemoryAlignment: number;
+  private readonly direct: DirectAlignment | null;
   private descriptor: number;
   private readonly append: boolean;
   /** the current position (node:fs's is the kernel's; this one is the handle's) */
@@ -75,12 +79,15 @@ export class FileHandle implements PositionOwner {
   /** the context's fileReleases when the table was last found full */
   private fullAt = 0;
 
-  constructor(context: AioContext, fd: number, path: string, append: boolean, directAlignment: number) {
+  /** direct: O_DIRECT's rules for the file (files/direct.ts), null for a buffered one */
+  constructor(context: AioContext, fd: number, path: string, append: boolean, direct: DirectAlignment | null) {
     this.context = context;
     this.descriptor = fd;
     this.path = path;
     this.append = append;
-    this.directAlignment = directAlignment;
+    this.direct = direct;
+    this.directAlignment = direct?.offset ?? 0;
+    this.directMemoryAlignment = direct?.memory ?? 0;
   }
 
   /** The descriptor; -1 once close() was called. */
@@ -194,15 +201,34 @@ export class FileHandle implements PositionOwner {
     return this.grouped('fsync', true);
   }
 
-  /** node:fs FileHandle's createReadStream: several reads in flight (options.depth); autoClose closes this handle. */
+  /**
+   * node:fs FileHandle's createReadStream: several reads in flight
+   * (options.depth); autoClose closes this handle. Without start it reads
+   * from the handle's current position and leaves it past what it read.
+   */
   createReadStream(options: Omit<ReadStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioReadStream {
-    const stream = new AioReadStream(this.context, this.liveFd('read'), options, this);
+    const fd = this.liveFd('read');
+    const current = options.start === undefined;
+    const start = current ? this.position : options.start;
+    // node:fs without start: end counts from there (a bad end is left for the stream's own check)
+    const counted = current && Number.isSafeInteger(options.end) && (options.end as number) >= 0;
+    const end = counted ? this.position + (options.end as number) : options.end;
+    const stream = new AioReadStream(this.context, fd, { ...options, start, end }, this);
+    if (current) stream.once('end', () => (this.position = (start as number) + stream.bytesRead));
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
-  /** node:fs FileHandle's createWriteStream: several writes in flight (options.depth); autoClose closes this handle. */
+  /**
+   * node:fs FileHandle's createWriteStream: several writes in flight
+   * (options.depth); autoClose closes this handle. Without start it writes
+   * from the handle's current position and leaves it past what it wrote.
+   */
   createWriteStream(options: Omit<WriteStreamOptions, 'autoClose'> & { autoClose?: boolean } = {}): AioWriteStream {
-    const stream = new AioWriteStream(this.context, this.liveFd('write'), options, this);
+    const fd = this.liveFd('write');
+    const current = options.start === undefined && !this.append;
+    const start = current ? this.position : options.start;
+    const stream = new AioWriteStream(this.context, fd, { ...options, start }, this);
+    if (current) stream.once('finish', () => (this.position = (start as number) + stream.bytesWritten));
     return this.closesWith(stream, options.autoClose ?? true);
   }
 
@@ -304,8 +330,8 @@ export class FileHandle implements PositionOwner {
       r.position = this.reserve(length);
       r.atCurrent = true;
     }
-    if (this.directAlignment !== 0) {
-      const bad = checkAligned(this.directAlignment, data, offset, length, r.position, syscall, this.path);
+    if (this.direct !== null) {
+      const bad = checkAligned(this.direct, data, offset, length, r.position, syscall, this.path);
       if (bad) {
         if (r.atCurrent) this.position -= length;
         r.owner = undefined;
@@ -332,8 +358,8 @@ export class FileHandle implements PositionOwner {
   }
 
   /**
-   * @internal The handle's fixed-file slot + 1 for a request on its
-   * descriptor (0: none): registered at the first request, by the handle's
+   * @internal A request's word on the handle's descriptor (submit.ts,
+   * ownedFile): its fixed-file slot + 1 (0: none), registered at the first request, by the handle's
    * own calls, its streams and its syncs alike. A handle that found the
    * table full asks again only after some slot was emptied, so a full table
    * costs a request one comparison.
@@ -345,7 +371,8 @@ export class FileHandle implements PositionOwner {
       slot = this.fileSlot = this.context.registerFile(this.descriptor);
       if (slot === -3) this.fullAt = releases;
     }
-    return slot >= 0 ? slot + 1 : 0;
+    // and the handle's word that its descriptor is open, O_DIRECT or not (the engine asks the kernel nothing)
+    return ownedFile(slot, this.direct !== null);
   }
 
   private liveFd(syscall: string): number {

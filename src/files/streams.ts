@@ -3,9 +3,10 @@
 // log writers. Options are node:fs's where they apply (start, end,
 // highWaterMark, autoClose, emitClose, encoding), checked as node:fs checks
 // them; the data and the events come in node:fs's order. Reads and writes
-// are positioned (pread/pwrite from start, default 0): a context has no
-// file position, so the descriptor's own offset is neither used nor moved
-// (a descriptor opened with O_APPEND still appends).
+// are positioned (pread/pwrite): from start, or without start from the
+// descriptor's offset as node:fs's are, which the stream then moves past
+// each chunk it delivered or wrote (lseek), so the descriptor stands where
+// node:fs's read(2)s and write(2)s would leave it.
 //
 // Every read or write a stream issues settles before the stream closes the
 // descriptor and emits 'close', on an error and on destroy() too.
@@ -14,6 +15,7 @@ import { Readable, Writable } from 'node:stream';
 import { checkFd, invalidArgType, outOfRange } from '../arguments';
 import type { AioContext } from '../context';
 import { AioError } from '../errors';
+import { addon } from '../native';
 import { Opcode } from '../iocb';
 import type { FileSource } from './commit';
 import { checkEncoding } from './validate';
@@ -63,6 +65,28 @@ function depthOf(depth: unknown): number {
   return depth;
 }
 
+const SEEK_SET = 0;
+const SEEK_CUR = 1;
+
+/** fd's offset, or -1 where it has none (a pipe, a socket: ESPIPE), so a stream without start reads from 0 there. */
+function currentOffset(fd: number): number {
+  try {
+    return addon.seek(fd, 0, SEEK_CUR);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESPIPE') return -1;
+    throw e;
+  }
+}
+
+/** Move fd's offset to at; a descriptor closed under the stream has none to move. */
+function moveOffset(fd: number, at: number): void {
+  try {
+    addon.seek(fd, at, SEEK_SET);
+  } catch {
+    // the stream's own read or write reports what is wrong with the descriptor
+  }
+}
+
 /** Close the descriptor if the stream owns it, then finish destroying. */
 function release(fd: number, owned: boolean, err: Error | null, cb: (e: Error | null) => void): void {
   if (!owned) return cb(err);
@@ -97,15 +121,23 @@ export class AioReadStream extends Readable {
   private ended = false;
   /** destroy waits for the reads in flight */
   private whenIdle: (() => void) | null = null;
+  /** without start: the descriptor's offset is the stream's, moved past each chunk delivered */
+  private readonly atOffset: boolean;
   /** the FileHandle whose stream this is: its reads run on the handle's fixed file */
   private readonly source: FileSource | undefined;
 
   /** source: @internal (FileHandle.createReadStream) */
   constructor(ctx: AioContext, fd: number, options: ReadStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
-    const start = options.start === undefined ? 0 : offset(options.start, 'start');
-    const end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
+    let start = options.start === undefined ? 0 : offset(options.start, 'start');
+    let end = options.end === undefined || options.end === Infinity ? Infinity : offset(options.end, 'end');
     if (start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
+    const current = options.start === undefined ? currentOffset(fd) : -1;
+    // node:fs without start: end counts from where the descriptor stands
+    if (current > 0) {
+      start = current;
+      end += current;
+    }
     const depth = depthOf(options.depth);
     checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
@@ -123,6 +155,7 @@ export class AioReadStream extends Readable {
     this.owned = autoClose && source === undefined;
     this.next = start;
     this.last = end;
+    this.atOffset = current >= 0;
     this.source = source;
   }
 
@@ -169,6 +202,7 @@ export class AioReadStream extends Readable {
         this.next = r.position + r.bytes;
       }
       this.bytesRead += r.bytes;
+      if (this.atOffset) moveOffset(this.fd, r.position + r.bytes);
       if (!this.push(r.bytes < r.buffer.length ? r.buffer.subarray(0, r.bytes) : r.buffer)) this.wanted = false;
     }
     this.fill();
@@ -205,13 +239,20 @@ export class AioWriteStream extends Writable {
   private held: ((e?: Error | null) => void) | null = null;
   /** _final or _destroy, waiting for the writes in flight */
   private whenIdle: (() => void) | null = null;
+  /** without start: the descriptor's offset is the stream's, moved past what was written */
+  private readonly atOffset: boolean;
+  /** the end of the bytes written from the start on without a gap */
+  private written: number;
+  /** writes ended (or failed) out of order: their ends, until the gap before them fills */
+  private readonly ended = new Map<number, number>();
   /** the FileHandle whose stream this is: its writes run on the handle's fixed file */
   private readonly source: FileSource | undefined;
 
   /** source: @internal (FileHandle.createWriteStream) */
   constructor(ctx: AioContext, fd: number, options: WriteStreamOptions = {}, source?: FileSource) {
     checkFd(fd);
-    const start = options.start === undefined ? 0 : offset(options.start, 'start');
+    const current = options.start === undefined ? currentOffset(fd) : -1;
+    const start = options.start === undefined ? Math.max(current, 0) : offset(options.start, 'start');
     const depth = depthOf(options.depth);
     checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
@@ -228,6 +269,8 @@ export class AioWriteStream extends Writable {
     // a FileHandle's stream closes the handle (FileHandle.closesWith), not the descriptor under it
     this.owned = autoClose && source === undefined;
     this.position = start;
+    this.atOffset = current >= 0;
+    this.written = start;
     this.source = source;
   }
 
@@ -250,8 +293,8 @@ export class AioWriteStream extends Writable {
     this.position += length;
     this.inflight++;
     this.writeAll(buffers, position).then(
-      () => this.settled(length, null),
-      (e: Error) => this.settled(0, e),
+      () => this.settled(position, length, null),
+      (e: Error) => this.settled(position, 0, e),
     );
     if (this.inflight < this.depth) cb();
     else this.held = cb;
@@ -277,15 +320,27 @@ export class AioWriteStream extends Writable {
     return this.ctx.transferOn(file, Opcode.pwritev, this.fd, some.slice(), position, 'write');
   }
 
-  private settled(length: number, error: Error | null): void {
+  private settled(position: number, length: number, error: Error | null): void {
     this.inflight--;
     this.bytesWritten += length;
+    if (this.atOffset && !error) this.advance(position, length);
     if (error && !this.failed) this.failed = error;
     const held = this.held;
     this.held = null;
     if (held) held(this.failed);
     else if (this.failed && !this.whenIdle && !this.destroyed) this.destroy(this.failed);
     if (this.inflight === 0 && this.whenIdle) this.whenIdle();
+  }
+
+  /** Move the descriptor's offset past what was written without a gap, as write(2)s in order would. */
+  private advance(position: number, length: number): void {
+    this.ended.set(position, position + length);
+    const before = this.written;
+    for (let end = this.ended.get(this.written); end !== undefined; end = this.ended.get(this.written)) {
+      this.ended.delete(this.written);
+      this.written = end;
+    }
+    if (this.written !== before) moveOffset(this.fd, this.written);
   }
 
   _final(cb: (e?: Error | null) => void): void {
