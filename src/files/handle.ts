@@ -108,7 +108,8 @@ export class FileHandle implements PositionOwner {
       if (!ArrayBuffer.isView(buffer)) {
         if (buffer !== undefined && (typeof buffer !== 'object' || Array.isArray(buffer))) throw invalidArgType('options', 'of type object', buffer);
         const o = (buffer ?? {}) as ReadOptions;
-        buf = o.buffer ?? Buffer.alloc(DEFAULT_READ);
+        // node:fs's defaults stand in for undefined only: buffer null is refused
+        buf = o.buffer === undefined ? Buffer.alloc(DEFAULT_READ) : o.buffer;
         if (!ArrayBuffer.isView(buf)) throw invalidArgType('buffer', 'an instance of Buffer, TypedArray, or DataView', buf);
         offset = o.offset ?? 0;
         length = o.length ?? buf.byteLength - offset;

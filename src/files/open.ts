@@ -8,7 +8,7 @@ import { AioContext, setup } from '../context';
 import { directAlignment } from './direct';
 import { FileHandle } from './handle';
 import { invalidArgType } from './validate';
-import { readWhole, wholeBytes, WholeOptions, wholeOptions, writeWhole } from './whole';
+import { checkAborted, readWhole, wholeBytes, WholeOptions, wholeOptions, writeWhole } from './whole';
 
 /** the default context's size: requests in flight before the promise calls queue */
 export const DEFAULT_CONTEXT_EVENTS = 128;
@@ -113,6 +113,7 @@ export function readFile(file: fs.PathLike | FileHandle, options: BufferEncoding
 export function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string>;
 export async function readFile(file: fs.PathLike | FileHandle, options?: BufferEncoding | ReadFileOptions | null): Promise<Buffer | string> {
   const o = wholeOptions<ReadFileOptions>(options);
+  checkAborted(o);
   if (file instanceof FileHandle) return readWhole(file, o);
   const h = await open(file, o.flag ?? 'r', undefined, o);
   try {
@@ -127,6 +128,7 @@ export async function writeFile(file: fs.PathLike | FileHandle, data: string | A
   const o = wholeOptions<WriteFileOptions>(options);
   // before the open, which truncates
   const checked = wholeBytes(data, o);
+  checkAborted(o);
   if (file instanceof FileHandle) return writeWhole(file, data, o, checked);
   const h = await open(file, o.flag ?? 'w', o.mode ?? 0o666, o);
   try {

@@ -13,13 +13,29 @@ export interface WholeOptions {
   encoding?: BufferEncoding | null;
   /** bytes per read or write request (default 512 KiB) */
   chunkSize?: number;
+  /** as node:fs's: once aborted, no further request starts and the call rejects with an AbortError */
+  signal?: AbortSignal;
 }
 
-/** node:fs's encoding-or-options argument, as an options object. */
+/** node:fs's encoding-or-options argument, as an options object (node:fs's checks: a string or an object, a signal that is one). */
 export function wholeOptions<T extends WholeOptions>(options: BufferEncoding | T | null | undefined): T {
+  if (options != null && typeof options !== 'string' && typeof options !== 'object') {
+    throw invalidArgType('options', 'of type string or an instance of Object', options);
+  }
   const o = (typeof options === 'string' ? { encoding: options } : (options ?? {})) as T;
   checkEncoding(o.encoding);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
   return o;
+}
+
+/** node:fs's AbortError for a signal that was aborted: name AbortError, code ABORT_ERR, the signal's reason as cause. */
+export function checkAborted(o: WholeOptions): void {
+  const signal = o.signal;
+  if (!signal?.aborted) return;
+  const e = new Error('The operation was aborted', { cause: signal.reason }) as NodeJS.ErrnoException;
+  e.name = 'AbortError';
+  e.code = 'ABORT_ERR';
+  throw e;
 }
 
 function chunkOf(o: WholeOptions): number {
@@ -32,6 +48,7 @@ function chunkOf(o: WholeOptions): number {
 export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeOptions | null): Promise<Buffer | string> {
   const o = wholeOptions(options);
   const chunk = chunkOf(o);
+  checkAborted(o);
   const st = await h.stat();
   const parts: Buffer[] = [];
   let total = 0;
@@ -45,6 +62,7 @@ export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeO
     const lengths = new Array<number>(count).fill(0);
     const worker = async (): Promise<void> => {
       for (let k = next++; k < count; k = next++) {
+        checkAborted(o);
         const len = Math.min(chunk, size - k * chunk);
         lengths[k] = (await h.read(out, k * chunk, len, start + k * chunk)).bytesRead;
       }
@@ -62,6 +80,7 @@ export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeO
     // no size to go by (a pipe, /proc) or nothing read: read on until EOF
     for (;;) {
       if (st.isFile() && st.size > 0) break;
+      checkAborted(o);
       const buffer = Buffer.allocUnsafeSlow(chunk);
       const { bytesRead } = await h.read(buffer, 0, chunk, null);
       if (bytesRead === 0) break;
@@ -96,6 +115,7 @@ export async function writeWhole(
 ): Promise<void> {
   const o = wholeOptions(options);
   const { bytes, chunk } = checked ?? wholeBytes(data, o);
+  checkAborted(o);
   const count = Math.ceil(bytes.byteLength / chunk);
   // appends land where the kernel puts them: one at a time keeps their order
   const depth = h.appending ? 1 : DEPTH;
@@ -103,6 +123,7 @@ export async function writeWhole(
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let k = next++; k < count; k = next++) {
+      checkAborted(o);
       let at = k * chunk;
       const end = Math.min(at + chunk, bytes.byteLength);
       while (at < end) at += (await h.write(bytes, at, end - at, start + at)).bytesWritten;

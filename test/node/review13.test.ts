@@ -3,7 +3,7 @@
 // so a hang is a kill, not a stuck jest.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alignedBuffer, defaultContext, EventBatch, setup, writeFile } from '../../src/index';
+import { alignedBuffer, defaultContext, EventBatch, open, readFile, setup, writeFile } from '../../src/index';
 import { describeUring, directDir } from '../helpers';
 import { child } from './child';
 
@@ -81,6 +81,61 @@ describe('writeFile checks its data before it opens (and so truncates) the file'
     fs.writeFileSync(file, 'precious');
     await writeFile(file, new Uint8Array(ab));
     expect(fs.readFileSync(file, 'utf8')).toBe('ABCD');
+  });
+  afterAll(() => defaultContext().destroy());
+});
+
+describe("readFile/writeFile options and FileHandle.read's buffer, as node:fs/promises checks them", () => {
+  const dir = directDir();
+  const file = path.join(dir, 'options');
+  /** What a call rejects with, as the fields a caller tells errors apart by. */
+  async function refusal(p: () => Promise<unknown>): Promise<Record<string, unknown>> {
+    try {
+      await p();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return { name: err.name, code: err.code };
+    }
+    return { resolved: true };
+  }
+  test.each([5, true, 5n])('readFile(path, %p) is refused as node:fs refuses it', async (options) => {
+    fs.writeFileSync(file, 'data');
+    const ours = await refusal(() => readFile(file, options as unknown as null));
+    expect(ours).toEqual(await refusal(() => fs.promises.readFile(file, options as unknown as null)));
+    expect(ours.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+  test('an aborted signal: readFile and writeFile reject with AbortError as node:fs does, and writeFile leaves the file alone', async () => {
+    const signal = AbortSignal.abort();
+    fs.writeFileSync(file, 'precious');
+    const ours = await refusal(() => readFile(file, { signal }));
+    expect(ours).toEqual(await refusal(() => fs.promises.readFile(file, { signal })));
+    expect(ours).toEqual({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(await refusal(() => writeFile(file, 'x', { signal }))).toEqual(await refusal(() => fs.promises.writeFile(file, 'x', { signal })));
+    expect(fs.readFileSync(file, 'utf8')).toBe('precious');
+  });
+  test('a signal aborted while readFile runs stops it with AbortError', async () => {
+    fs.writeFileSync(file, Buffer.alloc(8 << 20, 7));
+    const c = new AbortController();
+    const p = readFile(file, { signal: c.signal, chunkSize: 4096 });
+    c.abort();
+    expect(await refusal(() => p)).toEqual({ name: 'AbortError', code: 'ABORT_ERR' });
+  });
+  test('FileHandle.read({ buffer: null }) is refused with a TypeError, as node:fs refuses it; read({}) reads into a buffer of its own', async () => {
+    fs.writeFileSync(file, 'data');
+    const ours = await open(file, 'r');
+    const theirs = await fs.promises.open(file, 'r');
+    try {
+      // node:fs 20 fails on it with a plain TypeError (no code); ours says which argument
+      const r = await refusal(() => ours.read({ buffer: null } as never));
+      expect(r.name).toBe((await refusal(() => theirs.read({ buffer: null } as never))).name);
+      expect(r).toEqual({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      const a = await ours.read({});
+      const b = await theirs.read({});
+      expect([a.bytesRead, a.buffer.byteLength]).toEqual([b.bytesRead, b.buffer.byteLength]);
+    } finally {
+      await ours.close();
+      await theirs.close();
+    }
   });
   afterAll(() => defaultContext().destroy());
 });
