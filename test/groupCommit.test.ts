@@ -455,3 +455,58 @@ describeUring('37 group commit on the uring backend', () => {
   });
 
 });
+
+/**
+ * 100 groupWrites and 100 groupDatasyncs on one file, then destroy in the
+ * next turn: how the calls settled, by code (ok for resolved).
+ */
+async function settleAtDestroy(options: Parameters<typeof setup>[1], file: string): Promise<Record<string, number>> {
+  const ctx = setup(64, options);
+  const fd = fs.openSync(file, 'w+');
+  const codes: Record<string, number> = {};
+  const count = (p: Promise<unknown>): Promise<void> =>
+    p.then(
+      () => void (codes.ok = (codes.ok ?? 0) + 1),
+      (e: AioError) => void (codes[String(e.code)] = (codes[String(e.code)] ?? 0) + 1),
+    );
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < 100; i++) calls.push(count(groupWrite(ctx, fd, Buffer.alloc(4096, 1), i * 4096)));
+  for (let i = 0; i < 100; i++) calls.push(count(groupDatasync(ctx, fd)));
+  await new Promise((resolve) => setImmediate(resolve));
+  ctx.destroy();
+  await Promise.all(calls);
+  fs.closeSync(fd);
+  return codes;
+}
+
+// the calls made before destroy settle as done or ECANCELED, never as the EINVAL of a call made after it
+function expectDoneOrCancelled(codes: Record<string, number>): void {
+  expect(Object.keys(codes).filter((k) => k !== 'ok' && k !== 'ECANCELED')).toEqual([]);
+  expect((codes.ok ?? 0) + (codes.ECANCELED ?? 0)).toBe(200);
+}
+
+describe('37 group commit at destroy, where JavaScript groups the syncs', () => {
+  let n = 0;
+  test.each<[string, Parameters<typeof setup>[1]]>([
+    ['threadpool, 1 thread', { backend: 'threadpool', threads: 1 }],
+    ['kernel', { backend: 'kernel' }],
+  ])('%s: every call made before destroy resolves or rejects ECANCELED', async (_, options) => {
+    expectDoneOrCancelled(await settleAtDestroy(options, path.join(tempDir(), `d${n++}`)));
+  });
+  test('a context that is not one is ERR_INVALID_ARG_TYPE, as a rejection, for every group call', async () => {
+    for (const bad of [null, undefined, {}, 5]) {
+      await expect(groupDatasync(bad as never, 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
+      await expect(groupFsync(bad as never, 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+      await expect(groupWrite(bad as never, 1, Buffer.alloc(1), 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+      await expect(dsyncWrite(bad as never, 1, Buffer.alloc(1), 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    }
+  });
+  afterAll(removeTempDirs);
+});
+
+describeUring('37 group commit at destroy on the uring backend', () => {
+  test('every call made before destroy resolves or rejects ECANCELED', async () => {
+    expectDoneOrCancelled(await settleAtDestroy({ backend: 'uring' }, path.join(tempDir(), 'u')));
+  });
+  afterAll(removeTempDirs);
+});

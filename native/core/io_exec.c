@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <sys/uio.h>
 #include "atomics.h"
@@ -62,46 +63,88 @@ static int stream_ready(int fd, int write, const int *stopping)
 	}
 }
 
+static ssize_t stream_call(int fd, const struct iovec *iov, int cnt, int flags, int write)
+{
+	return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+}
+
+/*
+ * A second open file description of the stream fd names, O_NONBLOCK, with
+ * fd's access mode (/proc/self/fd reopens a FIFO or a pipe; not a socket):
+ * for a file that refuses RWF_NOWAIT (a FIFO does), without touching the
+ * O_NONBLOCK of the description fd shares with others. -1 if it cannot.
+ */
+static int reopen_nonblocking(int fd, int fl)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, (fl & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
 /*
  * A file with no position to read at (a pipe, a FIFO, a socket): the
  * kernel's AIO reads and writes it at its stream position, whatever the
  * offset, where pread says ESPIPE. Only then is it done again that way.
  * With stopping (a pool's request), the stream is never waited on in a
- * blocking call: it is tried without blocking, and polled between tries,
- * so that a read no data ever comes to (or a write to a pipe nobody
- * drains) ends with ECANCELED when its context stops, rather than holding
- * its thread, and the destroy that waits for it, for ever. A descriptor
- * opened O_NONBLOCK, and a request that asked RWF_NOWAIT itself, keep
- * their EAGAIN, as the blocking call would give it.
+ * blocking call: it is tried without blocking (RWF_NOWAIT, or, where the
+ * file refuses that, through a non-blocking description of its own,
+ * reopen_nonblocking) and polled between tries, so that a read no data
+ * ever comes to (or a write to a pipe nobody drains) ends with ECANCELED
+ * when its context stops, rather than holding its thread, and the destroy
+ * that waits for it, for ever; two reads racing for one byte never leave
+ * the loser blocked. A write takes what room there is: it may be short,
+ * as io_uring's is. A descriptor opened O_NONBLOCK, and a request that
+ * asked RWF_NOWAIT itself, keep their EAGAIN, as the blocking call would
+ * give it. Only a stream that neither takes RWF_NOWAIT nor reopens (a
+ * terminal) is still polled, then called blocking.
  */
 static ssize_t streamed(ssize_t r, int fd, const struct iovec *iov, int cnt, int flags, int write,
 			const int *stopping)
 {
+	int alt = -1, fl = -2, err;
+
 	if (r >= 0 || errno != ESPIPE)
 		return r;
 	if (stopping == NULL || (flags & RWF_NOWAIT))
-		return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+		return stream_call(fd, iov, cnt, flags, write);
 	for (;;) {
-		int nowait = 1;
+		int blocking = 0;
 
-		r = write ? pwritev2(fd, iov, cnt, -1, flags | RWF_NOWAIT) : preadv2(fd, iov, cnt, -1, flags | RWF_NOWAIT);
-		if (r < 0 && errno == EOPNOTSUPP) {
-			nowait = 0;  /* a file without RWF_NOWAIT (a socket, a terminal): wait first, then block */
-		} else if (r >= 0 || errno != EAGAIN) {
-			return r;
-		} else {
-			int fl = fcntl(fd, F_GETFL);
-
-			if (fl >= 0 && (fl & O_NONBLOCK)) {
-				errno = EAGAIN;
-				return -1;
+		r = alt >= 0 ? stream_call(alt, iov, cnt, flags, write) : stream_call(fd, iov, cnt, flags | RWF_NOWAIT, write);
+		if (r >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP))
+			break;
+		if (fl == -2) {
+			err = errno;
+			fl = fcntl(fd, F_GETFL);
+			/* O_NONBLOCK of its own: the plain call is what it asked for */
+			if (fl < 0 || (fl & O_NONBLOCK)) {
+				r = stream_call(fd, iov, cnt, flags, write);
+				break;
 			}
+			errno = err;
 		}
-		if (stream_ready(fd, write, stopping) < 0)
-			return -1;
-		if (!nowait)
-			return write ? pwritev2(fd, iov, cnt, -1, flags) : preadv2(fd, iov, cnt, -1, flags);
+		if (alt < 0 && errno == EOPNOTSUPP) {
+			alt = reopen_nonblocking(fd, fl);
+			if (alt >= 0)
+				continue;
+			blocking = 1;
+		}
+		if (stream_ready(fd, write, stopping) < 0) {
+			r = -1;
+			break;
+		}
+		if (blocking) {
+			r = stream_call(fd, iov, cnt, flags, write);
+			break;
+		}
 	}
+	if (alt >= 0) {
+		err = errno;
+		close(alt);
+		errno = err;
+	}
+	return r;
 }
 
 int64_t aior_execute(const struct aior_req *req, const int *stopping)

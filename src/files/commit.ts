@@ -17,8 +17,8 @@
 // writes has ended. A group with an fsync call in it runs fsync, which
 // serves its datasync calls too. A failed sync rejects every call it was
 // to serve, each with an error of its own.
-import { checkFd, checkFsReadWrite, checkFsVectored } from '../arguments';
-import type { AioContext } from '../context';
+import { checkFd, checkFsReadWrite, checkFsVectored, invalidArgType } from '../arguments';
+import { AioContext } from '../context';
 import { IOV_MAX } from '../context/vectors';
 import { AioError, systemError } from '../errors';
 import { Opcode } from '../iocb';
@@ -79,14 +79,28 @@ function startSync(ctx: AioContext, fd: number, files: Map<number, FileCommits>,
 
 function next(ctx: AioContext, fd: number, files: Map<number, FileCommits>, file: FileCommits): void {
   file.running = false;
+  if (file.waiting.length > 0 && ctx.destroyed) {
+    // calls made before destroy that waited for this sync: cancelled, as the context's own queued calls are
+    const group = file.waiting;
+    file.waiting = [];
+    for (const w of group) w.reject(systemError(ECANCELED, w.syscall));
+  }
   if (file.waiting.length > 0) startSync(ctx, fd, files, file);
   else files.delete(fd);
+}
+
+const ECANCELED = 125;
+
+/** ctx must be a context (node-style ERR_INVALID_ARG_TYPE, thrown into the promise). */
+function checkContext(ctx: unknown): void {
+  if (!(ctx instanceof AioContext)) throw invalidArgType('ctx', 'an instance of AioContext', ctx);
 }
 
 const nothing = (): void => undefined;
 
 function commit(ctx: AioContext, fd: number, full: boolean, syscall: string, source: FileSource | undefined): Promise<void> {
   try {
+    checkContext(ctx);
     checkFd(fd);
   } catch (e) {
     return Promise.reject(e);
@@ -127,6 +141,11 @@ export function handleCommit(ctx: AioContext, fd: number, full: boolean, source:
  * it resolves, with no sync call at all. Resolves with the bytes written.
  */
 export function dsyncWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint): Promise<number> {
+  try {
+    checkContext(ctx);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   return ctx.pwritev2(fd, buffer, position, RWF_DSYNC);
 }
 
@@ -140,6 +159,7 @@ export function dsyncWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView 
 export function groupWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView | ArrayBufferView[], position: number | bigint): Promise<number> {
   const vectored = Array.isArray(buffer);
   try {
+    checkContext(ctx);
     if (vectored) checkFsVectored(fd, buffer, position, 'write');
     else checkFsReadWrite(fd, buffer, position, 'write');
   } catch (e) {
@@ -148,5 +168,6 @@ export function groupWrite(ctx: AioContext, fd: number, buffer: ArrayBufferView 
   // past IOV_MAX buffers ctx.writev writes in pieces: those take the two steps
   if (ctx.poolCommits && !(vectored && buffer.length > IOV_MAX)) return ctx.groupCommit(fd, false, buffer, position);
   const written = vectored ? ctx.writev(fd, buffer, position) : ctx.write(fd, buffer, position);
-  return written.then((n) => groupDatasync(ctx, fd).then(() => n));
+  // written before a destroy, its sync cancelled by it: ECANCELED, as for the calls waiting for a sync
+  return written.then((n) => (ctx.destroyed ? Promise.reject(systemError(ECANCELED, 'fdatasync')) : groupDatasync(ctx, fd).then(() => n)));
 }

@@ -61,6 +61,15 @@ function dropScenarios(configs: string[]): void {
 
 describe('28 lifecycle', () => {
   readScenarios(['threadpool']);
+  // a FIFO refuses RWF_NOWAIT: the pool works on a non-blocking description of its own
+  test('row 3: destroy with a pool write bigger than a FIFO\'s room in flight returns; the write is short, as io_uring\'s', () => {
+    const report = child('streamAtEnd', ['threadpool', fifo('full'), 'write'], [], HANG_MS);
+    // what a new pipe holds (16 pages of 4 KiB), never the whole 1 MiB, never a hang
+    expect(report).toEqual({ settled: { resolved: 65536 } });
+  });
+  test('row 3: four pool reads racing for each byte of a FIFO: one gets it, the others stay cancellable and destroy ends them', () => {
+    expect(child('streamAtEnd', ['threadpool', fifo('race'), 'race'], [], HANG_MS)).toEqual({ bytes: 40, cancelled: 120, other: [] });
+  });
   pollScenarios([
     ['threadpool', -ECANCELED],
     ['v2', -ECANCELED],
