@@ -274,6 +274,30 @@ describe('37 group commit in the engine: grouped requests, groupWrite', () => {
     }
   });
 
+  test('a lone writer is never delayed: one fdatasync per commit, the commit delay not taken, groupWrite and write + groupDatasync', async () => {
+    const ctx = setup(256);
+    const name = file();
+    const fd = fs.openSync(name, 'w+');
+    try {
+      const commits = 40;
+      for (let i = 0; i < commits; i++) {
+        const e = await groupWrite(ctx, fd, Buffer.alloc(4096, 1), i * 4096);
+        expect(e).toBe(4096);
+      }
+      for (let i = 0; i < commits; i++) {
+        await ctx.write(fd, Buffer.alloc(4096, 2), (commits + i) * 4096);
+        await groupDatasync(ctx, fd);
+      }
+      const stats = ctx.syncStats();
+      // each commit found no sync running and started its own: nobody else to wait for
+      expect(stats.fdatasyncs).toBe(2 * commits);
+      expect(stats.delays).toBe(0);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
   test('grouped writes made while a long sync runs are written after it and served by a later one', async () => {
     const ctx = setup(256);
     const fd = fs.openSync(file(), 'w+');
