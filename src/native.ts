@@ -50,6 +50,8 @@ export interface SyncRecord {
 export interface SyncStats {
   fsyncs: number;
   fdatasyncs: number;
+  /** grouped syncs whose start the pool held (the commit delay) for the calls the last sync served to come back */
+  delays: number;
   records: SyncRecord[];
 }
 

@@ -274,6 +274,64 @@ describe('37 group commit in the engine: grouped requests, groupWrite', () => {
     }
   });
 
+  test('a lone writer is never delayed: one fdatasync per commit, the commit delay not taken, groupWrite and write + groupDatasync', async () => {
+    const ctx = setup(256);
+    const name = file();
+    const fd = fs.openSync(name, 'w+');
+    try {
+      const commits = 40;
+      for (let i = 0; i < commits; i++) {
+        const e = await groupWrite(ctx, fd, Buffer.alloc(4096, 1), i * 4096);
+        expect(e).toBe(4096);
+      }
+      for (let i = 0; i < commits; i++) {
+        await ctx.write(fd, Buffer.alloc(4096, 2), (commits + i) * 4096);
+        await groupDatasync(ctx, fd);
+      }
+      const stats = ctx.syncStats();
+      // each commit found no sync running and started its own: nobody else to wait for
+      expect(stats.fdatasyncs).toBe(2 * commits);
+      expect(stats.delays).toBe(0);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
+  test('a writer left alone after 15 others stop is held at most twice, then syncs alone: one fdatasync per commit', async () => {
+    const ctx = setup(256);
+    const fd = fs.openSync(file(), 'w+');
+    try {
+      let others = 15;
+      let alone: { fdatasyncs: number; delays: number } | undefined;
+      const lone: number[] = [];
+      const writer = async (w: number, commits: number): Promise<void> => {
+        for (let i = 0; i < commits; i++) {
+          await groupWrite(ctx, fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096);
+          if (w === 0 && alone) lone.push(i);
+        }
+      };
+      const first = writer(0, 60);
+      await Promise.all(
+        Array.from({ length: 15 }, async (_, k) => {
+          await writer(k + 1, 20);
+          if (--others === 0) alone = { ...ctx.syncStats() };
+        }),
+      );
+      await first;
+      const end = ctx.syncStats();
+      expect(alone).toBeDefined();
+      // the commits writer 0 made once alone: no one else to wait for after the group lets go
+      expect(lone.length).toBeGreaterThan(10);
+      expect(end.delays - alone!.delays).toBeLessThanOrEqual(2);
+      expect(end.fdatasyncs - alone!.fdatasyncs).toBeGreaterThanOrEqual(lone.length - 1);
+      expect(end.fdatasyncs - alone!.fdatasyncs).toBeLessThanOrEqual(lone.length + 1);
+    } finally {
+      ctx.destroy();
+      fs.closeSync(fd);
+    }
+  });
+
   test('grouped writes made while a long sync runs are written after it and served by a later one', async () => {
     const ctx = setup(256);
     const fd = fs.openSync(file(), 'w+');

@@ -931,7 +931,7 @@ private:
 		return Napi::Number::New(info.Env(), ctx_ ? static_cast<double>(aior_helper_reads(ctx_)) : 0);
 	}
 
-	// { fsyncs, fdatasyncs, records: [{ fd, op, start, end }] }, times as
+	// { fsyncs, fdatasyncs, delays, records: [{ fd, op, start, end }] }, times as
 	// bigint nanoseconds of CLOCK_MONOTONIC (process.hrtime.bigint()'s clock).
 	Napi::Value SyncStats(const Napi::CallbackInfo &info)
 	{
@@ -944,6 +944,7 @@ private:
 			aior_syncs(ctx_, stats.get());
 		out.Set("fsyncs", Napi::Number::New(env, static_cast<double>(stats->fsyncs)));
 		out.Set("fdatasyncs", Napi::Number::New(env, static_cast<double>(stats->fdatasyncs)));
+		out.Set("delays", Napi::Number::New(env, static_cast<double>(stats->delays)));
 		for (uint32_t i = 0; i < stats->nrecords; i++) {
 			const aior_sync_record &r = stats->records[i];
 			Napi::Object o = Napi::Object::New(env);

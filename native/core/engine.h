@@ -341,6 +341,7 @@ struct aior_sync_record {
 
 struct aior_sync_stats {
 	uint64_t fsyncs, fdatasyncs;
+	uint64_t delays;         /* grouped syncs whose start the pool held for callers to come back */
 	uint32_t nrecords;
 	struct aior_sync_record records[AIOR_SYNC_RECORDS];
 };

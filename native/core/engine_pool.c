@@ -94,6 +94,7 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t work;       /* work became runnable, or retire */
 	pthread_cond_t done;       /* a stopping context's last running request or poll finished */
+	pthread_cond_t joined;     /* a call joined a group whose sync's thread delays (aior_sync_group.delaying) */
 	struct aior_ctx *ready_head, *ready_tail;
 	uint32_t runnable;         /* requests that could start now */
 	uint32_t idle;             /* workers waiting for work */
@@ -119,6 +120,7 @@ static void init_conds(void)
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&pool.work, &attr);
+	pthread_cond_init(&pool.joined, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_cond_init(&pool.done, NULL);
 }
@@ -317,9 +319,69 @@ static struct aior_sync_group *group_of(struct aior_pool *p, int32_t fd, int mak
 	return unused;
 }
 
+/*
+ * The commit delay's bound: a sync's thread holds the next sync's start
+ * for the calls its last sync served only when they are expected back
+ * within this long and within half the group's average sync (a call that
+ * misses the sync waits for all of it and the next).
+ */
+#define GROUP_DELAY_MAX_NS 100000u
+
+/*
+ * A grouped write (groupWrite) joined g. Only those are waited for: a
+ * caller of write and then groupDatasync comes back through a worker's
+ * write first, as long as a sync, and holding the sync for it measured
+ * slower (docs/BENCHMARKS.md). Times how long the calls the last sync served take to
+ * be back, and wakes the sync's thread when they all are. Under the pool lock.
+ */
+static void group_arrive(struct aior_sync_group *g)
+{
+	uint32_t back = ++g->arrivals - g->mark;
+
+	if (back != g->expect || !g->done_ns)
+		return;
+	uint64_t took = aior_monotonic_ns() - g->done_ns;
+	g->turn_ns = g->turn_ns ? (7 * g->turn_ns + took) / 8 : took;
+	if (g->delaying)
+		pthread_cond_broadcast(&pool.joined);
+}
+
+/*
+ * Before g's next sync starts, wait (up to a bound) for the grouped writes
+ * the last sync served to come back and join it: 1 if it waited. Only when the last
+ * sync served more than one, not all are back, their return has been
+ * measured and is due within min(GROUP_DELAY_MAX_NS, half the average sync):
+ * a lone caller, or callers that would come back too late, never wait.
+ * Called and returns with the pool lock held.
+ */
+static int group_delay(struct aior_ctx *ctx, struct aior_sync_group *g)
+{
+	uint64_t now, due, bound;
+	struct timespec deadline;
+
+	if (g->expect < 2 || g->arrivals - g->mark >= g->expect || !g->turn_ns || !g->done_ns || ctx->pool.stopping)
+		return 0;
+	now = aior_monotonic_ns();
+	due = g->done_ns + g->turn_ns + g->turn_ns / 4;
+	bound = g->sync_ns / 2 < GROUP_DELAY_MAX_NS ? g->sync_ns / 2 : GROUP_DELAY_MAX_NS;
+	if (due <= now || due - now > bound)
+		return 0;
+	deadline.tv_sec = (time_t)(due / 1000000000u);
+	deadline.tv_nsec = (long)(due % 1000000000u);
+	g->delaying = 1;
+	while (g->arrivals - g->mark < g->expect && !ctx->pool.stopping)
+		if (pthread_cond_timedwait(&pool.joined, &pool.lock, &deadline) == ETIMEDOUT)
+			break;
+	g->delaying = 0;
+	ctx->pool.delays++;
+	return 1;
+}
+
 /* req waits for g's next sync. Under the pool lock. */
 static void group_wait(struct aior_sync_group *g, struct aior_req *req)
 {
+	if (req->group == GROUP_WRITE)
+		group_arrive(g);
 	req->next = NULL;
 	if (g->tail)
 		g->tail->next = req;
@@ -453,7 +515,9 @@ static void run_grouped(struct aior_ctx *ctx, struct aior_req *req)
 	for (;;) {
 		struct aior_req *done;
 		int64_t res = 0;
-		int more;
+		uint64_t start, end;
+		uint32_t n = 0;
+		int more, keep;
 
 		pthread_mutex_unlock(&pool.lock);
 		/* the writes left for this thread complete before the sync that covers them starts */
@@ -471,26 +535,75 @@ static void run_grouped(struct aior_ctx *ctx, struct aior_req *req)
 				break;
 			done = run_writes(ctx, writes, done);
 		}
-		if (done)
-			res = sync_fd(ctx, fd, full);
 		pthread_mutex_lock(&pool.lock);
+		if (group_delay(ctx, g)) {
+			/* the calls back join this sync: each was made after its writes completed */
+			int back_full;
+			struct aior_req *back = group_take(g, &back_full), *last = back;
+
+			full |= back_full;
+			writes = g->writes;
+			g->writes = g->writes_tail = NULL;
+			pthread_mutex_unlock(&pool.lock);
+			if (last) {
+				while (last->next)
+					last = last->next;
+				last->next = done;
+				done = back;
+			}
+			done = run_writes(ctx, writes, done);
+			pthread_mutex_lock(&pool.lock);
+		}
+		if (!done) {
+			/* kept for calls that did not come back: let go unless some came meanwhile */
+			if (!g->head && !g->writes) {
+				g->running = 0;
+				g->used = 0;
+				pthread_mutex_unlock(&pool.lock);
+				return;
+			}
+			served = group_take(g, &full);
+			writes = g->writes;
+			g->writes = g->writes_tail = NULL;
+			continue;
+		}
+		pthread_mutex_unlock(&pool.lock);
+		start = aior_monotonic_ns();
+		res = sync_fd(ctx, fd, full);
+		end = aior_monotonic_ns();
+		for (struct aior_req *r = done; r; r = r->next)
+			n += r->group == GROUP_WRITE;
+		pthread_mutex_lock(&pool.lock);
+		g->sync_ns = g->sync_ns ? (7 * g->sync_ns + (end - start)) / 8 : end - start;
 		/*
-		 * The sync has ended: the group lets go before its calls hear of it,
-		 * so a call made after it resolved finds none running. A stopping
-		 * context's waiting calls were taken by aior_pool_stop.
+		 * The sync has ended. With nothing waiting the group lets go before
+		 * its calls hear of it (a call made after it resolved finds none
+		 * running), unless it served more than one call whose return has
+		 * been measured: then it is kept, and the next pass may delay the
+		 * next sync for them (group_delay) or let go. A stopping context's
+		 * waiting calls were taken by aior_pool_stop.
 		 */
 		more = g->head || g->writes;
+		keep = more || (n >= 2 && g->turn_ns && !p->stopping);
+		g->mark = g->arrivals;
+		g->expect = n;
+		g->done_ns = end;
+		served = NULL;
+		writes = NULL;
 		if (more) {
 			served = group_take(g, &full);
 			writes = g->writes;
 			g->writes = g->writes_tail = NULL;
 		} else {
+			full = 0;
+		}
+		if (!keep) {
 			g->running = 0;
 			g->used = 0;
 		}
 		pthread_mutex_unlock(&pool.lock);
 		complete_served(ctx, done, res);
-		if (!more)
+		if (!keep)
 			return;
 		pthread_mutex_lock(&pool.lock);
 	}
@@ -522,6 +635,7 @@ static int group_submit(struct aior_ctx *ctx, struct aior_req *req)
 			else
 				g->writes = req;
 			g->writes_tail = req;
+			group_arrive(g);
 			return 1;
 		}
 		return 0;
@@ -897,6 +1011,7 @@ void aior_pool_stop(struct aior_ctx *ctx)
 	adopt(ctx);
 	pool.runnable -= runnable_of(p);
 	p->stopping = 1;
+	pthread_cond_broadcast(&pool.joined);  /* a sync's thread delaying for its callers stops waiting */
 	unlink_ready(ctx);
 	queued = p->queue_head;
 	p->queue_head = p->queue_tail = NULL;
@@ -961,6 +1076,9 @@ void aior_syncs(struct aior_ctx *ctx, struct aior_sync_stats *out)
 	for (uint64_t k = first; k < total; k++)
 		out->records[k - first] = p->syncs[k % AIOR_SYNC_RECORDS];
 	pthread_mutex_unlock(&ctx->reqs.lock);
+	pthread_mutex_lock(&pool.lock);
+	out->delays = p->delays;
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void aior_pool_release(struct aior_ctx *ctx)

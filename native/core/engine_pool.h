@@ -60,6 +60,13 @@ struct aior_sync_group {
 	int full;                                  /* a waiting call asked for fsync */
 	struct aior_req *head, *tail;              /* waiting for the next sync, in arrival order */
 	struct aior_req *writes, *writes_tail;     /* grouped writes left for the running sync's thread */
+	/* the commit delay: who the last sync served, and how long they take to come back */
+	uint32_t arrivals;                         /* calls that joined the group */
+	uint32_t mark, expect;                     /* arrivals when the last sync's calls were completed; how many it served */
+	uint64_t done_ns;                          /* when they were (0: none yet) */
+	uint64_t turn_ns;                          /* average time for all of them to be back (0: not measured) */
+	uint64_t sync_ns;                          /* average length of its syncs */
+	int delaying;                              /* its sync's thread waits on pool.joined */
 };
 
 /*
@@ -78,6 +85,7 @@ struct aior_pool {
 	struct aior_sync_group groups[AIOR_POOL_GROUPS];
 	/* the syncs the workers ran (aior_syncs), under reqs.lock */
 	uint64_t fsyncs, fdatasyncs;
+	uint64_t delays;                           /* syncs whose start was held for callers to come back (pool lock) */
 	struct aior_sync_record syncs[AIOR_SYNC_RECORDS];  /* a ring: sync k at k % AIOR_SYNC_RECORDS */
 };
 
