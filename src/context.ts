@@ -72,7 +72,7 @@ export class AioContext {
   private readonly onWake = (): void => this.waiters.wake();
   private close!: (released: Promise<void>) => void;
 
-  constructor(nrEvents: number, options: SetupOptions = {}) {
+  constructor(nrEvents: number, options: SetupOptions | null = {}) {
     const args = parseSetup(nrEvents, options);
     this.closed = new Promise((resolve) => (this.close = resolve));
     const { native, mapping } = openNative(args, this.onWake);
@@ -278,6 +278,10 @@ export class AioContext {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (vectored && buffer.length > IOV_MAX) {
+      // IOV_MAX at a time, as writev (each piece with the flags: RWF_DSYNC makes each durable)
+      return writeInPieces(buffer.slice(), position, (piece, at) => this.transfer(Opcode.pwritev, fd, piece, at, 'write', rwFlags));
+    }
     return this.transfer(vectored ? Opcode.pwritev : Opcode.pwrite, fd, vectored ? buffer.slice() : buffer, position, 'write', rwFlags);
   }
 
@@ -422,7 +426,7 @@ export class AioContext {
 }
 
 /** io_setup for aioring: a context whose ring is legacy unless flags has SETUP_V2. */
-export function setup(nrEvents: number, options?: SetupOptions): AioContext {
+export function setup(nrEvents: number, options?: SetupOptions | null): AioContext {
   return new AioContext(nrEvents, options);
 }
 

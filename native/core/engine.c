@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "atomics.h"
@@ -381,6 +382,7 @@ static int opcode_known(uint16_t op)
 struct fd_known {
 	int fd;                    /* -1: none known */
 	int flags;
+	int stream;                /* a non-blocking stream (nonblocking_stream); -1: not looked at */
 };
 
 /* The status flags of cb's descriptor, or -1 where it is not open. */
@@ -395,8 +397,30 @@ static int flags_of(const struct iocb *cb, struct fd_known *k)
 			return -1;
 		k->fd = fd;
 		k->flags = fl;
+		k->stream = -1;
 	}
 	return k->flags;
+}
+
+/*
+ * Whether cb's descriptor is a pipe, socket or device opened O_NONBLOCK
+ * (O_NONBLOCK means nothing to a regular file or a block device): its
+ * reads and writes answer at once, EAGAIN where there is no data or room,
+ * as read(2) and write(2) do. io_uring would wait for readiness instead
+ * (it polls such a file, and a FIFO refuses RWF_NOWAIT), so these run on
+ * the submitting thread (ROUTE_NOW). One fstat per run, and only for a
+ * descriptor that has O_NONBLOCK.
+ */
+static int nonblocking_stream(const struct iocb *cb, struct fd_known *k)
+{
+	struct stat st;
+	int fl = flags_of(cb, k);
+
+	if (fl < 0 || !(fl & O_NONBLOCK))
+		return 0;
+	if (k->stream < 0)
+		k->stream = fstat(k->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+	return k->stream;
 }
 
 /*
@@ -417,7 +441,7 @@ static int check_iocb(const struct iocb *cb, int check_fd, struct fd_known *k)
 	return 0;
 }
 
-enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE, ROUTE_URING };
+enum route { ROUTE_POOL, ROUTE_KERNEL, ROUTE_INLINE, ROUTE_URING, ROUTE_NOW };
 
 /*
  * auto's io_uring: its ring is made at the first request it serves, so a
@@ -472,6 +496,10 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, struct f
 	/* group commit is the pool's (which refuses it where there is none) */
 	if (cb->aio_rw_flags & AIORING_RWF_GROUP)
 		return ROUTE_POOL;
+	/* the pool keeps a non-blocking stream's EAGAIN itself; io_uring would wait */
+	if ((ctx->mode == AIOR_BACKEND_URING || ctx->mode == AIOR_BACKEND_AUTO) && is_rw(op) &&
+	    nonblocking_stream(cb, k))
+		return ROUTE_NOW;
 	if (ctx->mode == AIOR_BACKEND_URING)
 		return ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
@@ -570,7 +598,8 @@ static long flush_kernel(struct aior_ctx *ctx, struct aior_req **run, long k)
 struct runs {
 	struct aior_req *kernel[KERNEL_RUN];
 	struct aior_req *inl[INLINE_RUN];
-	long nk, ni;
+	struct aior_req *now[INLINE_RUN];   /* non-blocking streams' requests, run on this thread */
+	long nk, ni, nn;
 	int kernel_used;
 	int run_here;              /* the pool had no worker: run its queue once reqs.lock is dropped */
 	int uring_used;            /* SQEs were prepared: give them to io_uring, take what it finished */
@@ -620,6 +649,16 @@ static long flush_runs(struct aior_ctx *ctx, struct runs *rs, int *err)
 		}
 		rs->ni = 0;
 	}
+	if (rs->nn) {
+		int64_t res[INLINE_RUN];
+
+		pthread_mutex_unlock(&ctx->reqs.lock);
+		for (long i = 0; i < rs->nn; i++)
+			res[i] = aior_execute(rs->now[i], NULL);
+		aior_complete_many(ctx, rs->now, res, NULL, (int)rs->nn);
+		pthread_mutex_lock(&ctx->reqs.lock);
+		rs->nn = 0;
+	}
 	return lost;
 }
 
@@ -633,24 +672,24 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){fd, fd_flags}, NULL, NULL);
+	return submit(ctx, iocbs, n, (struct fd_known){fd, fd_flags, -1}, NULL, NULL);
 }
 
 long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){-1, 0}, files, NULL);
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1}, files, NULL);
 }
 
 long aior_submit_owned(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files,
 		       const int32_t *fd_flags)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){-1, 0}, files, fd_flags);
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1}, files, fd_flags);
 }
 
 static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, struct fd_known known,
 		   const int32_t *files, const int32_t *fd_flags)
 {
-	struct runs rs = {.nk = 0, .ni = 0, .kernel_used = 0, .run_here = 0, .uring_used = 0};
+	struct runs rs = {.nk = 0, .ni = 0, .nn = 0, .kernel_used = 0, .run_here = 0, .uring_used = 0};
 	long done = 0, lost;
 	int err = 0;
 	uint32_t avail, cpu;
@@ -691,6 +730,8 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 		}
 		/* the caller owns the descriptor and told its flags: nothing to ask */
 		if (fd_flags && fd_flags[done] >= 0) {
+			if (known.fd != (int)user->aio_fildes || known.flags != fd_flags[done])
+				known.stream = -1;
 			known.fd = (int)user->aio_fildes;
 			known.flags = fd_flags[done];
 		}
@@ -704,7 +745,8 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 		if (err)
 			break;
 		if ((rs.nk && (route != ROUTE_KERNEL || rs.nk == KERNEL_RUN)) ||
-		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN))) {
+		    (rs.ni && (route != ROUTE_INLINE || rs.ni == INLINE_RUN)) ||
+		    (rs.nn && (route != ROUTE_NOW || rs.nn == INLINE_RUN))) {
 			lost = flush_runs(ctx, &rs, &err);
 			if (lost) {
 				done -= lost;
@@ -728,6 +770,9 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 		} else if (route == ROUTE_INLINE) {
 			req->state = REQ_RUNNING;
 			rs.inl[rs.ni++] = req;
+		} else if (route == ROUTE_NOW) {
+			req->state = REQ_RUNNING;
+			rs.now[rs.nn++] = req;
 		} else {
 			int r = aior_pool_submit(ctx, req);
 

@@ -12,6 +12,7 @@ import {
   AIORING_SETUP_NO_USER_REAP,
   AIORING_SETUP_V2,
 } from '../abi';
+import { invalidArgType } from '../arguments';
 import { invalid } from '../errors';
 import { mapRingFile, mapRingMemory, RingMapping } from '../memory';
 import { addon, NativeContext } from '../native';
@@ -94,7 +95,10 @@ function isRingMemory(m: unknown): m is RingMemoryLike {
 }
 
 /** Check setup's arguments; EINVAL names the first one at fault. */
-export function parseSetup(nrEvents: number, options: SetupOptions): ContextArgs {
+export function parseSetup(nrEvents: number, given: SetupOptions | null): ContextArgs {
+  // null is no options, as node:fs takes it; anything else not an object is refused
+  if (given !== null && (typeof given !== 'object' || Array.isArray(given))) throw invalidArgType('options', 'of type object', given);
+  const options: SetupOptions = given ?? {};
   const flags = options.flags ?? 0;
   if (!Number.isInteger(flags) || flags < 0 || (flags & ~SETUP_FLAGS) !== 0) {
     throw invalid('unknown setup flag bits', 'flags', 'io_setup');

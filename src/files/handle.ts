@@ -14,6 +14,7 @@ import { emptyReadv } from '../arguments';
 import { AioContext } from '../context';
 import { newRequest, PositionOwner, Reply, Request } from '../context/queue';
 import { ownedFile } from '../context/submit';
+import { IOV_MAX, writeInPieces } from '../context/vectors';
 import { Opcode } from '../iocb';
 import { handleCommit } from './commit';
 import { checkAligned, DirectAlignment } from './direct';
@@ -355,7 +356,21 @@ export class FileHandle implements PositionOwner {
     for (const b of buffers) length += b.byteLength;
     // node:fs reports a vectored call's errors as read's and write's
     const reported = opcode === Opcode.preadv ? 'read' : 'write';
-    return this.transfer(opcode, reported, buffers.slice(), 0, length, typeof position === 'number' ? position : null, reply, buffers);
+    // a bigint is a position, as read's and write's (node:fs 20 takes it for the current one: docs/API.md)
+    const at: Position = typeof position === 'number' || typeof position === 'bigint' ? position : null;
+    if (buffers.length <= IOV_MAX) return this.transfer(opcode, reported, buffers.slice(), 0, length, at, reply, buffers);
+    // as node:fs (context/vectors.ts): readv fills the first IOV_MAX, writev writes IOV_MAX at a time
+    if (opcode === Opcode.preadv) {
+      const first = buffers.slice(0, IOV_MAX);
+      let firstLength = 0;
+      for (const b of first) firstLength += b.byteLength;
+      return this.transfer(opcode, reported, first, 0, firstLength, at, reply, buffers);
+    }
+    const current = !explicit(at);
+    const written = writeInPieces(buffers.slice(), current ? 0 : (at as number | bigint), (piece, p) =>
+      this.vectored<{ bytesWritten: number }>(opcode, syscall, piece, current ? null : p, reply).then((r) => r.bytesWritten),
+    );
+    return written.then((bytesWritten) => ({ bytesWritten, buffers }) as T);
   }
 
   /**

@@ -3,7 +3,7 @@
 // reads and writes one chunk at a time.
 import { invalidArgType } from '../arguments';
 import type { FileHandle } from './handle';
-import { checkEncoding } from './validate';
+import { checkEncoding, checkInteger } from './validate';
 
 /** bytes per request, and requests in flight at once */
 export const CHUNK = 512 * 1024;
@@ -40,7 +40,7 @@ export function checkAborted(o: WholeOptions): void {
 
 function chunkOf(o: WholeOptions): number {
   const chunk = o.chunkSize ?? CHUNK;
-  if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(`chunkSize must be a whole number of bytes >= 1, got ${chunk}`);
+  checkInteger(chunk, 'options.chunkSize', 1);
   return chunk;
 }
 
