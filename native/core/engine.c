@@ -906,7 +906,15 @@ static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 		req = kernel_cancel_locked(ctx, iocb, &found);
 	} else {
 		req = aior_pool_cancel(ctx, iocb);
+		/* a poll waiting in the poll service has not started either */
+		if (req == NULL)
+			req = aior_pool_cancel_poll(ctx, iocb);
 		found = req != NULL;
+		/* a poll kernel AIO holds is the kernel's to cancel: its event comes through the ring */
+		if (!found && aior_kernel_cancel_request(ctx, iocb) == 0) {
+			pthread_mutex_unlock(&ctx->reqs.lock);
+			return 0;
+		}
 		if (!found && requests_busy(ctx, iocb)) {
 			pthread_mutex_unlock(&ctx->reqs.lock);
 			return -EAGAIN;

@@ -746,6 +746,19 @@ int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 	return 0;
 }
 
+int aior_kernel_cancel_request(struct aior_ctx *ctx, const struct iocb *user)
+{
+	if (!kernel_context(ctx) || passthrough(ctx))
+		return -EINVAL;
+	for (uint32_t i = 0; i < ctx->capacity; i++) {
+		struct aior_req *req = &ctx->reqs.table[i];
+
+		if (req->user == user && aior_load_acquire(&req->state) == REQ_KERNEL)
+			return aior_kernel_cancel(ctx, &req->cb);
+	}
+	return -EINVAL;
+}
+
 /* Cancel the backlog, and whatever the kernel can cancel (its polls). */
 static void cancel_all(struct aior_ctx *ctx)
 {

@@ -132,6 +132,13 @@ long aior_kernel_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct 
 /* Passthrough: io_cancel one of the caller's iocbs (a poll's event then comes through the ring). */
 int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
 /*
+ * Moved mode, with reqs.lock held: io_cancel the request the kernel holds
+ * for the caller's iocb. Only a poll is the kernel's to cancel: 0, and its
+ * event (res 0, reported -ECANCELED) comes through the ring; a read or
+ * write is -EINVAL (it completes on its own), as is an iocb not there.
+ */
+int aior_kernel_cancel_request(struct aior_ctx *ctx, const struct iocb *user);
+/*
  * Moved mode: the backlog completes with -ECANCELED, everything with the
  * kernel is io_cancel'ed (polls can be: their events come through the
  * ring) and waited for. Then the context leaves the mover, which does not

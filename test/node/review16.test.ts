@@ -3,9 +3,10 @@
 // with a bigint position, pwritev2 and dsyncWrite past IOV_MAX, and the
 // type checks of readFile's chunkSize and of setup's options. Compared
 // with node:fs on the same files where node:fs has the same call.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dsyncWrite, open, readFile, setup, writeFile } from '../../src/index';
+import { dsyncWrite, IocbInit, open, readFile, setup, writeFile } from '../../src/index';
 import { removeTempDirs, tempDir } from '../helpers';
 
 afterAll(removeTempDirs);
@@ -147,5 +148,27 @@ test("setup's options: null is no options; a number, string or array is ERR_INVA
       code = `${(e as Error).name} ${(e as NodeJS.ErrnoException).code}`;
     }
     expect(code).toBe('TypeError ERR_INVALID_ARG_TYPE');
+  }
+});
+
+test.each(BACKENDS)('%s: cancel of a poll still waiting for its descriptor succeeds, and the poll completes once with ECANCELED', async (backend) => {
+  const file = path.join(tempDir(), 'poll-fifo');
+  execFileSync('mkfifo', [file]);
+  // the read end, with a writer that never writes: never readable, never at end of file (a FIFO
+  // opened read-write waits on two queues, which kernel AIO's poll refuses: EINVAL, docs/API.md)
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writer = fs.openSync(file, fs.constants.O_WRONLY);
+  const ctx = setup(8, { backend });
+  try {
+    const poll: IocbInit = { opcode: 'poll', fd, events: 1, data: 7 };
+    expect(ctx.submit([poll])).toBe(1);
+    expect(await ctx.getEvents(1, 1, 30)).toEqual([]);
+    ctx.cancel(poll);
+    expect(await ctx.getEvents(1, 2, 5000)).toEqual([expect.objectContaining({ data: 7, res: -125 })]);
+    expect(() => ctx.cancel(poll)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  } finally {
+    ctx.destroy();
+    fs.closeSync(fd);
+    fs.closeSync(writer);
   }
 });
