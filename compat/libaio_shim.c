@@ -719,25 +719,35 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
-		       const struct timespec *timeout, const sigset_t *sigmask)
+/*
+ * io_getevents' arguments, as the kernel checks them: -EINVAL for a bad
+ * min_nr or nr, else 0 with *deadline the CLOCK_MONOTONIC time the wait
+ * ends (-1: no end). As the kernel does (timespec64_to_ktime): tv_nsec is
+ * not checked, the two are simply added; a negative total waits with no end.
+ */
+static int deadline_of(long min_nr, long nr, const struct timespec *timeout, int64_t *deadline)
 {
-	int64_t deadline = -1;
-	long got = 0;
-	int kfd;
-
 	if (min_nr < 0 || nr < 0 || min_nr > nr)
 		return -EINVAL;
+	*deadline = -1;
 	if (timeout) {
-		/*
-		 * As the kernel does (timespec64_to_ktime): tv_nsec is not checked,
-		 * the two are simply added; a negative total waits with no end.
-		 */
 		int64_t total = (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
 
 		if (total >= 0)
-			deadline = now_ns() + total;
+			*deadline = now_ns() + total;
 	}
+	return 0;
+}
+
+static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
+		       const struct timespec *timeout, const sigset_t *sigmask)
+{
+	int64_t deadline;
+	long got = 0;
+	int kfd;
+
+	if (deadline_of(min_nr, nr, timeout, &deadline))
+		return -EINVAL;
 	kfd = aior_kernel_fd(c->engine);
 	pthread_mutex_lock(&c->reap_lock);
 	for (;;) {
@@ -820,17 +830,11 @@ static int is_zero(const struct timespec *t)
 static long get_events_direct(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
 			      const struct timespec *timeout, const sigset_t *sigmask)
 {
-	int64_t deadline = -1;
+	int64_t deadline;
 	long got = 0;
 
-	if (min_nr < 0 || nr < 0 || min_nr > nr)
+	if (deadline_of(min_nr, nr, timeout, &deadline))
 		return -EINVAL;
-	if (timeout) {
-		int64_t total = (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
-
-		if (total >= 0)
-			deadline = now_ns() + total;
-	}
 	pthread_mutex_lock(&c->reap_lock);
 	for (int waits = 0;; waits++) {
 		struct timespec left, *wait = NULL;

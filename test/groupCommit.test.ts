@@ -431,6 +431,46 @@ describe('37 group commit in the engine: grouped requests, groupWrite', () => {
   });
 });
 
+/**
+ * 16 writers, each 10 times a 4 KiB write then groupDatasync, on a context
+ * of backend; finish syncs the file once in full (its fsync is the one
+ * recorded). Every commit is proved by a recorded sync, there are fewer
+ * syncs than commits, and the file holds every write.
+ */
+async function sixteenWritersProved(dir: string, backend: 'kernel' | 'uring', finish: (ctx: AioContext, fd: number) => Promise<unknown>): Promise<void> {
+  const ctx = setup(256, { backend });
+  const file = path.join(dir, backend);
+  const fd = fs.openSync(file, 'w+');
+  try {
+    const commits: Commit[] = [];
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; i < 10; i++) {
+        expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
+        const writesDone = process.hrtime.bigint();
+        await groupDatasync(ctx, fd);
+        commits.push({ writesDone, resolved: process.hrtime.bigint() });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+    await finish(ctx, fd);
+    const stats = ctx.syncStats();
+    expect(stats.fsyncs).toBe(1);
+    expect(stats.fdatasyncs).toBeGreaterThan(1);
+    expect(stats.fdatasyncs).toBeLessThan(commits.length);
+    expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
+    for (const r of stats.records) {
+      expect(r.fd).toBe(fd);
+      expect(r.end).toBeGreaterThanOrEqual(r.start);
+    }
+    for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
+    const back = fs.readFileSync(file);
+    for (let i = 0; i < 10; i++) for (let w = 0; w < 16; w++) expect(back[(i * 16 + w) * 4096]).toBe(w + 1);
+  } finally {
+    ctx.destroy();
+    fs.closeSync(fd);
+  }
+}
+
 describe('37 group commit on the kernel backend', () => {
   let dir: string;
   beforeAll(() => {
@@ -438,36 +478,8 @@ describe('37 group commit on the kernel backend', () => {
   });
   afterAll(removeTempDirs);
 
-  test("kernel AIO's syncs are recorded (queued to reaped), and every commit of 16 writers is proved by one", async () => {
-    const ctx = setup(256, { backend: 'kernel' });
-    const fd = fs.openSync(path.join(dir, 'kernel'), 'w+');
-    try {
-      const commits: Commit[] = [];
-      const writer = async (w: number): Promise<void> => {
-        for (let i = 0; i < 10; i++) {
-          expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
-          const writesDone = process.hrtime.bigint();
-          await groupDatasync(ctx, fd);
-          commits.push({ writesDone, resolved: process.hrtime.bigint() });
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
-      await ctx.fsync(fd);
-      const stats = ctx.syncStats();
-      expect(stats.fsyncs).toBe(1);
-      expect(stats.fdatasyncs).toBeGreaterThan(1);
-      expect(stats.fdatasyncs).toBeLessThan(commits.length);
-      expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
-      for (const r of stats.records) {
-        expect(r.fd).toBe(fd);
-        expect(r.end).toBeGreaterThanOrEqual(r.start);
-      }
-      for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
-    } finally {
-      ctx.destroy();
-      fs.closeSync(fd);
-    }
-  });
+  test("kernel AIO's syncs are recorded (queued to reaped), and every commit of 16 writers is proved by one", () =>
+    sixteenWritersProved(dir, 'kernel', (ctx, fd) => ctx.fsync(fd)));
 });
 
 describeUring('37 group commit on the uring backend', () => {
@@ -477,41 +489,11 @@ describeUring('37 group commit on the uring backend', () => {
   });
   afterAll(removeTempDirs);
 
-  test('io_uring runs the syncs: each is recorded, and every commit of 16 writers is proved by one', async () => {
-    const ctx = setup(256, { backend: 'uring' });
-    const file = path.join(dir, 'uring');
-    const fd = fs.openSync(file, 'w+');
-    try {
-      const commits: Commit[] = [];
-      const writer = async (w: number): Promise<void> => {
-        for (let i = 0; i < 10; i++) {
-          expect(await ctx.write(fd, Buffer.alloc(4096, w + 1), (i * 16 + w) * 4096)).toBe(4096);
-          const writesDone = process.hrtime.bigint();
-          await groupDatasync(ctx, fd);
-          commits.push({ writesDone, resolved: process.hrtime.bigint() });
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+  test('io_uring runs the syncs: each is recorded, and every commit of 16 writers is proved by one', () =>
+    sixteenWritersProved(dir, 'uring', async (ctx, fd) => {
       await groupFsync(ctx, fd);
       await ctx.datasync(fd);
-      const stats = ctx.syncStats();
-      expect(stats.fsyncs).toBe(1);
-      expect(stats.fdatasyncs).toBeGreaterThan(1);
-      expect(stats.fdatasyncs).toBeLessThan(commits.length);
-      expect(stats.records).toHaveLength(stats.fsyncs + stats.fdatasyncs);
-      for (const r of stats.records) {
-        expect(r.fd).toBe(fd);
-        expect(r.end).toBeGreaterThanOrEqual(r.start);
-      }
-      for (const c of commits) expect(servedBy(stats.records, fd, c)).toBeDefined();
-      const back = fs.readFileSync(file);
-      for (let i = 0; i < 10; i++) for (let w = 0; w < 16; w++) expect(back[(i * 16 + w) * 4096]).toBe(w + 1);
-    } finally {
-      ctx.destroy();
-      fs.closeSync(fd);
-    }
-  });
-
+    }));
 });
 
 /**

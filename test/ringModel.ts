@@ -1,6 +1,8 @@
 // The plain reference model both ring implementations (C and TypeScript)
 // are held to: a FIFO of cookies with a capacity, plus where each ring's
-// shared indices must stand after a given number of produces and reaps.
+// shared indices must stand after a given number of produces and reaps;
+// and what every call on a ring whose buffer shrank under it must throw.
+import { AioError } from '../src/errors';
 
 export class FifoModel {
   private readonly q: number[] = [];
@@ -40,4 +42,23 @@ export function cookiesOf(pairs: Float64Array): number[] {
   const out: number[] = [];
   for (let i = 0; i < pairs.length; i += 2) out.push(pairs[i]);
   return out;
+}
+
+/** A resizable ArrayBuffer of n bytes (growable to 64 KiB): the rings' tests shrink one under a ring. */
+export function resizable(n: number): ArrayBuffer & { resize(n: number): void } {
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+  return new Resizable(n, { maxByteLength: 1 << 16 });
+}
+
+/** Each call on a ring whose buffer shrank to shrunk bytes throws an AioError EINVAL naming the buffer. */
+export function expectShrunkRefused(shrunk: number, calls: Record<string, () => unknown>): void {
+  for (const [name, call] of Object.entries(calls)) {
+    let e: unknown;
+    try {
+      call();
+    } catch (err) {
+      e = err;
+    }
+    expect({ name, shrunk, error: e instanceof AioError ? { code: e.code, field: e.field } : String(e) }).toEqual({ name, shrunk, error: { code: 'EINVAL', field: 'buffer' } });
+  }
 }

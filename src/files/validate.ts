@@ -22,3 +22,11 @@ export function invalidArgValue(name: string, value: unknown, reason: string): T
 export function checkEncoding(encoding: unknown): void {
   if (encoding && !Buffer.isEncoding(encoding as string)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
 }
+
+/** node:fs's kIoMaxLength: the largest file its readFile reads whole. */
+export const MAX_WHOLE = 2 ** 31 - 1;
+
+/** node's ERR_FS_FILE_TOO_LARGE: readFile of a file larger than MAX_WHOLE. */
+export function fileTooLarge(size: number): RangeError {
+  return Object.assign(new RangeError(`File size (${size}) is greater than 2 GiB`), { code: 'ERR_FS_FILE_TOO_LARGE' });
+}

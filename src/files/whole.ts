@@ -3,7 +3,7 @@
 // reads and writes one chunk at a time.
 import { invalidArgType } from '../arguments';
 import type { FileHandle } from './handle';
-import { checkEncoding, checkInteger } from './validate';
+import { checkEncoding, checkInteger, fileTooLarge, MAX_WHOLE } from './validate';
 
 /** bytes per request, and requests in flight at once */
 export const CHUNK = 512 * 1024;
@@ -50,6 +50,8 @@ export async function readWhole(h: FileHandle, options?: BufferEncoding | WholeO
   const chunk = chunkOf(o);
   checkAborted(o);
   const st = await h.stat();
+  // node:fs refuses by the file's size, wherever the handle stands
+  if (st.isFile() && st.size > MAX_WHOLE) throw fileTooLarge(st.size);
   const parts: Buffer[] = [];
   let total = 0;
   if (st.isFile() && st.size > 0) {

@@ -137,5 +137,24 @@ describe("readFile/writeFile options and FileHandle.read's buffer, as node:fs/pr
       await theirs.close();
     }
   });
+  test('readFile of a file above 2 GiB - 1 (sparse) is the RangeError ERR_FS_FILE_TOO_LARGE node:fs gives, by path and by handle', async () => {
+    const big = path.join(dir, 'sparse-2g');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 2 ** 31);
+    const ours = await open(big, 'r');
+    const theirs = await fs.promises.open(big, 'r');
+    try {
+      /** the refusal, with its message (both say the size) */
+      const said = async (p: () => Promise<unknown>) => ({ ...(await refusal(p)), message: await p().catch((e: Error) => e.message) });
+      const byPath = await said(() => readFile(big));
+      expect(byPath).toEqual(await said(() => fs.promises.readFile(big)));
+      expect(byPath).toEqual({ name: 'RangeError', code: 'ERR_FS_FILE_TOO_LARGE', message: 'File size (2147483648) is greater than 2 GiB' });
+      expect(await said(() => ours.readFile())).toEqual(await said(() => theirs.readFile()));
+    } finally {
+      await ours.close();
+      await theirs.close();
+      fs.rmSync(big);
+    }
+  });
   afterAll(() => defaultContext().destroy());
 });
