@@ -38,7 +38,7 @@ describeKernel('30 contexts at the kernel\'s scale', () => {
   ])('Node API, auto with AIORING_AUTO_URING=0, %s ring, %s I/O: 10,000 setup(1) contexts each write and read a block; shared threads, %i kernel contexts, 3 mappings each, all back after destroy', (ring, io, kernelContexts) => {
     const file = dataFile(io === 'direct' ? directDir() : tempDir());
     // auto's kernel AIO path (where io_uring works auto takes it instead: the io_uring block below)
-    const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), ring, String(N), file, io], {
+    const out = execFileSync(process.execPath, ['--expose-gc', '-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), ring, String(N), file, io], {
       encoding: 'utf8',
       timeout: 240000,
       env: { ...process.env, AIORING_AUTO_URING: '0' },
@@ -121,7 +121,7 @@ describeUring('30 contexts at the kernel\'s scale, on io_uring', () => {
     ['auto', 'buffered'],
   ])('Node API, backend %s, %s I/O: 10,000 setup(1) contexts each write and read a block; one io_uring descriptor each and no thread of their own; all back after destroy', (backend, io) => {
     const file = dataFile(io === 'direct' ? directDir() : tempDir());
-    const out = execFileSync(process.execPath, ['-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), 'legacy', String(N), file, io, backend], {
+    const out = execFileSync(process.execPath, ['--expose-gc', '-r', tsRequire, path.join(__dirname, 'workers', 'manyContexts.ts'), 'legacy', String(N), file, io, backend], {
       encoding: 'utf8',
       timeout: 240000,
       env: { ...process.env, AIORING_AUTO_URING: '' },
