@@ -4,8 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createReadStream, createWriteStream, open, readFile, setup, SETUP_V2, V2Header, v2RingBytes, writeFile } from '../src/index';
+import { createReadStream, createWriteStream, defaultContext, open, readFile, setup, SETUP_V2, V2Header, v2RingBytes, writeFile } from '../src/index';
 import { compiledTree, directDir, patternFile, tempDir } from './helpers';
+
+// the shared context the calls without one made: a context left alive keeps the process's mover for the files jest runs next
+afterAll(() => defaultContext().destroy());
 
 const scripts = path.join('test', 'hostileNode');
 let compiled: string | undefined;

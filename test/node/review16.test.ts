@@ -6,10 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dsyncWrite, IocbInit, open, readFile, setup, writeFile } from '../../src/index';
+import { defaultContext, dsyncWrite, IocbInit, open, readFile, setup, writeFile } from '../../src/index';
 import { removeTempDirs, tempDir } from '../helpers';
 
 afterAll(removeTempDirs);
+// the calls without a context of their own (open, readFile, writeFile) made the shared one: jest runs
+// other files in this process after, and a context left alive keeps the process's mover thread
+afterAll(() => defaultContext().destroy());
 
 const BACKENDS = ['auto', 'threadpool', 'uring', 'kernel'] as const;
 /** Past IOV_MAX (1,024) buffers of 2 bytes, distinct contents. */
