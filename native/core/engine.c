@@ -911,9 +911,14 @@ static int cancel(struct aior_ctx *ctx, const struct iocb *iocb, int as_kernel)
 			req = aior_pool_cancel_poll(ctx, iocb);
 		found = req != NULL;
 		/* a poll kernel AIO holds is the kernel's to cancel: its event comes through the ring */
-		if (!found && aior_kernel_cancel_request(ctx, iocb) == 0) {
-			pthread_mutex_unlock(&ctx->reqs.lock);
-			return 0;
+		if (!found) {
+			int r = aior_kernel_cancel_request(ctx, iocb);
+
+			/* one already cancelled is no longer in flight, as for the kernel's io_cancel: EINVAL */
+			if (r == 0 || r == -EALREADY) {
+				pthread_mutex_unlock(&ctx->reqs.lock);
+				return r == 0 ? 0 : -EINVAL;
+			}
 		}
 		if (!found && requests_busy(ctx, iocb)) {
 			pthread_mutex_unlock(&ctx->reqs.lock);

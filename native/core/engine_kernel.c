@@ -753,8 +753,12 @@ int aior_kernel_cancel_request(struct aior_ctx *ctx, const struct iocb *user)
 	for (uint32_t i = 0; i < ctx->capacity; i++) {
 		struct aior_req *req = &ctx->reqs.table[i];
 
-		if (req->user == user && aior_load_acquire(&req->state) == REQ_KERNEL)
-			return aior_kernel_cancel(ctx, &req->cb);
+		if (req->user == user && aior_load_acquire(&req->state) == REQ_KERNEL) {
+			int r = aior_kernel_cancel(ctx, &req->cb);
+
+			/* a poll the kernel no longer holds was cancelled or has completed: its event is on the way */
+			return r == -EINVAL && req->cb.aio_lio_opcode == IOCB_CMD_POLL ? -EALREADY : r;
+		}
 	}
 	return -EINVAL;
 }

@@ -135,7 +135,9 @@ int aior_kernel_cancel(struct aior_ctx *ctx, const struct iocb *iocb);
  * Moved mode, with reqs.lock held: io_cancel the request the kernel holds
  * for the caller's iocb. Only a poll is the kernel's to cancel: 0, and its
  * event (res 0, reported -ECANCELED) comes through the ring; a read or
- * write is -EINVAL (it completes on its own), as is an iocb not there.
+ * write is -EINVAL (it completes on its own), as is an iocb not there;
+ * -EALREADY for a poll the kernel no longer holds (cancelled before, or
+ * completed, its event not yet delivered).
  */
 int aior_kernel_cancel_request(struct aior_ctx *ctx, const struct iocb *user);
 /*

@@ -364,15 +364,20 @@ static int cancel_request(struct aior_uring *u, struct aior_req *req)
 int aior_uring_cancel(struct aior_ctx *ctx, const struct iocb *iocb)
 {
 	struct aior_req *req;
-	int r;
+	int r, poll = 0;
 
 	/* held across the cancel: the slot cannot be reused under it */
 	pthread_mutex_lock(&ctx->reqs.lock);
 	req = find_request(ctx, iocb);
+	if (req)
+		poll = req->cb.aio_lio_opcode == IOCB_CMD_POLL;
 	r = req ? cancel_request(&ctx->uring, req) : -EINVAL;
 	pthread_mutex_unlock(&ctx->reqs.lock);
 	if (r == -EINVAL || r == 0)
 		return r;
+	/* a poll completed (or cancelled before) and not yet reaped is no longer in flight, as for io_cancel */
+	if (r == -ENOENT && poll)
+		return -EINVAL;
 	/* running (EALREADY, ETIME), or completed and not yet reaped (ENOENT) */
 	return -EAGAIN;
 }

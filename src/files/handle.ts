@@ -366,11 +366,30 @@ export class FileHandle implements PositionOwner {
       for (const b of first) firstLength += b.byteLength;
       return this.transfer(opcode, reported, first, 0, firstLength, at, reply, buffers);
     }
-    const current = !explicit(at);
-    const written = writeInPieces(buffers.slice(), current ? 0 : (at as number | bigint), (piece, p) =>
-      this.vectored<{ bytesWritten: number }>(opcode, syscall, piece, current ? null : p, reply).then((r) => r.bytesWritten),
+    if (explicit(at)) {
+      return writeInPieces(buffers.slice(), at, (piece, p) =>
+        this.vectored<{ bytesWritten: number }>(opcode, syscall, piece, p, reply).then((r) => r.bytesWritten),
+      ).then((bytesWritten) => ({ bytesWritten, buffers }) as T);
+    }
+    // at the current position: the whole call's range is reserved now, as one writev's would be, so
+    // calls made with it take the ranges after it; the pieces go at explicit offsets inside it
+    const start = this.reserve(length);
+    const giveBack = (bytes: number): void => {
+      // what was not written, as settled() gives it back: only if no later call reserved past it
+      if (this.position === start + length) this.position = start + bytes;
+    };
+    return writeInPieces(buffers.slice(), start, (piece, p) =>
+      this.vectored<{ bytesWritten: number }>(opcode, syscall, piece, p, reply).then((r) => r.bytesWritten),
+    ).then(
+      (bytesWritten) => {
+        giveBack(bytesWritten);
+        return { bytesWritten, buffers } as T;
+      },
+      (e: unknown) => {
+        giveBack(0);
+        throw e;
+      },
     );
-    return written.then((bytesWritten) => ({ bytesWritten, buffers }) as T);
   }
 
   /**

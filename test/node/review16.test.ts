@@ -167,6 +167,8 @@ test.each(BACKENDS)('%s: cancel of a poll still waiting for its descriptor succe
     expect(ctx.submit([poll])).toBe(1);
     expect(await ctx.getEvents(1, 1, 30)).toEqual([]);
     ctx.cancel(poll);
+    // cancelled, its event not yet reaped: no longer in flight, as the kernel's io_cancel says
+    expect(() => ctx.cancel(poll)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(await ctx.getEvents(1, 2, 5000)).toEqual([expect.objectContaining({ data: 7, res: -125 })]);
     expect(() => ctx.cancel(poll)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   } finally {
@@ -174,4 +176,19 @@ test.each(BACKENDS)('%s: cancel of a poll still waiting for its descriptor succe
     fs.closeSync(fd);
     fs.closeSync(writer);
   }
+});
+
+test('a writev past 1,024 buffers at the current position keeps its range: calls made with it come after it, in call order', async () => {
+  const file = fileOf(tempDir(), 'ranges', Buffer.alloc(0));
+  const h = await open(file, 'w+');
+  try {
+    const ones = (c: string): Buffer[] => Array.from({ length: 1100 }, () => Buffer.from(c));
+    const [a, b, c] = await Promise.all([h.writev(ones('a')), h.writev(ones('b')), h.write(Buffer.from('c'))]);
+    expect([a.bytesWritten, b.bytesWritten, c.bytesWritten]).toEqual([1100, 1100, 1]);
+    // the handle's position is past all three
+    await h.write(Buffer.from('d'));
+  } finally {
+    await h.close();
+  }
+  expect(fs.readFileSync(file, 'latin1')).toBe(`${'a'.repeat(1100)}${'b'.repeat(1100)}cd`);
 });
