@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +76,28 @@ struct shim_ctx {
 	int v2;
 	int async_buffered;       /* AIORING_SETUP_ASYNC_BUFFERED */
 	int direct;               /* the engine's direct route (AIORING_RING=v2): the kernel has the iocbs */
-	int wakefd;               /* producers ring it when a waiter announced itself */
+	pthread_mutex_t wait_lock; /* guards waiting, taken by producers' wake */
+	struct shim_waiter *waiting; /* the threads asleep on the context, each on its own eventfd */
+	int dying;                /* atomic: io_destroy has begun; waiters leave */
+	unsigned direct_waits;    /* atomic: calls waiting in the kernel's context (the direct route) */
 	uint64_t internal_id;     /* atomic: the engine's kernel context, in the table as engine_internal (0: none yet) */
 	pthread_mutex_t reap_lock; /* one reaper at a time, as the kernel's ring_lock */
 	int waiters;              /* under reap_lock */
 	struct legacy_consumer legacy;
 	struct v2_ring ring;
+	/*
+	 * atomic: calls inside the context (enter/leave); io_destroy waits for
+	 * them. Last, and never cleared: a destroyed context's memory is kept
+	 * for the next setup (contexts_free), so a thread that looked the id up
+	 * just before the destroy counts itself on live memory and sees it gone.
+	 */
+	unsigned calls;
+};
+
+/* A thread asleep on a context: the producers ring its own eventfd. */
+struct shim_waiter {
+	int fd;
+	struct shim_waiter *next;
 };
 
 /*
@@ -142,6 +159,32 @@ static struct shim_ctx *engine_ctx(void **id)
 }
 
 /*
+ * engine_ctx, counted in the context's calls until leave: NULL (with *id
+ * as engine_ctx leaves it) for a context io_destroy or mremap took out of
+ * the table meanwhile. The count comes before the second look and
+ * io_destroy's removal before its wait (both seq_cst), so either the
+ * destroy waits for this call or this call sees the context gone.
+ */
+static struct shim_ctx *enter(void **id)
+{
+	void *asked = *id;
+	struct shim_ctx *c = engine_ctx(id);
+
+	if (c == NULL)
+		return NULL;
+	aior_add_seq_cst(&c->calls, 1);
+	if (context_table_find(asked) == c && !__atomic_load_n(&c->dying, __ATOMIC_SEQ_CST))
+		return c;
+	__atomic_fetch_sub(&c->calls, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void leave(struct shim_ctx *c)
+{
+	__atomic_fetch_sub(&c->calls, 1, __ATOMIC_RELEASE);
+}
+
+/*
  * libaio's one look at a ring from userspace: a zero timeout on a ring
  * with the kernel's magic and nothing in it answers 0 with no system
  * call. Like libaio, it reads the magic of any id that is not NULL, and
@@ -178,12 +221,116 @@ static int engine_ring_is_empty(struct shim_ctx *c, const struct timespec *timeo
 	return empty;
 }
 
-static void wake(void *arg)
+static void ring_fd(int fd)
 {
 	uint64_t one = 1;
-	ssize_t r = write(*(int *)arg, &one, sizeof(one));
+	ssize_t r = write(fd, &one, sizeof(one));
 
 	(void)r;
+}
+
+/* The engine's wake, from its producer threads: every thread asleep on the context. */
+static void wake(void *arg)
+{
+	struct shim_ctx *c = arg;
+
+	pthread_mutex_lock(&c->wait_lock);
+	for (struct shim_waiter *w = c->waiting; w; w = w->next)
+		ring_fd(w->fd);
+	pthread_mutex_unlock(&c->wait_lock);
+}
+
+/*
+ * This thread's eventfd to sleep on (one per thread, closed at its exit;
+ * remade in a forked child, whose copy is its parent thread's), or -errno.
+ */
+static pthread_key_t wakefd_key;
+static pthread_once_t wakefd_once = PTHREAD_ONCE_INIT;
+static __thread int thread_wakefd = -1;
+static __thread unsigned thread_wakefd_generation;
+
+static void close_wakefd(void *fd)
+{
+	close((int)(intptr_t)fd - 1);
+}
+
+static void make_wakefd_key(void)
+{
+	pthread_key_create(&wakefd_key, close_wakefd);
+}
+
+static int own_wakefd(void)
+{
+	unsigned gen = aior_load_relaxed(&generation);
+
+	if (thread_wakefd >= 0 && thread_wakefd_generation == gen)
+		return thread_wakefd;
+	if (thread_wakefd >= 0)
+		close(thread_wakefd);
+	pthread_once(&wakefd_once, make_wakefd_key);
+	thread_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (thread_wakefd < 0)
+		return -errno;
+	thread_wakefd_generation = gen;
+	pthread_setspecific(wakefd_key, (void *)(intptr_t)(thread_wakefd + 1));
+	return thread_wakefd;
+}
+
+/* Among the context's sleepers (its eventfd emptied first: what it held was for an earlier sleep). */
+static void sleeper_add(struct shim_ctx *c, struct shim_waiter *w)
+{
+	uint64_t drain;
+	ssize_t r = read(w->fd, &drain, sizeof(drain));
+
+	(void)r;
+	pthread_mutex_lock(&c->wait_lock);
+	w->next = c->waiting;
+	c->waiting = w;
+	pthread_mutex_unlock(&c->wait_lock);
+}
+
+static void sleeper_remove(struct shim_ctx *c, struct shim_waiter *w)
+{
+	pthread_mutex_lock(&c->wait_lock);
+	for (struct shim_waiter **p = &c->waiting; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&c->wait_lock);
+}
+
+/*
+ * Destroyed contexts' memory, for the next setup: never given back, so a
+ * call that found a context just before its destroy (enter) only ever
+ * touches a context's memory.
+ */
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_ctx *free_contexts;
+
+static struct shim_ctx *context_alloc(void)
+{
+	struct shim_ctx *c;
+
+	pthread_mutex_lock(&free_lock);
+	c = free_contexts;
+	if (c)
+		free_contexts = (struct shim_ctx *)c->id;
+	pthread_mutex_unlock(&free_lock);
+	if (!c)
+		return calloc(1, sizeof(*c));
+	/* all but calls, which a late enter may be counting in */
+	memset(c, 0, offsetof(struct shim_ctx, calls));
+	return c;
+}
+
+static void context_free(struct shim_ctx *c)
+{
+	pthread_mutex_lock(&free_lock);
+	c->engine = NULL;
+	c->id = free_contexts; /* the free list's link */
+	free_contexts = c;
+	pthread_mutex_unlock(&free_lock);
 }
 
 /* Whether AIORING_BACKEND asks for io_uring; a typo is said once and ignored. */
@@ -270,15 +417,9 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 		return -EFAULT;
 	*ctxp = NULL; /* the probe wrote there: what it held, 0, until the id */
 	pthread_once(&fork_hook, hook_fork);
-	c = calloc(1, sizeof(*c));
+	c = context_alloc();
 	if (!c)
 		return -ENOMEM;
-	c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->wakefd < 0) {
-		r = -errno;
-		free(c);
-		return r;
-	}
 	memset(&s, 0, sizeof(s));
 	s.nr_events = nr_events;
 	s.kernel_events = nr_events;
@@ -293,12 +434,11 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	s.memory = memory;
 	s.memory_len = memory_len;
 	s.wake = wake;
-	s.wake_arg = &c->wakefd;
+	s.wake_arg = c;
 	s.private_waiters = 1; /* its io_getevents is the only waiter, and mremap may move the ring */
 	r = engine_setup(&s, &c->engine);
 	if (r < 0) {
-		close(c->wakefd);
-		free(c);
+		context_free(c);
 		return r;
 	}
 	aior_info(c->engine, &c->info);
@@ -307,6 +447,7 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	c->id = c->info.ring;
 	c->generation = aior_load_relaxed(&generation);
 	pthread_mutex_init(&c->reap_lock, NULL);
+	pthread_mutex_init(&c->wait_lock, NULL);
 	if (c->v2)
 		v2_bind(&c->ring, c->info.ring, c->info.nr);
 	else
@@ -319,9 +460,9 @@ static int setup_ctx(unsigned nr_events, unsigned flags, void *memory, size_t me
 	r = context_table_insert(c->id, c);
 	if (r < 0) {
 		aior_destroy(c->engine);
-		close(c->wakefd);
 		pthread_mutex_destroy(&c->reap_lock);
-		free(c);
+		pthread_mutex_destroy(&c->wait_lock);
+		context_free(c);
 		return r;
 	}
 	*ctxp = c->id;
@@ -409,6 +550,15 @@ EXPORT unsigned aioring_features(void)
 	return f;
 }
 
+/* Until no call is inside c (but, with direct, those waiting in the kernel), waking its sleepers meanwhile. */
+static void wait_calls(struct shim_ctx *c, int direct)
+{
+	while (__atomic_load_n(&c->calls, __ATOMIC_ACQUIRE) > (direct ? aior_load_acquire(&c->direct_waits) : 0)) {
+		wake(c);
+		usleep(200);
+	}
+}
+
 EXPORT int io_destroy(void *id)
 {
 	struct shim_ctx *c = engine_ctx(&id);
@@ -418,11 +568,21 @@ EXPORT int io_destroy(void *id)
 		return kernel_call(SYS_io_destroy, (long)id, 0, 0, 0, 0, 0);
 	if (aior_load_relaxed(&c->internal_id))
 		context_table_remove((void *)(uintptr_t)c->internal_id);
+	/*
+	 * As the kernel's: threads waiting in io_getevents return -EINVAL,
+	 * calls made from here on find nothing. Those already inside end
+	 * first, but a wait in the kernel's own context (the direct route),
+	 * which ends when the engine destroys that context, and then touches
+	 * neither ring nor engine (dying).
+	 */
+	__atomic_store_n(&c->dying, 1, __ATOMIC_SEQ_CST);
+	wait_calls(c, 1);
 	/* waits for in-flight I/O, as the kernel's io_destroy does */
 	aior_destroy(c->engine);
-	close(c->wakefd);
+	wait_calls(c, 0);
 	pthread_mutex_destroy(&c->reap_lock);
-	free(c);
+	pthread_mutex_destroy(&c->wait_lock);
+	context_free(c);
 	errno = saved;
 	return 0;
 }
@@ -442,12 +602,14 @@ static void set_waiting(struct shim_ctx *c, int delta)
 		aior_and_seq_cst(c->info.wait_flags, ~AIORING_V2_WAITER);
 }
 
-/* Where the engine's next completion goes in the ring (a free-running index for v2); under reap_lock. */
+/*
+ * Where the engine's next completion goes in the ring (a free-running
+ * index for v2), by the engine's own count: the ring's tail is the
+ * program's to write too, as the kernel's is. Under reap_lock.
+ */
 static uint32_t produced(const struct shim_ctx *c)
 {
-	if (c->v2)
-		return aior_load_acquire(c->ring.tail);
-	return aior_load_acquire(&((struct aio_ring *)c->info.ring)->tail);
+	return aior_produced(c->engine);
 }
 
 static const struct io_event *event_at(const struct shim_ctx *c, uint32_t index)
@@ -492,28 +654,46 @@ static void wait_produced(struct shim_ctx *c, uint32_t from, struct iocb **sync,
 
 	for (i = 0; i < n; i++)
 		left += sync[i] != NULL;
+	struct shim_waiter self = {own_wakefd(), NULL};
+	int slept = 0;
+
 	for (;;) {
-		struct pollfd wake_fd = {c->wakefd, POLLIN, 0};
-		uint64_t drain;
-		int others;
+		struct pollfd wake_fd = {self.fd, POLLIN, 0};
 
 		aior_service(c->engine);
 		left -= cross_off(c, &from, sync, n);
+		/*
+		 * After a sleep: one not crossed off may have been produced, reaped
+		 * and written over by later events while this thread was away (the
+		 * ring went round): the engine says whether it is still in flight.
+		 */
+		for (i = 0; i < n && left > 0 && slept; i++)
+			if (sync[i] && !aior_user_busy(c->engine, sync[i])) {
+				sync[i] = NULL;
+				left--;
+			}
 		/* an event the forged ring could not take never comes: the calls after say so */
 		if (left == 0 || aior_lost(c->engine))
 			return;
+		if (self.fd < 0) {
+			/* no descriptor to sleep on: look again shortly */
+			usleep(50);
+			slept = 1;
+			continue;
+		}
+		sleeper_add(c, &self);
 		pthread_mutex_lock(&c->reap_lock);
 		set_waiting(c, 1);
 		pthread_mutex_unlock(&c->reap_lock);
 		left -= cross_off(c, &from, sync, n);
-		if (left > 0 && !aior_lost(c->engine))
+		if (left > 0 && !aior_lost(c->engine)) {
 			poll(&wake_fd, 1, -1);
+			slept = 1;
+		}
 		pthread_mutex_lock(&c->reap_lock);
-		others = c->waiters - 1;
-		if (read(c->wakefd, &drain, sizeof(drain)) > 0 && others > 0)
-			wake(&c->wakefd); /* what was drained was theirs too */
 		set_waiting(c, -1);
 		pthread_mutex_unlock(&c->reap_lock);
+		sleeper_remove(c, &self);
 	}
 }
 
@@ -617,13 +797,14 @@ static long submit_direct(struct shim_ctx *c, long nr, struct iocb **iocbs)
 
 EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 {
-	struct shim_ctx *c = engine_ctx(&id);
+	struct shim_ctx *c = enter(&id);
 	int saved = errno;
 	long r;
 
 	if (c == NULL)
 		return kernel_call(SYS_io_submit, (long)id, nr, (long)iocbs, 0, 0, 0);
 	r = c->direct ? submit_direct(c, nr, iocbs) : submit(c, nr, iocbs);
+	leave(c);
 	errno = saved;
 	return (int)r;
 }
@@ -631,7 +812,7 @@ EXPORT int io_submit(void *id, long nr, struct iocb **iocbs)
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event);
 EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 {
-	struct shim_ctx *c = engine_ctx(&id);
+	struct shim_ctx *c = enter(&id);
 	int saved = errno, r;
 
 	if (c == NULL)
@@ -641,6 +822,7 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 			r = user_readable(iocb, sizeof(*iocb)) ? -EFAULT : -EUCLEAN;
 		else
 			r = aior_cancel_direct(c->engine, iocb, event);
+		leave(c);
 		errno = saved;
 		return r;
 	}
@@ -651,6 +833,7 @@ EXPORT int io_cancel_0_4(void *id, struct iocb *iocb, struct io_event *event)
 		r = -EUCLEAN;
 	else
 		r = iocb->aio_key != 0 ? -EINVAL : aior_cancel_kernel(c->engine, iocb);
+	leave(c);
 	errno = saved;
 	/* as the kernel since 4.19: the cancelled request completes through the ring */
 	return r == 0 ? -EINPROGRESS : r;
@@ -742,6 +925,7 @@ static int deadline_of(long min_nr, long nr, const struct timespec *timeout, int
 static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event *events,
 		       const struct timespec *timeout, const sigset_t *sigmask)
 {
+	struct shim_waiter self = {-1, NULL};
 	int64_t deadline;
 	long got = 0;
 	int kfd;
@@ -749,13 +933,21 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 	if (deadline_of(min_nr, nr, timeout, &deadline))
 		return -EINVAL;
 	kfd = aior_kernel_fd(c->engine);
+	self.fd = own_wakefd();
+	if (self.fd < 0)
+		return self.fd;
 	pthread_mutex_lock(&c->reap_lock);
 	for (;;) {
-		struct pollfd fds[2] = {{c->wakefd, POLLIN, 0}, {kfd, POLLIN, 0}};
+		struct pollfd fds[2] = {{self.fd, POLLIN, 0}, {kfd, POLLIN, 0}};
 		struct timespec wait, *waitp = NULL;
-		uint64_t drain;
-		ssize_t rd;
 		int r, interrupted;
+
+		if (__atomic_load_n(&c->dying, __ATOMIC_ACQUIRE)) {
+			/* io_destroy: as the kernel's waiters, EINVAL unless events came */
+			if (got == 0)
+				got = -EINVAL;
+			break;
+		}
 
 		/* what the kernel finished moves into the ring here, no thread hop (nor system call) */
 		aior_service_ring(c->engine);
@@ -785,9 +977,18 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 		if (got >= min_nr || got == nr)
 			break;
 		/* announce, then look once more before sleeping (the producer's fence pairs) */
+		sleeper_add(c, &self);
 		set_waiting(c, 1);
 		if (reaped(c, events, nr, &got) || got >= min_nr || got == nr) {
 			set_waiting(c, -1);
+			sleeper_remove(c, &self);
+			break;
+		}
+		if (__atomic_load_n(&c->dying, __ATOMIC_SEQ_CST)) {
+			set_waiting(c, -1);
+			sleeper_remove(c, &self);
+			if (got == 0)
+				got = -EINVAL;
 			break;
 		}
 		pthread_mutex_unlock(&c->reap_lock);
@@ -795,11 +996,7 @@ static long get_events(struct shim_ctx *c, long min_nr, long nr, struct io_event
 		interrupted = r < 0 && errno == EINTR;
 		pthread_mutex_lock(&c->reap_lock);
 		set_waiting(c, -1);
-		/* a wakeup that came after ppoll returned is read by the next one */
-		if (r > 0 && (fds[0].revents & POLLIN)) {
-			rd = read(c->wakefd, &drain, sizeof(drain));
-			(void)rd;
-		}
+		sleeper_remove(c, &self);
 		if (interrupted) {
 			/* as the kernel: a signal ends the wait, EINTR if nothing came */
 			if (!reaped(c, events, nr, &got) && got == 0)
@@ -858,9 +1055,24 @@ static long get_events_direct(struct shim_ctx *c, long min_nr, long nr, struct i
 			left.tv_nsec = ns % 1000000000;
 			wait = &left;
 		}
+		if (__atomic_load_n(&c->dying, __ATOMIC_SEQ_CST)) {
+			if (got == 0)
+				got = -EINVAL;
+			break;
+		}
 		pthread_mutex_unlock(&c->reap_lock);
-		r = aior_wait_direct(c->engine, min_nr - got, nr - got, events + got, wait, sigmask);
+		aior_add_seq_cst(&c->direct_waits, 1);
+		r = __atomic_load_n(&c->dying, __ATOMIC_SEQ_CST)
+			    ? -EINVAL
+			    : aior_wait_direct(c->engine, min_nr - got, nr - got, events + got, wait, sigmask);
+		__atomic_fetch_sub(&c->direct_waits, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_lock(&c->reap_lock);
+		/* io_destroy ended the wait: the engine and its ring are going, touch neither */
+		if (__atomic_load_n(&c->dying, __ATOMIC_SEQ_CST)) {
+			if (got == 0)
+				got = -EINVAL;
+			break;
+		}
 		if (r <= 0) {
 			if (r < 0 && got == 0)
 				got = r;
@@ -875,7 +1087,7 @@ static long get_events_direct(struct shim_ctx *c, long min_nr, long nr, struct i
 }
 
 /*
- * io_getevents and io_pgetevents on an engine context: first (peek) libaio's
+ * io_getevents and io_pgetevents on an engine context (entered: this leaves it): first (peek) libaio's
  * own look at a ring with the kernel's magic (an engine context's legacy
  * ring has it too; the raw system call makes none), then the system call's order: the timeout and the mask are
  * read before anything else, and errno is kept.
@@ -895,6 +1107,7 @@ static int engine_getevents(struct shim_ctx *c, long min_nr, long nr, struct io_
 		r = get_events_direct(c, min_nr, nr, events, timeout, sigmask);
 	else
 		r = get_events(c, min_nr, nr, events, timeout, sigmask);
+	leave(c);
 	errno = saved;
 	return (int)r;
 }
@@ -904,7 +1117,7 @@ EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *eve
 EXPORT int io_getevents_0_4(void *id, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout)
 {
-	struct shim_ctx *c = engine_ctx(&id);
+	struct shim_ctx *c = enter(&id);
 
 	if (c != NULL)
 		return engine_getevents(c, min_nr, nr, events, timeout, NULL, 1);
@@ -927,7 +1140,7 @@ struct io_sigset {
 EXPORT int io_pgetevents(void *id, long min_nr, long nr, struct io_event *events,
 			 struct timespec *timeout, void *sigmask)
 {
-	struct shim_ctx *c = engine_ctx(&id);
+	struct shim_ctx *c = enter(&id);
 	struct io_sigset wrapped = {sigmask, _NSIG / 8};
 
 	if (c != NULL)
@@ -1112,7 +1325,7 @@ static int raw_is_engine(void *id)
 static int raw_getevents(void *id, long min_nr, long nr, struct io_event *events,
 			 struct timespec *timeout, const sigset_t *sigmask)
 {
-	struct shim_ctx *c = engine_ctx(&id);
+	struct shim_ctx *c = enter(&id);
 
 	if (c == NULL)
 		return -EINVAL; /* destroyed since it was looked up: the kernel's answer for it */

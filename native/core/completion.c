@@ -98,6 +98,12 @@ uint32_t aior_lost(const struct aior_ctx *ctx)
 	return aior_load_acquire(&ctx->completion.lost);
 }
 
+uint32_t aior_produced(const struct aior_ctx *ctx)
+{
+	/* acquire: pairs with the producer's store of its private tail, after the events */
+	return ctx->is_v2 ? aior_load_acquire(&ctx->completion.v2.tail) : aior_load_acquire(&ctx->completion.legacy.tail);
+}
+
 void aior_complete(struct aior_ctx *ctx, struct aior_req *req, int64_t res, int64_t res2)
 {
 	aior_complete_many(ctx, &req, &res, &res2, 1);

@@ -351,6 +351,16 @@ int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void
 	return r;
 }
 
+int aior_user_busy(struct aior_ctx *ctx, const struct iocb *iocb)
+{
+	int busy;
+
+	pthread_mutex_lock(&ctx->reqs.lock);
+	busy = requests_busy(ctx, iocb);
+	pthread_mutex_unlock(&ctx->reqs.lock);
+	return busy;
+}
+
 uint32_t aior_inflight(const struct aior_ctx *ctx)
 {
 	return aior_load_acquire(&ctx->reqs.inflight);
@@ -383,6 +393,7 @@ struct fd_known {
 	int fd;                    /* -1: none known */
 	int flags;
 	int stream;                /* a non-blocking stream (nonblocking_stream); -1: not looked at */
+	int anon;                  /* an anonymous inode (anon_inode); -1: not looked at */
 };
 
 /* The status flags of cb's descriptor, or -1 where it is not open. */
@@ -398,8 +409,29 @@ static int flags_of(const struct iocb *cb, struct fd_known *k)
 		k->fd = fd;
 		k->flags = fl;
 		k->stream = -1;
+		k->anon = -1;
 	}
 	return k->flags;
+}
+
+/*
+ * Whether cb's descriptor is an anonymous inode (epoll, eventfd, timerfd,
+ * signalfd, inotify, pidfd...: no file type in its mode). io_uring waits
+ * for such a file to be ready, where a read(2) refuses at once (epoll's
+ * EINVAL) or waits as kernel AIO's does inside io_submit: a read of an
+ * empty epoll set would never end. These go to the pool, and with the
+ * uring backend, which has none, run on the submitting thread as kernel
+ * AIO runs them. One fstat per run, only on io_uring's routes.
+ */
+static int anon_inode(const struct iocb *cb, struct fd_known *k)
+{
+	struct stat st;
+
+	if (flags_of(cb, k) < 0)
+		return 0;
+	if (k->anon < 0)
+		k->anon = fstat(k->fd, &st) == 0 && (st.st_mode & S_IFMT) == 0;
+	return k->anon;
 }
 
 /*
@@ -501,7 +533,7 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, struct f
 	    nonblocking_stream(cb, k))
 		return ROUTE_NOW;
 	if (ctx->mode == AIOR_BACKEND_URING)
-		return ROUTE_URING;
+		return is_rw(op) && anon_inode(cb, k) ? ROUTE_NOW : ROUTE_URING;
 	if (ctx->kernel.kctx && ctx->mode == AIOR_BACKEND_KERNEL)
 		return ROUTE_KERNEL;
 	if (ctx->mode == AIOR_BACKEND_AUTO && is_rw(op)) {
@@ -526,6 +558,8 @@ static enum route route_of(struct aior_ctx *ctx, const struct iocb *cb, struct f
 		return ROUTE_INLINE;
 	/* syncs stay on the pool, where group commit was proven and measured (docs/DECISIONS.md) */
 	if (op == IOCB_CMD_FSYNC || op == IOCB_CMD_FDSYNC)
+		return ROUTE_POOL;
+	if (is_rw(op) && anon_inode(cb, k))
 		return ROUTE_POOL;
 	return ctx->uring_auto && uring_ready(ctx) ? ROUTE_URING : ROUTE_POOL;
 }
@@ -672,18 +706,18 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 
 long aior_submit_known(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, int fd, int fd_flags)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){fd, fd_flags, -1}, NULL, NULL);
+	return submit(ctx, iocbs, n, (struct fd_known){fd, fd_flags, -1, -1}, NULL, NULL);
 }
 
 long aior_submit_files(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1}, files, NULL);
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1, -1}, files, NULL);
 }
 
 long aior_submit_owned(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, const int32_t *files,
 		       const int32_t *fd_flags)
 {
-	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1}, files, fd_flags);
+	return submit(ctx, iocbs, n, (struct fd_known){-1, 0, -1, -1}, files, fd_flags);
 }
 
 static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, struct fd_known known,
@@ -731,7 +765,7 @@ static long submit(struct aior_ctx *ctx, struct iocb *const *iocbs, long n, stru
 		/* the caller owns the descriptor and told its flags: nothing to ask */
 		if (fd_flags && fd_flags[done] >= 0) {
 			if (known.fd != (int)user->aio_fildes || known.flags != fd_flags[done])
-				known.stream = -1;
+				known.stream = known.anon = -1;
 			known.fd = (int)user->aio_fildes;
 			known.flags = fd_flags[done];
 		}

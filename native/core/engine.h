@@ -304,6 +304,20 @@ int aior_ring_move(struct aior_ctx *ctx, int (*move)(void *arg, void **to), void
  */
 uint32_t aior_lost(const struct aior_ctx *ctx);
 
+/*
+ * Where the engine's next event goes in its ring (v2: a free-running
+ * index; legacy: below nr): its own copy, which no write to the shared
+ * ring changes (the kernel, too, keeps its tail to itself).
+ */
+uint32_t aior_produced(const struct aior_ctx *ctx);
+
+/*
+ * Whether a request made from the program's iocb is still in flight: its
+ * event is in the ring once this says 0 (a slot is freed after its event
+ * is produced). One look at every request slot.
+ */
+int aior_user_busy(struct aior_ctx *ctx, const struct iocb *iocb);
+
 /* Requests submitted and not yet completed into the ring. */
 uint32_t aior_inflight(const struct aior_ctx *ctx);
 

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -717,15 +718,18 @@ long aior_kernel_wait_direct(struct aior_ctx *ctx, long min_nr, long nr, struct 
 	long r;
 	int err;
 
+	aio_context_t kctx;
+
 	pthread_mutex_lock(&k->ring_lock);
 	k->kernel_waiters++;
+	kctx = aior_load_acquire(&k->kctx);
 	pthread_mutex_unlock(&k->ring_lock);
 #ifdef SYS_io_pgetevents
 	if (sigmask)
-		r = syscall(SYS_io_pgetevents, k->kctx, min_nr, nr, events, timeout, &mask);
+		r = syscall(SYS_io_pgetevents, kctx, min_nr, nr, events, timeout, &mask);
 	else
 #endif
-		r = syscall(SYS_io_getevents, k->kctx, min_nr, nr, events, timeout);
+		r = syscall(SYS_io_getevents, kctx, min_nr, nr, events, timeout);
 	err = r < 0 ? errno : 0;
 	/* before userspace may reap the kernel's ring again: these were before what is left there */
 	pthread_mutex_lock(&k->ring_lock);
@@ -813,7 +817,18 @@ void aior_kernel_release(struct aior_ctx *ctx)
 	aior_kernel_stop(ctx);
 	/* io_destroy waits for whatever the kernel still holds, then unmaps its ring */
 	syscall(SYS_io_destroy, k->kctx);
-	k->kctx = 0;
+	aior_store_release(&k->kctx, 0);
+	/* and ends the direct route's waits in the kernel (EINVAL): they leave the engine before it goes */
+	for (;;) {
+		uint32_t waiting;
+
+		pthread_mutex_lock(&k->ring_lock);
+		waiting = k->kernel_waiters;
+		pthread_mutex_unlock(&k->ring_lock);
+		if (waiting == 0)
+			break;
+		sched_yield();
+	}
 	if (k->eventfd >= 0)
 		close(k->eventfd);
 	k->eventfd = -1;

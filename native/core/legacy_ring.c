@@ -105,8 +105,8 @@ void legacy_produce(struct legacy_producer *p, const struct io_event *ev)
 	memcpy(&p->ring->io_events[tail], ev, sizeof(*ev));
 	if (++tail == p->nr)
 		tail = 0;
-	/* relaxed atomic: an engine's submitter reads the private tail too */
-	aior_store_relaxed(&p->tail, tail);
+	/* release: an engine's submitter reads the private tail too, and the events before it */
+	aior_store_release(&p->tail, tail);
 	aior_store_release(&p->ring->tail, tail);
 }
 
@@ -124,7 +124,7 @@ void legacy_produce_many(struct legacy_producer *p, const struct io_event *ev, u
 		if (tail == p->nr)
 			tail = 0;
 	}
-	aior_store_relaxed(&p->tail, tail);
+	aior_store_release(&p->tail, tail);
 	aior_store_release(&p->ring->tail, tail);
 }
 

@@ -196,8 +196,8 @@ int64_t v2_reserve(struct v2_producer *p, uint32_t want)
 
 void v2_publish(struct v2_producer *p, uint32_t n)
 {
-	/* relaxed atomic: an engine's submitter reads the private tail too */
-	aior_store_relaxed(&p->tail, p->tail + n);
+	/* release: an engine's submitter reads the private tail too, and the events before it */
+	aior_store_release(&p->tail, p->tail + n);
 	aior_store_release(p->ring.tail, p->tail);
 }
 

@@ -74,7 +74,15 @@ export class Submitter {
     }
     const buffers = this.batchBuffers;
     for (let k = 0; k < n; k++) this.encodeRequest(this.batch, k, reqs[from + k], buffers);
-    const queued = this.slots.submit(native, this.batchBytes, n, buffers);
+    let queued: number;
+    try {
+      queued = this.slots.submit(native, this.batchBytes, n, buffers);
+    } catch (e) {
+      // a refusal is work too: a loop of awaited calls the engine refuses lets the event loop turn
+      buffers.length = 0;
+      spend(1);
+      throw e;
+    }
     let units = queued;
     for (let k = 0; k < queued; k++) {
       const r = reqs[from + k];

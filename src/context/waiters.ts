@@ -18,7 +18,7 @@
 // the event loop has turned.
 import { AIORING_V2_WAITER } from '../abi';
 import { NativeContext } from '../native';
-import { afterTurn, budgetLeft, budgetSpent } from './budget';
+import { afterTurn, budgetLeft, budgetSpent, spend } from './budget';
 import { Completions, EventSink, IoEventResult } from './completions';
 import { RequestQueue } from './queue';
 
@@ -71,6 +71,8 @@ export class Waiters {
   getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
     const out: IoEventResult[] = [];
     if (!budgetSpent()) {
+      // the call is a unit even when it finds nothing: a loop of getEvents(0, ...) lets the event loop turn
+      spend(1);
       try {
         if (this.list.length > 0) this.serve();
         if (this.list.length === 0) this.completions.drain(out, max);
@@ -151,7 +153,8 @@ export class Waiters {
     const queue = this.completions.queue;
     const w0 = queue.length === 0 ? this.list[0] : undefined;
     this.completions.collect(w0, limit);
-    if (w0 !== undefined && w0.out.length >= w0.min) this.finish(w0);
+    // with the budget spent, a waiter that asked for none is not answered with none in this turn
+    if (w0 !== undefined && w0.out.length >= w0.min && (limit > 0 || w0.out.length > 0)) this.finish(w0);
     while (this.list.length > 0 && queue.length > 0) {
       const w = this.list[0];
       while (w.out.length < w.max && queue.length > 0) w.out.push(queue.shift()!);

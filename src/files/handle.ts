@@ -18,7 +18,7 @@ import { IOV_MAX, writeInPieces } from '../context/vectors';
 import { Opcode } from '../iocb';
 import { handleCommit } from './commit';
 import { checkAligned, DirectAlignment } from './direct';
-import { AioReadStream, AioWriteStream, ReadStreamOptions, WriteStreamOptions } from './streams';
+import { AioReadStream, AioWriteStream, hasPositions, ReadStreamOptions, WriteStreamOptions } from './streams';
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from './validate';
 import { readWhole, WholeOptions, writeWhole } from './whole';
 
@@ -285,6 +285,11 @@ export class FileHandle implements PositionOwner {
   /** @internal whether writes go to the end whatever their position (O_APPEND) */
   get appending(): boolean {
     return this.append;
+  }
+
+  /** @internal whether the descriptor has positions (a pipe, FIFO, socket or terminal has none: lseek fails with ESPIPE) */
+  get seekable(): boolean {
+    return this.descriptor === -1 || hasPositions(this.descriptor);
   }
 
   /** context/queue.ts: one of this handle's requests completed (res: bytes, or a negative errno). */

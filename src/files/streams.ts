@@ -78,6 +78,25 @@ function currentOffset(fd: number): number {
   }
 }
 
+/**
+ * The depth a stream on fd keeps: a pipe, FIFO, socket or terminal has no
+ * positions (lseek fails with ESPIPE), so whichever of several reads or
+ * writes in flight runs first would take or put the next bytes, out of the
+ * stream's order: there one at a time, as node:fs's streams go.
+ */
+function depthFor(fd: number, depth: number): number {
+  return hasPositions(fd) ? depth : 1;
+}
+
+/** Whether fd has positions: false where lseek fails with ESPIPE (a descriptor lseek refuses otherwise is left to its reads). */
+export function hasPositions(fd: number): boolean {
+  try {
+    return currentOffset(fd) >= 0;
+  } catch {
+    return true;
+  }
+}
+
 /** Move fd's offset to at; a descriptor closed under the stream has none to move. */
 function moveOffset(fd: number, at: number): void {
   try {
@@ -138,7 +157,7 @@ export class AioReadStream extends Readable {
       start = current;
       end += current;
     }
-    const depth = depthOf(options.depth);
+    const depth = depthFor(fd, depthOf(options.depth));
     checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
     super({
@@ -253,7 +272,7 @@ export class AioWriteStream extends Writable {
     checkFd(fd);
     const current = options.start === undefined ? currentOffset(fd) : -1;
     const start = options.start === undefined ? Math.max(current, 0) : offset(options.start, 'start');
-    const depth = depthOf(options.depth);
+    const depth = depthFor(fd, depthOf(options.depth));
     checkEncoding(options.encoding);
     const autoClose = options.autoClose ?? true;
     super({

@@ -119,8 +119,8 @@ export async function writeWhole(
   const { bytes, chunk } = checked ?? wholeBytes(data, o);
   checkAborted(o);
   const count = Math.ceil(bytes.byteLength / chunk);
-  // appends land where the kernel puts them: one at a time keeps their order
-  const depth = h.appending ? 1 : DEPTH;
+  // appends land where the kernel puts them, and a pipe or socket has no positions: one at a time keeps their order
+  const depth = h.appending || !h.seekable ? 1 : DEPTH;
   const start = h.reserve(bytes.byteLength);
   let next = 0;
   const worker = async (): Promise<void> => {
