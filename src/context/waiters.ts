@@ -69,10 +69,13 @@ export class Waiters {
    * comes in a later turn.
    */
   getEvents(min: number, max: number, timeoutMs: number | undefined): Promise<IoEventResult[]> {
+    // past the turn's budget, a call that may be answered with none is answered after the loop has turned
+    if (min === 0 && budgetSpent()) {
+      // destroyed meanwhile: answered as destroy answers its waiters, with what has arrived (none)
+      return new Promise((resolve) => afterTurn(() => resolve(this.native() === null ? [] : this.getEvents(min, max, timeoutMs))));
+    }
     const out: IoEventResult[] = [];
     if (!budgetSpent()) {
-      // the call is a unit even when it finds nothing: a loop of getEvents(0, ...) lets the event loop turn
-      spend(1);
       try {
         if (this.list.length > 0) this.serve();
         if (this.list.length === 0) this.completions.drain(out, max);
@@ -80,7 +83,11 @@ export class Waiters {
         // a ring whose indices are corrupt (EUCLEAN): this call fails with it
         return Promise.reject(e);
       }
-      if (out.length >= min || timeoutMs === 0) return Promise.resolve(out);
+      if (out.length >= min || timeoutMs === 0) {
+        // an answer of none is a unit too (events reaped are theirs): a loop of getEvents(0, ...) lets the event loop turn
+        if (out.length === 0) spend(1);
+        return Promise.resolve(out);
+      }
     }
     return new Promise((resolve, reject) => {
       const w: Waiter = { min, max, out, resolve, reject };
@@ -154,7 +161,7 @@ export class Waiters {
     const w0 = queue.length === 0 ? this.list[0] : undefined;
     this.completions.collect(w0, limit);
     // with the budget spent, a waiter that asked for none is not answered with none in this turn
-    if (w0 !== undefined && w0.out.length >= w0.min && (limit > 0 || w0.out.length > 0)) this.finish(w0);
+    if (w0 !== undefined && w0.out.length >= w0.min) this.finish(w0);
     while (this.list.length > 0 && queue.length > 0) {
       const w = this.list[0];
       while (w.out.length < w.max && queue.length > 0) w.out.push(queue.shift()!);

@@ -339,7 +339,7 @@ export class FileHandle implements PositionOwner {
     }
     if (this.direct !== null) {
       const bad = checkAligned(this.direct, data, offset, length, r.position, syscall, this.path);
-      if (bad) {
+      if (bad && !this.atEndUnaligned(opcode, data, offset, length, r.position, syscall)) {
         if (r.atCurrent) this.position -= length;
         r.owner = undefined;
         const p = r.promise<T>();
@@ -349,6 +349,22 @@ export class FileHandle implements PositionOwner {
     }
     this.inflight++;
     return this.context.enqueue<T>(r);
+  }
+
+  /**
+   * A read whose only misalignment is its position, at or past the end of
+   * the file: the kernel answers it with 0 bytes, as read(2) on the O_DIRECT
+   * descriptor does, so a loop reading at the current position until 0
+   * ends at a file whose size is not a multiple of the block (the short
+   * read before left the position there).
+   */
+  private atEndUnaligned(opcode: number, data: ArrayBufferView | ArrayBufferView[], offset: number, length: number, position: number | bigint, syscall: string): boolean {
+    if (opcode !== Opcode.pread || checkAligned(this.direct!, data, offset, length, 0, syscall, this.path)) return false;
+    try {
+      return BigInt(position) >= BigInt(fs.fstatSync(this.descriptor).size);
+    } catch {
+      return false;
+    }
   }
 
   private vectored<T>(opcode: number, syscall: string, buffers: ArrayBufferView[], position: Position, reply: Reply): Promise<T> {

@@ -7,8 +7,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createReadStream, createWriteStream, setup, writeFile } from '../../src/index';
-import { removeTempDirs, tempDir } from '../helpers';
+import { alignedBuffer, createReadStream, createWriteStream, open, setup, writeFile } from '../../src/index';
+import { directDir, removeTempDirs, tempDir } from '../helpers';
 
 afterAll(removeTempDirs);
 
@@ -127,4 +127,31 @@ describe.each(BACKENDS)('%s', (backend) => {
       ctx.destroy();
     }
   }, 60000);
+});
+
+describe.each(['auto', 'threadpool', 'uring', 'kernel'] as const)('%s, O_DIRECT', (backend) => {
+  test('reads at the current position until 0, on a file of 10,000 bytes: 4096, 4096, 1808, 0, as read(2) on the descriptor', async () => {
+    const dir = directDir();
+    const file = path.join(dir, 'tenk');
+    fs.writeFileSync(file, counted(10000));
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    const theirs: number[] = [];
+    const big = alignedBuffer(4096);
+    try {
+      for (let n = -1; n !== 0; ) theirs.push((n = fs.readSync(fd, big, 0, 4096, null)));
+    } finally {
+      fs.closeSync(fd);
+    }
+    const ctx = setup(16, { backend });
+    const h = await open(file, 'r', undefined, { context: ctx, direct: true });
+    const ours: number[] = [];
+    try {
+      for (let n = -1; n !== 0 && ours.length < 8; ) ours.push((n = (await h.read(big, 0, 4096, null)).bytesRead));
+    } finally {
+      await h.close();
+      ctx.destroy();
+    }
+    expect(theirs).toEqual([4096, 4096, 1808, 0]);
+    expect(ours).toEqual(theirs);
+  });
 });
